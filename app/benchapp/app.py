@@ -1,0 +1,138 @@
+"""The Flask app every mode serves.
+
+It patches nothing: whether it runs on threads or greenlets is decided by the
+entry point that imports it (benchapp.wsgi, benchapp.patched, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Callable
+
+from flask import Flask, jsonify, request
+
+from benchapp.config import Config
+from benchapp.db import DatabaseUnavailable, Pool
+from benchapp.delay import DelayError, error_body, parse_delay
+from benchapp.upstream import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout, make_client
+
+
+def gevent_state() -> dict[str, Any]:
+    """What gevent did to this process: patched or not, and which loop runs."""
+    state: dict[str, Any] = {"patched": False, "loop": None, "psycogreen": False}
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        state["patched"] = bool(monkey.is_module_patched("socket"))
+        if state["patched"]:
+            import gevent
+
+            loop = gevent.get_hub().loop
+            state["loop"] = f"{type(loop).__module__}.{type(loop).__name__}"
+    if "psycopg2" in sys.modules:
+        import psycopg2.extensions
+
+        state["psycogreen"] = psycopg2.extensions.get_wait_callback() is not None
+    return state
+
+
+def spawn_background(func: Callable[[], None]) -> str:
+    """Run work after the response: a greenlet when patched, else a thread."""
+    if gevent_state()["patched"]:
+        import gevent
+
+        gevent.spawn(func)
+        return "greenlet"
+    threading.Thread(target=func, daemon=True).start()
+    return "thread"
+
+
+class Counters:
+    """Background jobs started, finished and failed (shown by /healthz)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values = {"started": 0, "done": 0, "failed": 0}
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self.values[key] += 1
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from `config` (default: the environment)."""
+    cfg = config or Config.from_env()
+    app = Flask(__name__)
+    app.config["BENCHAPP"] = cfg
+    fetch = make_client(cfg.upstream, cfg.upstream_url, cfg.upstream_connect_timeout,
+                        cfg.upstream_timeout, cfg.http_pool_size)
+    pool = Pool(cfg.database_dsn, cfg.db_pool_size, cfg.db_connect_timeout,
+                acquire_timeout=cfg.upstream_timeout,
+                statement_timeout_ms=int((cfg.max_delay + 5) * 1000))
+    app.extensions["benchapp_pool"] = pool
+    background = Counters()
+
+    def delay_arg() -> float:
+        return parse_delay(request.args.get("delay"), cfg.max_delay)
+
+    @app.errorhandler(DelayError)
+    def bad_delay(err: DelayError):
+        return jsonify(error_body(err, cfg.max_delay)), 400
+
+    @app.errorhandler(UpstreamDown)
+    @app.errorhandler(UpstreamBadAnswer)
+    def upstream_down(err: Exception):
+        return jsonify(error="slow API unavailable", detail=str(err)), 502
+
+    @app.errorhandler(UpstreamTimeout)
+    def upstream_timeout(err: Exception):
+        return jsonify(error="slow API timed out",
+                       detail=f"no answer within {cfg.upstream_timeout:g} s"), 504
+
+    @app.errorhandler(DatabaseUnavailable)
+    def db_unavailable(err: Exception):
+        return jsonify(error="database unavailable", detail=str(err)), 503
+
+    @app.get("/")
+    def index():
+        return "Hi there! " + fetch(delay_arg())
+
+    @app.get("/db")
+    def db():
+        delay = delay_arg()
+        text = fetch(delay / 2)
+        now, _ = pool.query("SELECT NOW(), pg_sleep(%s)", (delay / 2,))
+        return f"Hi there! {text} {now.isoformat()}"
+
+    @app.post("/send")
+    def send():
+        delay = delay_arg()
+
+        def work() -> None:
+            background.add("started")
+            try:
+                fetch(delay)
+            except Exception:  # counted, never raised into the hub
+                background.add("failed")
+            else:
+                background.add("done")
+
+        how = spawn_background(work)
+        return jsonify(accepted=True, runner=how), 202
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(
+            mode=cfg.mode,
+            profile=cfg.profile,
+            server=cfg.server,
+            pid=os.getpid(),
+            upstream=cfg.upstream,
+            background=dict(background.values),
+            db_pool={"size": cfg.db_pool_size, "idle": pool.idle, "opened": pool.opened},
+            **gevent_state(),
+        )
+
+    return app

@@ -1,0 +1,157 @@
+"""The mode table (modes.yml) as Python objects.
+
+modes.yml is the single source of truth; this module only loads and checks it,
+so a bad entry fails at load time with the mode's name instead of half-way
+through a server start or a bench run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODES_FILE = Path(__file__).with_name("modes.yml")
+PROFILES = ("seed", "tuned")
+SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
+PATCHES = ("none", "gevent", "gevent+psycogreen")
+FRONTS = ("none", "nginx")
+PROTOCOLS = ("http", "uwsgi")
+CONCURRENCY = ("serial", "overlap")
+UPSTREAMS = ("new", "pooled")
+
+_CORES_EXPR = re.compile(r"^(?:(\d+)\s*\*\s*)?cores$")
+
+
+class ModeTableError(ValueError):
+    """The mode table is malformed; the message names the mode and field."""
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (what a server can really use)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_count(value: Any, cores: int) -> Any:
+    """Turn "cores" / "N*cores" into an integer; leave other values alone."""
+    if isinstance(value, str):
+        match = _CORES_EXPR.match(value.strip())
+        if match:
+            return int(match.group(1) or 1) * cores
+    return value
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way of serving the app, with its two profiles."""
+
+    name: str
+    title: str
+    server: str
+    entry: str
+    patch: str
+    front: str
+    protocol: str
+    port: int
+    route: str
+    bench: dict[str, float]
+    concurrency: str
+    seed_rps: float | None
+    profiles: dict[str, dict[str, Any]]
+    backend_port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gevent(self) -> bool:
+        """True when the entry point monkey-patches with gevent."""
+        return self.patch != "none"
+
+    @property
+    def listen_port(self) -> int:
+        """The port the server itself binds (behind nginx: the backend port)."""
+        return self.backend_port if self.front == "nginx" else self.port
+
+    @property
+    def listen_host(self) -> str:
+        """Behind nginx the server is reachable on loopback only."""
+        return "127.0.0.1" if self.front == "nginx" else "0.0.0.0"
+
+    def options(self, profile: str, cores: int | None = None) -> dict[str, Any]:
+        """The profile's options with core-count expressions resolved."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+        n = usable_cores() if cores is None else cores
+        return {k: resolve_count(v, n) for k, v in self.profiles[profile].items()}
+
+
+def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
+    def choice(key: str, allowed: tuple[str, ...]) -> str:
+        value = raw.get(key)
+        if value not in allowed:
+            raise ModeTableError(f"mode {name}: {key}={value!r}, expected one of {allowed}")
+        return value
+
+    server = choice("server", SERVERS)
+    front = choice("front", FRONTS)
+    protocol = choice("protocol", PROTOCOLS)
+    if protocol == "uwsgi" and (server != "uwsgi" or front != "nginx"):
+        raise ModeTableError(f"mode {name}: the uwsgi protocol needs server uwsgi behind nginx")
+    backend_port = raw.get("backend_port")
+    if front == "nginx" and not backend_port:
+        backend_port = defaults.get("backend_port")
+        if not backend_port:
+            raise ModeTableError(f"mode {name}: front nginx needs backend_port")
+    profiles = raw.get("profiles") or {}
+    if set(profiles) != set(PROFILES):
+        raise ModeTableError(f"mode {name}: profiles must be exactly {PROFILES}")
+    for pname, opts in profiles.items():
+        upstream = (opts or {}).get("upstream")
+        if upstream not in UPSTREAMS:
+            raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
+    bench = raw.get("bench") or {}
+    if not {"n", "c", "delay"} <= set(bench):
+        raise ModeTableError(f"mode {name}: bench needs n, c and delay")
+    known = {
+        "title", "server", "entry", "patch", "front", "protocol", "port", "route",
+        "bench", "concurrency", "seed_rps", "profiles", "backend_port",
+    }
+    return Mode(
+        name=name,
+        title=str(raw.get("title") or name),
+        server=server,
+        entry=str(raw["entry"]),
+        patch=choice("patch", PATCHES),
+        front=front,
+        protocol=protocol,
+        port=int(raw.get("port") or defaults.get("app_port", 3000)),
+        route=str(raw.get("route", "/")),
+        bench=dict(bench),
+        concurrency=choice("concurrency", CONCURRENCY),
+        seed_rps=raw.get("seed_rps"),
+        profiles={k: dict(v) for k, v in profiles.items()},
+        backend_port=int(backend_port) if backend_port else None,
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def load_modes(path: Path | str = MODES_FILE) -> dict[str, Mode]:
+    """Load and check the mode table, keeping its order."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    defaults = data.get("defaults") or {}
+    return {name: _check(name, raw or {}, defaults) for name, raw in data["modes"].items()}
+
+
+def get_mode(name: str, modes: dict[str, Mode] | None = None) -> Mode:
+    """The mode called `name`, or an error naming the valid modes."""
+    table = load_modes() if modes is None else modes
+    if name not in table:
+        raise ValueError(f"unknown mode {name!r}; valid modes: {', '.join(table)}")
+    return table[name]

@@ -1,0 +1,13 @@
+"""Gevent entry point: patch the standard library before anything else loads.
+
+Patching must come first (Flask's docs: "as early as possible"), or modules
+imported earlier keep references to the blocking socket and threading.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from benchapp.wsgi import app  # noqa: E402  (re-export, after patching)
+
+__all__ = ["app"]

@@ -1,0 +1,17 @@
+"""Gevent entry point that also makes psycopg2 cooperative (psycogreen).
+
+gevent patches only the standard library; psycopg2 talks to PostgreSQL in C,
+so without psycogreen's wait callback every query blocks the whole process.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from psycogreen.gevent import patch_psycopg  # noqa: E402
+
+patch_psycopg()
+
+from benchapp.wsgi import app  # noqa: E402  (re-export, after patching)
+
+__all__ = ["app"]

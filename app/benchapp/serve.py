@@ -1,0 +1,142 @@
+"""Start a mode's server: build its exact argv from the mode table and exec it.
+
+    python -m benchapp.serve --mode uwsgi-gevent            # run (the unit's ExecStart)
+    python -m benchapp.serve --mode uwsgi --profile seed --print
+
+The profile comes from --profile, else BENCHAPP_PROFILE, else `tuned`. Exec
+(not a child process) keeps the real server as the systemd unit's main PID, so
+stop signals and accounting reach it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchapp.modes import PROFILES, Mode, get_mode, load_modes, usable_cores
+
+
+def somaxconn() -> int | None:
+    """The kernel's cap on listen backlogs, when readable."""
+    try:
+        return int(Path("/proc/sys/net/core/somaxconn").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _backlog(opts: dict[str, Any]) -> int | None:
+    # uWSGI refuses to start when its listen queue exceeds somaxconn; the kernel
+    # would cap it silently anyway, so cap it here for every server alike.
+    listen = opts.get("listen")
+    cap = somaxconn()
+    return min(listen, cap) if listen and cap else listen
+
+
+def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int | None = None,
+               cores: int | None = None, python: str | None = None) -> list[str]:
+    """The command line that serves `mode` with `profile` (no side effects)."""
+    opts = mode.options(profile, cores)
+    py = python or sys.executable
+    bindir = Path(py).parent
+    host = host or mode.listen_host
+    port = port or mode.listen_port
+    backlog = _backlog(opts)
+    quiet = bool(opts.get("quiet"))  # no per-request log lines
+
+    if mode.server == "devserver":
+        return [py, "-m", "flask", "--app", mode.entry, "run", "--no-reload", "--no-debugger",
+                "--with-threads" if opts.get("threaded") else "--without-threads",
+                "--host", host, "--port", str(port)]
+
+    if mode.server == "pywsgi":
+        argv = [py, "-m", "benchapp.pywsgi", "--entry", mode.entry, "--host", host,
+                "--port", str(port), "--workers", str(opts.get("workers", 1))]
+        if backlog:
+            argv += ["--backlog", str(backlog)]
+        return argv + (["--quiet"] if quiet else [])
+
+    if mode.server == "uwsgi":
+        socket_opt = "--socket" if mode.protocol == "uwsgi" else "--http-socket"
+        argv = [str(bindir / "uwsgi"), "--strict", "--master", "--need-app", "--die-on-term",
+                socket_opt, f"{host}:{port}", "--module", f"{mode.entry}:app",
+                "--workers", str(opts.get("workers", 1))]
+        if "gevent" in opts:
+            argv += ["--gevent", str(opts["gevent"]), "--single-interpreter"]
+        if "threads" in opts:
+            argv += ["--threads", str(opts["threads"])]
+        if backlog:
+            argv += ["--listen", str(backlog)]
+        if quiet:
+            argv += ["--disable-logging"]
+        if opts.get("thunder_lock"):
+            argv += ["--thunder-lock"]  # serialise accept(): one worker wakes per connection
+        return argv
+
+    if mode.server == "gunicorn":
+        argv = [str(bindir / "gunicorn"), "--bind", f"{host}:{port}",
+                "--workers", str(opts.get("workers", 1)),
+                "--worker-class", str(opts.get("worker_class", "gthread"))]
+        if "threads" in opts:
+            argv += ["--threads", str(opts["threads"])]
+        if "worker_connections" in opts:
+            argv += ["--worker-connections", str(opts["worker_connections"])]
+        if backlog:
+            argv += ["--backlog", str(backlog)]
+        return argv + [f"{mode.entry}:app"]
+
+    raise ValueError(f"mode {mode.name}: no argv for server {mode.server!r}")
+
+
+def server_env(mode: Mode, profile: str) -> dict[str, str]:
+    """What the app reads to know how it is served (see benchapp.config)."""
+    return {
+        # Every server finds the package the same way, whatever its cwd.
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "BENCHAPP_MODE": mode.name,
+        "BENCHAPP_PROFILE": profile,
+        "BENCHAPP_SERVER": mode.server,
+        "BENCHAPP_UPSTREAM": str(mode.profiles[profile]["upstream"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    modes = load_modes()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", required=True, help="one of: " + ", ".join(modes))
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="default: $BENCHAPP_PROFILE, else tuned")
+    parser.add_argument("--host", default=None, help="default: the mode's (0.0.0.0, or 127.0.0.1 behind nginx)")
+    parser.add_argument("--port", type=int, default=None, help="default: the mode's port from the table")
+    parser.add_argument("--cores", type=int, default=None, help="resolve 'cores' with this count")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--print", action="store_true", help="print the argv (shell-quoted) and exit")
+    out.add_argument("--json", action="store_true", help="print the argv as JSON and exit")
+    args = parser.parse_args(argv)
+
+    try:
+        mode = get_mode(args.mode, modes)
+    except ValueError as err:
+        parser.error(str(err))
+    profile = args.profile or os.environ.get("BENCHAPP_PROFILE") or "tuned"
+    if profile not in PROFILES:
+        parser.error(f"BENCHAPP_PROFILE={profile!r}; valid: {', '.join(PROFILES)}")
+
+    cmd = build_argv(mode, profile, host=args.host, port=args.port, cores=args.cores or usable_cores())
+    if args.print:
+        print(shlex.join(cmd))
+        return
+    if args.json:
+        print(json.dumps(cmd))
+        return
+    os.environ.update(server_env(mode, profile))
+    sys.stdout.flush()
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main()
