@@ -1,0 +1,103 @@
+"""The mode table and the argv each mode's unit runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchapp.modes import MODES_FILE, ModeTableError, load_modes, resolve_count
+from benchapp.serve import build_argv
+
+MODES = load_modes()
+DESIGN_MODES = [
+    "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "uwsgi-gevent",
+    "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
+]
+
+
+def test_table_has_the_design_modes_in_order():
+    assert list(MODES) == DESIGN_MODES
+
+
+def test_devserver_modes_have_nothing_to_tune():
+    for name in ("devserver", "devserver-threaded"):
+        assert MODES[name].profiles["seed"] == MODES[name].profiles["tuned"]
+
+
+def test_db_modes_keep_one_worker_and_differ_only_in_patching():
+    a, b = MODES["psycopg2"], MODES["psycogreen"]
+    for profile in ("seed", "tuned"):
+        assert a.options(profile, cores=8)["workers"] == 1
+        assert a.profiles[profile] == b.profiles[profile]
+    assert (a.patch, b.patch) == ("gevent", "gevent+psycogreen")
+    assert a.route == b.route == "/db"
+
+
+def test_core_expressions_resolve_against_the_core_count():
+    assert resolve_count("cores", 3) == 3
+    assert resolve_count("2*cores", 3) == 6
+    assert resolve_count(7, 3) == 7
+    assert MODES["uwsgi"].options("tuned", cores=3)["workers"] == 6
+
+
+@pytest.mark.parametrize("name", DESIGN_MODES)
+def test_seed_profile_uses_the_seeds_flags(name):
+    seed = MODES[name].options("seed", cores=64)
+    expected = {
+        "uwsgi": {"workers": 4, "threads": 50},
+        "gunicorn": {"workers": 4, "threads": 50},
+        "uwsgi-gevent": {"workers": 2, "gevent": 2000},
+        "gunicorn-gevent": {"workers": 1, "worker_class": "gevent"},
+        "psycopg2": {"workers": 1, "gevent": 2000},
+    }.get(name, {})
+    assert expected.items() <= seed.items()
+    assert seed["upstream"] == "new"  # the seed opens a connection per request
+
+
+def test_nginx_modes_bind_loopback_backend():
+    for name in ("nginx-gunicorn", "nginx-uwsgi"):
+        argv = build_argv(MODES[name], "tuned", cores=2, python="/v/bin/python")
+        assert "127.0.0.1:3001" in argv
+    assert "--socket" in build_argv(MODES["nginx-uwsgi"], "seed", cores=2)  # uwsgi protocol
+    assert "--http-socket" in build_argv(MODES["uwsgi-gevent"], "seed", cores=2)
+
+
+def test_backlog_is_capped_at_somaxconn(monkeypatch):
+    monkeypatch.setattr("benchapp.serve.somaxconn", lambda: 128)
+    argv = build_argv(MODES["uwsgi-gevent"], "tuned", cores=2)
+    assert argv[argv.index("--listen") + 1] == "128"
+
+
+@pytest.mark.parametrize("name", DESIGN_MODES)
+def test_print_matches_build_argv(name):
+    out = subprocess.run([sys.executable, "-m", "benchapp.serve", "--mode", name, "--profile", "seed",
+                          "--cores", "2", "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == build_argv(MODES[name], "seed", cores=2)
+
+
+def test_profile_comes_from_the_environment():
+    run = lambda env: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "benchapp.serve", "--mode", "uwsgi", "--cores", "2", "--json"],
+        capture_output=True, text=True, check=True, env=env).stdout
+    import os
+    base = {k: v for k, v in os.environ.items() if k != "BENCHAPP_PROFILE"}
+    assert json.loads(run(base)) == build_argv(MODES["uwsgi"], "tuned", cores=2)
+    assert json.loads(run({**base, "BENCHAPP_PROFILE": "seed"})) == build_argv(MODES["uwsgi"], "seed", cores=2)
+
+
+def test_unknown_mode_is_refused_naming_the_valid_ones():
+    out = subprocess.run([sys.executable, "-m", "benchapp.serve", "--mode", "nope", "--print"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "unknown mode 'nope'" in out.stderr and "uwsgi-gevent" in out.stderr
+
+
+def test_bad_entries_fail_at_load_naming_the_mode(tmp_path):
+    text = MODES_FILE.read_text().replace("protocol: uwsgi", "protocol: carrier-pigeon")
+    bad = tmp_path / "modes.yml"
+    bad.write_text(text)
+    with pytest.raises(ModeTableError, match="nginx-uwsgi"):
+        load_modes(bad)

@@ -1,0 +1,227 @@
+"""Routes, validation and failure paths, with Flask's test client and real services."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from benchapp import slow_api as slow_api_module
+from benchapp.app import create_app
+from benchapp.config import Config, ConfigError
+from benchapp.delay import DEFAULT_DELAY, DelayError, parse_delay
+from conftest import free_port
+
+BAD_DELAYS = ["abc", "-1", "nan", "inf", "-inf", "1e9", "", "   ", "0x1", "1_0", "31", "1,5"]
+
+
+def make_client(upstream_url: str, **env: str):
+    config = Config.from_env({"BENCHAPP_UPSTREAM_URL": upstream_url, "BENCHAPP_MODE": "test", **env})
+    app = create_app(config)
+    app.testing = True
+    return app.test_client()
+
+
+@pytest.fixture(params=["new", "pooled"])
+def client(request, slow_api):
+    return make_client(slow_api, BENCHAPP_UPSTREAM=request.param)
+
+
+def test_index_answers_the_seed_body_byte_for_byte(client):
+    resp = client.get("/?delay=0")
+    assert resp.status_code == 200
+    assert resp.data == b"Hi there! slow api response"
+
+
+def test_delay_is_passed_to_the_slow_api(client):
+    start = time.monotonic()
+    assert client.get("/?delay=0.3").status_code == 200
+    assert time.monotonic() - start >= 0.3
+
+
+@pytest.mark.parametrize("raw", BAD_DELAYS)
+def test_bad_delay_is_a_400_that_says_what_is_allowed(client, raw):
+    resp = client.get("/", query_string={"delay": raw})
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["allowed"] == {"min": 0, "max": 30.0}
+    assert "from 0 to 30" in body["detail"]
+
+
+@pytest.mark.parametrize("raw", BAD_DELAYS)
+def test_bad_delay_is_refused_on_db_and_send_too(client, raw):
+    assert client.get("/db", query_string={"delay": raw}).status_code == 400
+    assert client.post("/send", query_string={"delay": raw}).status_code == 400
+
+
+def test_delay_parsing():
+    assert parse_delay(None, 30) == DEFAULT_DELAY == 1.0
+    assert parse_delay(" 2.5 ", 30) == 2.5
+    assert parse_delay("30", 30) == 30.0
+    assert parse_delay("1e1", 30) == 10.0
+    assert str(parse_delay("-0", 30)) == "0.0"
+    for raw in BAD_DELAYS:
+        with pytest.raises(DelayError):
+            parse_delay(raw, 30)
+
+
+def test_slow_api_validates_the_same_way():
+    import asyncio
+
+    async def check():
+        async with TestClient(TestServer(slow_api_module.create_app(30))) as cli:
+            for raw in BAD_DELAYS:
+                resp = await cli.get("/", params={"delay": raw})
+                assert resp.status == 400, raw
+                assert "from 0 to 30" in (await resp.json())["detail"]
+            ok = await cli.get("/", params={"delay": "0"})
+            assert ok.status == 200 and await ok.text() == "slow api response"
+
+    asyncio.run(check())
+
+
+def test_upstream_refusing_connections_is_a_fast_502():
+    for kind in ("new", "pooled"):
+        client = make_client(f"http://127.0.0.1:{free_port()}/", BENCHAPP_UPSTREAM=kind)
+        start = time.monotonic()
+        resp = client.get("/?delay=0")
+        assert resp.status_code == 502
+        assert time.monotonic() - start < 1.0
+        assert resp.get_json()["error"] == "slow API unavailable"
+
+
+@pytest.fixture()
+def silent_upstream():
+    """Accepts connections and never answers: an upstream slower than any timeout."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.mark.parametrize("kind", ["new", "pooled"])
+def test_upstream_slower_than_the_timeout_is_a_504(silent_upstream, kind):
+    client = make_client(silent_upstream, BENCHAPP_UPSTREAM=kind, BENCHAPP_MAX_DELAY="0.5",
+                         BENCHAPP_UPSTREAM_TIMEOUT="1")
+    start = time.monotonic()
+    resp = client.get("/?delay=0.1")
+    elapsed = time.monotonic() - start
+    assert resp.status_code == 504
+    assert 1.0 <= elapsed < 5.0  # gave up at the timeout, did not hang
+
+
+def test_upstream_timeout_must_exceed_the_maximum_delay():
+    with pytest.raises(ConfigError, match="must exceed"):
+        Config.from_env({"BENCHAPP_MAX_DELAY": "30", "BENCHAPP_UPSTREAM_TIMEOUT": "30"})
+    with pytest.raises(ConfigError, match="BENCHAPP_MAX_DELAY"):
+        Config.from_env({"BENCHAPP_MAX_DELAY": "-1"})
+    assert Config.from_env({}).upstream_timeout > Config.from_env({}).max_delay
+
+
+def test_db_route_uses_the_pool_and_answers_both_results(slow_api, postgres):
+    client = make_client(slow_api, BENCHAPP_DATABASE_DSN=postgres.dsn, BENCHAPP_DB_POOL_SIZE="3")
+    for _ in range(5):
+        resp = client.get("/db?delay=0.2")
+        assert resp.status_code == 200, resp.data
+        assert resp.data.startswith(b"Hi there! slow api response 20")  # NOW() as ISO date
+    pool = client.application.extensions["benchapp_pool"]
+    assert pool.opened == 1  # sequential requests reuse one connection
+    assert pool.idle == 1
+
+
+def test_db_connections_are_bounded_and_none_leak(slow_api, postgres):
+    import psycopg2
+
+    client_app = make_client(slow_api, BENCHAPP_DATABASE_DSN=postgres.dsn, BENCHAPP_DB_POOL_SIZE="3").application
+    errors: list[BaseException] = []
+
+    def hit():
+        try:
+            with client_app.test_client() as c:
+                assert c.get("/db?delay=0.2").status_code == 200
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    pool = client_app.extensions["benchapp_pool"]
+    assert pool.opened <= 3 and pool.idle == pool.opened
+    with psycopg2.connect(postgres.dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'benchapp'")
+        assert cur.fetchone()[0] == pool.opened
+    pool.close()
+
+
+def test_database_unreachable_is_a_fast_503(slow_api):
+    client = make_client(slow_api, BENCHAPP_DATABASE_DSN=f"host=127.0.0.1 port={free_port()} dbname=x user=x")
+    start = time.monotonic()
+    resp = client.get("/db?delay=0")
+    assert resp.status_code == 503
+    assert time.monotonic() - start < 1.0
+    assert resp.get_json()["error"] == "database unavailable"
+    assert client.get("/?delay=0").status_code == 200  # the rest keeps working
+
+
+def test_no_database_configured_is_a_503(slow_api):
+    resp = make_client(slow_api).get("/db?delay=0")
+    assert resp.status_code == 503
+    assert "BENCHAPP_DATABASE_DSN" in resp.get_json()["detail"]
+
+
+def test_db_recovers_after_postgres_restarts_without_an_app_restart(slow_api, postgres):
+    client = make_client(slow_api, BENCHAPP_DATABASE_DSN=postgres.dsn)
+    assert client.get("/db?delay=0").status_code == 200
+    postgres.stop()
+    try:
+        assert client.get("/db?delay=0").status_code == 503
+    finally:
+        postgres.start()
+    # The pooled connection died with the old server: dropped, replaced, no error.
+    assert client.get("/db?delay=0").status_code == 200
+
+
+def test_send_hands_work_to_the_background_and_answers_202(client):
+    start = time.monotonic()
+    resp = client.post("/send?delay=0.3")
+    assert resp.status_code == 202
+    assert time.monotonic() - start < 0.3  # answered before the work finished
+    assert resp.get_json()["runner"] == "thread"  # this process is not patched
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        counts = client.get("/healthz").get_json()["background"]
+        if counts["done"] == 1:
+            break
+        time.sleep(0.05)
+    assert counts == {"started": 1, "done": 1, "failed": 0}
+
+
+def test_healthz_reports_mode_and_that_the_shared_module_patches_nothing(client):
+    body = client.get("/healthz").get_json()
+    assert body["mode"] == "test"
+    assert body["patched"] is False and body["loop"] is None
+    assert body["pid"] > 0
