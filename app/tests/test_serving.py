@@ -1,0 +1,72 @@
+"""Every mode's real server, started as its unit starts it, under concurrent load.
+
+Concurrency is asserted as a ratio to the request's own delay, never as an
+absolute time: 10 requests of 0.5 s that overlap finish in about one delay,
+serialised ones in about ten.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchapp.modes import load_modes
+from conftest import concurrent_get, healthz, http_get, serve_mode
+
+MODES = load_modes()
+DELAY = 0.5
+COUNT = 10
+OVERLAP_MAX = 3.0  # all 10 within 3 delays: they ran together
+SERIAL_MIN = 4.0  # beyond 4 delays: they queued behind each other
+
+
+def expected_body(route: str) -> str:
+    return "Hi there! slow api response" + (" " if route == "/db" else "")
+
+
+@pytest.mark.modes
+@pytest.mark.parametrize("profile", ["tuned", "seed"])
+@pytest.mark.parametrize("name", list(MODES))
+def test_mode_serves_concurrent_requests(name, profile, slow_api, postgres, tmp_path):
+    mode = MODES[name]
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    with serve_mode(mode, profile, tmp_path, **env) as served:
+        state = healthz(served.url)
+        assert (state["mode"], state["profile"], state["server"]) == (name, profile, mode.server)
+        assert state["patched"] is mode.gevent  # the sync modes stay unpatched
+        assert state["psycogreen"] is ("psycogreen" in mode.patch)
+        assert state["upstream"] == mode.profiles[profile]["upstream"]
+
+        warm = http_get(f"{served.url}{mode.route}?delay=0")
+        assert warm.status == 200, warm
+
+        answers, elapsed = concurrent_get(f"{served.url}{mode.route}?delay={DELAY}", COUNT)
+        assert [a.status for a in answers] == [200] * COUNT, [a.body[:200] for a in answers]
+        assert all(a.body.startswith(expected_body(mode.route)) for a in answers)
+        if mode.route == "/":
+            assert all(a.body == "Hi there! slow api response" for a in answers)
+
+        ratio = elapsed / DELAY
+        if mode.concurrency == "overlap":
+            assert ratio < OVERLAP_MAX, f"{name}: {COUNT} requests took {ratio:.1f} delays"
+        else:
+            assert ratio > SERIAL_MIN, f"{name}: {COUNT} requests took only {ratio:.1f} delays"
+
+        assert http_get(f"{served.url}/?delay=abc").status == 400
+        assert served.proc.poll() is None
+
+
+@pytest.mark.modes
+def test_psycopg2_blocks_and_psycogreen_overlaps(slow_api, postgres, tmp_path):
+    """The seed's bonus: 5 concurrent /db requests under one gevent worker."""
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    took = {}
+    for name in ("psycopg2", "psycogreen"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        with serve_mode(MODES[name], "tuned", workdir, **env) as served:
+            http_get(f"{served.url}/db?delay=0")
+            answers, took[name] = concurrent_get(f"{served.url}/db?delay=1", 5)
+            assert [a.status for a in answers] == [200] * 5
+    # psycopg2's pg_sleep(0.5) runs one at a time; with psycogreen all five overlap.
+    assert took["psycogreen"] < 2.0 * 1
+    assert took["psycopg2"] > 1.5 * took["psycogreen"]
