@@ -1,0 +1,90 @@
+"""`python -m benchreport RUN_DIR`: write the run's report and print its table.
+
+Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
+RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table and
+the notes.
+
+Exit status (the play writes the report first, then fails on 3):
+  0  report written, every run measured
+  3  report written, at least one run has an error (mode did not start, ab
+     aborted, nothing answered...): see the notes
+  1  no report: RUN_DIR missing or holding no <mode>-<profile> directories
+  2  bad command line (argparse)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from benchreport import EXIT_RUN_ERROR, render
+from benchreport.summary import build_summary, load_modes, write_summary
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODES = REPO_ROOT / "app" / "benchapp" / "modes.yml"
+
+
+def update_latest(run_dir: Path) -> Path:
+    """Point <results>/latest at run_dir with a relative link, replaced atomically."""
+    link = run_dir.parent / "latest"
+    if link.exists() and not link.is_symlink():
+        raise FileExistsError(f"{link} exists and is not a symlink; not replacing it")
+    tmp = run_dir.parent / f".latest.{os.getpid()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(run_dir, run_dir.parent))
+    os.replace(tmp, link)
+    return link
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchreport",
+        description="Build summary.json, report.md and chart.png from a bench run directory.",
+        epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
+        "1 no report, 2 usage.",
+    )
+    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding <mode>-<profile>/ directories")
+    parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
+                        help="the mode table (titles, seed figures); default: %(default)s")
+    parser.add_argument("--no-latest", action="store_true", help="do not update the 'latest' symlink")
+    args = parser.parse_args(argv)
+
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        print(f"benchreport: {run_dir} is not a directory", file=sys.stderr)
+        return 1
+    if not args.modes_file.is_file():
+        print(f"benchreport: warning: {args.modes_file} not found: no titles or seed figures",
+              file=sys.stderr)
+    modes = load_modes(args.modes_file)
+    records = build_summary(run_dir, modes)
+    if not records:
+        print(f"benchreport: no <mode>-<profile> result directories in {run_dir}", file=sys.stderr)
+        return 1
+
+    run_id = run_dir.resolve().name
+    write_summary(records, run_dir / "summary.json")
+    (run_dir / "report.md").write_text(render.markdown(records, run_id))
+    render.chart(records, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
+    if not args.no_latest:
+        try:
+            update_latest(run_dir)
+        except OSError as exc:
+            print(f"benchreport: warning: latest link not updated: {exc}", file=sys.stderr)
+
+    print(f"Bench run {run_id} ({run_dir})")
+    print(render.text_table(records))
+    found = render.notes(records)
+    if found:
+        print("\nNotes:")
+        for note in found:
+            print(f"- {note}")
+    print(f"\nWrote {run_dir / 'summary.json'}, report.md, chart.png")
+    return EXIT_RUN_ERROR if any(r.get("error") for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Turn summary records into report.md, a plain-text table and chart.png.
+
+The table and the notes say what the numbers are worth: a capped run, failed
+requests counted in ab's req/s, slow connects, a run at other flags than the
+seed's published figure. A reader should not need summary.json to spot those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+DASH = "–"
+
+
+def _num(value: Any, digits: int) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    """ms: whole numbers from 100 up (ab's own resolution is 1 ms), one decimal below."""
+    if value is None:
+        return DASH
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _rps(rec: Record) -> str:
+    if rec.get("rps") is None:
+        return "error" if rec.get("error") else DASH
+    text = f"{rec['rps']:.2f}"
+    return text + " (capped)" if rec.get("capped") else text
+
+
+def _failed(rec: Record) -> str:
+    if rec.get("failed") is None:
+        return DASH
+    return str(rec["failed"])
+
+
+#: (header, right-aligned, cell function) for both tables.
+COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
+    ("mode", False, lambda r: str(r["mode"])),
+    ("profile", False, lambda r: str(r.get("profile") or DASH)),
+    ("c", True, lambda r: _num(r.get("c"), 0)),
+    ("n", True, lambda r: _num(r.get("n"), 0)),
+    ("delay s", True, lambda r: _num(r.get("delay"), 2)),
+    ("req/s", True, _rps),
+    ("% of ideal", True, lambda r: _num(r.get("pct_of_ideal"), 1)),
+    ("failed", True, _failed),
+    ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
+    ("p99 ms", True, lambda r: _ms(r.get("p99_ms"))),
+    ("max ms", True, lambda r: _ms(r.get("max_ms"))),
+    ("CPU ms/req", True, lambda r: _num(r.get("cpu_ms_per_req"), 2)),
+    ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
+    ("loadgen CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),
+    ("seed's req/s", True, lambda r: _num(r.get("seed_rps"), 2)),
+]
+
+
+def rows(records: list[Record]) -> list[list[str]]:
+    """The table's cells, one list per record."""
+    return [[fn(rec) for _, _, fn in COLUMNS] for rec in records]
+
+
+def markdown_table(records: list[Record]) -> str:
+    """A GitHub-flavoured markdown table, one row per record."""
+    head = "| " + " | ".join(h for h, _, _ in COLUMNS) + " |"
+    align = "|" + "|".join("---:" if right else ":---" for _, right, _ in COLUMNS) + "|"
+    body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows(records)]
+    return "\n".join([head, align, *body])
+
+
+def text_table(records: list[Record]) -> str:
+    """The same table as fixed-width text, for the end of the play."""
+    table = [[h for h, _, _ in COLUMNS], *rows(records)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    out = []
+    for k, row in enumerate(table):
+        cells = [
+            cell.rjust(widths[i]) if COLUMNS[i][1] else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _name(rec: Record) -> str:
+    return f"{rec['mode']}/{rec.get('profile') or '?'}"
+
+
+def notes(records: list[Record]) -> list[str]:
+    """What a reader must know before trusting a row, one line per fact."""
+    out: list[str] = []
+    for rec in records:
+        name = _name(rec)
+        if rec.get("error"):
+            out.append(f"{name}: ERROR: {rec['error']}")
+        if rec.get("capped"):
+            limit = rec.get("time_limit_s")
+            limit_text = f"the {limit:g} s time limit" if limit is not None else "its time limit"
+            out.append(
+                f"{name}: capped by {limit_text}: {rec.get('complete')} of {rec.get('n')} requests "
+                f"completed in {rec.get('time_taken_s')} s"
+            )
+        if rec.get("failed"):
+            d = rec.get("failed_detail") or {}
+            out.append(
+                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, receive {d.get('receive', 0)}, "
+                f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
+                "ab counts failed requests in its complete count and req/s"
+            )
+        if rec.get("connect_max_ms") is not None and rec["connect_max_ms"] >= 1000:
+            out.append(
+                f"{name}: slowest TCP connect took {rec['connect_max_ms']} ms "
+                "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
+            )
+        if rec.get("ab_cpu_pct") is not None and rec["ab_cpu_pct"] >= 90:
+            out.append(f"{name}: ab used {rec['ab_cpu_pct']}% of a core: the client may have set the pace")
+        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False:
+            p = rec.get("seed_params") or {}
+            out.append(
+                f"{name}: ran at n={rec.get('n')} c={rec.get('c')} delay={rec.get('delay')}; the seed's "
+                f"{rec['seed_rps']} req/s was measured at n={p.get('n')} c={p.get('c')} delay={p.get('delay')}"
+            )
+        for warning in rec.get("warnings") or []:
+            out.append(f"{name}: {warning}")
+    return out
+
+
+def markdown(records: list[Record], run_id: str) -> str:
+    """report.md: heading, table, how to read it, notes."""
+    starts = sorted(r["started_at"] for r in records if r.get("started_at"))
+    ends = sorted(r["ended_at"] for r in records if r.get("ended_at"))
+    lines = [f"# Bench run {run_id}", ""]
+    if starts and ends:
+        lines += [f"From {starts[0]} to {ends[-1]}.", ""]
+    lines += [
+        markdown_table(records),
+        "",
+        "req/s and failed come from ab's output; % of ideal is 100 × req/s / (c / delay); "
+        "p50/p99/max are total request times in ms; CPU ms/req is the mode's unit CPU time "
+        "over the run divided by complete requests; loadgen CPU % is the load host's busy "
+        "share of all its CPUs; seed's req/s is the seed's published figure for the mode at "
+        "its own default flags. – means not measured.",
+        "",
+        "## Notes",
+        "",
+    ]
+    found = notes(records)
+    lines += [f"- {note}" for note in found] if found else ["- none: every run completed without failures."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(records: list[Record], path: Path, title: str = "") -> None:
+    """chart.png: % of ideal per mode, one bar per profile side by side.
+
+    A diamond marks the seed's published figure as % of its own ideal; errors
+    show as a labelled gap rather than a zero bar that would read as 'slow'.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes: list[str] = []
+    for rec in records:
+        if rec["mode"] not in modes:
+            modes.append(rec["mode"])
+    profiles = sorted({str(r.get("profile")) for r in records}, key=lambda p: ({"seed": 0, "tuned": 1}.get(p, 9), p))
+    colours = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
+    width = 0.8 / max(len(profiles), 1)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.2 * len(modes) + 3), 5.5), dpi=100)
+    top = 100.0
+    labelled: set[str] = set()
+
+    def once(label: str) -> str | None:
+        """A legend label the first time only, so each entry shows once."""
+        if label in labelled:
+            return None
+        labelled.add(label)
+        return label
+
+    for j, prof in enumerate(profiles):
+        for i, mode in enumerate(modes):
+            rec = next((r for r in records if r["mode"] == mode and str(r.get("profile")) == prof), None)
+            if rec is None:
+                continue
+            x = i + (j - (len(profiles) - 1) / 2) * width
+            pct = rec.get("pct_of_ideal")
+            if pct is None:
+                ax.text(x, 2, "error" if rec.get("error") else "n/a", rotation=90, ha="center", va="bottom",
+                        fontsize=8, color="#c62828")
+                continue
+            top = max(top, pct)
+            ax.bar(x, pct, width=width * 0.95, color=colours.get(prof, f"C{j + 2}"),
+                   label=once(prof),
+                   hatch="//" if rec.get("capped") or rec.get("failed") else None, edgecolor="white")
+            label = f"{rec['rps']:.0f}/s" if rec.get("rps") is not None else ""
+            if rec.get("failed"):
+                label += f"\n{rec['failed']} failed"
+            if rec.get("capped"):
+                label += "\ncapped"
+            ax.text(x, pct + 1, label, ha="center", va="bottom", fontsize=7)
+    for i, mode in enumerate(modes):
+        rec = next((r for r in records if r["mode"] == mode), None)
+        p = (rec or {}).get("seed_params") or {}
+        seed = (rec or {}).get("seed_rps")
+        if seed is not None and p.get("c") and p.get("delay"):
+            pct = 100.0 * seed / (p["c"] / p["delay"])
+            top = max(top, pct)
+            ax.plot([i], [pct], marker="D", color="black", linestyle="none",
+                    label=once("seed's published figure"))
+    ax.axhline(100, color="#2e7d32", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(modes)))
+    ax.set_xticklabels(modes, rotation=30, ha="right", fontsize=9)
+    ax.set_ylabel("req/s as % of ideal (c / delay)")
+    ax.set_ylim(0, top * 1.18)
+    ax.set_title(title or "Throughput as % of ideal, per mode and profile")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)

@@ -1,0 +1,270 @@
+"""Build summary.json: one record per (mode, profile) from the raw files the bench fetched.
+
+Layout of a run (written by bench.yml, read here)::
+
+    results/<run-id>/<mode>-<profile>/
+        ab.txt     ab's stdout
+        ab.err     ab's stderr (error messages, "Finished N requests"); may be empty
+        ab.tsv     ab -g output (one row per request)
+        ab.csv     ab -e output (percentiles)
+        meta.json  what was asked and what was sampled, schema below
+
+Every figure in a record comes from these files; what was not measured is
+null, never estimated. A directory with a meta.json but no ab output (the mode
+could not start) still gets a record, with `error` set.
+
+meta.json (schema 1). Required: mode, profile, n, c, delay. Everything else
+may be absent or null, and then the matching summary figures are null::
+
+    {
+      "schema": 1,
+      "run_id": "20261122T040000Z",          # the results/<run-id> name
+      "mode": "uwsgi-gevent",                # a key of modes.yml
+      "profile": "tuned",                    # seed | tuned
+      "n": 2000,                             # ab -n asked for
+      "c": 200,                              # ab -c
+      "delay": 1,                            # seconds, the ?delay= of the URL
+      "route": "/",                          # path requested (from modes.yml)
+      "url": "http://10.89.7.11:3000/?delay=1",
+      "time_limit_s": 300,                   # ab -t (must precede -n on ab's command line)
+      "timeout_s": 40,                       # ab -s
+      "ab_argv": ["ab", "-r", "-t", "300", "-n", "2000", "..."],
+      "ab_rc": 0,                            # ab's exit status; null if ab was not run
+      "started_at": "2026-11-22T04:00:00Z",  # ISO 8601, just before ab started
+      "ended_at": "2026-11-22T04:00:11Z",    # just after ab ended
+      "app_host": "app1",
+      "loadgen_host": "loadgen1",
+      "error": null,                         # text when the mode could not start or
+                                             # ab could not be run; null otherwise
+      "server": {                            # the mode's unit on the app host
+        "unit": "flask-uwsgi-gevent.service",
+        "cpu_ns_before": 1200000000,         # CPU time (user+system) of the unit's
+        "cpu_ns_after": 9800000000,          #   processes, ns, just before/after ab:
+                                             #   systemd CPUUsageNSec, or the sum of
+                                             #   utime+stime over the unit's cgroup pids
+                                             #   from /proc (ticks * 1e9 / CLK_TCK)
+        "cpu_source": "systemd",             # systemd | proc
+        "peak_rss_kib": 181234,              # peak resident memory during the run, KiB:
+                                             #   systemd MemoryPeak / 1024, or the max over
+                                             #   samples of the sum of VmRSS of the pids
+        "rss_source": "proc",                # systemd | proc
+        "rss_samples": 11                    # how many samples gave peak_rss_kib (proc)
+      },
+      "loadgen": {                           # the host running ab
+        "cpus": 2,
+        "cpu_stat_before": "cpu  4705 0 1200 99871 12 0 30 0 0 0",  # first line of
+        "cpu_stat_after":  "cpu  5705 0 1500 100871 12 0 40 0 0 0", #   /proc/stat, verbatim
+        "ab_cpu_ms": 850                     # ab's own user+system CPU, ms (optional)
+      }
+    }
+
+Derived figures: cpu_ms = (cpu_ns_after - cpu_ns_before) / 1e6; cpu_ms_per_req =
+cpu_ms / complete; peak_rss_mib = peak_rss_kib / 1024; loadgen_cpu_pct = busy share
+of all the load host's CPUs between the two /proc/stat lines (100 = every CPU
+busy); ab_cpu_pct = ab's CPU as % of one core over ab's run (ab is single-threaded,
+so near 100 means the client, not the server, set the pace).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchreport.abparse import AbRun, load_ab_run
+
+META = "meta.json"
+REQUIRED_META = ("mode", "profile", "n", "c", "delay")
+PROFILE_ORDER = {"seed": 0, "tuned": 1}
+
+
+def load_modes(path: Path | None) -> dict[str, dict[str, Any]]:
+    """The `modes` mapping of modes.yml (titles, seed figures, default bench flags)."""
+    if path is None or not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return dict(data.get("modes") or {})
+
+
+def run_dirs(run_dir: Path) -> list[Path]:
+    """Subdirectories of a run that hold a bench result (a meta.json or ab output)."""
+    return sorted(
+        d for d in run_dir.iterdir()
+        if d.is_dir() and ((d / META).is_file() or (d / "ab.txt").is_file())
+    )
+
+
+def _finite(x: Any) -> float | None:
+    """A number from JSON, or None (bools, strings and NaN are not measurements)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def cpu_stat_busy_pct(before: str | None, after: str | None) -> float | None:
+    """Busy % of all CPUs between two `cpu` lines of /proc/stat.
+
+    Fields: user nice system idle iowait irq softirq steal [guest guest_nice];
+    guest time is already inside user/nice, so it is not added again.
+    """
+    if not before or not after:
+        return None
+    try:
+        b = [int(v) for v in before.split()[1:9]]
+        a = [int(v) for v in after.split()[1:9]]
+    except ValueError:
+        return None
+    if len(a) < 8 or len(b) < 8:
+        return None
+    d = [x - y for x, y in zip(a, b)]
+    total = sum(d)
+    idle = d[3] + d[4]
+    if total <= 0 or min(d) < 0:
+        return None
+    return 100.0 * (total - idle) / total
+
+
+def _split_dirname(name: str) -> tuple[str, str | None]:
+    """`<mode>-<profile>` -> (mode, profile); modes contain dashes, profiles do not."""
+    mode, sep, profile = name.rpartition("-")
+    return (mode, profile) if sep and profile in PROFILE_ORDER else (name, None)
+
+
+def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Path) -> dict[str, Any]:
+    """One summary object for one `<mode>-<profile>` directory."""
+    warnings: list[str] = []
+    errors: list[str] = []
+    meta: dict[str, Any] = {}
+    if (directory / META).is_file():
+        try:
+            meta = json.loads((directory / META).read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            errors.append(f"{META} unreadable: {exc}")
+            meta = {}
+    else:
+        errors.append(f"{META} missing")
+    missing = [k for k in REQUIRED_META if meta.get(k) is None]
+    if meta and missing:
+        errors.append(f"{META} lacks {', '.join(missing)}")
+
+    dir_mode, dir_profile = _split_dirname(directory.name)
+    mode = str(meta.get("mode") or dir_mode)
+    profile = meta.get("profile") or dir_profile
+    n = meta.get("n") if isinstance(meta.get("n"), int) else None
+    c = meta.get("c") if isinstance(meta.get("c"), int) else None
+    delay = _finite(meta.get("delay"))
+    if meta.get("error"):
+        errors.append(str(meta["error"]))
+
+    ab_rc = meta.get("ab_rc") if isinstance(meta.get("ab_rc"), int) else None
+    ab: AbRun | None = None
+    if (directory / "ab.txt").is_file() or not meta.get("error"):
+        ab = load_ab_run(directory, requested=n, exit_code=ab_rc)
+        warnings.extend(ab.warnings)
+        if ab.error is not None and str(ab.error) not in errors:
+            errors.append(str(ab.error))
+    t = ab.text if ab else None
+    has_stats = bool(t and t.has_stats)
+
+    rps = t.rps if has_stats and t else None
+    ideal = (c / delay) if (c and delay) else None
+    complete = t.complete if has_stats and t else None
+
+    server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
+    loadgen = meta.get("loadgen") if isinstance(meta.get("loadgen"), dict) else {}
+    cpu_before, cpu_after = _finite(server.get("cpu_ns_before")), _finite(server.get("cpu_ns_after"))
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None:
+        if cpu_after >= cpu_before:
+            cpu_ms = (cpu_after - cpu_before) / 1e6
+        else:
+            warnings.append("server CPU counter went backwards (processes exited?): CPU not reported")
+    rss_kib = _finite(server.get("peak_rss_kib"))
+    ab_cpu_ms = _finite(loadgen.get("ab_cpu_ms"))
+    time_taken = t.time_taken_s if has_stats and t else None
+
+    spec = modes.get(mode, {})
+    bench = spec.get("bench") or {}
+    if modes and mode not in modes:
+        warnings.append(f"mode {mode!r} is not in modes.yml")
+    seed_params = {k: bench.get(k) for k in ("n", "c", "delay")} if bench else None
+
+    rec: dict[str, Any] = {
+        "mode": mode,
+        "profile": profile,
+        "title": spec.get("title"),
+        "n": n,
+        "c": c,
+        "delay": meta.get("delay") if delay is not None else None,
+        "route": meta.get("route"),
+        "url": meta.get("url"),
+        "complete": complete,
+        "failed": ab.failed if has_stats and ab else None,
+        "failed_detail": (
+            {
+                "connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
+                "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors,
+            }
+            if has_stats and t else None
+        ),
+        "capped": bool(ab.capped) if ab else False,
+        "time_limit_s": _finite(meta.get("time_limit_s")),
+        "time_taken_s": time_taken,
+        "rps": rps,
+        "ideal_rps": _round(ideal, 3),
+        "pct_of_ideal": _round(100.0 * rps / ideal, 1) if (rps is not None and ideal) else None,
+        "mean_ms": t.mean_ms if has_stats and t else None,
+        "p50_ms": ab.p50_ms if has_stats and ab else None,
+        "p99_ms": ab.p99_ms if has_stats and ab else None,
+        "max_ms": ab.max_ms if has_stats and ab else None,
+        "percentiles_from": ab.percentiles_from if has_stats and ab else None,
+        "connect_mean_ms": t.connection_times["connect"].mean if has_stats and t and "connect" in t.connection_times else None,
+        "connect_max_ms": t.connection_times["connect"].max if has_stats and t and "connect" in t.connection_times else None,
+        "cpu_ms": _round(cpu_ms, 1),
+        "cpu_ms_per_req": _round(cpu_ms / complete, 3) if (cpu_ms is not None and complete) else None,
+        "cpu_source": server.get("cpu_source") if cpu_ms is not None else None,
+        "peak_rss_mib": _round(rss_kib / 1024.0, 1) if rss_kib is not None else None,
+        "rss_source": server.get("rss_source") if rss_kib is not None else None,
+        "loadgen_cpu_pct": _round(cpu_stat_busy_pct(loadgen.get("cpu_stat_before"), loadgen.get("cpu_stat_after")), 1),
+        "ab_cpu_pct": _round(100.0 * ab_cpu_ms / (time_taken * 1000.0), 1) if (ab_cpu_ms is not None and time_taken) else None,
+        "seed_rps": _finite(spec.get("seed_rps")),
+        "seed_params": seed_params,
+        "at_seed_params": (seed_params == {"n": n, "c": c, "delay": meta.get("delay")}) if seed_params else None,
+        "ab_rc": ab_rc,
+        "started_at": meta.get("started_at"),
+        "ended_at": meta.get("ended_at"),
+        "error": "; ".join(errors) or None,
+        "warnings": warnings,
+        "raw_dir": directory.relative_to(run_dir).as_posix(),
+    }
+    return rec
+
+
+def sort_key(modes: dict[str, dict[str, Any]]):
+    """Order records as modes.yml lists the modes, seed before tuned."""
+    order = {name: i for i, name in enumerate(modes)}
+
+    def key(rec: dict[str, Any]) -> tuple:
+        return (order.get(rec["mode"], len(order)), rec["mode"], PROFILE_ORDER.get(rec["profile"], 9), str(rec["profile"]))
+
+    return key
+
+
+def build_summary(run_dir: Path, modes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """All records of a run, in a stable order."""
+    records = [build_record(d, modes, run_dir) for d in run_dirs(run_dir)]
+    return sorted(records, key=sort_key(modes))
+
+
+def write_summary(records: list[dict[str, Any]], path: Path) -> None:
+    """summary.json: strict JSON (no NaN), stable key order, one file per run."""
+    path.write_text(json.dumps(records, indent=2, allow_nan=False) + "\n")
