@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Sample a systemd unit's CPU time and peak memory while a bench runs.
+
+Runs on the app host with the system Python (stdlib only). Prints one JSON
+object when stopped (SIGTERM/SIGINT, --stop-file appearing, or after --max-seconds):
+
+    {"unit", "cpu_ns_before", "cpu_ns_after", "cpu_source", "peak_rss_kib",
+     "rss_source", "rss_samples"}
+
+systemd's own figures are used where they are set; inside containers without
+cgroup v2 controllers they read "[not set]", so CPU and RSS fall back to sums
+over the pids of the unit's cgroup, read from /proc.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CGROUP_ROOTS = ("/sys/fs/cgroup/systemd/system.slice", "/sys/fs/cgroup/system.slice",
+                "/sys/fs/cgroup/unified/system.slice")
+
+
+def systemd_figures(unit):
+    out = subprocess.run(["systemctl", "show", "-p", "CPUUsageNSec", "-p", "MemoryPeak",
+                          "-p", "MemoryCurrent", unit], capture_output=True, text=True).stdout
+    values = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = int(value) if value.isdigit() else None
+    return values
+
+
+def unit_pids(unit):
+    for root in CGROUP_ROOTS:
+        top = os.path.join(root, unit)
+        if os.path.isdir(top):
+            pids = set()
+            for path, _dirs, files in os.walk(top):
+                if "cgroup.procs" in files:
+                    with open(os.path.join(path, "cgroup.procs")) as fh:
+                        pids.update(int(p) for p in fh.read().split())
+            return pids
+    return set()
+
+
+def proc_cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def proc_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class ProcSampler:
+    """CPU ticks per pid (first and last seen) and the peak of the summed RSS."""
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.first = {}
+        self.last = {}
+        self.peak_rss = 0
+        self.samples = 0
+
+    def sample(self, baseline=False):
+        rss = 0
+        for pid in unit_pids(self.unit):
+            try:
+                ticks = proc_cpu_ticks(pid)
+                rss += proc_rss_kib(pid)
+            except (OSError, ValueError, IndexError):
+                continue  # exited between listing and reading
+            # A pid first seen after the start was born during the run: from 0.
+            self.first.setdefault(pid, ticks if baseline else 0)
+            self.last[pid] = ticks
+        self.peak_rss = max(self.peak_rss, rss)
+        self.samples += 1
+
+    def cpu_ns(self):
+        before = sum(self.first.values()) * 10**9 // CLK_TCK
+        after = sum(self.last.values()) * 10**9 // CLK_TCK
+        return before, after
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--out", required=True, help="where to write the JSON result")
+    parser.add_argument("--stop-file", help="stop once this file exists")
+    args = parser.parse_args()
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+
+    sysd_before = systemd_figures(args.unit)
+    sampler = ProcSampler(args.unit)
+    sampler.sample(baseline=True)
+    deadline = time.monotonic() + args.max_seconds
+    while not stop and time.monotonic() < deadline:
+        if args.stop_file and os.path.exists(args.stop_file):
+            break
+        time.sleep(args.interval)
+        sampler.sample()
+    sysd_after = systemd_figures(args.unit)
+
+    result = {"unit": args.unit}
+    if sysd_before.get("CPUUsageNSec") is not None and sysd_after.get("CPUUsageNSec") is not None:
+        result.update(cpu_ns_before=sysd_before["CPUUsageNSec"], cpu_ns_after=sysd_after["CPUUsageNSec"],
+                      cpu_source="systemd")
+    else:
+        before, after = sampler.cpu_ns()
+        result.update(cpu_ns_before=before, cpu_ns_after=after, cpu_source="proc")
+    if sysd_after.get("MemoryPeak") is not None:
+        result.update(peak_rss_kib=sysd_after["MemoryPeak"] // 1024, rss_source="systemd")
+    else:
+        result.update(peak_rss_kib=sampler.peak_rss or None, rss_source="proc")
+    result["rss_samples"] = sampler.samples
+    with open(args.out + ".tmp", "w") as fh:
+        json.dump(result, fh)
+    os.replace(args.out + ".tmp", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
