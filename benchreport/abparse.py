@@ -12,8 +12,8 @@ report lie, all confirmed against ab's source (support/ab.c) and the real binary
 * The `-e` CSV row for percentile i reads ``stats[int(0.5 + done * i / 100)]``.
   When that index reaches ``done`` (p99 with fewer than 50 requests, p95..p99
   with 10) ab reads past its data and prints garbage (a stray small number, or
-  0.000 after a time-capped run). `csv_row_valid` tells those rows apart and
-  they are replaced by the same rank computed from the `-g` TSV.
+  0.000 after a time-capped run). `csv_row_valid` tells those rows apart; ab's
+  rank there can only mean its last (slowest) request, so they take row 100.
 * `-t` resets ab's request count to 50000, so `-t` must come *before* `-n`
   (``-n 5 -t 1`` runs 50000 requests or 1 second, whichever ends first).
   A time-capped run prints normal statistics, just with fewer complete
@@ -401,32 +401,31 @@ def _cross_check(run: AbRun) -> None:
 
 
 def _percentiles(run: AbRun) -> None:
-    """p50, p99 and max in ms: the CSV where it is valid, else the same rank from the TSV."""
+    """p50, p99 and max in ms, from the CSV (ab's exact times), else the TSV, else ab's text.
+
+    A CSV row past ab's data is one whose rank index is >= done: clamped, that
+    rank is the slowest request, so it takes row 100 (always valid). Mixing in
+    the TSV's whole-ms value there could put p99 above max.
+    """
     done = run.text.complete or 0
     tsv_sorted = sorted(float(r.ttime) for r in run.tsv) if run.tsv else []
     sources: set[str] = set()
     values: dict[int, float | None] = {}
     for pct in (50, 99, 100):
         value: float | None = None
-        if run.csv is not None and pct in run.csv and csv_row_valid(pct, done):
-            value, src = run.csv[pct], "csv"
+        src = ""
+        if run.csv is not None and done and 100 in run.csv:
+            value, src = (run.csv[pct] if csv_row_valid(pct, done) and pct in run.csv else run.csv[100]), "csv"
         elif tsv_sorted:
             value, src = rank_ms(tsv_sorted, pct), "tsv"
         elif pct in run.text.text_percentiles:
             value, src = float(run.text.text_percentiles[pct]), "text"
         elif pct == 100 and "total" in run.text.connection_times:
             value, src = float(run.text.connection_times["total"].max), "text"
-        else:
-            src = ""
         if value is not None and not math.isfinite(value):
             value = None
         if value is not None:
             sources.add(src)
         values[pct] = value
-    if run.csv is not None and done and any(not csv_row_valid(p, done) for p in (50, 99)):
-        run.warnings.append(
-            f"ab.csv rows past ab's data for {done} requests (ab reads beyond its array there); "
-            "those percentiles come from ab.tsv"
-        )
     run.p50_ms, run.p99_ms, run.max_ms = values[50], values[99], values[100]
     run.percentiles_from = "+".join(sorted(sources)) or None

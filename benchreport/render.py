@@ -31,8 +31,11 @@ def _ms(value: float | None) -> str:
 
 
 def _rps(rec: Record) -> str:
+    """ab's req/s; an errored run's figure is not a throughput (all refused: thousands/s)."""
+    if rec.get("error"):
+        return "error"
     if rec.get("rps") is None:
-        return "error" if rec.get("error") else DASH
+        return DASH
     text = f"{rec['rps']:.2f}"
     return text + " (capped)" if rec.get("capped") else text
 
@@ -49,9 +52,9 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("profile", False, lambda r: str(r.get("profile") or DASH)),
     ("c", True, lambda r: _num(r.get("c"), 0)),
     ("n", True, lambda r: _num(r.get("n"), 0)),
-    ("delay s", True, lambda r: _num(r.get("delay"), 2)),
+    ("delay s", True, lambda r: DASH if r.get("delay") is None else f"{r['delay']:g}"),
     ("req/s", True, _rps),
-    ("% of ideal", True, lambda r: _num(r.get("pct_of_ideal"), 1)),
+    ("% of ideal", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ideal"), 1)),
     ("failed", True, _failed),
     ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
     ("p99 ms", True, lambda r: _ms(r.get("p99_ms"))),
@@ -98,6 +101,7 @@ def _name(rec: Record) -> str:
 def notes(records: list[Record]) -> list[str]:
     """What a reader must know before trusting a row, one line per fact."""
     out: list[str] = []
+    seed_noted: set[str] = set()
     for rec in records:
         name = _name(rec)
         if rec.get("error"):
@@ -121,12 +125,13 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: slowest TCP connect took {rec['connect_max_ms']} ms "
                 "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
             )
-        if rec.get("ab_cpu_pct") is not None and rec["ab_cpu_pct"] >= 90:
+        if rec.get("ab_cpu_pct") is not None and rec["ab_cpu_pct"] >= 90 and (rec.get("time_taken_s") or 0) >= 1:
             out.append(f"{name}: ab used {rec['ab_cpu_pct']}% of a core: the client may have set the pace")
-        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False:
+        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec["mode"] not in seed_noted:
+            seed_noted.add(rec["mode"])
             p = rec.get("seed_params") or {}
             out.append(
-                f"{name}: ran at n={rec.get('n')} c={rec.get('c')} delay={rec.get('delay')}; the seed's "
+                f"{rec['mode']}: ran at n={rec.get('n')} c={rec.get('c')} delay={rec.get('delay')}; the seed's "
                 f"{rec['seed_rps']} req/s was measured at n={p.get('n')} c={p.get('c')} delay={p.get('delay')}"
             )
         for warning in rec.get("warnings") or []:
@@ -161,69 +166,73 @@ def markdown(records: list[Record], run_id: str) -> str:
 def chart(records: list[Record], path: Path, title: str = "") -> None:
     """chart.png: % of ideal per mode, one bar per profile side by side.
 
-    A diamond marks the seed's published figure as % of its own ideal; errors
-    show as a labelled gap rather than a zero bar that would read as 'slow'.
+    A diamond over the seed bar marks the seed's published figure as % of its
+    own ideal; hatching marks capped runs and runs with failed requests; an
+    error shows as a labelled gap, not a zero bar that would read as 'slow'.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     modes: list[str] = []
     for rec in records:
         if rec["mode"] not in modes:
             modes.append(rec["mode"])
-    profiles = sorted({str(r.get("profile")) for r in records}, key=lambda p: ({"seed": 0, "tuned": 1}.get(p, 9), p))
-    colours = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
+    order = {"seed": 0, "tuned": 1}
+    profiles = sorted({str(r.get("profile")) for r in records}, key=lambda p: (order.get(p, 9), p))
+    colours = {p: {"seed": "#9e9e9e", "tuned": "#1f77b4"}.get(p, f"C{k + 2}") for k, p in enumerate(profiles)}
     width = 0.8 / max(len(profiles), 1)
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.2 * len(modes) + 3), 5.5), dpi=100)
+
+    def xpos(i: int, prof: str) -> float:
+        return i + (profiles.index(prof) - (len(profiles) - 1) / 2) * width
+
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.1 * len(modes) + 2) + 3.5, 5.5), dpi=100)
     top = 100.0
-    labelled: set[str] = set()
-
-    def once(label: str) -> str | None:
-        """A legend label the first time only, so each entry shows once."""
-        if label in labelled:
-            return None
-        labelled.add(label)
-        return label
-
-    for j, prof in enumerate(profiles):
-        for i, mode in enumerate(modes):
-            rec = next((r for r in records if r["mode"] == mode and str(r.get("profile")) == prof), None)
-            if rec is None:
-                continue
-            x = i + (j - (len(profiles) - 1) / 2) * width
-            pct = rec.get("pct_of_ideal")
-            if pct is None:
-                ax.text(x, 2, "error" if rec.get("error") else "n/a", rotation=90, ha="center", va="bottom",
-                        fontsize=8, color="#c62828")
-                continue
-            top = max(top, pct)
-            ax.bar(x, pct, width=width * 0.95, color=colours.get(prof, f"C{j + 2}"),
-                   label=once(prof),
-                   hatch="//" if rec.get("capped") or rec.get("failed") else None, edgecolor="white")
-            label = f"{rec['rps']:.0f}/s" if rec.get("rps") is not None else ""
-            if rec.get("failed"):
-                label += f"\n{rec['failed']} failed"
-            if rec.get("capped"):
-                label += "\ncapped"
-            ax.text(x, pct + 1, label, ha="center", va="bottom", fontsize=7)
+    hatched = published = False
+    for rec in records:
+        i, prof = modes.index(rec["mode"]), str(rec.get("profile"))
+        x = xpos(i, prof)
+        pct = None if rec.get("error") else rec.get("pct_of_ideal")
+        if pct is None:
+            ax.text(x, 2, "error" if rec.get("error") else "n/a", rotation=90, ha="center", va="bottom",
+                    fontsize=8, color="#c62828")
+            continue
+        top = max(top, pct)
+        hatch = "//" if rec.get("capped") or rec.get("failed") else None
+        hatched = hatched or hatch is not None
+        ax.bar(x, pct, width=width * 0.95, color=colours[prof], hatch=hatch, edgecolor="white")
+        label = f"{rec['rps']:.{0 if rec['rps'] >= 10 else 1}f}/s" if rec.get("rps") is not None else ""
+        if rec.get("failed"):
+            label += f"\n{rec['failed']} failed"
+        if rec.get("capped"):
+            label += "\ncapped"
+        ax.text(x, pct + 1, label, ha="center", va="bottom", fontsize=7)
     for i, mode in enumerate(modes):
-        rec = next((r for r in records if r["mode"] == mode), None)
-        p = (rec or {}).get("seed_params") or {}
-        seed = (rec or {}).get("seed_rps")
+        rec = next(r for r in records if r["mode"] == mode)
+        p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
         if seed is not None and p.get("c") and p.get("delay"):
             pct = 100.0 * seed / (p["c"] / p["delay"])
             top = max(top, pct)
-            ax.plot([i], [pct], marker="D", color="black", linestyle="none",
-                    label=once("seed's published figure"))
+            ax.plot([xpos(i, "seed") if "seed" in profiles else i], [pct], marker="D", color="black",
+                    linestyle="none")
+            published = True
     ax.axhline(100, color="#2e7d32", linewidth=1, linestyle="--")
     ax.set_xticks(range(len(modes)))
     ax.set_xticklabels(modes, rotation=30, ha="right", fontsize=9)
     ax.set_ylabel("req/s as % of ideal (c / delay)")
     ax.set_ylim(0, top * 1.18)
     ax.set_title(title or "Throughput as % of ideal, per mode and profile")
-    ax.legend(loc="upper right", fontsize=8)
+    handles = [Patch(facecolor=colours[p], label=p) for p in profiles]
+    if hatched:
+        handles.append(Patch(facecolor="#cccccc", hatch="//", edgecolor="white", label="capped or failed requests"))
+    if published:
+        handles.append(Line2D([], [], marker="D", color="black", linestyle="none",
+                              label="seed's published figure\n(at its default n, c, delay)"))
+    handles.append(Line2D([], [], color="#2e7d32", linestyle="--", label="ideal: c / delay"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, format="png")
