@@ -1,0 +1,108 @@
+# flaskbench: provision hosts with Ansible and benchmark a Flask app served
+# in many ways. The two commands: `make demo` and `make test` (README.md).
+# Every target is idempotent and quick when its work is already done.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# Debian 12's Python (python3-venv comes with `make deps`).
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+REQUIREMENTS := requirements.txt app/requirements.txt app/requirements-test.txt
+VENV_STAMP := $(VENV)/.installed
+IMAGE ?= localhost/flaskbench-base:bookworm
+
+# Another inventory for site/bench/demo: make site INVENTORY=inventories/mine
+INVENTORY ?=
+INVENTORY_ARG := $(if $(INVENTORY),-i $(INVENTORY))
+BENCH_ARGS ?= -e mode=all -e profile=both
+# molecule/default is required; the others run when they exist.
+MOLECULE_SCENARIOS ?= default cluster
+
+# The venv's tools first (molecule calls ansible-playbook), and each long
+# step says how long it took.
+export PATH := $(BIN):$(PATH)
+export TIMEFORMAT := ==> %0R s
+PLAYBOOK := $(BIN)/ansible-playbook
+
+.PHONY: help deps venv image hosts site demo demo-check bench lint pytest molecule test clean distclean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+deps: ## Host packages (podman, runc, debootstrap, nginx, postgresql...) and podman's runtime set-up
+	@scripts/install-deps.sh
+
+venv: deps $(VENV_STAMP) ## .venv with the pinned controller, app and test requirements
+
+$(VENV_STAMP): $(REQUIREMENTS) | deps
+	@echo "==> .venv from $(REQUIREMENTS)"
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	time $(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	@touch $@
+
+image: deps ## Base image of the test hosts, built once with debootstrap
+	@FLASKBENCH_IMAGE=$(IMAGE) scripts/build-image.sh
+
+hosts: venv image ## Create (or restart, or recreate) the local test hosts
+	time $(PLAYBOOK) playbooks/local_hosts.yml
+
+site: venv ## Deploy everything: ansible-playbook site.yml
+	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml
+
+demo: deps venv image hosts ## Everything: hosts, site.yml, then the bench over all modes
+	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml
+	@if [ -f bench.yml ]; then \
+	  $(MAKE) --no-print-directory bench; \
+	else \
+	  echo "==> bench.yml is not there yet: checking every mode answers instead"; \
+	  $(MAKE) --no-print-directory demo-check; \
+	fi
+
+demo-check: venv ## Show the app answering in every mode (playbooks/check_modes.yml)
+	@if [ ! -f playbooks/check_modes.yml ]; then \
+	  echo "playbooks/check_modes.yml does not exist yet" >&2; exit 1; \
+	fi
+	time $(PLAYBOOK) $(INVENTORY_ARG) playbooks/check_modes.yml
+
+bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
+	time $(PLAYBOOK) $(INVENTORY_ARG) bench.yml $(BENCH_ARGS)
+	@if [ -e results/latest ]; then \
+	  echo "==> results: $$(readlink -f results/latest)/ (report.md, summary.json, chart.png)"; \
+	fi
+
+lint: venv ## ansible-lint (production profile, offline) and syntax checks
+	time $(BIN)/ansible-lint
+	$(PLAYBOOK) --syntax-check site.yml
+	@if [ -f bench.yml ]; then $(PLAYBOOK) --syntax-check bench.yml; fi
+
+# pytest's exit code 5 (no test collected) fails the target like any other.
+pytest: venv ## The app's tests (app/) and the repository's (tests/)
+	cd app && time $(BIN)/python -m pytest
+	@if [ -d tests ]; then echo "==> pytest tests/"; time $(BIN)/python -m pytest tests; fi
+
+molecule: venv image ## molecule test: the default scenario, then the others present
+	@[ -d molecule/default ] || { echo "molecule/default does not exist" >&2; exit 1; }
+	@for s in $(MOLECULE_SCENARIOS); do \
+	  if [ -d molecule/$$s ]; then \
+	    echo "==> molecule test -s $$s"; time $(BIN)/molecule test -s $$s; \
+	  fi; \
+	done
+
+test: deps venv image lint pytest molecule ## Everything CI runs; never touches the demo's hosts
+
+clean: ## Remove what make demo made: the local hosts, their network, the SSH key
+	@if [ -x $(PLAYBOOK) ]; then \
+	  $(PLAYBOOK) playbooks/local_hosts.yml -e local_hosts_state=absent; \
+	elif command -v podman >/dev/null; then \
+	  podman ps -aq --filter label=org.flaskbench.local-host | xargs -r podman rm -f; \
+	  podman network exists flaskbench && podman network rm flaskbench || true; \
+	  rm -rf local/ssh; \
+	fi
+
+distclean: clean ## clean, then remove the base image and .venv too
+	@if command -v podman >/dev/null && podman image exists $(IMAGE); then podman rmi $(IMAGE); fi
+	rm -rf $(VENV)
