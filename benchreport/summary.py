@@ -14,7 +14,9 @@ null, never estimated. A directory with a meta.json but no ab output (the mode
 could not start) still gets a record, with `error` set.
 
 meta.json (schema 1). Required: mode, profile, n, c, delay. Everything else
-may be absent or null, and then the matching summary figures are null::
+may be absent or null, and then the matching summary figures are null.
+Numbers may also arrive as numeric strings (templating); anything else
+non-numeric in n, c or delay is an error for that run::
 
     {
       "schema": 1,
@@ -54,7 +56,9 @@ may be absent or null, and then the matching summary figures are null::
         "cpus": 2,
         "cpu_stat_before": "cpu  4705 0 1200 99871 12 0 30 0 0 0",  # first line of
         "cpu_stat_after":  "cpu  5705 0 1500 100871 12 0 40 0 0 0", #   /proc/stat, verbatim
-        "ab_cpu_ms": 850                     # ab's own user+system CPU, ms (optional)
+        "ab_cpu_ms": 850,                    # ab's own user+system CPU, ms (optional)
+        "killed": false                      # true when ab outlived the bench's hard cap
+                                             #   and was killed (the run is an error)
       }
     }
 
@@ -98,10 +102,22 @@ def run_dirs(run_dir: Path) -> list[Path]:
 
 
 def _finite(x: Any) -> float | None:
-    """A number from JSON, or None (bools, strings and NaN are not measurements)."""
+    """A number from JSON, or None. Numeric strings count (a template may have
+    stringified them); bools, other strings and NaN are not measurements."""
+    if isinstance(x, str):
+        try:
+            x = float(x.strip())
+        except ValueError:
+            return None
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     return float(x) if math.isfinite(x) else None
+
+
+def _int(x: Any) -> int | None:
+    """An integer from JSON (or an integral numeric string), else None."""
+    f = _finite(x)
+    return int(f) if f is not None and f == int(f) else None
 
 
 def _round(x: float | None, digits: int) -> float | None:
@@ -155,17 +171,22 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
     missing = [k for k in REQUIRED_META if meta.get(k) is None]
     if meta and missing:
         errors.append(f"{META} lacks {', '.join(missing)}")
+    for key, conv in (("n", _int), ("c", _int), ("delay", _finite)):
+        if meta.get(key) is not None and conv(meta[key]) is None:
+            errors.append(f"{META}: {key} is not a number: {meta[key]!r}")
 
     dir_mode, dir_profile = _split_dirname(directory.name)
     mode = str(meta.get("mode") or dir_mode)
     profile = meta.get("profile") or dir_profile
-    n = meta.get("n") if isinstance(meta.get("n"), int) else None
-    c = meta.get("c") if isinstance(meta.get("c"), int) else None
-    delay = _finite(meta.get("delay"))
+    n, c, delay = _int(meta.get("n")), _int(meta.get("c")), _finite(meta.get("delay"))
     if meta.get("error"):
         errors.append(str(meta["error"]))
+    server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
+    loadgen = meta.get("loadgen") if isinstance(meta.get("loadgen"), dict) else {}
+    if loadgen.get("killed") is True:
+        errors.append("ab was killed: it outlived its time limit and timeout (bench hard cap)")
 
-    ab_rc = meta.get("ab_rc") if isinstance(meta.get("ab_rc"), int) else None
+    ab_rc = _int(meta.get("ab_rc"))
     ab: AbRun | None = None
     if (directory / "ab.txt").is_file() or not meta.get("error"):
         ab = load_ab_run(directory, requested=n, exit_code=ab_rc)
@@ -179,8 +200,6 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
     ideal = (c / delay) if (c and delay) else None
     complete = t.complete if has_stats and t else None
 
-    server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
-    loadgen = meta.get("loadgen") if isinstance(meta.get("loadgen"), dict) else {}
     cpu_before, cpu_after = _finite(server.get("cpu_ns_before")), _finite(server.get("cpu_ns_after"))
     cpu_ms = None
     if cpu_before is not None and cpu_after is not None:
@@ -204,7 +223,7 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "title": spec.get("title"),
         "n": n,
         "c": c,
-        "delay": meta.get("delay") if delay is not None else None,
+        "delay": (int(delay) if delay == int(delay) else delay) if delay is not None else None,
         "route": meta.get("route"),
         "url": meta.get("url"),
         "complete": complete,
@@ -217,7 +236,7 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
             if has_stats and t else None
         ),
         "capped": bool(ab.capped) if ab else False,
-        "time_limit_s": _finite(meta.get("time_limit_s")),
+        "time_limit_s": _int(meta.get("time_limit_s")),
         "time_taken_s": time_taken,
         "rps": rps,
         "ideal_rps": _round(ideal, 3),
@@ -238,7 +257,7 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "ab_cpu_pct": _round(100.0 * ab_cpu_ms / (time_taken * 1000.0), 1) if (ab_cpu_ms is not None and time_taken) else None,
         "seed_rps": _finite(spec.get("seed_rps")),
         "seed_params": seed_params,
-        "at_seed_params": (seed_params == {"n": n, "c": c, "delay": meta.get("delay")}) if seed_params else None,
+        "at_seed_params": (seed_params == {"n": n, "c": c, "delay": delay}) if seed_params else None,
         "ab_rc": ab_rc,
         "started_at": meta.get("started_at"),
         "ended_at": meta.get("ended_at"),

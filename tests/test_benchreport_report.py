@@ -1,0 +1,213 @@
+"""benchreport.summary, .render and the CLI on a captured run directory.
+
+tests/data/benchreport/run-sample holds real ab output and real /proc samples
+(see test_benchreport_live.capture) laid out as bench.yml leaves a run: a plain
+run, a heartbeat run, a time-capped run, non-2xx answers, connection refused,
+an ab abort, and a mode that never started (meta.json only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchreport import EXIT_RUN_ERROR, render  # noqa: E402
+from benchreport.summary import build_summary, cpu_stat_busy_pct, load_modes  # noqa: E402
+
+SAMPLE = ROOT / "tests" / "data" / "benchreport" / "run-sample"
+MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
+REQUIRED = ("mode, profile, n, c, delay, rps, ideal_rps, pct_of_ideal, failed, p50_ms, p99_ms, max_ms, "
+            "cpu_ms_per_req, peak_rss_mib, loadgen_cpu_pct, raw_dir, complete, capped, error, seed_rps, title").split(", ")
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    dest = tmp_path / "results" / "20260102T030405Z"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def modes() -> dict:
+    return load_modes(MODES_FILE)
+
+
+def by_name(records: list[dict]) -> dict[str, dict]:
+    return {f"{r['mode']}-{r['profile']}": r for r in records}
+
+
+def meta(run_dir: Path, name: str) -> dict:
+    return json.loads((run_dir / name / "meta.json").read_text())
+
+
+def test_one_record_per_directory_in_mode_table_order(run_dir, modes):
+    records = build_summary(run_dir, modes)
+    assert [(r["mode"], r["profile"]) for r in records] == [
+        ("devserver", "seed"), ("uwsgi", "seed"), ("uwsgi", "tuned"), ("gunicorn", "seed"),
+        ("gunicorn", "tuned"), ("psycopg2", "seed"), ("psycogreen", "seed"),
+    ]
+    for rec in records:
+        assert set(REQUIRED) <= set(rec)
+        assert rec["raw_dir"] == f"{rec['mode']}-{rec['profile']}"
+        assert rec["title"] == modes[rec["mode"]]["title"]
+        assert rec["seed_rps"] == modes[rec["mode"]]["seed_rps"]
+    # strict JSON: no NaN/Infinity sneaks in
+    json.loads(json.dumps(records, allow_nan=False))
+
+
+def test_figures_come_from_the_raw_files(run_dir, modes):
+    rec = by_name(build_summary(run_dir, modes))["uwsgi-seed"]
+    m = meta(run_dir, "uwsgi-seed")
+    assert (rec["n"], rec["c"], rec["delay"], rec["complete"], rec["failed"]) == (50, 5, 0.05, 50, 0)
+    assert rec["rps"] == 87.69  # ab's own figure, from ab.txt
+    assert rec["ideal_rps"] == 100.0 and rec["pct_of_ideal"] == 87.7
+    assert (rec["p50_ms"], rec["p99_ms"], rec["max_ms"]) == (51.556, 53.812, 53.812)
+    cpu_ms = (m["server"]["cpu_ns_after"] - m["server"]["cpu_ns_before"]) / 1e6
+    assert rec["cpu_ms"] == cpu_ms and rec["cpu_ms_per_req"] == round(cpu_ms / 50, 3)
+    assert rec["peak_rss_mib"] == round(m["server"]["peak_rss_kib"] / 1024, 1)
+    lg = m["loadgen"]
+    assert rec["loadgen_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
+    assert rec["error"] is None and rec["capped"] is False and rec["at_seed_params"] is False
+
+
+def test_cpu_stat_busy_pct_by_hand():
+    # deltas: user 60, nice 0, system 20, idle 100, iowait 10, irq 0, softirq 10, steal 0 -> 90/200 busy
+    before = "cpu  100 0 50 1000 5 0 1 0 0 0"
+    after = "cpu  160 0 70 1100 15 0 11 0 7 0"
+    assert cpu_stat_busy_pct(before, after) == 45.0
+    assert cpu_stat_busy_pct(after, before) is None  # counters never go back
+    assert cpu_stat_busy_pct(None, after) is None
+
+
+def test_capped_failed_and_error_records(run_dir, modes):
+    recs = by_name(build_summary(run_dir, modes))
+    capped = recs["devserver-seed"]
+    assert capped["capped"] and capped["complete"] == 6 and capped["time_limit_s"] == 1 and capped["error"] is None
+    non2xx = recs["gunicorn-seed"]
+    assert non2xx["failed"] == 20 and non2xx["failed_detail"]["non_2xx"] == 20
+    assert non2xx["ideal_rps"] is None and non2xx["pct_of_ideal"] is None  # delay 0: no ideal
+    refused = recs["gunicorn-tuned"]
+    assert refused["error"].startswith("no byte received") and refused["failed"] == 30
+    assert refused["cpu_ms_per_req"] is None and refused["peak_rss_mib"] is None  # not sampled
+    aborted = recs["psycopg2-seed"]
+    assert aborted["error"] == "apr_pollset_poll: The timeout specified has expired (70007) (ab exit code 119)"
+    assert aborted["rps"] is None and aborted["complete"] is None and aborted["p99_ms"] is None
+    never = recs["psycogreen-seed"]
+    assert never["error"] == "flask-psycogreen did not report /healthz within 30 s"
+    assert all(never[k] is None for k in ("rps", "pct_of_ideal", "failed", "p50_ms", "cpu_ms_per_req"))
+
+
+def test_bad_or_missing_meta_is_an_error_not_a_crash(run_dir, modes):
+    (run_dir / "uwsgi-seed" / "meta.json").unlink()
+    m = meta(run_dir, "uwsgi-tuned")
+    m["c"], m["n"] = "ten", "200"
+    (run_dir / "uwsgi-tuned" / "meta.json").write_text(json.dumps(m))
+    m = meta(run_dir, "devserver-seed")
+    m["loadgen"]["killed"] = True
+    (run_dir / "devserver-seed" / "meta.json").write_text(json.dumps(m))
+    recs = by_name(build_summary(run_dir, modes))
+    assert recs["uwsgi-seed"]["error"] == "meta.json missing"
+    assert recs["uwsgi-seed"]["complete"] == 50  # ab's output is still read
+    assert recs["uwsgi-tuned"]["error"] == "meta.json: c is not a number: 'ten'"
+    assert recs["uwsgi-tuned"]["n"] == 200  # a numeric string is a number
+    assert recs["devserver-seed"]["error"].startswith("ab was killed")
+
+
+def test_markdown_table_has_one_row_per_record(run_dir, modes):
+    records = build_summary(run_dir, modes)
+    md = render.markdown(records, run_dir.name)
+    table = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert len(table) == 2 + len(records)
+    assert all(ln.count(" | ") == len(render.COLUMNS) - 1 for ln in table[:1] + table[2:])
+    rows = dict(zip((f"{r['mode']}-{r['profile']}" for r in records), table[2:]))
+    assert rows["uwsgi-seed"].startswith("| uwsgi | seed | 5 | 50 | 0.05 | 87.69 | 87.7 | 0 | 51.6 | 53.8 | 53.8 |")
+    assert rows["uwsgi-seed"].endswith("| 157.67 |")
+    assert "4.97 (capped)" in rows["devserver-seed"]
+    assert "| error |" in rows["gunicorn-tuned"] and "38022" not in rows["gunicorn-tuned"]
+    assert md.startswith(f"# Bench run {run_dir.name}\n")
+
+
+def test_notes_name_every_problem(run_dir, modes):
+    notes = "\n".join(render.notes(build_summary(run_dir, modes)))
+    assert "devserver/seed: capped by the 1 s time limit: 6 of 50 requests completed" in notes
+    assert "gunicorn/seed: 20 failed (connect 0, receive 0, length 0, exceptions 0, non-2xx 20)" in notes
+    for name in ("gunicorn/tuned", "psycopg2/seed", "psycogreen/seed"):
+        assert f"{name}: ERROR: " in notes
+    assert "uwsgi/tuned: ERROR" not in notes
+    assert notes.count("uwsgi: ran at") == 1  # once per mode, not per profile
+
+
+def test_text_table_lines_up(run_dir, modes):
+    records = build_summary(run_dir, modes)
+    lines = render.text_table(records).splitlines()
+    assert len(lines) == 2 + len(records)
+    header, rule = lines[0], lines[1]
+    assert header.split()[:3] == ["mode", "profile", "c"]
+    # every right-aligned column ends where its rule ends
+    ends = [i + 1 for i, ch in enumerate(rule) if ch == "-" and (i + 1 == len(rule) or rule[i + 1] == " ")]
+    for line in lines[2:]:
+        for end, (_, right, _) in zip(ends, render.COLUMNS):
+            if right:
+                assert line[end - 1] != " ", (line, end)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_chart_is_a_png(run_dir, modes, tmp_path):
+    out = tmp_path / "chart.png"
+    render.chart(build_summary(run_dir, modes), out)
+    width, height = png_size(out)
+    assert width >= 800 and height >= 400 and out.stat().st_size > 10_000
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchreport", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_writes_everything_and_exits_3_on_run_errors(run_dir):
+    proc = run_cli(str(run_dir), "--modes-file", str(MODES_FILE))
+    assert proc.returncode == EXIT_RUN_ERROR, proc.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert len(summary) == 7
+    assert (run_dir / "report.md").read_text().count("\n| ") == 1 + 7
+    png_size(run_dir / "chart.png")
+    latest = run_dir.parent / "latest"
+    assert os.readlink(latest) == run_dir.name and latest.resolve() == run_dir.resolve()
+    assert render.text_table(summary) in proc.stdout
+    assert "psycogreen/seed: ERROR" in proc.stdout
+
+
+def test_cli_exit_0_without_errors_and_latest_moves(run_dir):
+    for name in ("gunicorn-tuned", "psycopg2-seed", "psycogreen-seed"):
+        shutil.rmtree(run_dir / name)
+    assert run_cli(str(run_dir)).returncode == 0
+    second = run_dir.parent / "20260102T050000Z"
+    shutil.copytree(run_dir / "uwsgi-seed", second / "uwsgi-seed")
+    assert run_cli(str(second)).returncode == 0
+    assert os.readlink(run_dir.parent / "latest") == second.name
+    assert run_cli(str(run_dir), "--no-latest").returncode == 0
+    assert os.readlink(run_dir.parent / "latest") == second.name
+
+
+def test_cli_without_results_exits_1(tmp_path):
+    assert run_cli(str(tmp_path / "nope")).returncode == 1
+    (tmp_path / "empty").mkdir()
+    proc = run_cli(str(tmp_path / "empty"))
+    assert proc.returncode == 1 and "no <mode>-<profile>" in proc.stderr
+    assert not (tmp_path / "empty" / "summary.json").exists()
