@@ -1,13 +1,21 @@
 #!/bin/sh
 # Run inside a local test host as root, fed on standard input by
 # playbooks/local_hosts.yml (`podman exec -i HOST /bin/sh -s -- USER KEY`):
-# makes the unprivileged login user with passwordless sudo and the
-# controller's public key, and starts sshd. Prints "changed" when it changed
-# anything, so the playbook reports changed=0 on a second run.
+# waits for systemd to finish booting, makes the unprivileged login user with
+# passwordless sudo and the controller's public key, and starts sshd.
+# Prints two lines: "state=changed" (or "state=ok", so that a second run of
+# the playbook reports changed=0) and "hostkey=<this host's ed25519 key>".
 set -eu
 user=$1
 key=$2
 changed=
+
+state=$(timeout 90 systemctl is-system-running --wait || true)
+if [ "$state" != running ]; then
+  echo "systemd is '$state', not running; failed units:" >&2
+  systemctl --failed --no-legend >&2 || true
+  exit 1
+fi
 
 if ! id -u "$user" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash "$user"
@@ -44,4 +52,5 @@ if ! systemctl is-enabled --quiet ssh.service || ! systemctl is-active --quiet s
   changed=1
 fi
 
-if [ -n "$changed" ]; then echo changed; else echo ok; fi
+if [ -n "$changed" ]; then echo state=changed; else echo state=ok; fi
+echo "hostkey=$(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)"
