@@ -1,0 +1,104 @@
+"""bench.yml refuses bad parameters before any host is touched.
+
+The inventory's hosts point at a closed port on loopback: had the playbook
+tried to reach them, the recap would show them unreachable. Every error must
+name the parameter and its bad value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def inventory(tmp_path: Path, groups: tuple[str, ...] = ("loadgen", "app")) -> Path:
+    port = closed_port()
+    lines = ["all:", "  children:"]
+    for group in groups:
+        lines += [f"    {group}:", "      hosts:",
+                  f"        fake-{group}:",
+                  "          ansible_host: 127.0.0.1",
+                  f"          ansible_port: {port}"]
+    path = tmp_path / "hosts.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_bench(inv: Path, *params: str) -> subprocess.CompletedProcess:
+    if not PLAYBOOK.exists():
+        pytest.fail(f"{PLAYBOOK} not found: run `make venv`")
+    args = [str(PLAYBOOK), "-i", str(inv), "bench.yml"]
+    for p in params:
+        args += ["-e", p]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_refused_before_hosts(result: subprocess.CompletedProcess, expected: str) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-2000:]
+    assert expected in out, out[-2000:]
+    recap = out[out.rfind("PLAY RECAP"):]
+    assert "fake-" not in recap, recap  # no inventory host was contacted
+    assert "unreachable=1" not in recap
+
+
+BAD = [
+    (["mode=nope"], "mode=nope: unknown mode nope; valid modes: all, devserver"),
+    (["mode=uwsgi,nope"], "unknown mode nope"),
+    (["mode="], "mode=: unknown mode (none given)"),
+    (["mode=uwsgi", "profile=fast"], "profile=fast: must be seed, tuned or both"),
+    (["mode=uwsgi", "n=abc"], "n=abc: must be a whole number"),
+    (["mode=uwsgi", "c=-5"], "c=-5: must be a whole number"),
+    (["mode=uwsgi", "c=0"], "c=0: must be 1 or more"),
+    (["mode=uwsgi", "n=5", "c=10"], "n=5 is less than c=10"),
+    (["mode=devserver", "c=20"], "n=10 is less than c=20"),  # the table's n for the devserver
+    (["mode=uwsgi", "c=30000", "n=30000"], "c=30000: ab accepts at most 20000"),
+    (["mode=uwsgi", "delay=-1"], "delay=-1: must be a number of seconds from 0 to 30"),
+    (["mode=uwsgi", "delay=nan"], "delay=nan:"),
+    (["mode=uwsgi", "delay=inf"], "delay=inf:"),
+    (["mode=uwsgi", "delay=1e9"], "delay=1e9:"),
+    (["mode=uwsgi", "delay=31"], "delay=31:"),
+    (["mode=uwsgi", "delay=abc"], "delay=abc:"),
+    (["mode=uwsgi", "time_limit=0"], "time_limit=0: must be a whole number of seconds"),
+    (["mode=uwsgi", "time_limit=5m"], "time_limit=5m:"),
+]
+
+
+@pytest.mark.parametrize("params,expected", BAD, ids=[" ".join(p) for p, _ in BAD])
+def test_bad_parameter_fails_naming_it_before_any_host_changes(tmp_path, params, expected):
+    assert_refused_before_hosts(run_bench(inventory(tmp_path), *params), expected)
+
+
+@pytest.mark.parametrize("missing", ["loadgen", "app"])
+def test_missing_host_group_fails_clearly(tmp_path, missing):
+    groups = tuple(g for g in ("loadgen", "app") if g != missing)
+    result = run_bench(inventory(tmp_path, groups), "mode=uwsgi")
+    assert_refused_before_hosts(result, "the inventory needs a host in group loadgen")
+    assert re.search(rf"{missing}=\[\]", result.stdout + result.stderr)
+
+
+def test_valid_parameters_get_past_validation_to_the_hosts(tmp_path):
+    """The counter-check: good parameters do reach the (unreachable) app host."""
+    result = run_bench(inventory(tmp_path), "mode=uwsgi,gunicorn", "profile=both", "n=20", "c=10", "delay=0.1")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "fake-app" in out[out.rfind("PLAY RECAP"):]
+    assert "UNREACHABLE" in out
