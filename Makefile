@@ -104,5 +104,7 @@ clean: ## Remove what make demo made: the local hosts, their network, the SSH ke
 	fi
 
 distclean: clean ## clean, then remove the base image and .venv too
-	@if command -v podman >/dev/null && podman image exists $(IMAGE); then podman rmi $(IMAGE); fi
+	@if command -v podman >/dev/null && podman image exists $(IMAGE); then \
+	  podman rmi $(IMAGE) || echo "$(IMAGE) is still in use (molecule?): kept"; \
+	fi
 	rm -rf $(VENV)
