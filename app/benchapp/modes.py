@@ -155,3 +155,25 @@ def get_mode(name: str, modes: dict[str, Mode] | None = None) -> Mode:
     if name not in table:
         raise ValueError(f"unknown mode {name!r}; valid modes: {', '.join(table)}")
     return table[name]
+
+
+def markdown_table(modes: dict[str, Mode] | None = None) -> str:
+    """The README's table of modes, generated so the docs cannot drift."""
+    table = load_modes() if modes is None else modes
+
+    def flags(m: Mode, profile: str) -> str:
+        return " ".join(f"{k}={v}" for k, v in m.profiles[profile].items())
+
+    rows = ["| mode | server | entry (patching) | port | route | bench n/c/delay | seed profile | tuned profile | seed req/s |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for m in table.values():
+        b = m.bench
+        seed = "" if m.seed_rps is None else f"{m.seed_rps:g}"
+        front = f"nginx :{m.port} → {m.protocol} :{m.backend_port}" if m.front == "nginx" else f"{m.port}"
+        rows.append(f"| `{m.name}` | {m.title} | `{m.entry}` ({m.patch}) | {front} | `{m.route}` "
+                    f"| {b['n']}/{b['c']}/{b['delay']:g} | {flags(m, 'seed')} | {flags(m, 'tuned')} | {seed} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
