@@ -44,7 +44,7 @@ def main():
     # ab needs a descriptor per concurrent connection; SSH sessions start
     # with a soft limit of 1024, so raise it to the hard limit for ab.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
+    if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.makedirs(args.dir, exist_ok=True)
     path = lambda name: os.path.join(args.dir, name)  # noqa: E731
