@@ -1,0 +1,361 @@
+"""The roles' contracts, checked without a host.
+
+- Every role's meta/argument_specs.yml describes exactly the variables of its
+  defaults/main.yml, with the same literal defaults and matching types, and
+  every variable carries the role's prefix.
+- flask_app_mode's choices are the mode table's names, in its order.
+- The unit, nginx and config templates render for every mode of the table
+  into what the runtime contract needs (one unit per mode, mutually
+  exclusive; nginx backends per protocol).
+- The controller-side helpers (pack script, mode filters) behave.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+ROLES_DIR = REPO / "roles"
+MODES_FILE = REPO / "app" / "benchapp" / "modes.yml"
+ROLES = ["base", "postgres", "slow_api", "flask_app", "nginx", "loadgen"]
+
+# Spec types and the Python types a literal default of that type may have.
+LITERAL_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "path": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+    "raw": (object,),
+}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def is_template(value: Any) -> bool:
+    """True for values Ansible computes at run time (Jinja in a string)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def role_defaults(role: str) -> dict[str, Any]:
+    return load_yaml(ROLES_DIR / role / "defaults" / "main.yml") or {}
+
+
+def role_options(role: str) -> dict[str, dict[str, Any]]:
+    specs = load_yaml(ROLES_DIR / role / "meta" / "argument_specs.yml")
+    return specs["argument_specs"]["main"]["options"]
+
+
+@pytest.fixture(scope="module")
+def table() -> dict[str, Any]:
+    return load_yaml(MODES_FILE)
+
+
+# --- argument specs mirror defaults -------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_specs_describe_exactly_the_defaults(role: str) -> None:
+    assert set(role_options(role)) == set(role_defaults(role))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_spec_defaults_equal_the_role_defaults(role: str) -> None:
+    defaults = role_defaults(role)
+    for name, option in role_options(role).items():
+        value = defaults[name]
+        if "default" in option:
+            assert option["default"] == value, f"{role}: {name} spec default differs from defaults/main.yml"
+        else:
+            # Only computed values may leave the spec's default out (their
+            # description says how they are computed).
+            assert is_template(value), f"{role}: {name} has a literal default the spec does not show"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_spec_types_fit_literal_defaults(role: str) -> None:
+    defaults = role_defaults(role)
+    for name, option in role_options(role).items():
+        assert option.get("type") in LITERAL_TYPES, f"{role}: {name} needs a type"
+        assert option.get("description"), f"{role}: {name} needs a description"
+        value = defaults[name]
+        if is_template(value):
+            continue
+        expected = LITERAL_TYPES[option["type"]]
+        assert isinstance(value, expected), f"{role}: {name}={value!r} is not {option['type']}"
+        if option["type"] == "int":
+            assert not isinstance(value, bool)
+        if option["type"] == "list" and "elements" in option and value:
+            element_types = LITERAL_TYPES[option["elements"]]
+            assert all(isinstance(v, element_types) or is_template(v) for v in value)
+        if "choices" in option:
+            assert value in option["choices"], f"{role}: default {name}={value!r} is not a choice"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_variables_carry_the_role_prefix(role: str) -> None:
+    for name in role_defaults(role):
+        assert name.startswith(f"{role}_"), f"{role}: {name} lacks the role prefix"
+    vars_file = ROLES_DIR / role / "vars" / "main.yml"
+    if vars_file.exists():
+        for name in load_yaml(vars_file) or {}:
+            assert name.startswith(f"{role}_"), f"{role} vars: {name} lacks the role prefix"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_secrets_are_marked_no_log(role: str) -> None:
+    for name, option in role_options(role).items():
+        if name.endswith("_password"):
+            assert option.get("no_log") is True, f"{role}: {name} must be no_log"
+
+
+# --- the mode table and flask_app -----------------------------------------------
+
+
+def test_flask_app_mode_choices_are_the_table(table: dict[str, Any]) -> None:
+    assert role_options("flask_app")["flask_app_mode"]["choices"] == list(table["modes"])
+
+
+def test_default_mode_is_gevent_served_directly(table: dict[str, Any]) -> None:
+    mode = table["modes"][role_defaults("flask_app")["flask_app_mode"]]
+    assert mode["patch"] != "none"
+    assert mode["front"] == "none"
+    assert mode["port"] == table["defaults"]["app_port"] == 3000
+
+
+def test_profile_choices_are_the_table_profiles(table: dict[str, Any]) -> None:
+    profiles = {p for mode in table["modes"].values() for p in mode["profiles"]}
+    assert set(role_options("flask_app")["flask_app_profile"]["choices"]) == profiles
+
+
+def test_nginx_timeout_exceeds_app_upstream_timeout() -> None:
+    app = role_defaults("flask_app")
+    assert app["flask_app_upstream_timeout"] > app["flask_app_max_delay"]
+    assert role_defaults("nginx")["nginx_backend_read_timeout"] > app["flask_app_upstream_timeout"]
+
+
+def test_slow_api_and_app_agree_on_max_delay() -> None:
+    assert role_defaults("slow_api")["slow_api_max_delay"] == role_defaults("flask_app")["flask_app_max_delay"]
+
+
+def test_roles_agree_on_shared_names() -> None:
+    base, app, pg, api = (role_defaults(r) for r in ("base", "flask_app", "postgres", "slow_api"))
+    assert app["flask_app_user"] == base["base_app_user"]
+    assert app["flask_app_group"] == base["base_app_group"]
+    assert app["flask_app_dir"] == api["slow_api_app_dir"] == "/opt/flaskbench/app"
+    assert app["flask_app_venv_dir"] == api["slow_api_venv_dir"] == "/opt/flaskbench/venv"
+    assert app["flask_app_db_name"] == pg["postgres_database"]
+    assert app["flask_app_db_user"] == pg["postgres_user"]
+    assert app["flask_app_db_port"] == pg["postgres_port"]
+    assert app["flask_app_db_pool_size"] == pg["postgres_app_pool_size"]
+    assert app["flask_app_slow_api_port"] == api["slow_api_port"]
+    assert (app["flask_app_db_password_file"].split("}}", 1)[1]
+            == pg["postgres_password_file"].split("}}", 1)[1])
+    assert app["flask_app_nginx_backend_command"] == role_defaults("nginx")["nginx_backend_command"]
+
+
+# --- templates --------------------------------------------------------------------
+
+
+def templates() -> list[Path]:
+    return sorted(ROLES_DIR.glob("*/templates/*.j2"))
+
+
+@pytest.mark.parametrize("path", templates(), ids=lambda p: f"{p.parts[-3]}/{p.name}")
+def test_templates_say_they_are_managed(path: Path) -> None:
+    lines = path.read_text().splitlines()
+    first = lines[1] if lines[0].startswith("#!") else lines[0]
+    assert first == "{{ ansible_managed | comment }}"
+
+
+def _env(role: str) -> jinja2.Environment:
+    """Jinja with stand-ins for the Ansible filters the templates use."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLES_DIR / role / "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True)
+    env.filters["comment"] = lambda text: "\n".join(f"# {line}" for line in str(text).splitlines())
+    env.filters["regex_replace"] = lambda value, pattern, repl: re.sub(pattern, repl.replace("\\\\", "\\"), value)
+    env.filters["bool"] = bool
+    return env
+
+
+def render_unit(table: dict[str, Any], mode: str) -> str:
+    defaults = role_defaults("flask_app")
+    context = {k: v for k, v in defaults.items() if not is_template(v)}
+    context.update(ansible_managed="Ansible managed", flask_app_table=table,
+                   flask_app_unit_mode=mode, flask_app_unit=table["modes"][mode], flask_app_nofile=20000)
+    return _env("flask_app").get_template("flask-mode.service.j2").render(context)
+
+
+def unit_values(text: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(f"{key}=")]
+
+
+def test_one_unit_per_mode_mutually_exclusive(table: dict[str, Any]) -> None:
+    names = list(table["modes"])
+    for index, mode in enumerate(names):
+        unit = render_unit(table, mode)
+        assert unit_values(unit, "ExecStart") == [
+            f"/opt/flaskbench/venv/bin/python -m benchapp.serve --mode {mode}"]
+        conflicts = " ".join(unit_values(unit, "Conflicts")).split()
+        assert sorted(conflicts) == sorted(f"flask-{m}.service" for m in names if m != mode)
+        # One ordering per pair: stop jobs then come before start jobs.
+        after = " ".join(unit_values(unit, "After")).split()
+        assert {a for a in after if a.startswith("flask-")} == {f"flask-{m}.service" for m in names[:index]}
+        assert unit_values(unit, "User") == ["flaskbench"]
+        assert unit_values(unit, "Restart") == ["on-failure"]
+        assert unit_values(unit, "WorkingDirectory") == ["/opt/flaskbench/app"]
+        assert unit_values(unit, "LimitNOFILE") == ["20000"]
+
+
+def test_units_start_tuned_unless_the_profile_file_says_otherwise(table: dict[str, Any]) -> None:
+    unit = render_unit(table, "uwsgi-gevent")
+    lines = unit.splitlines()
+    assert "Environment=BENCHAPP_PROFILE=tuned" in lines
+    assert "EnvironmentFile=/etc/flaskbench/app.env" in lines
+    # The '-' makes the profile file optional: a plain start runs tuned.
+    assert "EnvironmentFile=-/etc/flaskbench/profile.env" in lines
+
+
+def test_units_are_sandboxed(table: dict[str, Any]) -> None:
+    unit = render_unit(table, "gunicorn")
+    for setting in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+                    "CapabilityBoundingSet=", "ProtectHome=yes"):
+        assert setting in unit.splitlines()
+
+
+def test_nginx_mode_units_switch_the_backend_first(table: dict[str, Any]) -> None:
+    for mode, spec in table["modes"].items():
+        pre = unit_values(render_unit(table, mode), "ExecStartPre")
+        if spec["front"] == "nginx":
+            assert pre == [f"+/usr/local/sbin/flaskbench-nginx-backend {mode} ${{BENCHAPP_PROFILE}}"]
+        else:
+            assert pre == []
+
+
+def render_backend(table: dict[str, Any], mode: str, profile: str) -> str:
+    defaults = role_defaults("nginx")
+    context = {k: v for k, v in defaults.items() if not is_template(v)}
+    context.update(ansible_managed="Ansible managed", nginx_backend_mode=mode,
+                   nginx_backend=table["modes"][mode], nginx_backend_profile=profile)
+    return _env("nginx").get_template("backend.conf.j2").render(context)
+
+
+def test_nginx_backends_speak_each_modes_protocol(table: dict[str, Any]) -> None:
+    nginx_modes = {m: s for m, s in table["modes"].items() if s["front"] == "nginx"}
+    assert nginx_modes, "the table has nginx modes"
+    for mode, spec in nginx_modes.items():
+        for profile in ("seed", "tuned"):
+            conf = render_backend(table, mode, profile)
+            if spec["protocol"] == "uwsgi":
+                assert f"uwsgi_pass 127.0.0.1:{spec['backend_port']};" in conf
+                assert "uwsgi_read_timeout 60s;" in conf
+                assert "proxy_pass" not in conf
+            else:
+                assert "proxy_read_timeout 60s;" in conf
+                assert "uwsgi_pass" not in conf
+                if profile == "tuned":
+                    assert f"proxy_pass http://flaskbench_{mode.replace('-', '_')};" in conf
+                    assert 'proxy_set_header Connection "";' in conf
+                else:
+                    assert f"proxy_pass http://127.0.0.1:{spec['backend_port']};" in conf
+
+
+def test_app_env_holds_the_runtime_contract() -> None:
+    context = {k: v for k, v in role_defaults("flask_app").items() if not is_template(v)}
+    context.update(ansible_managed="Ansible managed", flask_app_upstream_url="http://10.0.0.2:8000/",
+                   flask_app_db_host="10.0.0.3", flask_app_db_password="s3cret")
+    text = _env("flask_app").get_template("app.env.j2").render(context)
+    env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert env["BENCHAPP_UPSTREAM_URL"] == "http://10.0.0.2:8000/"
+    assert env["BENCHAPP_DATABASE_DSN"] == (
+        '"host=10.0.0.3 port=5432 dbname=flaskbench user=flaskbench password=s3cret"')
+    assert float(env["BENCHAPP_UPSTREAM_TIMEOUT"]) > float(env["BENCHAPP_MAX_DELAY"])
+    assert {"BENCHAPP_DB_POOL_SIZE", "BENCHAPP_HTTP_POOL_SIZE"} <= env.keys()
+
+
+# --- controller-side helpers ----------------------------------------------------
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_max_workers_follows_the_table(table: dict[str, Any]) -> None:
+    filters = _load(ROLES_DIR / "postgres" / "filter_plugins" / "flaskbench_modes.py", "flaskbench_modes")
+    assert filters.resolve_count("cores", 3) == 3
+    assert filters.resolve_count("2*cores", 3) == 6
+    assert filters.resolve_count(4, 3) == 4
+    with pytest.raises(ValueError):
+        filters.resolve_count("many", 2)
+    # The table's largest: uWSGI/Gunicorn tuned at 2*cores, seed at 4.
+    assert filters.max_workers(table, 1) == 4
+    assert filters.max_workers(table, 8) == 16
+    assert filters.max_workers(table["modes"], 8) == 16
+    assert "flaskbench_max_workers" in filters.FilterModule().filters()
+
+
+PACK = ROLES_DIR / "base" / "files" / "flaskbench_pack.py"
+
+
+def _pack(src: Path, out: Path, *extra: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(PACK), str(src), str(out), "bundle", *extra],
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def test_pack_is_named_by_content_and_deterministic(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "pkg" / "__pycache__").mkdir(parents=True)
+    (src / "pkg" / "a.py").write_text("A = 1\n")
+    (src / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"junk")
+    (src / "b.yml").write_text("b: 2\n")
+
+    first = _pack(src, tmp_path / "out")
+    assert first["created"]
+    again = _pack(src, tmp_path / "out")
+    assert again == {**first, "created": False}
+
+    with tarfile.open(first["path"]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert set(members) == {"b.yml", "pkg", "pkg/a.py"}
+    assert all(m.mtime == 0 and m.uid == 0 for m in members.values())
+    assert members["pkg/a.py"].mode == 0o644 and members["pkg"].mode == 0o755
+
+    # Same content elsewhere, same bytes.
+    other = _pack(src, tmp_path / "out2")
+    assert Path(other["path"]).read_bytes() == Path(first["path"]).read_bytes()
+
+    (src / "pkg" / "a.py").write_text("A = 2\n")
+    changed = _pack(src, tmp_path / "out")
+    assert changed["sha"] != first["sha"] and changed["created"]
+    assert not Path(first["path"]).exists(), "the outdated archive is removed"
+
+
+def test_pack_include_filter(tmp_path: Path) -> None:
+    src = tmp_path / "wheels"
+    src.mkdir()
+    (src / "x-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (src / ".built-123").write_text("stamp")
+    result = _pack(src, tmp_path / "out", "--include", "*.whl")
+    with tarfile.open(result["path"]) as tar:
+        assert tar.getnames() == ["x-1.0-py3-none-any.whl"]
