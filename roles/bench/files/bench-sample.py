@@ -21,8 +21,7 @@ import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-CGROUP_ROOTS = ("/sys/fs/cgroup/systemd/system.slice", "/sys/fs/cgroup/system.slice",
-                "/sys/fs/cgroup/unified/system.slice")
+CGROUP_ROOTS = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup", "/sys/fs/cgroup/unified")
 
 
 def systemd_figures(unit):
@@ -35,17 +34,54 @@ def systemd_figures(unit):
     return values
 
 
-def unit_pids(unit):
-    for root in CGROUP_ROOTS:
-        top = os.path.join(root, unit)
-        if os.path.isdir(top):
-            pids = set()
-            for path, _dirs, files in os.walk(top):
-                if "cgroup.procs" in files:
-                    with open(os.path.join(path, "cgroup.procs")) as fh:
-                        pids.update(int(p) for p in fh.read().split())
-            return pids
-    return set()
+def unit_cgroup_dir(unit):
+    """The unit's cgroup folder, as this host's /sys/fs/cgroup shows it.
+
+    Inside a container the cgroup tree may show the host's whole hierarchy
+    (/sys/fs/cgroup/systemd/libpod_parent/<id>/system.slice/...), so read
+    the path from the main process's /proc/<pid>/cgroup rather than guess it.
+    """
+    props = {}
+    out = subprocess.run(["systemctl", "show", "-p", "MainPID", "-p", "ControlGroup", unit],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        props[key] = value
+    candidates = []
+    pid = props.get("MainPID", "0")
+    if pid.isdigit() and pid != "0":
+        try:
+            with open(f"/proc/{pid}/cgroup") as fh:
+                for line in fh:
+                    _hier, controllers, path = line.rstrip("\n").split(":", 2)
+                    if controllers == "name=systemd":
+                        candidates.append("/sys/fs/cgroup/systemd" + path)
+                    elif controllers == "":
+                        candidates += ["/sys/fs/cgroup" + path, "/sys/fs/cgroup/unified" + path]
+        except OSError:
+            pass
+    group = props.get("ControlGroup", "")
+    if group:
+        candidates += [root + group for root in CGROUP_ROOTS]
+    for path in candidates:
+        if os.path.isfile(os.path.join(path, "cgroup.procs")):
+            return path
+    return None
+
+
+def unit_pids(top):
+    """Every pid in the cgroup folder and below it."""
+    pids = set()
+    if top is None:
+        return pids
+    for path, _dirs, files in os.walk(top):
+        if "cgroup.procs" in files:
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as fh:
+                    pids.update(int(p) for p in fh.read().split())
+            except OSError:
+                continue
+    return pids
 
 
 def proc_cpu_ticks(pid):
@@ -66,7 +102,7 @@ class ProcSampler:
     """CPU ticks per pid (first and last seen) and the peak of the summed RSS."""
 
     def __init__(self, unit):
-        self.unit = unit
+        self.cgroup = unit_cgroup_dir(unit)
         self.first = {}
         self.last = {}
         self.peak_rss = 0
@@ -74,7 +110,7 @@ class ProcSampler:
 
     def sample(self, baseline=False):
         rss = 0
-        for pid in unit_pids(self.unit):
+        for pid in unit_pids(self.cgroup):
             try:
                 ticks = proc_cpu_ticks(pid)
                 rss += proc_rss_kib(pid)
