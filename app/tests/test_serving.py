@@ -70,3 +70,24 @@ def test_psycopg2_blocks_and_psycogreen_overlaps(slow_api, postgres, tmp_path):
     # psycopg2's pg_sleep(0.5) runs one at a time; with psycogreen all five overlap.
     assert took["psycogreen"] < 2.0 * 1
     assert took["psycopg2"] > 1.5 * took["psycogreen"]
+
+
+def test_slow_api_runs_several_workers_on_one_port(tmp_path):
+    """--workers N forks N processes sharing the port; SIGTERM stops them all."""
+    import subprocess
+    import sys
+
+    from conftest import base_env, free_port, running
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running(argv, base_env(), url + "/healthz", tmp_path / "slow_api.log") as proc:
+        pids = {int(healthz(url)["pid"]) for _ in range(40)}
+        answers, elapsed = concurrent_get(f"{url}/?delay={DELAY}", COUNT)
+        assert [a.body for a in answers] == ["slow api response"] * COUNT
+        assert elapsed / DELAY < OVERLAP_MAX
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 2 and pids <= {int(p) for p in children}
+    assert proc.returncode == 0
+    assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1  # none left
