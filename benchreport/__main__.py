@@ -1,8 +1,8 @@
 """`python -m benchreport RUN_DIR`: write the run's report and print its table.
 
 Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
-RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table and
-the notes.
+RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
+note on ab's own ceiling and the notes.
 
 Exit status (the play writes the report first, then fails on 3):
   0  report written, every run measured
@@ -27,7 +27,12 @@ DEFAULT_MODES = REPO_ROOT / "app" / "benchapp" / "modes.yml"
 
 
 def update_latest(run_dir: Path) -> Path:
-    """Point <results>/latest at run_dir with a relative link, replaced atomically."""
+    """Point <results>/latest at run_dir with a relative link, replaced atomically.
+
+    run_dir is resolved first: given `results/latest` itself, the link keeps
+    pointing at the run it names instead of at itself.
+    """
+    run_dir = run_dir.resolve()
     link = run_dir.parent / "latest"
     if link.exists() and not link.is_symlink():
         raise FileExistsError(f"{link} exists and is not a symlink; not replacing it")
@@ -77,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Bench run {run_id} ({run_dir})")
     print(render.text_table(records))
+    ceiling = render.ceiling_note(records)
+    if ceiling:
+        print(f"\n{ceiling}")
     found = render.notes(records)
     if found:
         print("\nNotes:")

@@ -29,6 +29,14 @@ report lie, all confirmed against ab's source (support/ab.c) and the real binary
   after 10 failures``); the message is on stderr, stdout may end with
   ``Total of N requests completed``. That becomes a structured `AbError`.
 * Non-2xx responses are not in ab's "Failed requests"; `AbRun.failed` adds them.
+* ab sends ONE request alone, and opens its other connections only when that
+  one has answered (measured: ``ab -n 20 -c 10`` against a server answering
+  after 1 s takes 3.0 s, its -g file shows 1 request started in the first
+  second, then 10, then 9). With a server delay D, n requests at concurrency c
+  take at least D x (1 + ceil((n-1)/c)): `ab_ceiling_rps`. `steady_throughput`
+  measures the rate after that lone request.
+* The -g file is sorted by total time, not by start; its `seconds` column is
+  the start in whole epoch seconds, the times are whole ms (ab rounds).
 """
 
 from __future__ import annotations
@@ -317,6 +325,79 @@ def rank_ms(sorted_ms: list[float], pct: int) -> float | None:
     if not sorted_ms:
         return None
     return sorted_ms[min(csv_index(pct, len(sorted_ms)), len(sorted_ms) - 1)]
+
+
+def ab_ceiling_rps(n: int | None, c: int | None, delay: float | None) -> float | None:
+    """The most req/s ab can show for n requests at concurrency c, delay D s each.
+
+    ab's first request runs alone, then c at a time: at least 1 + ceil((n-1)/c)
+    rounds of D seconds. None when a figure is missing or D is 0 (no bound).
+    """
+    if not n or not c or not delay or n < 1 or c < 1 or delay <= 0:
+        return None
+    return n / (delay * (1 + math.ceil((n - 1) / c)))
+
+
+@dataclass(frozen=True)
+class Steady:
+    """Throughput after ab's lone first request: (complete - 1) / span_s."""
+
+    rps: float
+    span_s: float
+    source: str  # "first-request" (exact to ~1 ms) or "whole-seconds" (+-1 s)
+
+
+#: Below this span the whole-seconds estimate (+-1 s) is too coarse to report.
+STEADY_MIN_COARSE_SPAN_S = 20.0
+#: Below this span even the exact figure (+-1 ms) is not worth reporting.
+STEADY_MIN_EXACT_SPAN_S = 0.1
+#: Slack (ms) for ab's own bookkeeping between two events it times.
+_SLACK_MS = 20
+
+
+def steady_throughput(rows: list[TsvRow] | None, complete: int | None,
+                      time_taken_s: float | None) -> Steady | None:
+    """Requests per second from the start of ab's 2nd request to the end of its last.
+
+    Exact source ("first-request"): ab's `Time taken` runs from its first
+    request's start to its last request's end (ms resolution), and the 2nd
+    request starts when the 1st ends, so the span is time_taken - ttime of the
+    1st request. The 1st request is the one that started first; it is known
+    for sure when it is alone in the earliest whole second of the -g file
+    (always so when the server takes >= 1 s). The -g file must then agree:
+    the next starts fall in the second the 1st ended in, and the last end in
+    the second ab's total time points at; otherwise this ab did not behave as
+    assumed and the exact figure is not used.
+
+    Fallback ("whole-seconds"): start of the 2nd request = its whole second,
+    end = max(seconds*1000 + ttime): each side is up to 1 s early, so the span
+    is right within +-1 s; reported only for spans >= STEADY_MIN_COARSE_SPAN_S.
+
+    None when the -g file is missing or does not hold one row per complete
+    request, or when neither source gives a trustworthy span.
+    """
+    if not rows or complete is None or complete < 2 or len(rows) != complete:
+        return None
+    s0 = min(r.seconds for r in rows)
+    head = [r for r in rows if r.seconds == s0]
+    last_end_lo = max(r.seconds * 1000 + r.ttime for r in rows)  # each true end is in [x, x+1000)
+    if len(head) == 1 and time_taken_s is not None:
+        first = head[0]
+        s1 = min(r.seconds for r in rows if r is not first)
+        total_ms = time_taken_s * 1000.0
+        span_ms = total_ms - first.ttime
+        base = s0 * 1000  # the 1st request started in [base, base + 1000)
+        second_start_fits = (s1 * 1000 + 1000 > base + first.ttime - _SLACK_MS
+                             and s1 * 1000 <= base + 1000 + first.ttime + _SLACK_MS)
+        last_end_fits = (last_end_lo <= base + 1000 + total_ms + _SLACK_MS
+                         and last_end_lo + 1000 >= base + total_ms - _SLACK_MS)
+        if second_start_fits and last_end_fits and span_ms >= STEADY_MIN_EXACT_SPAN_S * 1000:
+            return Steady((complete - 1) * 1000.0 / span_ms, span_ms / 1000.0, "first-request")
+    start_ms = (s0 if len(head) > 1 else min(r.seconds for r in rows if r is not head[0])) * 1000
+    span_ms = last_end_lo - start_ms
+    if span_ms < STEADY_MIN_COARSE_SPAN_S * 1000:
+        return None
+    return Steady((complete - 1) * 1000.0 / span_ms, span_ms / 1000.0, "whole-seconds")
 
 
 def _read(path: Path) -> str | None:

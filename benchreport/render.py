@@ -7,12 +7,14 @@ seed's published figure. A reader should not need summary.json to spot those.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
 DASH = "–"
+CEILING_COLOUR = "#e65100"
 
 
 def _num(value: Any, digits: int) -> str:
@@ -55,13 +57,15 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("delay s", True, lambda r: DASH if r.get("delay") is None else f"{r['delay']:g}"),
     ("req/s", True, _rps),
     ("% of ideal", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ideal"), 1)),
+    ("% of ceiling", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ceiling"), 1)),
     ("failed", True, _failed),
     ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
     ("p99 ms", True, lambda r: _ms(r.get("p99_ms"))),
     ("max ms", True, lambda r: _ms(r.get("max_ms"))),
     ("CPU ms/req", True, lambda r: _num(r.get("cpu_ms_per_req"), 2)),
     ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
-    ("loadgen CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),
+    ("ab CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),
+    ("host CPU %", True, lambda r: _num(r.get("host_cpu_pct"), 1)),
     ("seed's req/s", True, lambda r: _num(r.get("seed_rps"), 2)),
 ]
 
@@ -125,8 +129,8 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: slowest TCP connect took {rec['connect_max_ms']} ms "
                 "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
             )
-        if rec.get("ab_cpu_pct") is not None and rec["ab_cpu_pct"] >= 90 and (rec.get("time_taken_s") or 0) >= 1:
-            out.append(f"{name}: ab used {rec['ab_cpu_pct']}% of a core: the client may have set the pace")
+        if rec.get("loadgen_cpu_pct") is not None and rec["loadgen_cpu_pct"] >= 90:
+            out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
         if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec["mode"] not in seed_noted:
             seed_noted.add(rec["mode"])
             p = rec.get("seed_params") or {}
@@ -137,6 +141,51 @@ def notes(records: list[Record]) -> list[str]:
         for warning in rec.get("warnings") or []:
             out.append(f"{name}: {warning}")
     return out
+
+
+def _g(x: float) -> str:
+    """A number without trailing zeros: 1, 0.05, 2.5."""
+    return f"{x:g}"
+
+
+def ceiling_note(records: list[Record]) -> str | None:
+    """One paragraph on ab's own ceiling, with the bound for each n, c, delay in the run.
+
+    Runs with an error are left out (their table row shows no throughput).
+    None when no run has a ceiling (all capped, delay 0, errors, no figures).
+    """
+    groups: dict[tuple, list[Record]] = {}
+    for rec in records:
+        if rec.get("ab_ceiling_pct") is not None and not rec.get("error"):
+            groups.setdefault((rec["n"], rec["c"], rec["delay"]), []).append(rec)
+    if not groups:
+        return None
+    parts = []
+    for (n, c, delay), recs in groups.items():
+        rounds = 1 + math.ceil((n - 1) / c)
+        who = "" if len(groups) == 1 else " (" + ", ".join(_name(r) for r in recs) + ")"
+        parts.append(
+            f"at n={n} c={c} delay={_g(delay)} s: at least {_g(delay)} × (1 + ⌈{n - 1}/{c}⌉) = "
+            f"{_g(delay * rounds)} s, so at most {recs[0]['ab_ceiling_rps']:.2f} req/s = "
+            f"{recs[0]['ab_ceiling_pct']:.1f}% of ideal{who}"
+        )
+    text = (
+        "ab's ceiling: ab sends one request alone and opens its other c connections only when that "
+        "one has answered, so against a server that answers after exactly delay seconds it needs at "
+        "least delay × (1 + ⌈(n − 1)/c⌉) seconds for n requests; "
+        + "; ".join(parts)
+        + ". No mode can score more than that % of ideal through ab; % of ceiling is 100 × req/s over "
+        "that bound (100 = the server added nothing ab could see). summary.json's steady_rps is the "
+        "rate after that first request."
+    )
+    without = [
+        f"{_name(r)} ({'capped: ab stopped at its time limit' if r.get('capped') else 'delay 0'})"
+        for r in records
+        if r.get("ab_ceiling_pct") is None and not r.get("error") and (r.get("capped") or r.get("delay") == 0)
+    ]
+    if without:
+        text += " No ceiling for " + ", ".join(without) + "."
+    return text
 
 
 def markdown(records: list[Record], run_id: str) -> str:
@@ -150,11 +199,20 @@ def markdown(records: list[Record], run_id: str) -> str:
         markdown_table(records),
         "",
         "req/s and failed come from ab's output; % of ideal is 100 × req/s / (c / delay); "
+        "% of ceiling is 100 × req/s / the most ab itself can show at that n, c and delay (below); "
         "p50/p99/max are total request times in ms; CPU ms/req is the mode's unit CPU time "
-        "over the run divided by complete requests; loadgen CPU % is the load host's busy "
-        "share of all its CPUs; seed's req/s is the seed's published figure for the mode at "
+        "over the run divided by complete requests; ab CPU % is ab's own CPU time as % of one "
+        "core over its run (ab is single-threaded: near 100 means the client set the pace); "
+        "host CPU % is the busy share of all CPUs in the load host's /proc/stat, which on the "
+        "local test containers is the whole machine (app container included) and on a VM the "
+        "load host alone; seed's req/s is the seed's published figure for the mode at "
         "its own default flags. – means not measured.",
         "",
+    ]
+    ceiling = ceiling_note(records)
+    if ceiling:
+        lines += [ceiling, ""]
+    lines += [
         "## Notes",
         "",
     ]
@@ -167,8 +225,10 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     """chart.png: % of ideal per mode, one bar per profile side by side.
 
     A diamond over the seed bar marks the seed's published figure as % of its
-    own ideal; hatching marks capped runs and runs with failed requests; an
-    error shows as a labelled gap, not a zero bar that would read as 'slow'.
+    own ideal; an orange line across each bar marks ab's ceiling for that run
+    (the most % of ideal ab can show at its n and c); hatching marks capped
+    runs and runs with failed requests; an error shows as a labelled gap, not a
+    zero bar that would read as 'slow'.
     """
     import matplotlib
 
@@ -191,11 +251,15 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
 
     fig, ax = plt.subplots(figsize=(max(8.0, 1.1 * len(modes) + 2) + 3.5, 5.5), dpi=100)
     top = 100.0
-    hatched = published = False
+    hatched = published = ceiling_drawn = False
     for rec in records:
         i, prof = modes.index(rec["mode"]), str(rec.get("profile"))
         x = xpos(i, prof)
         pct = None if rec.get("error") else rec.get("pct_of_ideal")
+        ceiling = None if rec.get("error") else rec.get("ab_ceiling_pct")
+        if ceiling is not None:
+            ax.hlines(ceiling, x - width / 2, x + width / 2, colors=CEILING_COLOUR, linewidth=2, zorder=3)
+            ceiling_drawn = True
         if pct is None:
             ax.text(x, 2, "error" if rec.get("error") else "n/a", rotation=90, ha="center", va="bottom",
                     fontsize=8, color="#c62828")
@@ -209,7 +273,9 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
             label += f"\n{rec['failed']} failed"
         if rec.get("capped"):
             label += "\ncapped"
-        ax.text(x, pct + 1, label, ha="center", va="bottom", fontsize=7)
+        # above the ceiling line when the bar comes close to it, so the line stays readable
+        above = max(pct, ceiling) if ceiling is not None and ceiling - pct < 8 else pct
+        ax.text(x, above + 1, label, ha="center", va="bottom", fontsize=7)
     for i, mode in enumerate(modes):
         rec = next(r for r in records if r["mode"] == mode)
         p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
@@ -231,8 +297,21 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     if published:
         handles.append(Line2D([], [], marker="D", color="black", linestyle="none",
                               label="seed's published figure\n(at its default n, c, delay)"))
+    if ceiling_drawn:
+        handles.append(Line2D([], [], color=CEILING_COLOUR, linewidth=2,
+                              label="ab's ceiling: n / (c × (1 + ⌈(n−1)/c⌉))\n(ab sends its first request alone)"))
     handles.append(Line2D([], [], color="#2e7d32", linestyle="--", label="ideal: c / delay"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    # legend low in the right margin, leaving its top for the ceiling values
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8, frameon=False)
+    levels = sorted({r["ab_ceiling_pct"] for r in records
+                     if r.get("ab_ceiling_pct") is not None and not r.get("error")}, reverse=True)
+    last_y = None
+    for level in levels:  # one label per distinct ceiling, nudged apart so none overlap
+        y = level if last_y is None else min(level, last_y - top * 0.05)
+        ax.annotate(f"ab's ceiling {level:.1f}%", xy=(1.0, level), xycoords=("axes fraction", "data"),
+                    xytext=(1.01, y), textcoords=("axes fraction", "data"), va="center", fontsize=8,
+                    color=CEILING_COLOUR, annotation_clip=False)
+        last_y = y
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, format="png")

@@ -62,11 +62,34 @@ non-numeric in n, c or delay is an error for that run::
       }
     }
 
-Derived figures: cpu_ms = (cpu_ns_after - cpu_ns_before) / 1e6; cpu_ms_per_req =
-cpu_ms / complete; peak_rss_mib = peak_rss_kib / 1024; loadgen_cpu_pct = busy share
-of all the load host's CPUs between the two /proc/stat lines (100 = every CPU
-busy); ab_cpu_pct = ab's CPU as % of one core over ab's run (ab is single-threaded,
-so near 100 means the client, not the server, set the pace).
+Derived figures:
+
+* cpu_ms = (cpu_ns_after - cpu_ns_before) / 1e6; cpu_ms_per_req = cpu_ms / complete;
+  peak_rss_mib = peak_rss_kib / 1024.
+* ideal_rps = c / delay; pct_of_ideal = 100 * rps / ideal_rps (the issue's definitions).
+* ab_ceiling_rps = n / (delay * (1 + ceil((n-1)/c))): ab sends one request alone
+  and opens its other c connections only when it has answered, so with a server
+  that answers after exactly `delay` s it cannot finish n requests sooner than
+  delay * (1 + ceil((n-1)/c)). At the seed's n=2000 c=200 delay=1 that is 11 s,
+  181.8 req/s. ab_ceiling_pct = 100 * ab_ceiling_rps / ideal_rps = 100 * n /
+  (c * (1 + ceil((n-1)/c))): the best % of ideal ab itself can show (90.9 at the
+  seed's flags). n is the -n asked for; null for a capped run (ab stopped at its
+  time limit, not after n), for delay 0 and when n or c is missing.
+  pct_of_ceiling = 100 * rps / ab_ceiling_rps: how close the server came to what
+  ab can show (100 = the server added nothing ab could see).
+* steady_rps = (complete - 1) / (end of the last request - start of the 2nd):
+  the rate once ab's lone first request is out of the way; steady_rps_from says
+  how the span was measured: "first-request" = ab's total time minus the first
+  request's time (both to 1 ms), "whole-seconds" = from the -g file's whole-second
+  starts (+-1 s over the span, so only for spans >= 20 s). Null otherwise
+  (see benchreport.abparse.steady_throughput).
+* loadgen_cpu_pct = ab's own CPU (loadgen.ab_cpu_ms) as % of one core over ab's
+  timed run (time_taken_s). ab is single-threaded: near 100 means the client,
+  not the server, set the pace. Null for runs under 1 s (ab_cpu_ms also holds
+  ab's start-up and its writing of the -g/-e files, and is counted in ticks).
+* host_cpu_pct = busy share of all CPUs between the two /proc/stat lines (100 =
+  every CPU busy). /proc/stat is not namespaced: on the local test containers it
+  is the whole machine (the app container included), on a VM the load host.
 """
 
 from __future__ import annotations
@@ -78,11 +101,13 @@ from typing import Any
 
 import yaml
 
-from benchreport.abparse import AbRun, load_ab_run
+from benchreport.abparse import AbRun, ab_ceiling_rps, load_ab_run, steady_throughput
 
 META = "meta.json"
 REQUIRED_META = ("mode", "profile", "n", "c", "delay")
 PROFILE_ORDER = {"seed": 0, "tuned": 1}
+#: ab's CPU share is not reported for shorter runs (start-up and tick counting dominate).
+MIN_AB_CPU_RUN_S = 1.0
 
 
 def load_modes(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -199,6 +224,9 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
     rps = t.rps if has_stats and t else None
     ideal = (c / delay) if (c and delay) else None
     complete = t.complete if has_stats and t else None
+    capped = bool(ab.capped) if ab else False
+    ceiling = None if capped else ab_ceiling_rps(n, c, delay)
+    steady = steady_throughput(ab.tsv, complete, t.time_taken_s) if has_stats and ab and t else None
 
     cpu_before, cpu_after = _finite(server.get("cpu_ns_before")), _finite(server.get("cpu_ns_after"))
     cpu_ms = None
@@ -235,12 +263,17 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
             }
             if has_stats and t else None
         ),
-        "capped": bool(ab.capped) if ab else False,
+        "capped": capped,
         "time_limit_s": _int(meta.get("time_limit_s")),
         "time_taken_s": time_taken,
         "rps": rps,
         "ideal_rps": _round(ideal, 3),
         "pct_of_ideal": _round(100.0 * rps / ideal, 1) if (rps is not None and ideal) else None,
+        "ab_ceiling_rps": _round(ceiling, 3),
+        "ab_ceiling_pct": _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None,
+        "pct_of_ceiling": _round(100.0 * rps / ceiling, 1) if (rps is not None and ceiling) else None,
+        "steady_rps": _round(steady.rps, 2) if steady else None,
+        "steady_rps_from": steady.source if steady else None,
         "mean_ms": t.mean_ms if has_stats and t else None,
         "p50_ms": ab.p50_ms if has_stats and ab else None,
         "p99_ms": ab.p99_ms if has_stats and ab else None,
@@ -253,8 +286,11 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "cpu_source": server.get("cpu_source") if cpu_ms is not None else None,
         "peak_rss_mib": _round(rss_kib / 1024.0, 1) if rss_kib is not None else None,
         "rss_source": server.get("rss_source") if rss_kib is not None else None,
-        "loadgen_cpu_pct": _round(cpu_stat_busy_pct(loadgen.get("cpu_stat_before"), loadgen.get("cpu_stat_after")), 1),
-        "ab_cpu_pct": _round(100.0 * ab_cpu_ms / (time_taken * 1000.0), 1) if (ab_cpu_ms is not None and time_taken) else None,
+        "loadgen_cpu_pct": (
+            _round(100.0 * ab_cpu_ms / (time_taken * 1000.0), 1)
+            if (ab_cpu_ms is not None and time_taken and time_taken >= MIN_AB_CPU_RUN_S) else None
+        ),
+        "host_cpu_pct": _round(cpu_stat_busy_pct(loadgen.get("cpu_stat_before"), loadgen.get("cpu_stat_after")), 1),
         "seed_rps": _finite(spec.get("seed_rps")),
         "seed_params": seed_params,
         "at_seed_params": (seed_params == {"n": n, "c": c, "delay": delay}) if seed_params else None,

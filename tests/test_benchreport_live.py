@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -325,6 +326,27 @@ def test_n_before_t_is_not_a_cap(server, tmp_path):
     run = abparse.load_ab_run(tmp_path, requested=5, exit_code=rc)
     assert run.complete > 5
 
+def test_ab_sends_its_first_request_alone(server, tmp_path):
+    """The fact behind ab_ceiling_rps and steady_rps, on the real binary: with a
+    1 s server, 20 requests at c=10 take 3 s (1, then 10, then 9), not 2."""
+    n, c, delay = 20, 10, 1
+    run_dir = tmp_path / "results" / "20260101T000000Z"
+    bench_once(run_dir / "uwsgi-tuned", server.url(f"delay={delay}&key=lone"), n, c, delay,
+               mode="uwsgi", profile="tuned", server_pid=server.pid)
+    run = abparse.load_ab_run(run_dir / "uwsgi-tuned", requested=n, exit_code=0)
+    per_second = [count for _, count in sorted(Counter(r.seconds for r in run.tsv).items())]
+    assert per_second[0] == 1 and sum(per_second) == n
+    assert run.text.time_taken_s >= 3.0 - 0.01
+    rec = build_summary(run_dir, {})[0]
+    assert rec["error"] is None and rec["complete"] == n
+    assert rec["ab_ceiling_rps"] == pytest.approx(20 / 3, abs=0.001) and rec["ab_ceiling_pct"] == 66.7
+    assert 90 <= rec["pct_of_ceiling"] <= 100.5
+    # after the lone request: 19 requests in 2 rounds of 1 s
+    assert rec["steady_rps_from"] == "first-request"
+    assert rec["steady_rps"] == pytest.approx(19 / 2.0, rel=0.05) and rec["steady_rps"] <= 9.5 + 0.01
+    assert rec["loadgen_cpu_pct"] is not None and 0 <= rec["loadgen_cpu_pct"] < 50
+
+
 def test_summary_render_and_cli_end_to_end(server, tmp_path):
     run_dir = tmp_path / "results" / "20260101T000000Z"
     bench_once(run_dir / "uwsgi-seed", server.url("delay=0.05&key=e1"), 40, 4, 0.05,
@@ -343,7 +365,11 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
         cpu_ms = (meta["server"]["cpu_ns_after"] - meta["server"]["cpu_ns_before"]) / 1e6
         assert rec["cpu_ms_per_req"] == pytest.approx(cpu_ms / 40, abs=0.001)
         assert rec["peak_rss_mib"] == pytest.approx(meta["server"]["peak_rss_kib"] / 1024, abs=0.05)
-        assert 0 <= rec["loadgen_cpu_pct"] <= 100
+        assert 0 <= rec["host_cpu_pct"] <= 100
+        assert rec["loadgen_cpu_pct"] is None  # a ~0.55 s run: too short for ab's CPU share
+        # 1 lone request + ceil(39/c) rounds of 0.05 s
+        assert rec["ab_ceiling_rps"] == pytest.approx(40 / (0.05 * (1 + math.ceil(39 / rec["c"]))), abs=0.001)
+        assert rec["pct_of_ceiling"] <= 100.5
         assert rec["seed_rps"] == modes["uwsgi"]["seed_rps"]
 
     proc = subprocess.run([sys.executable, "-m", "benchreport", str(run_dir)], cwd=ROOT,

@@ -28,7 +28,8 @@ from benchreport.summary import build_summary, cpu_stat_busy_pct, load_modes  # 
 SAMPLE = ROOT / "tests" / "data" / "benchreport" / "run-sample"
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
 REQUIRED = ("mode, profile, n, c, delay, rps, ideal_rps, pct_of_ideal, failed, p50_ms, p99_ms, max_ms, "
-            "cpu_ms_per_req, peak_rss_mib, loadgen_cpu_pct, raw_dir, complete, capped, error, seed_rps, title").split(", ")
+            "cpu_ms_per_req, peak_rss_mib, loadgen_cpu_pct, raw_dir, complete, capped, error, seed_rps, title, "
+            "ab_ceiling_rps, ab_ceiling_pct, pct_of_ceiling, steady_rps, steady_rps_from, host_cpu_pct").split(", ")
 
 
 @pytest.fixture
@@ -77,7 +78,11 @@ def test_figures_come_from_the_raw_files(run_dir, modes):
     assert rec["cpu_ms"] == cpu_ms and rec["cpu_ms_per_req"] == round(cpu_ms / 50, 3)
     assert rec["peak_rss_mib"] == round(m["server"]["peak_rss_kib"] / 1024, 1)
     lg = m["loadgen"]
-    assert rec["loadgen_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
+    assert rec["host_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
+    assert rec["loadgen_cpu_pct"] is None  # ab's CPU over a 0.57 s run: start-up would dominate
+    # ab's lone first request: 1 + ceil(49/5) = 11 rounds of 0.05 s -> 50 / 0.55 s
+    assert rec["ab_ceiling_rps"] == 90.909 and rec["ab_ceiling_pct"] == 90.9
+    assert rec["pct_of_ceiling"] == round(100 * 87.69 / (50 / 0.55), 1) == 96.5
     assert rec["error"] is None and rec["capped"] is False and rec["at_seed_params"] is False
 
 
@@ -94,9 +99,11 @@ def test_capped_failed_and_error_records(run_dir, modes):
     recs = by_name(build_summary(run_dir, modes))
     capped = recs["devserver-seed"]
     assert capped["capped"] and capped["complete"] == 6 and capped["time_limit_s"] == 1 and capped["error"] is None
+    assert capped["ab_ceiling_pct"] is None and capped["pct_of_ceiling"] is None  # ab stopped at -t, not at n
     non2xx = recs["gunicorn-seed"]
     assert non2xx["failed"] == 20 and non2xx["failed_detail"]["non_2xx"] == 20
     assert non2xx["ideal_rps"] is None and non2xx["pct_of_ideal"] is None  # delay 0: no ideal
+    assert non2xx["ab_ceiling_pct"] is None and non2xx["pct_of_ceiling"] is None  # ...and no ceiling
     refused = recs["gunicorn-tuned"]
     assert refused["error"].startswith("no byte received") and refused["failed"] == 30
     assert refused["cpu_ms_per_req"] is None and refused["peak_rss_mib"] is None  # not sampled
@@ -131,7 +138,7 @@ def test_markdown_table_has_one_row_per_record(run_dir, modes):
     assert len(table) == 2 + len(records)
     assert all(ln.count(" | ") == len(render.COLUMNS) - 1 for ln in table[:1] + table[2:])
     rows = dict(zip((f"{r['mode']}-{r['profile']}" for r in records), table[2:]))
-    assert rows["uwsgi-seed"].startswith("| uwsgi | seed | 5 | 50 | 0.05 | 87.69 | 87.7 | 0 | 51.6 | 53.8 | 53.8 |")
+    assert rows["uwsgi-seed"].startswith("| uwsgi | seed | 5 | 50 | 0.05 | 87.69 | 87.7 | 96.5 | 0 | 51.6 | 53.8 | 53.8 |")
     assert rows["uwsgi-seed"].endswith("| 157.67 |")
     assert "4.97 (capped)" in rows["devserver-seed"]
     assert "| error |" in rows["gunicorn-tuned"] and "38022" not in rows["gunicorn-tuned"]
@@ -203,6 +210,19 @@ def test_cli_exit_0_without_errors_and_latest_moves(run_dir):
     assert os.readlink(run_dir.parent / "latest") == second.name
     assert run_cli(str(run_dir), "--no-latest").returncode == 0
     assert os.readlink(run_dir.parent / "latest") == second.name
+
+
+def test_cli_on_latest_itself_keeps_the_link(run_dir):
+    """`python -m benchreport results/latest` re-renders the run latest points at."""
+    for name in ("gunicorn-tuned", "psycopg2-seed", "psycogreen-seed"):
+        shutil.rmtree(run_dir / name)
+    assert run_cli(str(run_dir)).returncode == 0
+    latest = run_dir.parent / "latest"
+    (run_dir / "report.md").unlink()
+    proc = run_cli(str(latest))
+    assert proc.returncode == 0, proc.stderr
+    assert os.readlink(latest) == run_dir.name and latest.resolve() == run_dir.resolve()
+    assert (run_dir / "report.md").read_text().startswith(f"# Bench run {run_dir.name}\n")
 
 
 def test_cli_without_results_exits_1(tmp_path):
