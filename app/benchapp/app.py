@@ -38,9 +38,9 @@ def gevent_state() -> dict[str, Any]:
     return state
 
 
-def spawn_background(func: Callable[[], None]) -> str:
+def spawn_background(func: Callable[[], None], patched: bool) -> str:
     """Run work after the response: a greenlet when patched, else a thread."""
-    if gevent_state()["patched"]:
+    if patched:
         import gevent
 
         gevent.spawn(func)
@@ -73,6 +73,8 @@ def create_app(config: Config | None = None) -> Flask:
                 statement_timeout_ms=int((cfg.max_delay + 5) * 1000))
     app.extensions["benchapp_pool"] = pool
     background = Counters()
+    # Entry points patch before importing the app, so this cannot change later.
+    patched = gevent_state()["patched"]
 
     def delay_arg() -> float:
         return parse_delay(request.args.get("delay"), cfg.max_delay)
@@ -119,7 +121,7 @@ def create_app(config: Config | None = None) -> Flask:
             else:
                 background.add("done")
 
-        how = spawn_background(work)
+        how = spawn_background(work, patched)
         return jsonify(accepted=True, runner=how), 202
 
     @app.get("/healthz")
