@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 ROLES_DIR = REPO / "roles"
 MODES_FILE = REPO / "app" / "benchapp" / "modes.yml"
-ROLES = ["base", "postgres", "slow_api", "flask_app", "nginx", "loadgen"]
+ROLES = ["base", "postgres", "slow_api", "flask_app", "nginx", "loadgen", "bench", "drills"]
 
 # Spec types and the Python types a literal default of that type may have.
 LITERAL_TYPES: dict[str, tuple[type, ...]] = {
@@ -104,7 +104,9 @@ def test_spec_types_fit_literal_defaults(role: str) -> None:
             element_types = LITERAL_TYPES[option["elements"]]
             assert all(isinstance(v, element_types) or is_template(v) for v in value)
         if "choices" in option:
-            assert value in option["choices"], f"{role}: default {name}={value!r} is not a choice"
+            # For a list, Ansible checks each element against the choices.
+            values = value if option["type"] == "list" else [value]
+            assert all(v in option["choices"] for v in values), f"{role}: default {name}={value!r} is not a choice"
 
 
 @pytest.mark.parametrize("role", ROLES)
