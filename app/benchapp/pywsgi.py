@@ -16,6 +16,7 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 
 import gevent  # noqa: E402
+from gevent.pool import Pool  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     app = importlib.import_module(args.entry).app
-    server = WSGIServer((args.host, args.port), app, backlog=args.backlog,
+    # An unbounded pool, not plain spawn: stop() waits only for handlers it
+    # tracks, so only with a pool does SIGTERM let requests in flight finish.
+    server = WSGIServer((args.host, args.port), app, backlog=args.backlog, spawn=Pool(),
                         log=None if args.quiet else "default")
     server.init_socket()
     if args.workers <= 1:

@@ -62,7 +62,11 @@ def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int |
 
     if mode.server == "uwsgi":
         socket_opt = "--socket" if mode.protocol == "uwsgi" else "--http-socket"
-        argv = [str(bindir / "uwsgi"), "--strict", "--master", "--need-app", "--die-on-term",
+        # uWSGI's own SIGTERM is a brutal reload, and --die-on-term drops the
+        # requests in flight: this hook makes SIGTERM (systemd's stop) a
+        # graceful shutdown, as Gunicorn's is.
+        argv = [str(bindir / "uwsgi"), "--strict", "--master", "--need-app",
+                "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
                 socket_opt, f"{host}:{port}", "--module", f"{mode.entry}:app",
                 "--workers", str(opts.get("workers", 1))]
         if "gevent" in opts:

@@ -7,6 +7,10 @@ serialised ones in about ten.
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+
 import pytest
 
 from benchapp.modes import load_modes
@@ -91,3 +95,28 @@ def test_slow_api_runs_several_workers_on_one_port(tmp_path):
         assert len(children) == 2 and pids <= {int(p) for p in children}
     assert proc.returncode == 0
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1  # none left
+
+
+GRACEFUL = [name for name, mode in MODES.items() if mode.server != "devserver" and mode.front != "nginx"]
+
+
+@pytest.mark.modes
+@pytest.mark.parametrize("name", GRACEFUL)
+def test_sigterm_finishes_the_requests_in_flight(name, slow_api, postgres, tmp_path):
+    """systemd stops a unit with SIGTERM: the server stops accepting, answers
+    what it holds, then exits 0 (uWSGI's default SIGTERM would reload)."""
+    mode = MODES[name]
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    with serve_mode(mode, "tuned", tmp_path, **env) as served:
+        assert http_get(f"{served.url}{mode.route}?delay=0").status == 200
+        answers = []
+        client = threading.Thread(target=lambda: answers.append(http_get(f"{served.url}{mode.route}?delay=1")))
+        client.start()
+        time.sleep(0.4)  # the request is in flight, waiting on the slow API
+        sent = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        client.join(10)
+        code = served.proc.wait(15)
+        assert [a.status for a in answers] == [200], answers
+        assert code == 0, f"{name} exited {code} on SIGTERM"
+        assert time.monotonic() - sent >= 0.4  # it waited for the request
