@@ -19,13 +19,23 @@ from benchapp.delay import DelayError, error_body, parse_delay
 from benchapp.upstream import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout, make_client
 
 
-def gevent_state() -> dict[str, Any]:
-    """What gevent did to this process: patched or not, and which loop runs."""
-    state: dict[str, Any] = {"patched": False, "loop": None, "psycogreen": False}
-    if "gevent" in sys.modules:
-        from gevent import monkey
+def gevent_patched() -> bool:
+    """Whether an entry point monkey-patched this process (creates no hub)."""
+    if "gevent" not in sys.modules:
+        return False
+    from gevent import monkey
 
-        state["patched"] = bool(monkey.is_module_patched("socket"))
+    return bool(monkey.is_module_patched("socket"))
+
+
+def gevent_state() -> dict[str, Any]:
+    """What gevent did to this process: patched or not, and which loop runs.
+
+    Reading the loop creates the hub: call it from a request, never at import
+    (uWSGI forks its workers after the import, and a libuv loop created
+    before a plain fork fails in the child)."""
+    state: dict[str, Any] = {"patched": gevent_patched(), "loop": None, "psycogreen": False}
+    if "gevent" in sys.modules:
         if state["patched"]:
             import gevent
 
@@ -74,7 +84,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["benchapp_pool"] = pool
     background = Counters()
     # Entry points patch before importing the app, so this cannot change later.
-    patched = gevent_state()["patched"]
+    patched = gevent_patched()
 
     def delay_arg() -> float:
         return parse_delay(request.args.get("delay"), cfg.max_delay)

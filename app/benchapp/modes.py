@@ -23,6 +23,9 @@ FRONTS = ("none", "nginx")
 PROTOCOLS = ("http", "uwsgi")
 CONCURRENCY = ("serial", "overlap")
 UPSTREAMS = ("new", "pooled")
+# gevent.config.loop values (GEVENT_LOOP): the C libev loop, gevent's default
+# on Linux, or libuv.
+LOOPS = {"libev": "libev-cext", "libuv": "libuv"}
 
 _CORES_EXPR = re.compile(r"^(?:(\d+)\s*\*\s*)?cores$")
 
@@ -66,6 +69,7 @@ class Mode:
     seed_rps: float | None
     profiles: dict[str, dict[str, Any]]
     backend_port: int | None = None
+    loop: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,19 +119,25 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         upstream = (opts or {}).get("upstream")
         if upstream not in UPSTREAMS:
             raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
+    patch = choice("patch", PATCHES)
+    loop = raw.get("loop", "libev" if patch != "none" else None)
+    if patch == "none" and loop is not None:
+        raise ModeTableError(f"mode {name}: loop={loop!r} needs a gevent patch")
+    if patch != "none" and loop not in LOOPS:
+        raise ModeTableError(f"mode {name}: loop={loop!r}, expected one of {tuple(LOOPS)}")
     bench = raw.get("bench") or {}
     if not {"n", "c", "delay"} <= set(bench):
         raise ModeTableError(f"mode {name}: bench needs n, c and delay")
     known = {
         "title", "server", "entry", "patch", "front", "protocol", "port", "route",
-        "bench", "concurrency", "seed_rps", "profiles", "backend_port",
+        "bench", "concurrency", "seed_rps", "profiles", "backend_port", "loop",
     }
     return Mode(
         name=name,
         title=str(raw.get("title") or name),
         server=server,
         entry=str(raw["entry"]),
-        patch=choice("patch", PATCHES),
+        patch=patch,
         front=front,
         protocol=protocol,
         port=int(raw.get("port") or defaults.get("app_port", 3000)),
@@ -137,6 +147,7 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         seed_rps=raw.get("seed_rps"),
         profiles={k: dict(v) for k, v in profiles.items()},
         backend_port=int(backend_port) if backend_port else None,
+        loop=loop,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -170,7 +181,8 @@ def markdown_table(modes: dict[str, Mode] | None = None) -> str:
         b = m.bench
         seed = "" if m.seed_rps is None else f"{m.seed_rps:g}"
         front = f"nginx :{m.port} → {m.protocol} :{m.backend_port}" if m.front == "nginx" else f"{m.port}"
-        rows.append(f"| `{m.name}` | {m.title} | `{m.entry}` ({m.patch}) | {front} | `{m.route}` "
+        patch = m.patch if m.loop in (None, "libev") else f"{m.patch}, {m.loop} loop"
+        rows.append(f"| `{m.name}` | {m.title} | `{m.entry}` ({patch}) | {front} | `{m.route}` "
                     f"| {b['n']}/{b['c']}/{b['delay']:g} | {flags(m, 'seed')} | {flags(m, 'tuned')} | {seed} |")
     return "\n".join(rows) + "\n"
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchapp.modes import PROFILES, Mode, get_mode, load_modes, usable_cores
+from benchapp.modes import LOOPS, PROFILES, Mode, get_mode, load_modes, usable_cores
 
 
 def somaxconn() -> int | None:
@@ -105,6 +105,10 @@ def server_env(mode: Mode, profile: str) -> dict[str, str]:
         "BENCHAPP_PROFILE": profile,
         "BENCHAPP_SERVER": mode.server,
         "BENCHAPP_UPSTREAM": str(mode.profiles[profile]["upstream"]),
+        # gevent.config.loop in its environment form: set before the server
+        # (or anything of gevent) starts, as the loop must be chosen before
+        # the first hub exists. Sync modes get none.
+        **({"GEVENT_LOOP": LOOPS[mode.loop]} if mode.loop else {}),
     }
 
 
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
 
     cmd = build_argv(mode, profile, host=args.host, port=args.port, cores=args.cores or usable_cores())
     if args.print:
-        print(shlex.join(cmd))
+        loop = server_env(mode, profile).get("GEVENT_LOOP")
+        print((f"GEVENT_LOOP={loop} " if loop else "") + shlex.join(cmd))
         return
     if args.json:
         print(json.dumps(cmd))

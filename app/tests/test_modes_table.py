@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from benchapp.modes import MODES_FILE, ModeTableError, load_modes, resolve_count
-from benchapp.serve import build_argv
+from benchapp.serve import build_argv, server_env
 
 MODES = load_modes()
 DESIGN_MODES = [
-    "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "uwsgi-gevent",
-    "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
+    "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "gevent-pywsgi-libuv",
+    "uwsgi-gevent", "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
 ]
 
 
@@ -100,4 +100,25 @@ def test_bad_entries_fail_at_load_naming_the_mode(tmp_path):
     bad = tmp_path / "modes.yml"
     bad.write_text(text)
     with pytest.raises(ModeTableError, match="nginx-uwsgi"):
+        load_modes(bad)
+
+
+def test_libuv_mode_differs_from_gevent_pywsgi_only_in_its_loop():
+    a, b = MODES["gevent-pywsgi"], MODES["gevent-pywsgi-libuv"]
+    assert (a.loop, b.loop) == ("libev", "libuv")
+    for profile in ("seed", "tuned"):
+        assert build_argv(a, profile, cores=2) == build_argv(b, profile, cores=2)
+        assert server_env(a, profile)["GEVENT_LOOP"] == "libev-cext"
+        assert server_env(b, profile)["GEVENT_LOOP"] == "libuv"
+    assert "GEVENT_LOOP" not in server_env(MODES["uwsgi"], "tuned")  # sync modes choose no loop
+
+
+@pytest.mark.parametrize("old,new,match", [
+    ("    loop: libuv\n", "    loop: libevent\n", "gevent-pywsgi-libuv: loop='libevent'"),
+    ("    patch: none\n", "    patch: none\n    loop: libuv\n", "devserver: loop='libuv' needs a gevent patch"),
+])
+def test_bad_loops_fail_at_load(tmp_path, old, new, match):
+    bad = tmp_path / "modes.yml"
+    bad.write_text(MODES_FILE.read_text().replace(old, new, 1))
+    with pytest.raises(ModeTableError, match=match):
         load_modes(bad)

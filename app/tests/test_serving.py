@@ -38,6 +38,8 @@ def test_mode_serves_concurrent_requests(name, profile, slow_api, postgres, tmp_
         assert (state["mode"], state["profile"], state["server"]) == (name, profile, mode.server)
         assert state["patched"] is mode.gevent  # the sync modes stay unpatched
         assert state["psycogreen"] is ("psycogreen" in mode.patch)
+        # gevent.libev.corecext.loop or gevent.libuv.loop.loop: the table's choice
+        assert (state["loop"] or "").split(".")[1:2] == ([mode.loop] if mode.gevent else [])
         assert state["upstream"] == mode.profiles[profile]["upstream"]
 
         warm = http_get(f"{served.url}{mode.route}?delay=0")
