@@ -70,27 +70,39 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
 ]
 
 
+#: Shown when a run had gevent's monitor thread on (bench.yml -e monitor=true).
+MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
+    "hub blocks", True, lambda r: DASH if r.get("blocked") is None else str(r["blocked"]))
+
+
+def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], str]]]:
+    """The table's columns for these records."""
+    return COLUMNS + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
+
+
 def rows(records: list[Record]) -> list[list[str]]:
     """The table's cells, one list per record."""
-    return [[fn(rec) for _, _, fn in COLUMNS] for rec in records]
+    return [[fn(rec) for _, _, fn in columns(records)] for rec in records]
 
 
 def markdown_table(records: list[Record]) -> str:
     """A GitHub-flavoured markdown table, one row per record."""
-    head = "| " + " | ".join(h for h, _, _ in COLUMNS) + " |"
-    align = "|" + "|".join("---:" if right else ":---" for _, right, _ in COLUMNS) + "|"
+    cols = columns(records)
+    head = "| " + " | ".join(h for h, _, _ in cols) + " |"
+    align = "|" + "|".join("---:" if right else ":---" for _, right, _ in cols) + "|"
     body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows(records)]
     return "\n".join([head, align, *body])
 
 
 def text_table(records: list[Record]) -> str:
     """The same table as fixed-width text, for the end of the play."""
-    table = [[h for h, _, _ in COLUMNS], *rows(records)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    cols = columns(records)
+    table = [[h for h, _, _ in cols], *rows(records)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
     out = []
     for k, row in enumerate(table):
         cells = [
-            cell.rjust(widths[i]) if COLUMNS[i][1] else cell.ljust(widths[i]) for i, cell in enumerate(row)
+            cell.rjust(widths[i]) if cols[i][1] else cell.ljust(widths[i]) for i, cell in enumerate(row)
         ]
         out.append("  ".join(cells).rstrip())
         if k == 0:
@@ -206,7 +218,11 @@ def markdown(records: list[Record], run_id: str) -> str:
         "host CPU % is the busy share of all CPUs in the load host's /proc/stat, which on the "
         "local test containers is the whole machine (app container included) and on a VM the "
         "load host alone; seed's req/s is the seed's published figure for the mode at "
-        "its own default flags. – means not measured.",
+        "its own default flags."
+        + (" hub blocks counts the reports of gevent's monitor thread during the run: a "
+           "greenlet held the event loop longer than its threshold (a blocking call, such as "
+           "psycopg2 without psycogreen); – for modes without gevent." if any(r.get("monitor") for r in records) else "")
+        + " – means not measured.",
         "",
     ]
     ceiling = ceiling_note(records)

@@ -38,6 +38,9 @@ non-numeric in n, c or delay is an error for that run::
       "loadgen_host": "loadgen1",
       "error": null,                         # text when the mode could not start or
                                              # ab could not be run; null otherwise
+      "monitor": false,                      # gevent's monitor thread ran (bench monitor=true)
+      "blocked": null,                       # hub blockages it reported during the run
+                                             #   (count from the unit's journal); null when off
       "server": {                            # the mode's unit on the app host
         "unit": "flask-uwsgi-gevent.service",
         "cpu_ns_before": 1200000000,         # CPU time (user+system) of the unit's
@@ -178,6 +181,13 @@ def _split_dirname(name: str) -> tuple[str, str | None]:
     return (mode, profile) if sep and profile in PROFILE_ORDER else (name, None)
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Path) -> dict[str, Any]:
     """One summary object for one `<mode>-<profile>` directory."""
     warnings: list[str] = []
@@ -298,6 +308,8 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "started_at": meta.get("started_at"),
         "ended_at": meta.get("ended_at"),
         "error": "; ".join(errors) or None,
+        "monitor": bool(meta.get("monitor")),
+        "blocked": _int_or_none(meta.get("blocked")) if meta.get("monitor") else None,
         "warnings": warnings,
         "raw_dir": directory.relative_to(run_dir).as_posix(),
     }

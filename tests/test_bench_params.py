@@ -79,6 +79,7 @@ BAD = [
     (["mode=uwsgi", "delay=abc"], "delay=abc:"),
     (["mode=uwsgi", "time_limit=0"], "time_limit=0: must be a whole number of seconds"),
     (["mode=uwsgi", "time_limit=5m"], "time_limit=5m:"),
+    (["mode=uwsgi", "monitor=maybe"], "monitor=maybe: must be true or false"),
 ]
 
 

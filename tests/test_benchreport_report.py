@@ -145,6 +145,25 @@ def test_markdown_table_has_one_row_per_record(run_dir, modes):
     assert md.startswith(f"# Bench run {run_dir.name}\n")
 
 
+def test_monitor_counts_show_only_when_a_run_had_the_monitor(run_dir, modes):
+    plain = build_summary(run_dir, modes)
+    assert all(r["monitor"] is False and r["blocked"] is None for r in plain)
+    assert "hub blocks" not in render.markdown(plain, run_dir.name)
+    for name, blocked in (("psycopg2-seed", 7), ("psycogreen-seed", 0)):
+        m = meta(run_dir, name)
+        m.update(monitor=True, blocked=blocked)
+        (run_dir / name / "meta.json").write_text(json.dumps(m))
+    recs = by_name(build_summary(run_dir, modes))
+    assert (recs["psycopg2-seed"]["blocked"], recs["psycogreen-seed"]["blocked"]) == (7, 0)
+    assert recs["uwsgi-seed"]["blocked"] is None
+    table = [ln for ln in render.markdown_table(list(recs.values())).splitlines()]
+    assert table[0].endswith("| hub blocks |")
+    assert table[2 + list(recs).index("psycopg2-seed")].endswith("| 7 |")
+    assert table[2 + list(recs).index("psycogreen-seed")].endswith("| 0 |")
+    assert table[2 + list(recs).index("uwsgi-seed")].endswith(f"| {render.DASH} |")
+    assert len({len(ln) for ln in render.text_table(list(recs.values())).splitlines()[:2]}) == 1
+
+
 def test_notes_name_every_problem(run_dir, modes):
     notes = "\n".join(render.notes(build_summary(run_dir, modes)))
     assert "devserver/seed: capped by the 1 s time limit: 6 of 50 requests completed" in notes

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from flask import Flask, jsonify, request
 
+from benchapp.blocking import BlockingCounter
 from benchapp.config import Config
 from benchapp.db import DatabaseUnavailable, Pool
 from benchapp.delay import DelayError, error_body, parse_delay
@@ -85,6 +86,9 @@ def create_app(config: Config | None = None) -> Flask:
     background = Counters()
     # Entry points patch before importing the app, so this cannot change later.
     patched = gevent_patched()
+    blocking = BlockingCounter()
+    if patched:
+        blocking.subscribe()
 
     def delay_arg() -> float:
         return parse_delay(request.args.get("delay"), cfg.max_delay)
@@ -144,6 +148,7 @@ def create_app(config: Config | None = None) -> Flask:
             upstream=cfg.upstream,
             background=dict(background.values),
             db_pool={"size": cfg.db_pool_size, "idle": pool.idle, "opened": pool.opened},
+            monitor=blocking.state(),
             **gevent_state(),
         )
 

@@ -78,6 +78,36 @@ def test_psycopg2_blocks_and_psycogreen_overlaps(slow_api, postgres, tmp_path):
     assert took["psycopg2"] > 1.5 * took["psycogreen"]
 
 
+@pytest.mark.modes
+def test_gevent_monitor_catches_psycopg2_blocking_the_hub(slow_api, postgres, tmp_path):
+    """With gevent's monitor thread on, psycopg2's pg_sleep holds the hub past
+    the threshold and is reported; psycogreen yields and is not."""
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn,
+           "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.1"}
+    caught = {}
+    for name in ("psycopg2", "psycogreen"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        with serve_mode(MODES[name], "tuned", workdir, **env) as served:
+            for _ in range(3):
+                assert http_get(f"{served.url}/db?delay=1").status == 200
+            time.sleep(0.3)  # the monitor thread wakes every max_blocking_time
+            monitor = healthz(served.url)["monitor"]
+            assert monitor["enabled"] is True and monitor["max_blocking_time"] == 0.1
+            caught[name] = monitor["blocked"]
+    assert caught["psycopg2"] >= 1, caught
+    assert caught["psycogreen"] == 0, caught
+
+
+def test_gevent_monitor_is_off_unless_asked(slow_api, postgres, tmp_path):
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    with serve_mode(MODES["psycopg2"], "tuned", tmp_path, **env) as served:
+        assert http_get(f"{served.url}/db?delay=0.3").status == 200
+        assert healthz(served.url)["monitor"] == {"enabled": False, "max_blocking_time": 0.1, "blocked": 0}
+    with serve_mode(MODES["uwsgi"], "tuned", tmp_path, **env) as served:  # not patched: no monitor
+        assert healthz(served.url)["monitor"] == {"enabled": False, "max_blocking_time": None, "blocked": None}
+
+
 def test_slow_api_runs_several_workers_on_one_port(tmp_path):
     """--workers N forks N processes sharing the port; SIGTERM stops them all."""
     import subprocess
