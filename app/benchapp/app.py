@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from flask import Flask, jsonify, request
 
+from benchapp.async_views import GeventFlask, fetch_async
 from benchapp.blocking import BlockingCounter
 from benchapp.config import Config
 from benchapp.db import DatabaseUnavailable, Pool
@@ -75,7 +76,7 @@ class Counters:
 def create_app(config: Config | None = None) -> Flask:
     """Build the app from `config` (default: the environment)."""
     cfg = config or Config.from_env()
-    app = Flask(__name__)
+    app = GeventFlask(__name__)
     app.config["BENCHAPP"] = cfg
     fetch = make_client(cfg.upstream, cfg.upstream_url, cfg.upstream_connect_timeout,
                         cfg.upstream_timeout, cfg.http_pool_size)
@@ -86,6 +87,7 @@ def create_app(config: Config | None = None) -> Flask:
     background = Counters()
     # Entry points patch before importing the app, so this cannot change later.
     patched = gevent_patched()
+    app.gevent_patched = patched
     blocking = BlockingCounter()
     if patched:
         blocking.subscribe()
@@ -137,6 +139,12 @@ def create_app(config: Config | None = None) -> Flask:
 
         how = spawn_background(work, patched)
         return jsonify(accepted=True, runner=how), 202
+
+    @app.get("/async")
+    async def slow_async():
+        """/ as an async view: the slow API through aiohttp, awaited."""
+        return "Hi there! " + await fetch_async(cfg.upstream_url, delay_arg(), cfg.upstream_connect_timeout,
+                                                cfg.upstream_timeout)
 
     @app.get("/healthz")
     def healthz():

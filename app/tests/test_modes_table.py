@@ -14,7 +14,7 @@ from benchapp.serve import build_argv, server_env
 MODES = load_modes()
 DESIGN_MODES = [
     "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "gevent-pywsgi-libuv",
-    "uwsgi-gevent", "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
+    "uwsgi-gevent", "uwsgi-gevent-async", "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
 ]
 
 

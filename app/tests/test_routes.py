@@ -225,3 +225,23 @@ def test_healthz_reports_mode_and_that_the_shared_module_patches_nothing(client)
     assert body["mode"] == "test"
     assert body["patched"] is False and body["loop"] is None
     assert body["pid"] > 0
+
+
+def test_async_view_answers_like_index(client):
+    """/async awaits the slow API through aiohttp (asyncio.run per call when unpatched)."""
+    start = time.monotonic()
+    resp = client.get("/async?delay=0.3")
+    assert resp.status_code == 200
+    assert resp.data == b"Hi there! slow api response"
+    assert time.monotonic() - start >= 0.3
+    assert client.get("/async?delay=abc").status_code == 400
+
+
+def test_async_view_maps_upstream_failures_like_index(silent_upstream):
+    refused = make_client(f"http://127.0.0.1:{free_port()}/")
+    resp = refused.get("/async?delay=0")
+    assert resp.status_code == 502 and resp.get_json()["error"] == "slow API unavailable"
+    silent = make_client(silent_upstream, BENCHAPP_MAX_DELAY="0.5", BENCHAPP_UPSTREAM_TIMEOUT="1")
+    start = time.monotonic()
+    assert silent.get("/async?delay=0.1").status_code == 504
+    assert 1.0 <= time.monotonic() - start < 5.0

@@ -1,0 +1,65 @@
+"""Flask async views under gevent, after Flask's docs ("Async with Gevent",
+"Combining with async/await"), written for Python 3.11.
+
+Flask runs an ``async def`` view through ``Flask.async_to_sync``, by default
+asgiref's, which does not mix with gevent's patching. Here, in a patched
+process, every coroutine runs on one asyncio loop per process, kept running
+in a dedicated greenlet; the view's greenlet waits on the future
+cooperatively. The docs build the loop with ``asyncio.EventLoop()`` (3.13+);
+3.11 has ``asyncio.new_event_loop()``, whose selector gevent has patched.
+The loop is created on first use, in the worker: servers fork after import.
+Unpatched (thread) modes run each coroutine with ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Callable
+
+import aiohttp
+from flask import Flask
+
+from benchapp.upstream import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout
+
+
+class GeventFlask(Flask):
+    """Flask whose async views run on a per-process asyncio loop in a greenlet."""
+
+    gevent_patched = False
+    _loop: asyncio.AbstractEventLoop | None = None
+    _loop_pid: int | None = None
+
+    def greenlet_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._loop_pid != os.getpid():
+            import gevent
+
+            loop = asyncio.new_event_loop()
+            gevent.spawn(loop.run_forever)
+            self._loop, self._loop_pid = loop, os.getpid()
+        return self._loop
+
+    def async_to_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if not self.gevent_patched:
+                return asyncio.run(func(*args, **kwargs))
+            future = asyncio.run_coroutine_threadsafe(func(*args, **kwargs), self.greenlet_loop())
+            return future.result()
+
+        return run
+
+
+async def fetch_async(url: str, delay: float, connect_timeout: float, read_timeout: float) -> str:
+    """The slow API through aiohttp, raising the sync clients' errors (502/504)."""
+    timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(url, params={"delay": repr(delay)}) as resp:
+                text = await resp.text()
+    except asyncio.TimeoutError as exc:
+        raise UpstreamTimeout(f"no answer within {read_timeout:g} s") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamDown(str(exc)) from exc
+    if resp.status != 200:
+        raise UpstreamBadAnswer(f"slow API answered {resp.status}: {text[:200]}")
+    return text
