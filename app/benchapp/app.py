@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from flask import Flask, jsonify, request
 
-from benchapp.async_views import GeventFlask, fetch_async
+from benchapp.async_views import GeventFlask, client_timeout, fetch_async
 from benchapp.blocking import BlockingCounter
 from benchapp.config import Config
 from benchapp.db import DatabaseUnavailable, Pool
@@ -140,11 +140,14 @@ def create_app(config: Config | None = None) -> Flask:
         how = spawn_background(work, patched)
         return jsonify(accepted=True, runner=how), 202
 
+    async_timeout = client_timeout(cfg.upstream_connect_timeout, cfg.upstream_timeout)
+
     @app.get("/async")
     async def slow_async():
-        """/ as an async view: the slow API through aiohttp, awaited."""
-        return "Hi there! " + await fetch_async(cfg.upstream_url, delay_arg(), cfg.upstream_connect_timeout,
-                                                cfg.upstream_timeout)
+        """/ as an async view: the slow API through aiohttp, awaited (pooled:
+        one keep-alive session per process, as the sync client)."""
+        session = app.loop_session(async_timeout) if cfg.upstream == "pooled" else None
+        return "Hi there! " + await fetch_async(cfg.upstream_url, delay_arg(), async_timeout, session)
 
     @app.get("/healthz")
     def healthz():

@@ -29,6 +29,7 @@ class GeventFlask(Flask):
     gevent_patched = False
     _loop: asyncio.AbstractEventLoop | None = None
     _loop_pid: int | None = None
+    _session: aiohttp.ClientSession | None = None
 
     def greenlet_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None or self._loop_pid != os.getpid():
@@ -36,8 +37,17 @@ class GeventFlask(Flask):
 
             loop = asyncio.new_event_loop()
             gevent.spawn(loop.run_forever)
-            self._loop, self._loop_pid = loop, os.getpid()
+            self._loop, self._loop_pid, self._session = loop, os.getpid(), None
         return self._loop
+
+    def loop_session(self, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession | None:
+        """One keep-alive session on the greenlet loop (None when unpatched:
+        asyncio.run closes its loop after each call). Call from a coroutine."""
+        if not self.gevent_patched:
+            return None
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
 
     def async_to_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -49,15 +59,24 @@ class GeventFlask(Flask):
         return run
 
 
-async def fetch_async(url: str, delay: float, connect_timeout: float, read_timeout: float) -> str:
-    """The slow API through aiohttp, raising the sync clients' errors (502/504)."""
-    timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+def client_timeout(connect_timeout: float, read_timeout: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+
+
+async def fetch_async(url: str, delay: float, timeout: aiohttp.ClientTimeout,
+                      session: aiohttp.ClientSession | None = None) -> str:
+    """The slow API through aiohttp, raising the sync clients' errors (502/504).
+    With a session, its keep-alive pool (tuned); without, a connection per call (seed)."""
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        if session is None:
+            async with aiohttp.ClientSession(timeout=timeout) as own:
+                async with own.get(url, params={"delay": repr(delay)}) as resp:
+                    text = await resp.text()
+        else:
             async with session.get(url, params={"delay": repr(delay)}) as resp:
                 text = await resp.text()
     except asyncio.TimeoutError as exc:
-        raise UpstreamTimeout(f"no answer within {read_timeout:g} s") from exc
+        raise UpstreamTimeout(f"no answer within {timeout.sock_read:g} s") from exc
     except aiohttp.ClientError as exc:
         raise UpstreamDown(str(exc)) from exc
     if resp.status != 200:
