@@ -1,7 +1,7 @@
-"""Bench report: ab's raw output -> summary.json, report.md, chart.png.
+"""Bench report: ab's and wrk's raw output -> summary.json, report.md, chart.png.
 
 Runs on the controller after bench.yml has fetched every mode's raw files to
-results/<run-id>/<mode>-<profile>/ (see benchreport.summary for the layout and
+results/<run-id>/<mode>-<profile>[-wrk]/ (see benchreport.summary for the layout and
 the meta.json schema). `python -m benchreport RUN_DIR` is the entry point.
 """
 

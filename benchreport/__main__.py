@@ -2,7 +2,7 @@
 
 Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
 RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
-note on ab's own ceiling and the notes.
+note on ab's own ceiling, the ab-vs-wrk comparison (when both ran) and the notes.
 
 Exit status (the play writes the report first, then fails on 3):
   0  report written, every run measured
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
         "1 no report, 2 usage.",
     )
-    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding <mode>-<profile>/ directories")
+    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding <mode>-<profile>[-wrk]/ directories")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
                         help="the mode table (titles, seed figures); default: %(default)s")
     parser.add_argument("--no-latest", action="store_true", help="do not update the 'latest' symlink")
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = render.ceiling_note(records)
     if ceiling:
         print(f"\n{ceiling}")
+    table = render.compare_table(records)
+    if table:
+        print(f"\nClients compared (ab vs wrk):\n{table}")
     found = render.notes(records)
     if found:
         print("\nNotes:")

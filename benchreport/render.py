@@ -3,6 +3,8 @@
 The table and the notes say what the numbers are worth: a capped run, failed
 requests counted in ab's req/s, slow connects, a run at other flags than the
 seed's published figure. A reader should not need summary.json to spot those.
+When ab and wrk both ran on a mode and profile, "clients compared" sets their
+req/s side by side, so a figure that depends on the client is seen as such.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 Record = dict[str, Any]
 DASH = "–"
 CEILING_COLOUR = "#e65100"
+#: ab and wrk "agree" when their req/s differ by at most this share of ab's.
+AGREE_WITHIN = 0.10
 
 
 def _num(value: Any, digits: int) -> str:
@@ -64,7 +68,7 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("max ms", True, lambda r: _ms(r.get("max_ms"))),
     ("CPU ms/req", True, lambda r: _num(r.get("cpu_ms_per_req"), 2)),
     ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
-    ("ab CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),
+    ("ab CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),  # "client CPU %" with wrk
     ("host CPU %", True, lambda r: _num(r.get("host_cpu_pct"), 1)),
     ("seed's req/s", True, lambda r: _num(r.get("seed_rps"), 2)),
 ]
@@ -75,9 +79,26 @@ MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "hub blocks", True, lambda r: DASH if r.get("blocked") is None else str(r["blocked"]))
 
 
+#: Shown when a run used more than one client (bench.yml -e client=both).
+CLIENT_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
+    "client", False, lambda r: str(r.get("client") or "ab"))
+
+
+def clients(records: list[Record]) -> list[str]:
+    """The clients of these records, ab first."""
+    found = {str(r.get("client") or "ab") for r in records}
+    return sorted(found, key=lambda c: (c != "ab", c))
+
+
 def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], str]]]:
     """The table's columns for these records."""
-    return COLUMNS + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
+    cols = list(COLUMNS)
+    if len(clients(records)) > 1:
+        cols.insert(2, CLIENT_COLUMN)
+    if clients(records) != ["ab"]:
+        cols = [("client CPU %", right, fn) if head == "ab CPU %" else (head, right, fn)
+                for head, right, fn in cols]
+    return cols + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
 
 
 def rows(records: list[Record]) -> list[list[str]]:
@@ -111,7 +132,9 @@ def text_table(records: list[Record]) -> str:
 
 
 def _name(rec: Record) -> str:
-    return f"{rec['mode']}/{rec.get('profile') or '?'}"
+    """mode/profile, and /client for a client other than ab (ab's names stay as they were)."""
+    client = rec.get("client") or "ab"
+    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}")
 
 
 def notes(records: list[Record]) -> list[str]:
@@ -129,12 +152,25 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: capped by {limit_text}: {rec.get('complete')} of {rec.get('n')} requests "
                 f"completed in {rec.get('time_taken_s')} s"
             )
-        if rec.get("failed"):
+        if rec.get("failed") and (rec.get("client") or "ab") == "wrk":
+            d = rec.get("failed_detail") or {}
+            out.append(
+                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
+                f"write {d.get('write', 0)}, timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); "
+                "wrk counts late and non-2xx answers in its requests and req/s, socket errors not"
+            )
+        elif rec.get("failed"):
             d = rec.get("failed_detail") or {}
             out.append(
                 f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, receive {d.get('receive', 0)}, "
                 f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
                 "ab counts failed requests in its complete count and req/s"
+            )
+        if rec.get("percentiles_from") == "wrk-corrected":
+            interval = (rec.get("client_detail") or {}).get("correction_interval_ms")
+            out.append(
+                f"{name}: p50/p99 include wrk's coordinated-omission correction (synthetic samples for "
+                f"responses slower than 2 × {interval} ms); max is measured"
             )
         if rec.get("connect_max_ms") is not None and rec["connect_max_ms"] >= 1000:
             out.append(
@@ -142,7 +178,11 @@ def notes(records: list[Record]) -> list[str]:
                 "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
             )
         if rec.get("loadgen_cpu_pct") is not None and rec["loadgen_cpu_pct"] >= 90:
-            out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
+            if (rec.get("client") or "ab") == "wrk":
+                out.append(f"{name}: wrk used {rec['loadgen_cpu_pct']}% of its {rec.get('client_threads')} "
+                           "threads' cores: the client may have set the pace")
+            else:
+                out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
         if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec["mode"] not in seed_noted:
             seed_noted.add(rec["mode"])
             p = rec.get("seed_params") or {}
@@ -200,6 +240,84 @@ def ceiling_note(records: list[Record]) -> str | None:
     return text
 
 
+def _usable(rec: Record | None) -> bool:
+    return bool(rec) and not rec.get("error") and rec.get("rps") is not None
+
+
+def _why(ab: Record, wrk: Record) -> list[str]:
+    """What in the two runs' own figures can explain a gap (hints, not proof)."""
+    why = []
+    ceiling = ab.get("ab_ceiling_rps")
+    if ceiling and (ab.get("pct_of_ceiling") or 0) >= 95 and wrk["rps"] > ceiling:
+        why.append(f"ab at {ab['pct_of_ceiling']:g}% of its ceiling, wrk above it")
+    for rec in (ab, wrk):
+        if rec.get("loadgen_cpu_pct") is not None and rec["loadgen_cpu_pct"] >= 90:
+            why.append(f"{rec['client']} CPU {rec['loadgen_cpu_pct']:g}%")
+        if rec.get("capped"):
+            why.append(f"{rec['client']} capped")
+        if rec.get("failed"):
+            why.append(f"{rec['client']} {rec['failed']} failed")
+    return why
+
+
+def compared(records: list[Record]) -> list[dict[str, Any]]:
+    """One row per mode and profile that ab and wrk both ran, in the records' order."""
+    pairs: dict[tuple, dict[str, Record]] = {}
+    for rec in records:
+        pairs.setdefault((rec["mode"], rec.get("profile")), {})[str(rec.get("client") or "ab")] = rec
+    rows = []
+    for (mode, profile), by in pairs.items():
+        if "ab" not in by or "wrk" not in by:
+            continue
+        ab, wrk = by["ab"], by["wrk"]
+        ratio = wrk["rps"] / ab["rps"] if _usable(ab) and _usable(wrk) and ab["rps"] > 0 else None
+        agree = None if ratio is None else abs(ratio - 1) <= AGREE_WITHIN
+        rows.append({
+            "mode": mode, "profile": profile, "ab": ab, "wrk": wrk, "ratio": ratio, "agree": agree,
+            "why": _why(ab, wrk) if agree is False else [],
+        })
+    return rows
+
+
+def compare_table(records: list[Record]) -> str | None:
+    """The "clients compared" markdown table; None when no mode ran under both clients."""
+    rows = compared(records)
+    if not rows:
+        return None
+    lines = [
+        "| mode | profile | c | n | delay s | ab req/s | wrk req/s | wrk / ab | ab's ceiling req/s | verdict |",
+        "|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|",
+    ]
+    for row in rows:
+        ab, wrk = row["ab"], row["wrk"]
+        if row["agree"] is None:
+            verdict = "no comparison: " + ", ".join(
+                f"{r['client']} {'error' if r.get('error') else 'not measured'}" for r in (ab, wrk) if not _usable(r))
+        elif row["agree"]:
+            verdict = "agree (within 10%)"
+        else:
+            verdict = f"**differ by {abs(row['ratio'] - 1) * 100:.0f}%**" + (
+                ": " + "; ".join(row["why"]) if row["why"] else "")
+        cells = [
+            str(row["mode"]), str(row["profile"] or DASH), _num(ab.get("c"), 0), _num(ab.get("n"), 0),
+            DASH if ab.get("delay") is None else f"{ab['delay']:g}", _rps(ab), _rps(wrk),
+            DASH if row["ratio"] is None else f"{row['ratio']:.2f}",
+            _num(ab.get("ab_ceiling_rps"), 2), verdict,
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+COMPARE_TEXT = (
+    "Clients compared: req/s of ab and of wrk on the same mode and profile, one after the other; "
+    "they agree when they differ by at most 10% of ab's. Known causes of a gap: ab sends its first "
+    "request alone (its ceiling, above: wrk, which opens its c connections at once, can pass it); "
+    "ab opens a new connection per request where wrk keeps each open (servers that accept slowly "
+    "favour wrk, servers that close after each answer make wrk reconnect too); a client using a "
+    "whole core per thread sets the pace itself; failed requests count in both clients' req/s."
+)
+
+
 def markdown(records: list[Record], run_id: str) -> str:
     """report.md: heading, table, how to read it, notes."""
     starts = sorted(r["started_at"] for r in records if r.get("started_at"))
@@ -225,9 +343,20 @@ def markdown(records: list[Record], run_id: str) -> str:
         + " – means not measured.",
         "",
     ]
+    if "wrk" in clients(records):
+        lines += [
+            "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk keeps its c "
+            "connections open and has no lone first request, so ab's ceiling does not apply to it; "
+            "client CPU % is wrk's CPU as % of its threads' cores (near 100: the client set the pace); "
+            "failed counts socket errors, answers later than the timeout and non-2xx answers.",
+            "",
+        ]
     ceiling = ceiling_note(records)
     if ceiling:
         lines += [ceiling, ""]
+    table = compare_table(records)
+    if table:
+        lines += ["## Clients compared", "", table, "", COMPARE_TEXT, ""]
     lines += [
         "## Notes",
         "",
@@ -244,7 +373,9 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     own ideal; an orange line across each bar marks ab's ceiling for that run
     (the most % of ideal ab can show at its n and c); hatching marks capped
     runs and runs with failed requests; an error shows as a labelled gap, not a
-    zero bar that would read as 'slow'.
+    zero bar that would read as 'slow'. With more than one client each
+    (profile, client) gets its own bar, wrk's in a lighter shade with a dot
+    hatch; wrk has no ceiling line (no lone first request).
     """
     import matplotlib
 
@@ -258,8 +389,22 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
         if rec["mode"] not in modes:
             modes.append(rec["mode"])
     order = {"seed": 0, "tuned": 1}
-    profiles = sorted({str(r.get("profile")) for r in records}, key=lambda p: (order.get(p, 9), p))
-    colours = {p: {"seed": "#9e9e9e", "tuned": "#1f77b4"}.get(p, f"C{k + 2}") for k, p in enumerate(profiles)}
+    several = len(clients(records)) > 1
+
+    def series_of(rec: Record) -> str:
+        """A bar series: the profile, plus the client when the run had more than one."""
+        client = str(rec.get("client") or "ab")
+        return str(rec.get("profile")) + (f" {client}" if several else "")
+
+    def profile_of(series: str) -> str:
+        return series.split(" ")[0]
+
+    profiles = sorted({series_of(r) for r in records},
+                      key=lambda p: (order.get(profile_of(p), 9), profile_of(p), p.endswith(" wrk"), p))
+    base = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
+    lighter = {"seed": "#cfcfcf", "tuned": "#8fbbd9"}
+    colours = {p: (lighter if p.endswith(" wrk") else base).get(profile_of(p), f"C{k + 2}")
+               for k, p in enumerate(profiles)}
     width = 0.8 / max(len(profiles), 1)
 
     def xpos(i: int, prof: str) -> float:
@@ -269,7 +414,7 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     top = 100.0
     hatched = published = ceiling_drawn = False
     for rec in records:
-        i, prof = modes.index(rec["mode"]), str(rec.get("profile"))
+        i, prof = modes.index(rec["mode"]), series_of(rec)
         x = xpos(i, prof)
         pct = None if rec.get("error") else rec.get("pct_of_ideal")
         ceiling = None if rec.get("error") else rec.get("ab_ceiling_pct")
@@ -283,6 +428,8 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
         top = max(top, pct)
         hatch = "//" if rec.get("capped") or rec.get("failed") else None
         hatched = hatched or hatch is not None
+        if several and prof.endswith(" wrk"):
+            hatch = (hatch or "") + ".."
         ax.bar(x, pct, width=width * 0.95, color=colours[prof], hatch=hatch, edgecolor="white")
         label = f"{rec['rps']:.{0 if rec['rps'] >= 10 else 1}f}/s" if rec.get("rps") is not None else ""
         if rec.get("failed"):
@@ -298,7 +445,8 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
         if seed is not None and p.get("c") and p.get("delay"):
             pct = 100.0 * seed / (p["c"] / p["delay"])
             top = max(top, pct)
-            ax.plot([xpos(i, "seed") if "seed" in profiles else i], [pct], marker="D", color="black",
+            seed_series = next((p for p in profiles if profile_of(p) == "seed"), None)
+            ax.plot([xpos(i, seed_series) if seed_series else i], [pct], marker="D", color="black",
                     linestyle="none")
             published = True
     ax.axhline(100, color="#2e7d32", linewidth=1, linestyle="--")

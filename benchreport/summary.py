@@ -1,13 +1,18 @@
-"""Build summary.json: one record per (mode, profile) from the raw files the bench fetched.
+"""Build summary.json: one record per (mode, profile, client) from the raw files the bench fetched.
 
 Layout of a run (written by bench.yml, read here)::
 
-    results/<run-id>/<mode>-<profile>/
+    results/<run-id>/<mode>-<profile>/       ab (the default client)
         ab.txt     ab's stdout
         ab.err     ab's stderr (error messages, "Finished N requests"); may be empty
         ab.tsv     ab -g output (one row per request)
         ab.csv     ab -e output (percentiles)
         meta.json  what was asked and what was sampled, schema below
+    results/<run-id>/<mode>-<profile>-wrk/   wrk (bench client=wrk or both)
+        wrk.txt    wrk's stdout
+        wrk.err    wrk's stderr
+        wrk.json   the figures bench-wrk.lua's done() wrote (see benchreport.wrkparse)
+        meta.json
 
 Every figure in a record comes from these files; what was not measured is
 null, never estimated. A directory with a meta.json but no ab output (the mode
@@ -23,6 +28,7 @@ non-numeric in n, c or delay is an error for that run::
       "run_id": "20261122T040000Z",          # the results/<run-id> name
       "mode": "uwsgi-gevent",                # a key of modes.yml
       "profile": "tuned",                    # seed | tuned
+      "client": "ab",                        # ab | wrk; absent (runs before wrk) means ab
       "n": 2000,                             # ab -n asked for
       "c": 200,                              # ab -c
       "delay": 1,                            # seconds, the ?delay= of the URL
@@ -32,6 +38,8 @@ non-numeric in n, c or delay is an error for that run::
       "timeout_s": 40,                       # ab -s
       "ab_argv": ["ab", "-r", "-t", "300", "-n", "2000", "..."],
       "ab_rc": 0,                            # ab's exit status; null if ab was not run
+                                             # (wrk runs: wrk_argv, wrk_rc and "threads",
+                                             #   wrk's -t, instead of ab_argv and ab_rc)
       "started_at": "2026-11-22T04:00:00Z",  # ISO 8601, just before ab started
       "ended_at": "2026-11-22T04:00:11Z",    # just after ab ended
       "app_host": "app1",
@@ -59,7 +67,8 @@ non-numeric in n, c or delay is an error for that run::
         "cpus": 2,
         "cpu_stat_before": "cpu  4705 0 1200 99871 12 0 30 0 0 0",  # first line of
         "cpu_stat_after":  "cpu  5705 0 1500 100871 12 0 40 0 0 0", #   /proc/stat, verbatim
-        "ab_cpu_ms": 850,                    # ab's own user+system CPU, ms (optional)
+        "ab_cpu_ms": 850,                    # ab's own user+system CPU, ms (optional;
+                                             #   wrk_cpu_ms for wrk)
         "killed": false                      # true when ab outlived the bench's hard cap
                                              #   and was killed (the run is an error)
       }
@@ -86,10 +95,15 @@ Derived figures:
   request's time (both to 1 ms), "whole-seconds" = from the -g file's whole-second
   starts (+-1 s over the span, so only for spans >= 20 s). Null otherwise
   (see benchreport.abparse.steady_throughput).
+* For wrk the ab_ceiling_* figures, pct_of_ceiling and steady_rps are null: wrk
+  opens all c connections at once, it has no lone first request to bound it.
+  rps = requests / duration (benchreport.wrkparse), complete = wrk's requests
+  (it may pass n by the requests in flight when the threads stopped).
 * loadgen_cpu_pct = ab's own CPU (loadgen.ab_cpu_ms) as % of one core over ab's
   timed run (time_taken_s). ab is single-threaded: near 100 means the client,
   not the server, set the pace. Null for runs under 1 s (ab_cpu_ms also holds
   ab's start-up and its writing of the -g/-e files, and is counted in ticks).
+  For wrk it is wrk_cpu_ms as % of its `threads` cores: near 100 means the same.
 * host_cpu_pct = busy share of all CPUs between the two /proc/stat lines (100 =
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
@@ -105,10 +119,14 @@ from typing import Any
 import yaml
 
 from benchreport.abparse import AbRun, ab_ceiling_rps, load_ab_run, steady_throughput
+from benchreport.wrkparse import WrkRun, load_wrk_run
 
 META = "meta.json"
 REQUIRED_META = ("mode", "profile", "n", "c", "delay")
 PROFILE_ORDER = {"seed": 0, "tuned": 1}
+CLIENTS = ("ab", "wrk")
+#: Result folders of the clients other than ab end with -<client>.
+CLIENT_SUFFIXES = {"wrk": "-wrk"}
 #: ab's CPU share is not reported for shorter runs (start-up and tick counting dominate).
 MIN_AB_CPU_RUN_S = 1.0
 
@@ -125,7 +143,7 @@ def run_dirs(run_dir: Path) -> list[Path]:
     """Subdirectories of a run that hold a bench result (a meta.json or ab output)."""
     return sorted(
         d for d in run_dir.iterdir()
-        if d.is_dir() and ((d / META).is_file() or (d / "ab.txt").is_file())
+        if d.is_dir() and any((d / name).is_file() for name in (META, "ab.txt", "wrk.txt", "wrk.json"))
     )
 
 
@@ -175,10 +193,14 @@ def cpu_stat_busy_pct(before: str | None, after: str | None) -> float | None:
     return 100.0 * (total - idle) / total
 
 
-def _split_dirname(name: str) -> tuple[str, str | None]:
-    """`<mode>-<profile>` -> (mode, profile); modes contain dashes, profiles do not."""
+def _split_dirname(name: str) -> tuple[str, str | None, str]:
+    """`<mode>-<profile>[-wrk]` -> (mode, profile, client); modes contain dashes, profiles do not."""
+    client = "ab"
+    for other, suffix in CLIENT_SUFFIXES.items():
+        if name.endswith(suffix):
+            name, client = name[: -len(suffix)], other
     mode, sep, profile = name.rpartition("-")
-    return (mode, profile) if sep and profile in PROFILE_ORDER else (name, None)
+    return ((mode, profile) if sep and profile in PROFILE_ORDER else (name, None)) + (client,)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -210,33 +232,28 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         if meta.get(key) is not None and conv(meta[key]) is None:
             errors.append(f"{META}: {key} is not a number: {meta[key]!r}")
 
-    dir_mode, dir_profile = _split_dirname(directory.name)
+    dir_mode, dir_profile, dir_client = _split_dirname(directory.name)
     mode = str(meta.get("mode") or dir_mode)
     profile = meta.get("profile") or dir_profile
+    client = str(meta.get("client") or dir_client)
+    if client not in CLIENTS:
+        errors.append(f"{META}: unknown client {client!r}")
     n, c, delay = _int(meta.get("n")), _int(meta.get("c")), _finite(meta.get("delay"))
     if meta.get("error"):
         errors.append(str(meta["error"]))
     server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
     loadgen = meta.get("loadgen") if isinstance(meta.get("loadgen"), dict) else {}
     if loadgen.get("killed") is True:
-        errors.append("ab was killed: it outlived its time limit and timeout (bench hard cap)")
+        errors.append(f"{client} was killed: it outlived its time limit and timeout (bench hard cap)")
 
-    ab_rc = _int(meta.get("ab_rc"))
-    ab: AbRun | None = None
-    if (directory / "ab.txt").is_file() or not meta.get("error"):
-        ab = load_ab_run(directory, requested=n, exit_code=ab_rc)
-        warnings.extend(ab.warnings)
-        if ab.error is not None and str(ab.error) not in errors:
-            errors.append(str(ab.error))
-    t = ab.text if ab else None
-    has_stats = bool(t and t.has_stats)
-
-    rps = t.rps if has_stats and t else None
+    if client == "wrk":
+        m = _wrk_measures(directory, meta, loadgen, n, warnings, errors)
+    else:
+        m = _ab_measures(directory, meta, loadgen, n, c, delay, warnings, errors)
+    rps, complete, capped, time_taken = m["rps"], m["complete"], m["capped"], m["time_taken_s"]
     ideal = (c / delay) if (c and delay) else None
-    complete = t.complete if has_stats and t else None
-    capped = bool(ab.capped) if ab else False
-    ceiling = None if capped else ab_ceiling_rps(n, c, delay)
-    steady = steady_throughput(ab.tsv, complete, t.time_taken_s) if has_stats and ab and t else None
+    ceiling = m.get("ceiling")
+    steady = m.get("steady")
 
     cpu_before, cpu_after = _finite(server.get("cpu_ns_before")), _finite(server.get("cpu_ns_after"))
     cpu_ms = None
@@ -246,8 +263,7 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         else:
             warnings.append("server CPU counter went backwards (processes exited?): CPU not reported")
     rss_kib = _finite(server.get("peak_rss_kib"))
-    ab_cpu_ms = _finite(loadgen.get("ab_cpu_ms"))
-    time_taken = t.time_taken_s if has_stats and t else None
+    client_cpu_ms, cores = m["client_cpu_ms"], m["client_cores"]
 
     spec = modes.get(mode, {})
     bench = spec.get("bench") or {}
@@ -258,6 +274,7 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
     rec: dict[str, Any] = {
         "mode": mode,
         "profile": profile,
+        "client": client,
         "title": spec.get("title"),
         "n": n,
         "c": c,
@@ -265,14 +282,8 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "route": meta.get("route"),
         "url": meta.get("url"),
         "complete": complete,
-        "failed": ab.failed if has_stats and ab else None,
-        "failed_detail": (
-            {
-                "connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
-                "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors,
-            }
-            if has_stats and t else None
-        ),
+        "failed": m["failed"],
+        "failed_detail": m["failed_detail"],
         "capped": capped,
         "time_limit_s": _int(meta.get("time_limit_s")),
         "time_taken_s": time_taken,
@@ -284,27 +295,31 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "pct_of_ceiling": _round(100.0 * rps / ceiling, 1) if (rps is not None and ceiling) else None,
         "steady_rps": _round(steady.rps, 2) if steady else None,
         "steady_rps_from": steady.source if steady else None,
-        "mean_ms": t.mean_ms if has_stats and t else None,
-        "p50_ms": ab.p50_ms if has_stats and ab else None,
-        "p99_ms": ab.p99_ms if has_stats and ab else None,
-        "max_ms": ab.max_ms if has_stats and ab else None,
-        "percentiles_from": ab.percentiles_from if has_stats and ab else None,
-        "connect_mean_ms": t.connection_times["connect"].mean if has_stats and t and "connect" in t.connection_times else None,
-        "connect_max_ms": t.connection_times["connect"].max if has_stats and t and "connect" in t.connection_times else None,
+        "mean_ms": m["mean_ms"],
+        "p50_ms": m["p50_ms"],
+        "p99_ms": m["p99_ms"],
+        "max_ms": m["max_ms"],
+        "percentiles_from": m["percentiles_from"],
+        "connect_mean_ms": m.get("connect_mean_ms"),
+        "connect_max_ms": m.get("connect_max_ms"),
         "cpu_ms": _round(cpu_ms, 1),
         "cpu_ms_per_req": _round(cpu_ms / complete, 3) if (cpu_ms is not None and complete) else None,
         "cpu_source": server.get("cpu_source") if cpu_ms is not None else None,
         "peak_rss_mib": _round(rss_kib / 1024.0, 1) if rss_kib is not None else None,
         "rss_source": server.get("rss_source") if rss_kib is not None else None,
         "loadgen_cpu_pct": (
-            _round(100.0 * ab_cpu_ms / (time_taken * 1000.0), 1)
-            if (ab_cpu_ms is not None and time_taken and time_taken >= MIN_AB_CPU_RUN_S) else None
+            _round(100.0 * client_cpu_ms / (time_taken * 1000.0 * cores), 1)
+            if (client_cpu_ms is not None and cores and time_taken and time_taken >= MIN_AB_CPU_RUN_S)
+            else None
         ),
         "host_cpu_pct": _round(cpu_stat_busy_pct(loadgen.get("cpu_stat_before"), loadgen.get("cpu_stat_after")), 1),
         "seed_rps": _finite(spec.get("seed_rps")),
         "seed_params": seed_params,
         "at_seed_params": (seed_params == {"n": n, "c": c, "delay": delay}) if seed_params else None,
-        "ab_rc": ab_rc,
+        "ab_rc": m["rc"] if client == "ab" else None,
+        "client_rc": m["rc"],
+        "client_threads": cores if client == "wrk" else None,
+        "client_detail": m.get("detail"),
         "started_at": meta.get("started_at"),
         "ended_at": meta.get("ended_at"),
         "error": "; ".join(errors) or None,
@@ -316,12 +331,95 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
     return rec
 
 
+def _ab_measures(directory: Path, meta: dict[str, Any], loadgen: dict[str, Any], n: int | None,
+                 c: int | None, delay: float | None, warnings: list[str], errors: list[str]) -> dict[str, Any]:
+    """The client-specific figures of an ab run (ab.txt, ab.tsv, ab.csv)."""
+    ab_rc = _int(meta.get("ab_rc"))
+    ab: AbRun | None = None
+    if (directory / "ab.txt").is_file() or not meta.get("error"):
+        ab = load_ab_run(directory, requested=n, exit_code=ab_rc)
+        warnings.extend(ab.warnings)
+        if ab.error is not None and str(ab.error) not in errors:
+            errors.append(str(ab.error))
+    t = ab.text if ab else None
+    ok = bool(ab and t and t.has_stats)
+    complete = t.complete if ok and t else None
+    capped = bool(ab.capped) if ab else False
+    conn = t.connection_times.get("connect") if ok and t else None
+    return {
+        "rc": ab_rc,
+        "rps": t.rps if ok and t else None,
+        "complete": complete,
+        "capped": capped,
+        "time_taken_s": t.time_taken_s if ok and t else None,
+        "failed": ab.failed if ok and ab else None,
+        "failed_detail": (
+            {
+                "connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
+                "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors,
+            }
+            if ok and t else None
+        ),
+        "mean_ms": t.mean_ms if ok and t else None,
+        "p50_ms": ab.p50_ms if ok and ab else None,
+        "p99_ms": ab.p99_ms if ok and ab else None,
+        "max_ms": ab.max_ms if ok and ab else None,
+        "percentiles_from": ab.percentiles_from if ok and ab else None,
+        "connect_mean_ms": conn.mean if conn else None,
+        "connect_max_ms": conn.max if conn else None,
+        "ceiling": None if capped else ab_ceiling_rps(n, c, delay),
+        "steady": steady_throughput(ab.tsv, complete, t.time_taken_s) if ok and ab and t else None,
+        "client_cpu_ms": _finite(loadgen.get("ab_cpu_ms")),
+        "client_cores": 1,
+    }
+
+
+def _wrk_measures(directory: Path, meta: dict[str, Any], loadgen: dict[str, Any], n: int | None,
+                  warnings: list[str], errors: list[str]) -> dict[str, Any]:
+    """The client-specific figures of a wrk run (wrk.json); no ab ceiling, no steady rate."""
+    wrk_rc = _int(meta.get("wrk_rc"))
+    run: WrkRun | None = None
+    if any((directory / f).is_file() for f in ("wrk.txt", "wrk.json")) or not meta.get("error"):
+        run = load_wrk_run(directory, requested=n, exit_code=wrk_rc)
+        warnings.extend(run.warnings)
+        if run.error is not None and run.error not in errors:
+            errors.append(run.error)
+    ok = bool(run and run.has_stats)
+    threads = run.threads if ok and run and run.threads else _int(meta.get("threads"))
+    return {
+        "rc": wrk_rc,
+        "rps": run.rps if ok and run else None,
+        "complete": run.complete if ok and run else None,
+        "capped": bool(run.capped) if run else False,
+        "time_taken_s": run.duration_s if ok and run else None,
+        "failed": run.failed if ok and run else None,
+        "failed_detail": (
+            {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")}, "non_2xx": run.non_2xx}
+            if ok and run else None
+        ),
+        "mean_ms": run.mean_ms if ok and run else None,
+        "p50_ms": run.p50_ms if ok and run else None,
+        "p99_ms": run.p99_ms if ok and run else None,
+        "max_ms": run.max_ms if ok and run else None,
+        "percentiles_from": run.percentiles_from if ok and run else None,
+        "client_cpu_ms": _finite(loadgen.get("wrk_cpu_ms")),
+        "client_cores": threads,
+        "detail": (
+            {"p90_ms": run.p90_ms, "p99_9_ms": run.p99_9_ms, "duration_from": run.duration_from,
+             "correction_interval_ms": run.correction_interval_ms, "threads_reached": run.threads_reached}
+            if ok and run else None
+        ),
+    }
+
+
 def sort_key(modes: dict[str, dict[str, Any]]):
     """Order records as modes.yml lists the modes, seed before tuned."""
     order = {name: i for i, name in enumerate(modes)}
 
     def key(rec: dict[str, Any]) -> tuple:
-        return (order.get(rec["mode"], len(order)), rec["mode"], PROFILE_ORDER.get(rec["profile"], 9), str(rec["profile"]))
+        client = rec.get("client") or "ab"
+        return (order.get(rec["mode"], len(order)), rec["mode"], PROFILE_ORDER.get(rec["profile"], 9),
+                str(rec["profile"]), CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client)
 
     return key
 

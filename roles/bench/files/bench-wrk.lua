@@ -1,0 +1,136 @@
+-- bench-wrk.lua: make wrk 4.1 send n requests in total, then stop, and write
+-- its figures as JSON. Run by bench-wrk.py, which passes, in the environment:
+--   BENCH_WRK_N        requests in total (split over the threads)
+--   BENCH_WRK_THREADS  wrk's -t
+--   BENCH_WRK_C        wrk's -c (for the latency correction interval below)
+--   BENCH_WRK_OUT      the JSON file done() writes
+--   BENCH_WRK_DONE     prefix of the marker file each thread creates (PREFIX<id>)
+--                      when it has its share
+--
+-- Why it is built this way (wrk 4.1.0, src/wrk.c and src/script.c):
+-- * wrk only knows a duration (-d). Each thread counts its own responses in
+--   response() and calls wrk.thread:stop() when it has its share; -d is only
+--   the cap (bench time_limit).
+-- * Every thread runs this file in its own Lua state: counters are per
+--   thread, and the main state (setup, done) reaches them only through
+--   thread:set / thread:get. Hence the share is handed over in setup().
+-- * wrk's main thread sleeps the whole -d even when every thread has
+--   stopped. The marker files tell bench-wrk.py that all threads are done;
+--   it then sends SIGINT, which ends that sleep (wrk's own Ctrl-C handler).
+-- * wrk's summary.duration therefore ends when the signal arrives, a few ms
+--   late. With LuaJIT's ffi (Debian's wrk) the thread that reaches its share
+--   notes the monotonic time, and duration_us runs from setup() of the first
+--   thread (just before wrk starts it) to the last thread's share.
+-- * wrk adds synthetic samples to its latency histogram before done() for
+--   responses slower than twice the interval it expects per connection
+--   (runtime / (requests / c)): its coordinated-omission correction. The JSON
+--   gives that interval so the report can say when percentiles include it.
+
+local ok_ffi, ffi = pcall(require, "ffi")
+local now_us = function() return nil end
+if ok_ffi then
+  ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clk_id, bench_timespec *tp);
+  ]]
+  local ts = ffi.new("bench_timespec")
+  now_us = function()
+    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
+  end
+end
+
+local total = tonumber(os.getenv("BENCH_WRK_N") or "")
+local nthreads = tonumber(os.getenv("BENCH_WRK_THREADS") or "")
+local connections = tonumber(os.getenv("BENCH_WRK_C") or "")
+local done_prefix = os.getenv("BENCH_WRK_DONE")
+
+-- Main state only: the threads, in the order wrk created them.
+local threads = {}
+local started_us = nil
+
+function setup(thread)
+  local id = #threads
+  if id == 0 then started_us = now_us() end
+  table.insert(threads, thread)
+  -- n over t threads: the first n % t threads take one more.
+  local share = math.floor(total / nthreads)
+  if id < total % nthreads then share = share + 1 end
+  thread:set("bench_id", id)
+  thread:set("bench_share", share)
+end
+
+-- Thread states: globals, so that thread:get can read them in done().
+responses = 0
+non2xx = 0
+reached_us = false
+
+function response(status, headers, body)
+  responses = responses + 1
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if responses == bench_share then
+    reached_us = now_us() or true
+    wrk.thread:stop()
+    if done_prefix then
+      local f = io.open(done_prefix .. bench_id, "w")
+      if f then f:close() end
+    end
+  end
+end
+
+local function num(x)
+  if x == nil or x ~= x or x == math.huge or x == -math.huge then return "null" end
+  return string.format("%.0f", x)
+end
+
+function done(summary, latency, requests)
+  local counted, non2xx_total, reached, last_us = 0, 0, 0, nil
+  local per_thread = {}
+  for i, t in ipairs(threads) do
+    local r, x, at = t:get("responses"), t:get("non2xx"), t:get("reached_us")
+    counted, non2xx_total = counted + r, non2xx_total + x
+    if at then
+      reached = reached + 1
+      if type(at) == "number" and (last_us == nil or at > last_us) then last_us = at end
+    end
+    per_thread[i] = string.format('{"share": %s, "responses": %s}', num(t:get("bench_share")), num(r))
+  end
+  local duration_us, duration_from = summary.duration, "wrk"
+  if reached == #threads and last_us and started_us then
+    duration_us, duration_from = last_us - started_us, "threads"
+  end
+  local e = summary.errors
+  local have = summary.requests > 0
+  local function pct(p) return have and num(latency:percentile(p)) or "null" end
+  local per_conn = connections and math.floor(summary.requests / connections) or 0
+  local interval = per_conn > 0 and math.floor(summary.duration / per_conn) or nil
+  local out = {
+    '"n": ' .. num(total),
+    '"threads": ' .. num(#threads),
+    '"connections": ' .. num(connections),
+    '"requests": ' .. num(summary.requests),
+    '"responses_counted": ' .. num(counted),
+    '"threads_reached_share": ' .. num(reached),
+    '"duration_us": ' .. num(duration_us),
+    '"duration_from": "' .. duration_from .. '"',
+    '"wrk_duration_us": ' .. num(summary.duration),
+    '"bytes": ' .. num(summary.bytes),
+    string.format('"errors": {"connect": %s, "read": %s, "write": %s, "status": %s, "timeout": %s}',
+      num(e.connect), num(e.read), num(e.write), num(e.status), num(e.timeout)),
+    '"non_2xx": ' .. num(non2xx_total),
+    string.format('"latency_us": {"p50": %s, "p90": %s, "p99": %s, "p99_9": %s, "min": %s, "max": %s, "mean": %s}',
+      pct(50), pct(90), pct(99), pct(99.9), have and num(latency.min) or "null",
+      have and num(latency.max) or "null", have and num(latency.mean) or "null"),
+    '"correction_interval_us": ' .. num(interval),
+    '"per_thread": [' .. table.concat(per_thread, ", ") .. ']',
+  }
+  local text = "{" .. table.concat(out, ", ") .. "}\n"
+  local path = os.getenv("BENCH_WRK_OUT")
+  local f = path and io.open(path, "w")
+  if f then
+    f:write(text)
+    f:close()
+  else
+    io.stderr:write("bench-wrk.lua: cannot write " .. tostring(path) .. "\n")
+  end
+end
