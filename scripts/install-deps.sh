@@ -11,7 +11,7 @@ set -euo pipefail
 
 PACKAGES=(
   podman runc debootstrap openssh-client python3-venv
-  apache2-utils nginx postgresql ca-certificates git make
+  apache2-utils wrk nginx postgresql ca-certificates git make
 )
 # Services shipped by the packages above that must not run on the controller.
 SERVICES=(nginx postgresql)

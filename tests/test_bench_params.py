@@ -80,6 +80,10 @@ BAD = [
     (["mode=uwsgi", "time_limit=0"], "time_limit=0: must be a whole number of seconds"),
     (["mode=uwsgi", "time_limit=5m"], "time_limit=5m:"),
     (["mode=uwsgi", "monitor=maybe"], "monitor=maybe: must be true or false"),
+    (["mode=uwsgi", "client=wrk2"], "client=wrk2: must be ab, wrk or both"),
+    (["mode=uwsgi", "client="], "client=: must be ab, wrk or both"),
+    (["mode=uwsgi", "client=ab,wrk"], "client=ab,wrk: must be ab, wrk or both"),
+    (["mode=uwsgi", "client=WRK"], "client=WRK: must be ab, wrk or both"),
 ]
 
 
@@ -103,3 +107,20 @@ def test_valid_parameters_get_past_validation_to_the_hosts(tmp_path):
     assert result.returncode != 0
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]
     assert "UNREACHABLE" in out
+
+
+@pytest.mark.parametrize("client,names", [
+    ("both", ["uwsgi-seed", "uwsgi-seed-wrk", "gunicorn-seed", "gunicorn-seed-wrk"]),
+    ("wrk", ["uwsgi-seed-wrk", "gunicorn-seed-wrk"]),
+    ("ab", ["uwsgi-seed", "gunicorn-seed"]),
+])
+def test_client_plans_one_run_per_mode_profile_and_client(tmp_path, client, names):
+    """client=both runs ab then wrk on each mode and profile; wrk's folder ends in -wrk."""
+    result = run_bench(inventory(tmp_path), "mode=uwsgi,gunicorn", "profile=seed", "n=20", "c=10",
+                       f"client={client}")
+    out = result.stdout + result.stderr
+    task = out[out.index("TASK [bench : Check c and n of every run]"):]
+    task = task[:task.index("TASK [", 1)]
+    planned = re.findall(r"^ok: \[localhost\] => \(item=([^)]*)\)$", task, re.M)
+    assert planned == names, out[-3000:]
+    assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
