@@ -18,6 +18,7 @@ from benchapp.blocking import BlockingCounter
 from benchapp.config import Config
 from benchapp.db import DatabaseUnavailable, Pool
 from benchapp.delay import DelayError, error_body, parse_delay
+from benchapp.grpc_client import GrpcFetch, grpc_gevent_active
 from benchapp.upstream import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout, make_client
 
 
@@ -36,7 +37,8 @@ def gevent_state() -> dict[str, Any]:
     Reading the loop creates the hub: call it from a request, never at import
     (uWSGI forks its workers after the import, and a libuv loop created
     before a plain fork fails in the child)."""
-    state: dict[str, Any] = {"patched": gevent_patched(), "loop": None, "psycogreen": False}
+    state: dict[str, Any] = {"patched": gevent_patched(), "loop": None, "psycogreen": False,
+                             "grpc_gevent": grpc_gevent_active()}
     if "gevent" in sys.modules:
         if state["patched"]:
             import gevent
@@ -84,6 +86,9 @@ def create_app(config: Config | None = None) -> Flask:
                 acquire_timeout=cfg.upstream_timeout,
                 statement_timeout_ms=int((cfg.max_delay + 5) * 1000))
     app.extensions["benchapp_pool"] = pool
+    # The channel is made on the first /grpc call, in the serving process.
+    grpc_fetch = GrpcFetch(cfg.upstream_grpc, cfg.upstream_connect_timeout, cfg.upstream_timeout)
+    app.extensions["benchapp_grpc"] = grpc_fetch
     background = Counters()
     # Entry points patch before importing the app, so this cannot change later.
     patched = gevent_patched()
@@ -116,6 +121,11 @@ def create_app(config: Config | None = None) -> Flask:
     @app.get("/")
     def index():
         return "Hi there! " + fetch(delay_arg())
+
+    @app.get("/grpc")
+    def grpc_route():
+        """/ over gRPC: one channel per process, the upstream timeout as deadline."""
+        return "Hi there! " + grpc_fetch(delay_arg())
 
     @app.get("/db")
     def db():

@@ -31,6 +31,7 @@ class Config:
     profile: str
     server: str
     upstream_url: str
+    upstream_grpc: str  # host:port of the slow API's gRPC service (the /grpc route)
     upstream: str  # "new": a connection per request (the seed); "pooled": keep-alive pool
     upstream_timeout: float
     upstream_connect_timeout: float
@@ -62,6 +63,7 @@ class Config:
             profile=env.get("BENCHAPP_PROFILE", "tuned"),
             server=env.get("BENCHAPP_SERVER", "unknown"),
             upstream_url=env.get("BENCHAPP_UPSTREAM_URL", "http://127.0.0.1:8000/"),
+            upstream_grpc=env.get("BENCHAPP_UPSTREAM_GRPC", "127.0.0.1:8001"),
             upstream=upstream,
             upstream_timeout=upstream_timeout,
             upstream_connect_timeout=_number(env, "BENCHAPP_UPSTREAM_CONNECT_TIMEOUT", 1.0),

@@ -18,10 +18,15 @@ import yaml
 MODES_FILE = Path(__file__).with_name("modes.yml")
 PROFILES = ("seed", "tuned")
 SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
-PATCHES = ("none", "gevent", "gevent+psycogreen")
+PATCHES = ("none", "gevent", "gevent+psycogreen", "gevent+grpc")
 FRONTS = ("none", "nginx")
 PROTOCOLS = ("http", "uwsgi")
 CONCURRENCY = ("serial", "overlap")
+# What an `expect`ed mode's route does instead of answering (checked by the
+# tests and by flask_app's check_mode): `hang` = no answer at all within a
+# client timeout, while /healthz answered before the route was asked.
+# Another outcome needs both checks taught first.
+OUTCOMES = ("hang",)
 UPSTREAMS = ("new", "pooled")
 # gevent.config.loop values (GEVENT_LOOP): the C libev loop, gevent's default
 # on Linux, or libuv.
@@ -65,12 +70,18 @@ class Mode:
     port: int
     route: str
     bench: dict[str, float]
-    concurrency: str
+    concurrency: str | None  # None only for an `expect`ed mode
     seed_rps: float | None
     profiles: dict[str, dict[str, Any]]
     backend_port: int | None = None
     loop: str | None = None
+    expect: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expected_to_fail(self) -> bool:
+        """True when the table says the mode's route does not answer (expect)."""
+        return self.expect is not None
 
     @property
     def gevent(self) -> bool:
@@ -93,6 +104,19 @@ class Mode:
             raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         n = usable_cores() if cores is None else cores
         return {k: resolve_count(v, n) for k, v in self.profiles[profile].items()}
+
+
+def _check_expect(name: str, raw: Any) -> dict[str, str] | None:
+    """`expect: {outcome, why}`: the mode's route is known not to answer."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"outcome", "why"}:
+        raise ModeTableError(f"mode {name}: expect needs exactly outcome and why, got {raw!r}")
+    if raw["outcome"] not in OUTCOMES:
+        raise ModeTableError(f"mode {name}: expect outcome={raw['outcome']!r}, expected one of {OUTCOMES}")
+    if not isinstance(raw["why"], str) or not raw["why"].strip():
+        raise ModeTableError(f"mode {name}: expect needs a why (what goes wrong, and the evidence)")
+    return {"outcome": raw["outcome"], "why": " ".join(raw["why"].split())}
 
 
 def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
@@ -120,6 +144,10 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         if upstream not in UPSTREAMS:
             raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
     patch = choice("patch", PATCHES)
+    if patch == "gevent+grpc" and server != "gunicorn":
+        # init_gevent must run in the serving process before any gRPC object:
+        # of our servers, only Gunicorn imports the app after its fork.
+        raise ModeTableError(f"mode {name}: patch gevent+grpc needs server gunicorn (imports the app after the fork)")
     loop = raw.get("loop", "libev" if patch != "none" else None)
     if patch == "none" and loop is not None:
         raise ModeTableError(f"mode {name}: loop={loop!r} needs a gevent patch")
@@ -128,9 +156,17 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
     bench = raw.get("bench") or {}
     if not {"n", "c", "delay"} <= set(bench):
         raise ModeTableError(f"mode {name}: bench needs n, c and delay")
+    expect = _check_expect(name, raw.get("expect"))
+    if expect is None:
+        concurrency: str | None = choice("concurrency", CONCURRENCY)
+    elif "concurrency" in raw:
+        # Requests that never answer neither overlap nor queue: `expect` says what they do.
+        raise ModeTableError(f"mode {name}: a mode with expect has no concurrency")
+    else:
+        concurrency = None
     known = {
         "title", "server", "entry", "patch", "front", "protocol", "port", "route",
-        "bench", "concurrency", "seed_rps", "profiles", "backend_port", "loop",
+        "bench", "concurrency", "seed_rps", "profiles", "backend_port", "loop", "expect",
     }
     return Mode(
         name=name,
@@ -143,11 +179,12 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         port=int(raw.get("port") or defaults.get("app_port", 3000)),
         route=str(raw.get("route", "/")),
         bench=dict(bench),
-        concurrency=choice("concurrency", CONCURRENCY),
+        concurrency=concurrency,
         seed_rps=raw.get("seed_rps"),
         profiles={k: dict(v) for k, v in profiles.items()},
         backend_port=int(backend_port) if backend_port else None,
         loop=loop,
+        expect=expect,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -182,7 +219,8 @@ def markdown_table(modes: dict[str, Mode] | None = None) -> str:
         seed = "" if m.seed_rps is None else f"{m.seed_rps:g}"
         front = f"nginx :{m.port} → {m.protocol} :{m.backend_port}" if m.front == "nginx" else f"{m.port}"
         patch = m.patch if m.loop in (None, "libev") else f"{m.patch}, {m.loop} loop"
-        rows.append(f"| `{m.name}` | {m.title} | `{m.entry}` ({patch}) | {front} | `{m.route}` "
+        title = f"{m.title} (**expected to fail: {m.expect['outcome']}**)" if m.expect else m.title
+        rows.append(f"| `{m.name}` | {title} | `{m.entry}` ({patch}) | {front} | `{m.route}` "
                     f"| {b['n']}/{b['c']}/{b['delay']:g} | {flags(m, 'seed')} | {flags(m, 'tuned')} | {seed} |")
     return "\n".join(rows) + "\n"
 

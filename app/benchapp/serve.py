@@ -89,6 +89,11 @@ def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int |
             argv += ["--threads", str(opts["threads"])]
         if "worker_connections" in opts:
             argv += ["--worker-connections", str(opts["worker_connections"])]
+        if "graceful_timeout" in opts:
+            # Seconds the master lets workers finish after SIGTERM before it
+            # kills them; under systemd's stop timeout, a wedged worker ends
+            # in a clean exit instead of the unit's SIGKILL.
+            argv += ["--graceful-timeout", str(opts["graceful_timeout"])]
         if backlog:
             argv += ["--backlog", str(backlog)]
         return argv + [f"{mode.entry}:app"]

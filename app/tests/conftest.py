@@ -56,6 +56,18 @@ def http_get(url: str, timeout: float = 20.0, method: str = "GET") -> Answer:
     return Answer(status, body, time.monotonic() - start)
 
 
+def answer_within(url: str, timeout: float) -> Answer | None:
+    """One request; None when no answer came within `timeout` (a hang, bounded)."""
+    try:
+        return http_get(url, timeout)
+    except TimeoutError:
+        return None
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, TimeoutError):
+            return None
+        raise
+
+
 def concurrent_get(url: str, count: int, timeout: float = 30.0) -> tuple[list[Answer], float]:
     """`count` requests at once; the answers and the wall time for all of them."""
     start = time.monotonic()
@@ -115,15 +127,34 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class SlowApi:
+    url: str  # HTTP, with a trailing slash
+    grpc: str  # host:port of its gRPC service
+
+
 @pytest.fixture(scope="session")
-def slow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real aiohttp slow API on loopback; yields its URL."""
-    port = free_port()
+def slow_api_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowApi]:
+    """The real slow API (aiohttp, and grpc.aio on the same loop) on loopback."""
+    port, grpc_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}/"
     log = tmp_path_factory.mktemp("slow_api") / "slow_api.log"
-    argv = [PYTHON, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [PYTHON, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port),
+            "--grpc-port", str(grpc_port)]
     with running(argv, base_env(), url + "healthz", log):
-        yield url
+        yield SlowApi(url, f"127.0.0.1:{grpc_port}")
+
+
+@pytest.fixture(scope="session")
+def slow_api(slow_api_service: SlowApi) -> str:
+    """The slow API's URL."""
+    return slow_api_service.url
+
+
+@pytest.fixture(scope="session")
+def slow_api_grpc(slow_api_service: SlowApi) -> str:
+    """The slow API's gRPC target (host:port)."""
+    return slow_api_service.grpc
 
 
 # --- PostgreSQL ---------------------------------------------------------------

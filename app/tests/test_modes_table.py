@@ -15,6 +15,7 @@ MODES = load_modes()
 DESIGN_MODES = [
     "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "gevent-pywsgi-libuv",
     "uwsgi-gevent", "uwsgi-gevent-async", "gunicorn-gevent", "nginx-gunicorn", "nginx-uwsgi", "psycopg2", "psycogreen",
+    "grpc-gevent", "grpc-gevent-noinit",
 ]
 
 
@@ -120,5 +121,52 @@ def test_libuv_mode_differs_from_gevent_pywsgi_only_in_its_loop():
 def test_bad_loops_fail_at_load(tmp_path, old, new, match):
     bad = tmp_path / "modes.yml"
     bad.write_text(MODES_FILE.read_text().replace(old, new, 1))
+    with pytest.raises(ModeTableError, match=match):
+        load_modes(bad)
+
+
+def test_grpc_modes_differ_only_in_init_gevent():
+    """The pair isolates grpc.experimental.gevent.init_gevent(): same server and
+    flags, one entry calls it (and says so in patch), the other is expected to hang."""
+    init, noinit = MODES["grpc-gevent"], MODES["grpc-gevent-noinit"]
+    assert (init.entry, init.patch) == ("benchapp.patched_grpc", "gevent+grpc")
+    assert (noinit.entry, noinit.patch) == ("benchapp.patched", "gevent")
+    assert init.route == noinit.route == "/grpc"
+    assert init.server == noinit.server == "gunicorn"
+    for profile in ("seed", "tuned"):
+        assert init.profiles[profile] == noinit.profiles[profile]
+        argv = build_argv(init, profile, cores=2)
+        assert build_argv(noinit, profile, cores=2) == argv[:-1] + ["benchapp.patched:app"]
+        # Under the unit's stop timeout (flask_app_stop_timeout, 15 s): a wedged
+        # worker is ended by Gunicorn, not by systemd's SIGKILL.
+        assert int(argv[argv.index("--graceful-timeout") + 1]) < 15
+    assert init.expect is None and init.concurrency == "overlap"
+    assert noinit.expect["outcome"] == "hang" and noinit.concurrency is None
+    assert "init_gevent" in noinit.expect["why"]
+
+
+def test_only_expected_modes_are_marked_in_the_docs_table():
+    from benchapp.modes import markdown_table
+
+    marked = [line for line in markdown_table().splitlines() if "expected to fail" in line]
+    assert [line.split("`")[1] for line in marked] == [n for n, m in MODES.items() if m.expect]
+
+
+@pytest.mark.parametrize("old,new,match", [
+    ("      outcome: hang\n", "      outcome: crash\n", "grpc-gevent-noinit: expect outcome='crash'"),
+    ("      outcome: hang\n", "", "grpc-gevent-noinit: expect needs exactly outcome and why"),
+    ("    expect:\n", "    concurrency: serial\n    expect:\n", "grpc-gevent-noinit: a mode with expect has no concurrency"),
+    ("    concurrency: overlap\n    seed_rps: null\n    profiles:\n      seed: {worker_class: gevent, workers: 1, "
+     "worker_connections: 1000, listen: 2048, graceful_timeout",
+     "    seed_rps: null\n    profiles:\n      seed: {worker_class: gevent, workers: 1, "
+     "worker_connections: 1000, listen: 2048, graceful_timeout", "grpc-gevent: concurrency=None"),
+    ("    server: gunicorn\n    entry: benchapp.patched_grpc\n", "    server: uwsgi\n    entry: benchapp.patched_grpc\n",
+     "grpc-gevent: patch gevent\\+grpc needs server gunicorn"),
+])
+def test_bad_expectations_fail_at_load(tmp_path, old, new, match):
+    text = MODES_FILE.read_text()
+    assert old in text
+    bad = tmp_path / "modes.yml"
+    bad.write_text(text.replace(old, new, 1))
     with pytest.raises(ModeTableError, match=match):
         load_modes(bad)

@@ -245,3 +245,96 @@ def test_async_view_maps_upstream_failures_like_index(silent_upstream):
     start = time.monotonic()
     assert silent.get("/async?delay=0.1").status_code == 504
     assert 1.0 <= time.monotonic() - start < 5.0
+
+
+# --- /grpc: the slow API over gRPC ---------------------------------------------
+
+
+@pytest.fixture()
+def grpc_client(slow_api, slow_api_grpc):
+    return make_client(slow_api, BENCHAPP_UPSTREAM_GRPC=slow_api_grpc)
+
+
+def test_grpc_route_answers_like_index_over_one_channel(grpc_client):
+    start = time.monotonic()
+    resp = grpc_client.get("/grpc?delay=0.3")
+    assert resp.status_code == 200
+    assert resp.data == b"Hi there! slow api response"
+    assert time.monotonic() - start >= 0.3
+    fetch = grpc_client.application.extensions["benchapp_grpc"]
+    channel = fetch._channel
+    assert grpc_client.get("/grpc?delay=0").status_code == 200
+    assert fetch._channel is channel is not None  # made once, reused
+    body = grpc_client.get("/healthz").get_json()
+    assert body["grpc_gevent"] is False  # imported, but not patched for gevent
+
+
+@pytest.mark.parametrize("raw", BAD_DELAYS)
+def test_grpc_route_refuses_bad_delays(grpc_client, raw):
+    assert grpc_client.get("/grpc", query_string={"delay": raw}).status_code == 400
+
+
+def test_slow_api_grpc_validates_the_same_way(slow_api_grpc):
+    import grpc
+
+    from benchapp import grpc_api
+
+    with grpc.insecure_channel(slow_api_grpc) as channel:
+        call = channel.unary_unary(grpc_api.METHOD, request_serializer=lambda text: text.encode(),
+                                   response_deserializer=grpc_api.decode_body)
+        for raw in BAD_DELAYS:
+            with pytest.raises(grpc.RpcError) as err:
+                call(raw, timeout=5)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raw
+            assert "from 0 to 30" in err.value.details()
+        assert call("0", timeout=5) == "slow api response"
+
+
+def test_grpc_upstream_refusing_connections_is_a_fast_502():
+    client = make_client(f"http://127.0.0.1:{free_port()}/", BENCHAPP_UPSTREAM_GRPC=f"127.0.0.1:{free_port()}")
+    for _ in range(2):  # the failed channel is dropped; the next request tries again
+        start = time.monotonic()
+        resp = client.get("/grpc?delay=0")
+        assert resp.status_code == 502
+        assert time.monotonic() - start < 1.0
+        assert resp.get_json()["error"] == "slow API unavailable"
+
+
+@pytest.fixture()
+def sleepy_grpc():
+    """A gRPC server of the slow API's method that sleeps past any deadline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import grpc
+
+    from benchapp import grpc_api
+
+    release = threading.Event()
+
+    def delay(_request: bytes, _context) -> bytes:
+        release.wait(10)
+        return grpc_api.BODY_BYTES
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        grpc_api.SERVICE, {"Delay": grpc.unary_unary_rpc_method_handler(delay)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    release.set()
+    server.stop(0)
+
+
+def test_grpc_upstream_slower_than_the_deadline_is_a_504(slow_api, sleepy_grpc):
+    client = make_client(slow_api, BENCHAPP_UPSTREAM_GRPC=sleepy_grpc, BENCHAPP_MAX_DELAY="0.5",
+                         BENCHAPP_UPSTREAM_TIMEOUT="1")
+    start = time.monotonic()
+    resp = client.get("/grpc?delay=0.1")
+    elapsed = time.monotonic() - start
+    assert resp.status_code == 504
+    assert 1.0 <= elapsed < 5.0  # the deadline, not a hang
+
+
+def test_grpc_target_comes_from_the_environment():
+    assert Config.from_env({}).upstream_grpc == "127.0.0.1:8001"
+    assert Config.from_env({"BENCHAPP_UPSTREAM_GRPC": "10.0.0.2:9001"}).upstream_grpc == "10.0.0.2:9001"

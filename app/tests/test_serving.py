@@ -7,20 +7,27 @@ serialised ones in about ten.
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
 
 import pytest
 
+from concurrent.futures import ThreadPoolExecutor
+
 from benchapp.modes import load_modes
-from conftest import concurrent_get, healthz, http_get, serve_mode
+from conftest import answer_within, concurrent_get, healthz, http_get, serve_mode
 
 MODES = load_modes()
 DELAY = 0.5
 COUNT = 10
 OVERLAP_MAX = 3.0  # all 10 within 3 delays: they ran together
 SERIAL_MIN = 4.0  # beyond 4 delays: they queued behind each other
+# Modes the table marks as failing (expect) have their own test.
+ANSWERING = [name for name, mode in MODES.items() if not mode.expected_to_fail]
+EXPECTED_TO_FAIL = [name for name, mode in MODES.items() if mode.expected_to_fail]
+HANG_WAIT = 3.0  # seconds a client waits before calling a request hung
 
 
 def expected_body(route: str) -> str:
@@ -29,15 +36,17 @@ def expected_body(route: str) -> str:
 
 @pytest.mark.modes
 @pytest.mark.parametrize("profile", ["tuned", "seed"])
-@pytest.mark.parametrize("name", list(MODES))
-def test_mode_serves_concurrent_requests(name, profile, slow_api, postgres, tmp_path):
+@pytest.mark.parametrize("name", ANSWERING)
+def test_mode_serves_concurrent_requests(name, profile, slow_api, slow_api_grpc, postgres, tmp_path):
     mode = MODES[name]
-    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_UPSTREAM_GRPC": slow_api_grpc,
+           "BENCHAPP_DATABASE_DSN": postgres.dsn}
     with serve_mode(mode, profile, tmp_path, **env) as served:
         state = healthz(served.url)
         assert (state["mode"], state["profile"], state["server"]) == (name, profile, mode.server)
         assert state["patched"] is mode.gevent  # the sync modes stay unpatched
         assert state["psycogreen"] is ("psycogreen" in mode.patch)
+        assert state["grpc_gevent"] is ("grpc" in mode.patch)
         # gevent.libev.corecext.loop or gevent.libuv.loop.loop: the table's choice
         assert (state["loop"] or "").split(".")[1:2] == ([mode.loop] if mode.gevent else [])
         assert state["upstream"] == mode.profiles[profile]["upstream"]
@@ -48,7 +57,7 @@ def test_mode_serves_concurrent_requests(name, profile, slow_api, postgres, tmp_
         answers, elapsed = concurrent_get(f"{served.url}{mode.route}?delay={DELAY}", COUNT)
         assert [a.status for a in answers] == [200] * COUNT, [a.body[:200] for a in answers]
         assert all(a.body.startswith(expected_body(mode.route)) for a in answers)
-        if mode.route == "/":
+        if mode.route in ("/", "/grpc"):
             assert all(a.body == "Hi there! slow api response" for a in answers)
 
         ratio = elapsed / DELAY
@@ -59,6 +68,43 @@ def test_mode_serves_concurrent_requests(name, profile, slow_api, postgres, tmp_
 
         assert http_get(f"{served.url}/?delay=abc").status == 400
         assert served.proc.poll() is None
+
+
+@pytest.mark.modes
+@pytest.mark.parametrize("profile", ["tuned", "seed"])
+@pytest.mark.parametrize("name", EXPECTED_TO_FAIL)
+def test_mode_fails_as_the_table_expects(name, profile, slow_api, slow_api_grpc, postgres, tmp_path):
+    """An `expect`ed mode starts and /healthz answers; its route then does what
+    the table says (hang: 20 concurrent requests, none answered within the
+    client timeout), and SIGTERM still stops it, all in bounded time."""
+    mode = MODES[name]
+    assert mode.expect["outcome"] == "hang"  # the only outcome this test knows
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_UPSTREAM_GRPC": slow_api_grpc,
+           "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    with serve_mode(mode, profile, tmp_path, **env) as served:
+        state = healthz(served.url)
+        assert (state["mode"], state["profile"], state["patched"]) == (name, profile, mode.gevent)
+        assert state["grpc_gevent"] is ("grpc" in mode.patch)
+        assert http_get(f"{served.url}/?delay=0").status == 200  # HTTP to the slow API still works
+
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(lambda _: answer_within(f"{served.url}{mode.route}?delay=0", HANG_WAIT),
+                                    range(20)))
+        elapsed = time.monotonic() - start
+        assert answers == [None] * 20, f"{name} answered: {answers}"
+        assert elapsed < HANG_WAIT + 2  # the clients' timeouts bounded it
+        if mode.options(profile)["workers"] == 1:
+            # The one worker is wedged: not even /healthz answers.
+            assert answer_within(f"{served.url}/healthz", 1.0) is None
+
+        # Bounded stop: Gunicorn ends the wedged worker after its graceful
+        # timeout, under systemd's stop timeout, and exits cleanly.
+        grace = mode.options(profile)["graceful_timeout"]
+        sent = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(grace + 5) == 0
+        assert time.monotonic() - sent < grace + 5
 
 
 @pytest.mark.modes
@@ -115,30 +161,44 @@ def test_slow_api_runs_several_workers_on_one_port(tmp_path):
 
     from conftest import base_env, free_port, running
 
-    port = free_port()
+    from benchapp.grpc_client import GrpcFetch
+
+    port, grpc_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    argv = [sys.executable, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port),
+            "--grpc-port", str(grpc_port), "--workers", "2"]
     with running(argv, base_env(), url + "/healthz", tmp_path / "slow_api.log") as proc:
         pids = {int(healthz(url)["pid"]) for _ in range(40)}
         answers, elapsed = concurrent_get(f"{url}/?delay={DELAY}", COUNT)
         assert [a.body for a in answers] == ["slow api response"] * COUNT
         assert elapsed / DELAY < OVERLAP_MAX
+        # Both workers bound the gRPC port too (SO_REUSEPORT); calls overlap.
+        listeners = subprocess.run(["ss", "-Hltnp", f"sport = :{grpc_port}"], capture_output=True, text=True).stdout
+        grpc_pids = {int(p) for p in re.findall(r"pid=(\d+)", listeners)}
+        fetch = GrpcFetch(f"127.0.0.1:{grpc_port}", 1.0, 10.0)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=COUNT) as pool:
+            bodies = list(pool.map(lambda _: fetch(DELAY), range(COUNT)))
+        assert bodies == ["slow api response"] * COUNT
+        assert (time.monotonic() - start) / DELAY < OVERLAP_MAX
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 2 and pids <= {int(p) for p in children}
+        assert grpc_pids == {int(p) for p in children}
     assert proc.returncode == 0
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1  # none left
 
 
-GRACEFUL = [name for name, mode in MODES.items() if mode.server != "devserver" and mode.front != "nginx"]
+GRACEFUL = [name for name in ANSWERING if MODES[name].server != "devserver" and MODES[name].front != "nginx"]
 
 
 @pytest.mark.modes
 @pytest.mark.parametrize("name", GRACEFUL)
-def test_sigterm_finishes_the_requests_in_flight(name, slow_api, postgres, tmp_path):
+def test_sigterm_finishes_the_requests_in_flight(name, slow_api, slow_api_grpc, postgres, tmp_path):
     """systemd stops a unit with SIGTERM: the server stops accepting, answers
     what it holds, then exits 0 (uWSGI's default SIGTERM would reload)."""
     mode = MODES[name]
-    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_DATABASE_DSN": postgres.dsn}
+    env = {"BENCHAPP_UPSTREAM_URL": slow_api, "BENCHAPP_UPSTREAM_GRPC": slow_api_grpc,
+           "BENCHAPP_DATABASE_DSN": postgres.dsn}
     with serve_mode(mode, "tuned", tmp_path, **env) as served:
         assert http_get(f"{served.url}{mode.route}?delay=0").status == 200
         answers = []
