@@ -44,7 +44,8 @@ BODY = b"Hi there! slow api response"
 # The server (its own process: `python this_file.py serve`)
 
 def serve() -> None:
-    """Serve HTTP/1.1 with keep-alive on 127.0.0.1; the port is the first stdout line.
+    """Serve HTTP/1.1 (1.0 to 1.0 requests, as the bench's wrk sends) on 127.0.0.1;
+    the port is the first stdout line.
 
     GET /count answers how many other requests it has answered (per ?key=).
     """
@@ -78,6 +79,10 @@ def serve() -> None:
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
+            if self.request_version == "HTTP/1.0":
+                # as real servers do (gunicorn, gevent, nginx...): the client
+                # then knows the close is the end of this answer, not an error
+                self.send_header("Connection", "close")
             self.end_headers()
             try:
                 self.wfile.write(body)
