@@ -166,6 +166,7 @@ def test_roles_agree_on_shared_names() -> None:
     assert app["flask_app_db_port"] == pg["postgres_port"]
     assert app["flask_app_db_pool_size"] == pg["postgres_app_pool_size"]
     assert app["flask_app_slow_api_port"] == api["slow_api_port"]
+    assert app["flask_app_slow_api_grpc_port"] == api["slow_api_grpc_port"]
     assert (app["flask_app_db_password_file"].split("}}", 1)[1]
             == pg["postgres_password_file"].split("}}", 1)[1])
     assert app["flask_app_nginx_backend_command"] == role_defaults("nginx")["nginx_backend_command"]
@@ -279,13 +280,26 @@ def test_nginx_backends_speak_each_modes_protocol(table: dict[str, Any]) -> None
                     assert f"proxy_pass http://127.0.0.1:{spec['backend_port']};" in conf
 
 
+@pytest.mark.parametrize("grpc_port", [8001, 0])
+def test_slow_api_unit_serves_grpc_on_its_port(grpc_port: int) -> None:
+    context = {k: v for k, v in role_defaults("slow_api").items() if not is_template(v)}
+    context.update(ansible_managed="Ansible managed", slow_api_nofile=20000, slow_api_grpc_port=grpc_port)
+    unit = _env("slow_api").get_template("slow-api.service.j2").render(context)
+    (start,) = unit_values(unit, "ExecStart")
+    argv = start.split()
+    assert argv[argv.index("--grpc-port") + 1] == str(grpc_port)  # 0: the app's /grpc has no upstream
+    assert ("gRPC on :8001" in unit_values(unit, "Description")[0]) is bool(grpc_port)
+
+
 def test_app_env_holds_the_runtime_contract() -> None:
     context = {k: v for k, v in role_defaults("flask_app").items() if not is_template(v)}
     context.update(ansible_managed="Ansible managed", flask_app_upstream_url="http://10.0.0.2:8000/",
+                   flask_app_upstream_grpc="10.0.0.2:8001",
                    flask_app_db_host="10.0.0.3", flask_app_db_password="s3cret")
     text = _env("flask_app").get_template("app.env.j2").render(context)
     env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert env["BENCHAPP_UPSTREAM_URL"] == "http://10.0.0.2:8000/"
+    assert env["BENCHAPP_UPSTREAM_GRPC"] == "10.0.0.2:8001"
     assert env["BENCHAPP_DATABASE_DSN"] == (
         '"host=10.0.0.3 port=5432 dbname=flaskbench user=flaskbench password=s3cret"')
     assert float(env["BENCHAPP_UPSTREAM_TIMEOUT"]) > float(env["BENCHAPP_MAX_DELAY"])

@@ -148,6 +148,7 @@ def test_db_route_uses_the_pool_and_answers_both_results(slow_api, postgres):
     pool = client.application.extensions["benchapp_pool"]
     assert pool.opened == 1  # sequential requests reuse one connection
     assert pool.idle == 1
+    pool.close()  # not left to the garbage collector: the next test counts connections
 
 
 def test_db_connections_are_bounded_and_none_leak(slow_api, postgres):
