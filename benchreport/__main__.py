@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from benchreport import EXIT_RUN_ERROR, render
-from benchreport.summary import build_summary, load_modes, write_summary
+from benchreport.summary import build_summary, load_modes, unexpected_error, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODES = REPO_ROOT / "app" / "benchapp" / "modes.yml"
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for note in found:
             print(f"- {note}")
     print(f"\nWrote {run_dir / 'summary.json'}, report.md, chart.png")
-    return EXIT_RUN_ERROR if any(r.get("error") for r in records) else 0
+    return EXIT_RUN_ERROR if any(unexpected_error(r) for r in records) else 0
 
 
 if __name__ == "__main__":

@@ -143,8 +143,14 @@ def notes(records: list[Record]) -> list[str]:
     seed_noted: set[str] = set()
     for rec in records:
         name = _name(rec)
+        if rec.get("expected"):
+            verdict = ("as the mode table expects" if rec.get("as_expected")
+                       else "UNEXPECTEDLY it fully succeeded")
+            out.append(f"{name}: expected to {rec['expected']} ({rec.get('expected_why') or 'see modes.yml'}); "
+                       f"{verdict}")
         if rec.get("error"):
-            out.append(f"{name}: ERROR: {rec['error']}")
+            label = "expected failure" if rec.get("expected") and rec.get("as_expected") else "ERROR"
+            out.append(f"{name}: {label}: {rec['error']}")
         if rec.get("capped"):
             limit = rec.get("time_limit_s")
             limit_text = f"the {limit:g} s time limit" if limit is not None else "its time limit"

@@ -328,7 +328,30 @@ def build_record(directory: Path, modes: dict[str, dict[str, Any]], run_dir: Pat
         "warnings": warnings,
         "raw_dir": directory.relative_to(run_dir).as_posix(),
     }
+    rec.update(expectation(spec, rec))
     return rec
+
+
+def expectation(spec: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    """What the mode table expects of this mode (its `expect`) and whether the run bore it out.
+
+    Only failure is ever expected (gRPC without init_gevent hangs): the run
+    is as expected when it did not fully succeed (an error, a failed request,
+    the time cap, or nothing answered). A run that fully succeeded is not.
+    """
+    expect = spec.get("expect") if isinstance(spec.get("expect"), dict) else None
+    if not expect:
+        return {"expected": None, "expected_why": None, "as_expected": None}
+    succeeded = (not rec.get("error") and not rec.get("capped") and rec.get("failed") == 0
+                 and bool(rec.get("complete")))
+    return {"expected": str(expect.get("outcome") or "failure"),
+            "expected_why": " ".join(str(expect.get("why") or "").split()) or None,
+            "as_expected": not succeeded}
+
+
+def unexpected_error(rec: dict[str, Any]) -> bool:
+    """A run error the report must end non-zero for: any, but an expected failure's."""
+    return bool(rec.get("error")) and not (rec.get("expected") and rec.get("as_expected"))
 
 
 def _ab_measures(directory: Path, meta: dict[str, Any], loadgen: dict[str, Any], n: int | None,

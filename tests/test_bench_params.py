@@ -121,6 +121,18 @@ def test_client_plans_one_run_per_mode_profile_and_client(tmp_path, client, name
     out = result.stdout + result.stderr
     task = out[out.index("TASK [bench : Check c and n of every run]"):]
     task = task[:task.index("TASK [", 1)]
-    planned = re.findall(r"^ok: \[localhost\] => \(item=([^)]*)\)$", task, re.M)
+    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+) limit=300s timeout=90s\)$", task, re.M)
     assert planned == names, out[-3000:]
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
+
+
+def test_a_mode_expected_to_hang_gets_short_limits(tmp_path):
+    """The table's expected failure (gRPC without init_gevent) is bounded tighter than the rest."""
+    result = run_bench(inventory(tmp_path), "mode=grpc-gevent-noinit,uwsgi", "profile=tuned", "n=20", "c=10",
+                       "time_limit=120")
+    out = result.stdout + result.stderr
+    task = out[out.index("TASK [bench : Check c and n of every run]"):]
+    task = task[:task.index("TASK [", 1)]
+    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+ limit=\S+ timeout=\S+)\)$", task, re.M)
+    assert planned == ["grpc-gevent-noinit-tuned limit=30s timeout=10s",
+                       "uwsgi-tuned limit=120s timeout=90s"], out[-3000:]

@@ -250,3 +250,47 @@ def test_cli_without_results_exits_1(tmp_path):
     proc = run_cli(str(tmp_path / "empty"))
     assert proc.returncode == 1 and "no <mode>-<profile>" in proc.stderr
     assert not (tmp_path / "empty" / "summary.json").exists()
+
+
+def _stalled_run(results: Path, mode: str) -> Path:
+    """A real ab abort (nothing answered within -s) filed as a run of `mode`."""
+    run = results / "20260102T060000Z"
+    src = ROOT / "tests" / "data" / "benchreport" / "ab" / "stall-abort"
+    dest = run / f"{mode}-tuned"
+    shutil.copytree(src, dest)
+    data = json.loads((dest / "meta.json").read_text())
+    data.update(mode=mode, n=20, c=10, delay=1)
+    (dest / "meta.json").write_text(json.dumps(data))
+    return run
+
+
+def test_an_expected_hang_is_reported_as_such_and_does_not_fail_the_run(tmp_path, modes):
+    expected = [name for name, m in modes.items() if m.get("expect")]
+    assert expected, "the mode table should mark gRPC without init_gevent as expected to fail"
+    run = _stalled_run(tmp_path / "results", expected[0])
+    [rec] = build_summary(run, modes)
+    assert rec["error"] and "timeout" in rec["error"]
+    assert rec["expected"] == modes[expected[0]]["expect"]["outcome"]
+    assert rec["as_expected"] is True and rec["expected_why"]
+    assert any("as the mode table expects" in note for note in render.notes([rec]))
+    assert any(f"{expected[0]}/tuned: expected failure:" in note for note in render.notes([rec]))
+    proc = run_cli(str(run), "--modes-file", str(MODES_FILE))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_same_hang_in_a_mode_not_expected_to_fail_is_an_error(tmp_path, modes):
+    run = _stalled_run(tmp_path / "results", "uwsgi-gevent")
+    [rec] = build_summary(run, modes)
+    assert rec["expected"] is None and rec["as_expected"] is None
+    assert any("uwsgi-gevent/tuned: ERROR:" in note for note in render.notes([rec]))
+    assert run_cli(str(run), "--modes-file", str(MODES_FILE)).returncode == EXIT_RUN_ERROR
+
+
+def test_an_expected_failure_that_succeeds_is_flagged(run_dir, modes):
+    [rec] = [r for r in build_summary(run_dir, modes) if r["mode"] == "uwsgi" and r["profile"] == "seed"]
+    assert rec["error"] is None and rec["failed"] == 0
+    spec = {**modes["uwsgi"], "expect": {"outcome": "hang", "why": "test"}}
+    from benchreport.summary import expectation
+    got = expectation(spec, rec)
+    assert got == {"expected": "hang", "expected_why": "test", "as_expected": False}
+    assert any("UNEXPECTEDLY" in note for note in render.notes([{**rec, **got}]))
