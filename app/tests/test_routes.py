@@ -339,3 +339,29 @@ def test_grpc_upstream_slower_than_the_deadline_is_a_504(slow_api, sleepy_grpc):
 def test_grpc_target_comes_from_the_environment():
     assert Config.from_env({}).upstream_grpc == "127.0.0.1:8001"
     assert Config.from_env({"BENCHAPP_UPSTREAM_GRPC": "10.0.0.2:9001"}).upstream_grpc == "10.0.0.2:9001"
+
+
+def test_grpc_recovers_after_the_slow_api_restarts_without_an_app_restart(tmp_path):
+    """Down: a fast 502 on the kept channel. Up again after 6 s of failing
+    calls: answers within 1.5 s, no app restart (gRPC's default reconnect
+    backoff had grown to 2.4-3.3 s by then; CHANNEL_OPTIONS caps it at 1 s)."""
+    from conftest import PYTHON, base_env, running
+
+    port, grpc_port = free_port(), free_port()
+    argv = [PYTHON, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port),
+            "--grpc-port", str(grpc_port)]
+    url = f"http://127.0.0.1:{port}/"
+    client = make_client(url, BENCHAPP_UPSTREAM_GRPC=f"127.0.0.1:{grpc_port}")
+    with running(argv, base_env(), url + "healthz", tmp_path / "first.log"):
+        assert client.get("/grpc?delay=0").status_code == 200
+    down = time.monotonic()
+    while time.monotonic() - down < 6.0:
+        start = time.monotonic()
+        assert client.get("/grpc?delay=0").status_code == 502
+        assert time.monotonic() - start < 1.0
+        time.sleep(0.05)
+    with running(argv, base_env(), url + "healthz", tmp_path / "again.log"):
+        up = time.monotonic()
+        while client.get("/grpc?delay=0").status_code != 200:
+            assert time.monotonic() - up < 1.5, "gRPC did not reconnect within 1.5 s"
+            time.sleep(0.05)
