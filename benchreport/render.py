@@ -38,6 +38,8 @@ def _ms(value: float | None) -> str:
 
 def _rps(rec: Record) -> str:
     """ab's req/s; an errored run's figure is not a throughput (all refused: thousands/s)."""
+    if rec.get("expected") and rec.get("as_expected"):
+        return f"{rec['expected']} (expected)"
     if rec.get("error"):
         return "error"
     if rec.get("rps") is None:

@@ -273,6 +273,7 @@ def test_an_expected_hang_is_reported_as_such_and_does_not_fail_the_run(tmp_path
     assert rec["expected"] == modes[expected[0]]["expect"]["outcome"]
     assert rec["as_expected"] is True and rec["expected_why"]
     assert any("as the mode table expects" in note for note in render.notes([rec]))
+    assert "hang (expected)" in render.text_table([rec])
     assert any(f"{expected[0]}/tuned: expected failure:" in note for note in render.notes([rec]))
     proc = run_cli(str(run), "--modes-file", str(MODES_FILE))
     assert proc.returncode == 0, proc.stdout + proc.stderr
