@@ -18,6 +18,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 
 from aiohttp import web
 
@@ -82,9 +83,19 @@ def _serve(args: argparse.Namespace) -> None:
     asyncio.run(_run(args))
 
 
-def _supervise(args: argparse.Namespace) -> None:
-    """Fork the workers, replace one that dies, pass SIGTERM/SIGINT on to all."""
-    children: set[int] = set()
+#: A worker that dies sooner than this after its start is broken, not unlucky
+#: (bad code or config): respawning it would spin. The supervisor exits non-zero
+#: instead, and systemd's Restart=on-failure starts the service afresh, new code
+#: included.
+EARLY_DEATH_S = 2.0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Fork the workers, replace one that dies, pass SIGTERM/SIGINT on to all.
+
+    Returns the exit status: 0 after a signal, 1 when a worker died early.
+    """
+    children: dict[int, float] = {}
     stopping = False
 
     def spawn() -> None:
@@ -92,11 +103,17 @@ def _supervise(args: argparse.Namespace) -> None:
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 1
             try:
                 _serve(args)
+                code = 0
+            except BaseException:  # the traceback goes to the journal, the status to the parent
+                import traceback
+
+                traceback.print_exc()
             finally:
-                os._exit(0)
-        children.add(pid)
+                os._exit(code)
+        children[pid] = time.monotonic()
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -111,15 +128,24 @@ def _supervise(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGINT, stop)
     for _ in range(args.workers):
         spawn()
+    status = 0
     while children:
         try:
-            pid, status = os.wait()
+            pid, wstatus = os.wait()
         except ChildProcessError:
             break
-        children.discard(pid)
-        if not stopping:
-            print(f"slow_api worker {pid} exited ({status}); starting another", file=sys.stderr)
-            spawn()
+        lived = time.monotonic() - children.pop(pid, 0.0)
+        if stopping:
+            continue
+        if lived < EARLY_DEATH_S:
+            print(f"slow_api worker {pid} died {lived:.1f} s after its start (status {wstatus}); "
+                  "stopping the others and exiting 1", file=sys.stderr)
+            status = 1
+            stop(signal.SIGTERM, None)
+            continue
+        print(f"slow_api worker {pid} exited (status {wstatus}); starting another", file=sys.stderr)
+        spawn()
+    return status
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers == 0:
         args.workers = len(os.sched_getaffinity(0))
     if args.workers > 1:
-        _supervise(args)
+        sys.exit(_supervise(args))
     else:
         _serve(args)
 

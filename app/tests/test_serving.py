@@ -188,6 +188,27 @@ def test_slow_api_runs_several_workers_on_one_port(tmp_path):
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1  # none left
 
 
+def test_slow_api_exits_1_when_its_workers_die_at_start(tmp_path):
+    """A worker that cannot start (here: its port is taken) is not respawned in
+    a loop: the supervisor stops and exits 1, so systemd restarts it afresh."""
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import base_env, free_port
+
+    with socket.socket() as taken:  # bound without SO_REUSEPORT: the workers' bind fails
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "benchapp.slow_api", "--host", "127.0.0.1", "--port", str(port),
+                "--grpc-port", str(free_port()), "--workers", "2"]
+        proc = subprocess.run(argv, env=base_env(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "died" in proc.stderr and "exiting 1" in proc.stderr
+    assert proc.stderr.count("starting another") == 0
+
+
 GRACEFUL = [name for name in ANSWERING if MODES[name].server != "devserver" and MODES[name].front != "nginx"]
 
 
