@@ -320,8 +320,7 @@ COMPARE_TEXT = (
     "Clients compared: req/s of ab and of wrk on the same mode and profile, one after the other; "
     "they agree when they differ by at most 10% of ab's. Known causes of a gap: ab sends its first "
     "request alone (its ceiling, above: wrk, which opens its c connections at once, can pass it); "
-    "ab opens a new connection per request where wrk keeps each open (servers that accept slowly "
-    "favour wrk, servers that close after each answer make wrk reconnect too); a client using a "
+    "both send HTTP/1.0, a connection per request, so connection handling is not a cause; a client using a "
     "whole core per thread sets the pace itself; failed requests count in both clients' req/s."
 )
 
@@ -353,8 +352,9 @@ def markdown(records: list[Record], run_id: str) -> str:
     ]
     if "wrk" in clients(records):
         lines += [
-            "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk keeps its c "
-            "connections open and has no lone first request, so ab's ceiling does not apply to it; "
+            "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk opens its c "
+            "connections at once (HTTP/1.0, a connection per request, as ab) and has no lone first "
+            "request, so ab's ceiling does not apply to it; "
             "client CPU % is wrk's CPU as % of its threads' cores (near 100: the client set the pace); "
             "failed counts socket errors, answers later than the timeout and non-2xx answers.",
             "",

@@ -32,8 +32,8 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   percentiles are wrk's corrected ones, not the measured times (max always is
   measured). `percentiles_from` says which.
 * wrk has no lone first request: all c connections start at once, so ab's
-  ceiling (abparse.ab_ceiling_rps) does not apply. It keeps each connection
-  open (HTTP/1.1 keep-alive) where ab opens one per request.
+  ceiling (abparse.ab_ceiling_rps) does not apply. Like ab it sends HTTP/1.0
+  (bench-wrk.lua), a connection per request.
 """
 
 from __future__ import annotations
