@@ -238,6 +238,26 @@ def test_async_view_answers_like_index(client):
     assert client.get("/async?delay=abc").status_code == 400
 
 
+def test_async_session_holds_the_configured_pool_size():
+    """aiohttp's connector allows 100 connections by default; the async view's
+    session takes the app's pool size, as the sync pool does."""
+    import asyncio
+
+    from benchapp.async_views import GeventFlask, client_timeout
+
+    app = GeventFlask(__name__)
+    app.gevent_patched = True
+
+    async def limit() -> int:
+        session = app.loop_session(client_timeout(1, 5), 700)
+        try:
+            return session.connector.limit
+        finally:
+            await session.close()
+
+    assert asyncio.run(limit()) == 700
+
+
 def test_async_view_maps_upstream_failures_like_index(silent_upstream):
     refused = make_client(f"http://127.0.0.1:{free_port()}/")
     resp = refused.get("/async?delay=0")
