@@ -70,8 +70,10 @@ def test_mode_serves_concurrent_requests(name, profile, slow_api, slow_api_grpc,
         assert served.proc.poll() is None
 
 
+# One profile: each run waits out its bounded hang (about 15 s), and the
+# profiles of the expected failure differ only in worker counts.
 @pytest.mark.modes
-@pytest.mark.parametrize("profile", ["tuned", "seed"])
+@pytest.mark.parametrize("profile", ["tuned"])
 @pytest.mark.parametrize("name", EXPECTED_TO_FAIL)
 def test_mode_fails_as_the_table_expects(name, profile, slow_api, slow_api_grpc, postgres, tmp_path):
     """An `expect`ed mode starts and /healthz answers; its route then does what
