@@ -2,12 +2,12 @@
 
 - Every role's meta/argument_specs.yml describes exactly the variables of its
   defaults/main.yml, with the same literal defaults and matching types, and
-  every variable carries the role's prefix.
-- flask_app_mode's choices are the mode table's names, in its order.
-- The unit, nginx and config templates render for every mode of the table
-  into what the runtime contract needs (one unit per mode, mutually
-  exclusive; nginx backends per protocol).
-- The controller-side helpers (pack script, mode filters) behave.
+  every variable carries the role's prefix (the shared settings live once,
+  in the flaskbench role).
+- The unit, nginx and config templates render for every mode of the table,
+  as the flaskbench_modes lookup gives it, into what the runtime contract
+  needs (one unit per mode, mutually exclusive; nginx backends per protocol).
+- The controller-side helpers (pack script, the lookup, the filters) behave.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES_DIR = REPO / "roles"
-MODES_FILE = REPO / "app" / "benchapp" / "modes.yml"
-ROLES = ["base", "postgres", "slow_api", "flask_app", "nginx", "loadgen", "bench", "drills"]
+ROLES = ["flaskbench", "base", "postgres", "slow_api", "flask_app", "nginx", "loadgen", "bench", "drills"]
+PLUGINS = REPO / "plugins"
 
 # Spec types and the Python types a literal default of that type may have.
 LITERAL_TYPES: dict[str, tuple[type, ...]] = {
@@ -61,9 +61,29 @@ def role_options(role: str) -> dict[str, dict[str, Any]]:
     return specs["argument_specs"]["main"]["options"]
 
 
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+LOOKUP = _load(PLUGINS / "lookup" / "flaskbench_modes.py", "flaskbench_modes_lookup")
+FILTERS = _load(PLUGINS / "filter" / "flaskbench.py", "flaskbench_filters")
+
+
+def lookup_modes(path: Path | None = None, cores: int | None = None) -> dict[str, dict[str, Any]]:
+    """What lookup('flaskbench_modes'[, cores=...]) gives the roles."""
+    rows = LOOKUP.LookupModule().run([], {}, **({"file": str(path)} if path else {}),
+                                     **({"cores": cores} if cores else {}))
+    return rows[0]
+
+
 @pytest.fixture(scope="module")
 def table() -> dict[str, Any]:
-    return load_yaml(MODES_FILE)
+    """The table as the roles see it: {"modes": {name: mode}}."""
+    return {"modes": lookup_modes()}
 
 
 # --- argument specs mirror defaults -------------------------------------------
@@ -129,47 +149,32 @@ def test_secrets_are_marked_no_log(role: str) -> None:
 # --- the mode table and flask_app -----------------------------------------------
 
 
-def test_flask_app_mode_choices_are_the_table(table: dict[str, Any]) -> None:
-    assert role_options("flask_app")["flask_app_mode"]["choices"] == list(table["modes"])
-
-
 def test_default_mode_is_gevent_served_directly(table: dict[str, Any]) -> None:
     mode = table["modes"][role_defaults("flask_app")["flask_app_mode"]]
-    assert mode["patch"] != "none"
+    assert mode["gevent"]
     assert mode["front"] == "none"
-    assert mode["port"] == table["defaults"]["app_port"] == 3000
+    assert mode["port"] == 3000
 
 
 def test_profile_choices_are_the_table_profiles(table: dict[str, Any]) -> None:
     profiles = {p for mode in table["modes"].values() for p in mode["profiles"]}
+    assert profiles == set(LOOKUP.table.PROFILES)
     assert set(role_options("flask_app")["flask_app_profile"]["choices"]) == profiles
 
 
 def test_nginx_timeout_exceeds_app_upstream_timeout() -> None:
     app = role_defaults("flask_app")
-    assert app["flask_app_upstream_timeout"] > app["flask_app_max_delay"]
+    assert app["flask_app_upstream_timeout"] > role_defaults("flaskbench")["flaskbench_max_delay"]
     assert role_defaults("nginx")["nginx_backend_read_timeout"] > app["flask_app_upstream_timeout"]
 
 
-def test_slow_api_and_app_agree_on_max_delay() -> None:
-    assert role_defaults("slow_api")["slow_api_max_delay"] == role_defaults("flask_app")["flask_app_max_delay"]
-
-
-def test_roles_agree_on_shared_names() -> None:
-    base, app, pg, api = (role_defaults(r) for r in ("base", "flask_app", "postgres", "slow_api"))
-    assert app["flask_app_user"] == base["base_app_user"]
-    assert app["flask_app_group"] == base["base_app_group"]
-    assert app["flask_app_dir"] == api["slow_api_app_dir"] == "/opt/flaskbench/app"
-    assert app["flask_app_venv_dir"] == api["slow_api_venv_dir"] == "/opt/flaskbench/venv"
-    assert app["flask_app_db_name"] == pg["postgres_database"]
-    assert app["flask_app_db_user"] == pg["postgres_user"]
-    assert app["flask_app_db_port"] == pg["postgres_port"]
-    assert app["flask_app_db_pool_size"] == pg["postgres_app_pool_size"]
-    assert app["flask_app_slow_api_port"] == api["slow_api_port"]
-    assert app["flask_app_slow_api_grpc_port"] == api["slow_api_grpc_port"]
-    assert (app["flask_app_db_password_file"].split("}}", 1)[1]
-            == pg["postgres_password_file"].split("}}", 1)[1])
-    assert app["flask_app_nginx_backend_command"] == role_defaults("nginx")["nginx_backend_command"]
+def test_shared_settings_are_set_once() -> None:
+    """A shared setting lives in the flaskbench role only, and every role depends on it."""
+    shared = set(role_defaults("flaskbench"))
+    for role in ROLES[1:]:
+        assert not shared & set(role_defaults(role)), f"{role} redefines {shared & set(role_defaults(role))}"
+        deps = load_yaml(ROLES_DIR / role / "meta" / "main.yml")["dependencies"]
+        assert {"role": "flaskbench"} in deps, f"{role} does not depend on flaskbench"
 
 
 # --- templates --------------------------------------------------------------------
@@ -198,11 +203,17 @@ def _env(role: str) -> jinja2.Environment:
     return env
 
 
+def literal_defaults(role: str) -> dict[str, Any]:
+    """The role's literal defaults over the shared ones, as Ansible layers them."""
+    merged = {**role_defaults("flaskbench"), **role_defaults(role)}
+    merged.update(flaskbench_app_dir="/opt/flaskbench/app", flaskbench_venv_dir="/opt/flaskbench/venv")
+    return {k: v for k, v in merged.items() if not is_template(v)}
+
+
 def render_unit(table: dict[str, Any], mode: str) -> str:
-    defaults = role_defaults("flask_app")
-    context = {k: v for k, v in defaults.items() if not is_template(v)}
-    context.update(ansible_managed="Ansible managed", flask_app_table=table,
-                   flask_app_unit_mode=mode, flask_app_unit=table["modes"][mode], flask_app_nofile=20000)
+    context = literal_defaults("flask_app")
+    context.update(ansible_managed="Ansible managed", flask_app_modes=table["modes"],
+                   flask_app_unit_mode=mode, flask_app_unit=table["modes"][mode], flaskbench_nofile=20000)
     return _env("flask_app").get_template("flask-mode.service.j2").render(context)
 
 
@@ -253,8 +264,7 @@ def test_nginx_mode_units_switch_the_backend_first(table: dict[str, Any]) -> Non
 
 
 def render_backend(table: dict[str, Any], mode: str, profile: str) -> str:
-    defaults = role_defaults("nginx")
-    context = {k: v for k, v in defaults.items() if not is_template(v)}
+    context = literal_defaults("nginx")
     context.update(ansible_managed="Ansible managed", nginx_backend_mode=mode,
                    nginx_backend=table["modes"][mode], nginx_backend_profile=profile)
     return _env("nginx").get_template("backend.conf.j2").render(context)
@@ -282,8 +292,8 @@ def test_nginx_backends_speak_each_modes_protocol(table: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("grpc_port", [8001, 0])
 def test_slow_api_unit_serves_grpc_on_its_port(grpc_port: int) -> None:
-    context = {k: v for k, v in role_defaults("slow_api").items() if not is_template(v)}
-    context.update(ansible_managed="Ansible managed", slow_api_nofile=20000, slow_api_grpc_port=grpc_port)
+    context = literal_defaults("slow_api")
+    context.update(ansible_managed="Ansible managed", flaskbench_nofile=20000, flaskbench_api_grpc_port=grpc_port)
     unit = _env("slow_api").get_template("slow-api.service.j2").render(context)
     (start,) = unit_values(unit, "ExecStart")
     argv = start.split()
@@ -292,10 +302,10 @@ def test_slow_api_unit_serves_grpc_on_its_port(grpc_port: int) -> None:
 
 
 def test_app_env_holds_the_runtime_contract() -> None:
-    context = {k: v for k, v in role_defaults("flask_app").items() if not is_template(v)}
+    context = literal_defaults("flask_app")
     context.update(ansible_managed="Ansible managed", flask_app_upstream_url="http://10.0.0.2:8000/",
                    flask_app_upstream_grpc="10.0.0.2:8001",
-                   flask_app_db_host="10.0.0.3", flask_app_db_password="s3cret")
+                   flask_app_db_host="10.0.0.3", flaskbench_db_password="s3cret")
     text = _env("flask_app").get_template("app.env.j2").render(context)
     env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert env["BENCHAPP_UPSTREAM_URL"] == "http://10.0.0.2:8000/"
@@ -309,26 +319,52 @@ def test_app_env_holds_the_runtime_contract() -> None:
 # --- controller-side helpers ----------------------------------------------------
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+def test_lookup_resolves_counts_for_the_host(table: dict[str, Any]) -> None:
+    assert lookup_modes(cores=3)["uwsgi"]["options"]["tuned"]["workers"] == 6
+    # The most processes any profile runs: uWSGI/Gunicorn tuned at 2*cores, seed at 4.
+    assert max(m["max_workers"] for m in lookup_modes(cores=1).values()) == 4
+    assert max(m["max_workers"] for m in lookup_modes(cores=8).values()) == 16
+    assert all(m["unit"] == f"flask-{name}.service" for name, m in table["modes"].items())
 
 
-def test_max_workers_follows_the_table(table: dict[str, Any]) -> None:
-    filters = _load(ROLES_DIR / "postgres" / "filter_plugins" / "flaskbench_modes.py", "flaskbench_modes")
-    assert filters.resolve_count("cores", 3) == 3
-    assert filters.resolve_count("2*cores", 3) == 6
-    assert filters.resolve_count(4, 3) == 4
+def test_lookup_names_the_valid_modes_for_an_unknown_one() -> None:
+    from ansible.errors import AnsibleLookupError
+    with pytest.raises(AnsibleLookupError, match="unknown mode 'nope'; valid modes: devserver, "):
+        LOOKUP.LookupModule().run(["nope"], {})
+    assert LOOKUP.LookupModule().run(["uwsgi"], {})[0]["port"] == 3000
+
+
+def test_lookup_refuses_a_bad_count(tmp_path: Path) -> None:
+    from ansible.errors import AnsibleLookupError
+    bad = tmp_path / "modes.yml"
+    bad.write_text(LOOKUP.table.MODES_FILE.read_text().replace('workers: "2*cores"', 'workers: "many"', 1))
+    with pytest.raises(AnsibleLookupError, match="workers='many', expected a count"):
+        lookup_modes(bad)
+
+
+class FakeHostvars(dict):
+    """hostvars as the filters see it: host -> its variables."""
+
+
+def test_peer_address_is_loopback_on_the_same_host() -> None:
+    hostvars = FakeHostvars({"app": {"ansible_host": "10.0.0.2"}, "api": {"ansible_host": "api.example",
+                                                                          "flaskbench_address": "10.0.0.3"},
+                             "db": {}})
+    assert FILTERS.flaskbench_peer(["api", "other"], hostvars, "app") == "10.0.0.3"
+    assert FILTERS.flaskbench_peer(["app"], hostvars, "app") == "127.0.0.1"
+    assert FILTERS.flaskbench_peer([], hostvars, "app") == "127.0.0.1"
+    assert FILTERS.flaskbench_peer(["db"], hostvars, "app") == "db"
+    assert FILTERS.flaskbench_address("app", hostvars) == "10.0.0.2"
+
+
+def test_nofile_is_capped_at_systemds_hard_limit() -> None:
+    limits = ("Limit                     Soft Limit           Hard Limit           Units\n"
+              "Max open files            1024                 {hard}                files\n")
+    assert FILTERS.flaskbench_nofile(limits.format(hard="20000"), 65536) == 20000
+    assert FILTERS.flaskbench_nofile(limits.format(hard="524288"), 65536) == 65536
+    assert FILTERS.flaskbench_nofile(limits.format(hard="unlimited"), 65536) == 65536
     with pytest.raises(ValueError):
-        filters.resolve_count("many", 2)
-    # The table's largest: uWSGI/Gunicorn tuned at 2*cores, seed at 4.
-    assert filters.max_workers(table, 1) == 4
-    assert filters.max_workers(table, 8) == 16
-    assert filters.max_workers(table["modes"], 8) == 16
-    assert "flaskbench_max_workers" in filters.FilterModule().filters()
+        FILTERS.flaskbench_nofile("nothing here", 10)
 
 
 PACK = ROLES_DIR / "base" / "files" / "flaskbench_pack.py"

@@ -15,7 +15,10 @@ from typing import Any
 
 import yaml
 
-MODES_FILE = Path(__file__).with_name("modes.yml")
+# FLASKBENCH_MODES_FILE points everything that reads the table (the app's
+# launcher, flaskbench-mode, the roles' lookup, benchreport) at another copy:
+# the tests use it to show a new entry reaches every consumer.
+MODES_FILE = Path(os.environ.get("FLASKBENCH_MODES_FILE") or Path(__file__).with_name("modes.yml"))
 PROFILES = ("seed", "tuned")
 SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
 PATCHES = ("none", "gevent", "gevent+psycogreen", "gevent+grpc")
@@ -31,6 +34,9 @@ UPSTREAMS = ("new", "pooled")
 # gevent.config.loop values (GEVENT_LOOP): the C libev loop, gevent's default
 # on Linux, or libuv.
 LOOPS = {"libev": "libev-cext", "libuv": "libuv"}
+
+# Profile options that are process, thread or connection counts.
+COUNT_OPTIONS = {"workers", "threads", "gevent", "worker_connections", "listen"}
 
 _CORES_EXPR = re.compile(r"^(?:(\d+)\s*\*\s*)?cores$")
 
@@ -82,6 +88,16 @@ class Mode:
     def expected_to_fail(self) -> bool:
         """True when the table says the mode's route does not answer (expect)."""
         return self.expect is not None
+
+    @property
+    def unit(self) -> str:
+        """The systemd unit that runs this mode (one per mode, mutually conflicting)."""
+        return f"flask-{self.name}.service"
+
+    @property
+    def database(self) -> bool:
+        """True when the mode's route spends its time in PostgreSQL too (/db)."""
+        return self.route == "/db"
 
     @property
     def gevent(self) -> bool:
@@ -140,6 +156,12 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
     if set(profiles) != set(PROFILES):
         raise ModeTableError(f"mode {name}: profiles must be exactly {PROFILES}")
     for pname, opts in profiles.items():
+        for key in COUNT_OPTIONS & set(opts or {}):
+            value = opts[key]
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1
+                    or isinstance(value, str) and _CORES_EXPR.match(value.strip())):
+                raise ModeTableError(f"mode {name} profile {pname}: {key}={value!r}, expected a count (1 or more), "
+                                     f"'cores' or 'N*cores'")
         upstream = (opts or {}).get("upstream")
         if upstream not in UPSTREAMS:
             raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
@@ -194,7 +216,12 @@ def load_modes(path: Path | str = MODES_FILE) -> dict[str, Mode]:
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
     defaults = data.get("defaults") or {}
-    return {name: _check(name, raw or {}, defaults) for name, raw in data["modes"].items()}
+    modes = {name: _check(name, raw or {}, defaults) for name, raw in data["modes"].items()}
+    # One nginx site serves every nginx mode (the nginx role's backend switch).
+    nginx_ports = {m.port for m in modes.values() if m.front == "nginx"}
+    if len(nginx_ports) > 1:
+        raise ModeTableError(f"the nginx modes must share one port, found {sorted(nginx_ports)}")
+    return modes
 
 
 def get_mode(name: str, modes: dict[str, Mode] | None = None) -> Mode:

@@ -1,0 +1,240 @@
+"""flaskbench-mode: the app host's one mode switch.
+
+    flaskbench-mode get
+    flaskbench-mode set MODE [PROFILE] [--monitor] [--enable] [--dry-run]
+    flaskbench-mode stop
+
+Every switch goes through here: the flask_app role's deploy and checks, the
+bench (and its restore after a run or a Ctrl-C), the drills and a person at
+the shell. Each prints one JSON object. `set` is atomic from a client's point
+of view: it writes profile.env (a new file renamed over the old one), starts
+or restarts the mode's unit (its Conflicts= stops whichever mode ran) and
+returns only once /healthz on the mode's port names the mode and profile;
+it changes nothing when the host already runs that mode and profile.
+Exit codes: 0 done, 1 the switch failed (the JSON says why), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from benchapp.modes import PROFILES, Mode, load_modes
+
+DEFAULT_PROFILE = "tuned"  # what the units run without profile.env
+ACTIVE = ("active", "activating", "reloading")
+HEADER = (
+    "# Written by flaskbench-mode (the app host's mode switch): the profile every\n"
+    "# flask-<mode> unit starts with. Switch with `flaskbench-mode set MODE PROFILE`.\n"
+)
+
+
+class SwitchError(RuntimeError):
+    """The switch did not reach the asked state; the message says where it stopped."""
+
+
+def profile_text(profile: str, monitor: bool, max_blocking: float) -> str:
+    """profile.env for a profile, with gevent's monitor thread or not."""
+    text = HEADER + f"BENCHAPP_PROFILE={profile}\n"
+    if monitor:
+        # gevent's monitor thread reports a greenlet holding the hub longer
+        # than max_blocking seconds (the gevent modes; /healthz counts them).
+        text += f"GEVENT_MONITOR_THREAD_ENABLE=true\nGEVENT_MAX_BLOCKING_TIME={max_blocking:g}\n"
+    return text
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of an environment file ({} when it does not exist)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    env = {}
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip().strip('"')
+    return env
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one rename: a unit starting now reads the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def systemctl(*args: str) -> str:
+    """Run systemctl; a failure raises SwitchError with systemctl's own message."""
+    proc = subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SwitchError(f"systemctl {' '.join(args)}: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout
+
+
+def unit_states(modes: dict[str, Mode]) -> dict[str, dict[str, str]]:
+    """ActiveState and UnitFileState of every mode's unit, by mode name."""
+    out = systemctl("show", "--property=Id,ActiveState,UnitFileState", *(m.unit for m in modes.values()))
+    by_unit: dict[str, dict[str, str]] = {}
+    for block in out.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "Id" in props:
+            by_unit[props["Id"]] = props
+    return {name: by_unit.get(m.unit, {}) for name, m in modes.items()}
+
+
+def health(mode: Mode, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The mode's /healthz answer on loopback, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{mode.port}/healthz", timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+class Host:
+    """The app host's mode state: the mode table, profile.env, the units."""
+
+    def __init__(self, config_dir: Path, modes: dict[str, Mode]):
+        self.config_dir = config_dir
+        self.profile_file = config_dir / "profile.env"
+        self.modes = modes
+
+    def state(self) -> dict[str, Any]:
+        """What runs now and what the next start will read."""
+        states = unit_states(self.modes)
+        running = [name for name, s in states.items() if s.get("ActiveState") in ACTIVE]
+        env = read_env(self.profile_file)
+        app_env = read_env(self.config_dir / "app.env")
+        mode = running[0] if running else None
+        return {
+            "mode": mode,
+            "profile": env.get("BENCHAPP_PROFILE", DEFAULT_PROFILE),
+            "monitor": env.get("GEVENT_MONITOR_THREAD_ENABLE", "").lower() == "true",
+            "unit": self.modes[mode].unit if mode else None,
+            "port": self.modes[mode].port if mode else None,
+            "running": running,
+            "enabled": [name for name, s in states.items() if s.get("UnitFileState") == "enabled"],
+            # The deployed app's limit (app.env), what a bench's delays are checked against.
+            "max_delay": float(app_env["BENCHAPP_MAX_DELAY"]) if "BENCHAPP_MAX_DELAY" in app_env else None,
+        }
+
+    def set(self, name: str, profile: str, monitor: bool = False, max_blocking: float = 0.1,
+            enable: bool = False, dry_run: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+        """Run `name` with `profile`; return what changed (nothing when it already ran so)."""
+        mode = self.modes[name]
+        before = self.state()
+        text = profile_text(profile, monitor, max_blocking)
+        try:
+            old_text = self.profile_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            old_text = None
+        profile_changed = old_text != text
+        others = [m for m in before["running"] if m != name]
+        start = before["mode"] != name or bool(others) or profile_changed
+        enable_changes = []
+        if enable:
+            enable_changes = [("disable", self.modes[m].unit) for m in before["enabled"] if m != name]
+            if name not in before["enabled"]:
+                enable_changes.append(("enable", mode.unit))
+        changed = profile_changed or start or bool(enable_changes)
+        result = {"changed": changed, "mode": name, "profile": profile, "monitor": monitor, "unit": mode.unit,
+                  "port": mode.port, "previous": {k: before[k] for k in ("mode", "profile", "monitor")}}
+        if dry_run:
+            return result
+        if profile_changed:
+            write_atomically(self.profile_file, text)
+        for action, unit in enable_changes:
+            systemctl(action, "--quiet", unit)
+        if start:
+            # Conflicts= stops the mode that ran; restart re-reads profile.env.
+            systemctl("restart" if name in before["running"] else "start", mode.unit)
+            for other in others:
+                systemctl("stop", self.modes[other].unit)
+        result["healthz"] = self.wait(mode, profile, timeout)
+        return result
+
+    def wait(self, mode: Mode, profile: str, timeout: float) -> dict[str, Any]:
+        """/healthz of `mode` once it names the mode and profile; SwitchError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        seen = None
+        while True:
+            seen = health(mode)
+            if seen and seen.get("mode") == mode.name and seen.get("profile") == profile:
+                return seen
+            if time.monotonic() >= deadline:
+                state = unit_states({mode.name: mode})[mode.name].get("ActiveState", "unknown")
+                raise SwitchError(f"{mode.unit} is {state}; /healthz on :{mode.port} did not report mode "
+                                  f"{mode.name} profile {profile} within {timeout:g} s (last answer: {seen})")
+            time.sleep(0.25)
+
+    def stop(self, dry_run: bool = False) -> dict[str, Any]:
+        """Stop every mode's unit."""
+        before = self.state()
+        if not dry_run:
+            for name in before["running"]:
+                systemctl("stop", self.modes[name].unit)
+        return {"changed": bool(before["running"]), "stopped": before["running"]}
+
+
+def parse_args(argv: list[str], modes: dict[str, Mode]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="flaskbench-mode", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-dir", type=Path, default=Path("/etc/flaskbench"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("get", help="print the mode and profile in force")
+    set_ = sub.add_parser("set", help="run MODE with PROFILE and wait until it answers")
+    set_.add_argument("mode", metavar="MODE", help=f"one of: {', '.join(modes)}")
+    set_.add_argument("profile", nargs="?", default=DEFAULT_PROFILE, choices=PROFILES)
+    set_.add_argument("--monitor", action="store_true", help="gevent's monitor thread on")
+    set_.add_argument("--monitor-max-blocking", type=float, default=0.1, metavar="S")
+    set_.add_argument("--enable", action="store_true", help="also start MODE at boot, and no other mode")
+    set_.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wait for /healthz (default 60)")
+    set_.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    stop = sub.add_parser("stop", help="stop whichever mode runs")
+    stop.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "set" and args.mode not in modes:
+        parser.error(f"unknown mode {args.mode!r}; valid modes: {', '.join(modes)}")
+    if args.command == "set" and (args.timeout <= 0 or args.monitor_max_blocking <= 0):
+        parser.error("--timeout and --monitor-max-blocking must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None, modes: dict[str, Mode] | None = None) -> int:
+    modes = load_modes() if modes is None else modes
+    args = parse_args(sys.argv[1:] if argv is None else argv, modes)
+    host = Host(args.config_dir, modes)
+    try:
+        if args.command == "get":
+            result = host.state()
+        elif args.command == "set":
+            result = host.set(args.mode, args.profile, args.monitor, args.monitor_max_blocking,
+                              args.enable, args.dry_run, args.timeout)
+        else:
+            result = host.stop(args.dry_run)
+    except SwitchError as err:
+        print(json.dumps({"failed": True, "msg": str(err)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
