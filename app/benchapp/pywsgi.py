@@ -2,7 +2,12 @@
 
 Patching comes first, before the app or anything else is imported. With
 --workers N > 1 the parent binds the socket once and forks N children that
-accept on it (the kernel spreads connections), and replaces a child that dies.
+accept on it (the kernel spreads connections); benchapp.supervisor replaces a
+child that dies while serving, and exits 1 when one dies before it served.
+Each child imports the app itself, after the fork (as Gunicorn does without
+--preload): a broken app or config is then a worker dying at start, which
+ends the unit non-zero for systemd to restart, and no client pool, thread or
+channel of the app's ever crosses a fork.
 """
 
 from gevent import monkey
@@ -11,31 +16,34 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
-import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
+from benchapp.supervisor import supervise  # noqa: E402
 
-def _serve(server: WSGIServer) -> None:
+#: The workers' own graceful stop: seconds for the requests in flight.
+STOP_TIMEOUT = 10
+
+
+def _load(server: WSGIServer, entry: str) -> WSGIServer:
+    """`server` serving the app of module `entry`, imported here (in the worker)."""
+    server.application = importlib.import_module(entry).app
+    return server
+
+
+def _serve(server: WSGIServer, ready: Callable[[], None] = lambda: None) -> None:
     """Serve until SIGTERM/SIGINT, then stop accepting and finish in-flight requests."""
-    stop = lambda: gevent.spawn(server.stop, timeout=10)  # noqa: E731
+    stop = lambda: gevent.spawn(server.stop, timeout=STOP_TIMEOUT)  # noqa: E731
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
+    server.start()  # accepting: the supervisor may count this worker as serving
+    ready()
     server.serve_forever()
-
-
-def _fork_child(server: WSGIServer) -> int:
-    pid = os.fork()  # gevent's fork reinitialises the hub in the child
-    if pid == 0:
-        try:
-            _serve(server)
-        finally:
-            os._exit(0)
-    return pid
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,36 +56,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = parser.parse_args(argv)
 
-    app = importlib.import_module(args.entry).app
     # An unbounded pool, not plain spawn: stop() waits only for handlers it
     # tracks, so only with a pool does SIGTERM let requests in flight finish.
-    server = WSGIServer((args.host, args.port), app, backlog=args.backlog, spawn=Pool(),
+    # The app comes later, in the worker (_load).
+    server = WSGIServer((args.host, args.port), None, backlog=args.backlog, spawn=Pool(),
                         log=None if args.quiet else "default")
+    # Bound before any fork: one socket for all workers, and a port in use
+    # fails here, at once, not in every worker.
     server.init_socket()
     if args.workers <= 1:
-        _serve(server)
+        _serve(_load(server, args.entry))
         return
-
-    children = {_fork_child(server) for _ in range(args.workers)}
-    stopping = False
-
-    def shutdown(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    gevent.signal_handler(signal.SIGTERM, shutdown)
-    gevent.signal_handler(signal.SIGINT, shutdown)
-    while children:
-        pid, status = os.waitpid(-1, 0)
-        children.discard(pid)
-        if not stopping:
-            print(f"pywsgi worker {pid} exited ({status}); starting another", file=sys.stderr)
-            children.add(_fork_child(server))
+    # Above the workers' STOP_TIMEOUT, under the unit's TimeoutStopSec (15 s).
+    sys.exit(supervise("pywsgi", lambda ready: _serve(_load(server, args.entry), ready), args.workers,
+                       stop_timeout=STOP_TIMEOUT + 3))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ import asyncio
 import os
 import signal
 import sys
-import time
+from typing import Callable
 
 from aiohttp import web
 
 from benchapp.delay import DelayError, error_body, parse_delay
+from benchapp.supervisor import supervise
 
 BODY = "slow api response"
 
@@ -52,8 +53,11 @@ def create_app(max_delay: float | None = None) -> web.Application:
     return app
 
 
-async def _run(args: argparse.Namespace) -> None:
-    """HTTP and gRPC on one loop until SIGTERM/SIGINT, then a graceful stop of both."""
+async def _run(args: argparse.Namespace, ready: Callable[[], None]) -> None:
+    """HTTP and gRPC on one loop until SIGTERM/SIGINT, then a graceful stop of both.
+
+    `ready` is called once both listen: a worker that fails before (a port
+    taken, bad code) makes the supervisor exit 1 instead of respawning it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -68,6 +72,7 @@ async def _run(args: argparse.Namespace) -> None:
             grpc_server = await start_server(args.host, args.grpc_port, env_max_delay())
         await web.TCPSite(runner, args.host, args.port, backlog=args.backlog,
                           reuse_port=args.workers > 1).start()
+        ready()
         await stop.wait()
     finally:
         # Both stop accepting at once and finish what they hold: gRPC calls
@@ -79,73 +84,8 @@ async def _run(args: argparse.Namespace) -> None:
         await asyncio.gather(*stopping)
 
 
-def _serve(args: argparse.Namespace) -> None:
-    asyncio.run(_run(args))
-
-
-#: A worker that dies sooner than this after its start is broken, not unlucky
-#: (bad code or config): respawning it would spin. The supervisor exits non-zero
-#: instead, and systemd's Restart=on-failure starts the service afresh, new code
-#: included.
-EARLY_DEATH_S = 2.0
-
-
-def _supervise(args: argparse.Namespace) -> int:
-    """Fork the workers, replace one that dies, pass SIGTERM/SIGINT on to all.
-
-    Returns the exit status: 0 after a signal, 1 when a worker died early.
-    """
-    children: dict[int, float] = {}
-    stopping = False
-
-    def spawn() -> None:
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            code = 1
-            try:
-                _serve(args)
-                code = 0
-            except BaseException:  # the traceback goes to the journal, the status to the parent
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        children[pid] = time.monotonic()
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for _ in range(args.workers):
-        spawn()
-    status = 0
-    while children:
-        try:
-            pid, wstatus = os.wait()
-        except ChildProcessError:
-            break
-        lived = time.monotonic() - children.pop(pid, 0.0)
-        if stopping:
-            continue
-        if lived < EARLY_DEATH_S:
-            print(f"slow_api worker {pid} died {lived:.1f} s after its start (status {wstatus}); "
-                  "stopping the others and exiting 1", file=sys.stderr)
-            status = 1
-            stop(signal.SIGTERM, None)
-            continue
-        print(f"slow_api worker {pid} exited (status {wstatus}); starting another", file=sys.stderr)
-        spawn()
-    return status
+def _serve(args: argparse.Namespace, ready: Callable[[], None] = lambda: None) -> None:
+    asyncio.run(_run(args, ready))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers == 0:
         args.workers = len(os.sched_getaffinity(0))
     if args.workers > 1:
-        sys.exit(_supervise(args))
+        # Each worker binds its own sockets (SO_REUSEPORT) after the fork; gRPC
+        # is imported there too, as it must not cross a fork.
+        sys.exit(supervise("slow_api", lambda ready: _serve(args, ready), args.workers))
     else:
         _serve(args)
 
