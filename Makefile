@@ -19,7 +19,6 @@ IMAGE ?= localhost/flaskbench-base:bookworm
 INVENTORY ?=
 INVENTORY_ARG := $(if $(INVENTORY),-i $(INVENTORY))
 BENCH_ARGS ?= -e mode=all -e profile=both
-# molecule/default is required; the others run when they exist.
 MOLECULE_SCENARIOS ?= default cluster
 
 # The venv's tools first (molecule calls ansible-playbook), and each long
@@ -55,17 +54,9 @@ site: venv ## Deploy everything: ansible-playbook site.yml
 
 demo: deps venv image hosts ## Everything: hosts, site.yml, then the bench over all modes
 	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml
-	@if [ -f bench.yml ]; then \
-	  $(MAKE) --no-print-directory bench; \
-	else \
-	  echo "==> bench.yml is not there yet: checking every mode answers instead"; \
-	  $(MAKE) --no-print-directory demo-check; \
-	fi
+	@$(MAKE) --no-print-directory bench
 
 demo-check: venv ## Show the app answering in every mode (playbooks/check_modes.yml)
-	@if [ ! -f playbooks/check_modes.yml ]; then \
-	  echo "playbooks/check_modes.yml does not exist yet" >&2; exit 1; \
-	fi
 	time $(PLAYBOOK) $(INVENTORY_ARG) playbooks/check_modes.yml
 
 bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
@@ -76,20 +67,17 @@ bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
 
 lint: venv ## ansible-lint (production profile, offline) and syntax checks
 	time $(BIN)/ansible-lint
-	$(PLAYBOOK) --syntax-check site.yml
-	@if [ -f bench.yml ]; then $(PLAYBOOK) --syntax-check bench.yml; fi
+	$(PLAYBOOK) --syntax-check site.yml bench.yml playbooks/drills.yml
 
 # pytest's exit code 5 (no test collected) fails the target like any other.
 pytest: venv ## The app's tests (app/) and the repository's (tests/)
 	cd app && time $(BIN)/python -m pytest
-	@if [ -d tests ]; then echo "==> pytest tests/"; time $(BIN)/python -m pytest tests; fi
+	@echo "==> pytest tests/"
+	time $(BIN)/python -m pytest tests
 
-molecule: venv image ## molecule test: the default scenario, then the others present
-	@[ -d molecule/default ] || { echo "molecule/default does not exist" >&2; exit 1; }
+molecule: venv image ## molecule test of each scenario (MOLECULE_SCENARIOS)
 	@for s in $(MOLECULE_SCENARIOS); do \
-	  if [ -d molecule/$$s ]; then \
-	    echo "==> molecule test -s $$s"; time $(BIN)/molecule test -s $$s; \
-	  fi; \
+	  echo "==> molecule test -s $$s"; time $(BIN)/molecule test -s $$s; \
 	done
 
 test: deps venv image lint pytest molecule ## Everything CI runs; never touches the demo's hosts

@@ -1,0 +1,194 @@
+"""flaskbench-mode (benchapp.modectl): the app host's one mode switch.
+
+systemctl is a stand-in on PATH that keeps the units' states in a JSON file
+(starting a unit stops the others, as Conflicts= does), and one small HTTP
+server answers /healthz for every mode (the table's copy points each mode's
+port at it) with the mode that runs and the profile profile.env holds.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchapp import modectl
+from benchapp.modes import MODES_FILE
+
+FAKE_SYSTEMCTL = textwrap.dedent('''\
+    #!{python}
+    import json, os, sys
+    path = os.environ["FAKE_SYSTEMCTL_STATE"]
+    state = json.load(open(path))
+    state["calls"].append(sys.argv[1:])
+    cmd, args = sys.argv[1], [a for a in sys.argv[2:] if not a.startswith("--")]
+    units = state["units"]
+    if cmd == "show":
+        print("\\n\\n".join(f"Id={{u}}\\nActiveState={{units.get(u, {{}}).get('active', 'inactive')}}\\n"
+                           f"UnitFileState={{units.get(u, {{}}).get('file', 'disabled')}}" for u in args))
+    elif cmd in ("start", "restart"):
+        if args[0] in state.get("broken", []):
+            units.setdefault(args[0], {{}})["active"] = "failed"
+        else:
+            for u in units:
+                units[u]["active"] = "inactive"
+            units.setdefault(args[0], {{}})["active"] = "active"
+    elif cmd == "stop":
+        units.setdefault(args[0], {{}})["active"] = "inactive"
+    elif cmd in ("enable", "disable"):
+        units.setdefault(args[0], {{}})["file"] = cmd + "d"
+    json.dump(state, open(path, "w"))
+''')
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    """/healthz as the app answers it: the running mode and the profile it started with."""
+
+    state_file: Path
+    profile_file: Path
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        units = json.loads(self.state_file.read_text())["units"]
+        running = [u for u, s in units.items() if s.get("active") == "active"]
+        if not running:
+            self.send_error(503)
+            return
+        profile = modectl.read_env(self.profile_file).get("BENCHAPP_PROFILE", "tuned")
+        body = json.dumps({"mode": running[0][len("flask-"):-len(".service")], "profile": profile}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fake app host: systemctl, /etc/flaskbench, a /healthz server, a table pointing at it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
+    systemctl.chmod(0o755)
+    state = tmp_path / "systemd.json"
+    state.write_text(json.dumps({"units": {}, "calls": []}))
+    config = tmp_path / "etc"
+    config.mkdir()
+    (config / "app.env").write_text("BENCHAPP_MAX_DELAY=12.5\nBENCHAPP_DB_POOL_SIZE=10\n")
+
+    handler = type("H", (Health,), {"state_file": state, "profile_file": config / "profile.env"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    table = yaml.safe_load(MODES_FILE.read_text())
+    for mode in table["modes"].values():
+        mode["port"] = server.server_address[1]
+    table_file = tmp_path / "modes.yml"
+    table_file.write_text(yaml.safe_dump(table, sort_keys=False))
+
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SYSTEMCTL_STATE", str(state))
+    monkeypatch.setenv("FLASKBENCH_MODES_FILE", str(table_file))
+
+    def run(*args: str) -> tuple[int, dict]:
+        done = subprocess.run([sys.executable, "-m", "benchapp.modectl", "--config-dir", str(config), *args],
+                              capture_output=True, text=True, timeout=60, cwd=Path(modectl.__file__).parents[1])
+        return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr})
+
+    def calls() -> list[list[str]]:
+        return [c for c in json.loads(state.read_text())["calls"] if c[0] != "show"]
+
+    def reset_calls() -> None:
+        data = json.loads(state.read_text())
+        data["calls"] = []
+        state.write_text(json.dumps(data))
+
+    run.calls, run.reset_calls, run.config, run.state = calls, reset_calls, config, state
+    yield run
+    server.shutdown()
+
+
+def test_set_switches_then_changes_nothing_the_second_time(host) -> None:
+    rc, out = host("set", "uwsgi-gevent", "seed", "--enable")
+    assert rc == 0, out
+    assert out["changed"] and out["healthz"] == {"mode": "uwsgi-gevent", "profile": "seed"}
+    assert out["previous"] == {"mode": None, "profile": "tuned", "monitor": False}
+    assert ["start", "flask-uwsgi-gevent.service"] in host.calls()
+    assert ["enable", "--quiet", "flask-uwsgi-gevent.service"] in host.calls()
+    assert "BENCHAPP_PROFILE=seed" in (host.config / "profile.env").read_text().splitlines()
+
+    host.reset_calls()
+    rc, out = host("set", "uwsgi-gevent", "seed", "--enable")
+    assert rc == 0 and out["changed"] is False, out
+    assert host.calls() == []  # nothing restarted, enabled or written
+
+
+def test_a_new_profile_restarts_the_running_mode_and_monitor_is_written(host) -> None:
+    host("set", "gunicorn-gevent", "tuned")
+    host.reset_calls()
+    rc, out = host("set", "gunicorn-gevent", "seed", "--monitor", "--monitor-max-blocking", "0.2")
+    assert rc == 0 and out["changed"], out
+    assert host.calls() == [["restart", "flask-gunicorn-gevent.service"]]
+    env = modectl.read_env(host.config / "profile.env")
+    assert env == {"BENCHAPP_PROFILE": "seed", "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.2"}
+    rc, got = host("get")
+    assert (got["mode"], got["profile"], got["monitor"], got["max_delay"]) == ("gunicorn-gevent", "seed", True, 12.5)
+
+
+def test_switching_modes_stops_the_other_and_moves_the_boot_mode(host) -> None:
+    host("set", "uwsgi", "tuned", "--enable")
+    rc, out = host("set", "nginx-uwsgi", "tuned", "--enable")
+    assert rc == 0 and out["previous"]["mode"] == "uwsgi", out
+    rc, got = host("get")
+    assert got["running"] == ["nginx-uwsgi"] and got["enabled"] == ["nginx-uwsgi"]
+    assert got["unit"] == "flask-nginx-uwsgi.service"
+
+
+def test_dry_run_says_what_would_change_and_changes_nothing(host) -> None:
+    rc, out = host("set", "uwsgi", "seed", "--enable", "--dry-run")
+    assert rc == 0 and out["changed"], out
+    assert host.calls() == [] and not (host.config / "profile.env").exists()
+
+
+def test_an_unknown_mode_is_refused_naming_the_valid_ones(host) -> None:
+    rc, out = host("set", "nope")
+    assert rc == 2
+    assert "unknown mode 'nope'; valid modes: devserver, devserver-threaded, uwsgi" in out["stderr"]
+    assert host.calls() == []
+
+
+def test_a_mode_that_never_answers_fails_with_its_state(host) -> None:
+    state = json.loads(host.state.read_text())
+    state["broken"] = ["flask-gunicorn.service"]
+    host.state.write_text(json.dumps(state))
+    rc, out = host("set", "gunicorn", "tuned", "--timeout", "1")
+    assert rc == 1 and out["failed"], out
+    assert "flask-gunicorn.service is failed" in out["msg"]
+
+
+def test_stop_stops_whatever_runs(host) -> None:
+    host("set", "uwsgi", "tuned")
+    rc, out = host("stop")
+    assert rc == 0 and out == {"changed": True, "stopped": ["uwsgi"]}
+    rc, got = host("get")
+    assert got["mode"] is None and got["running"] == []
+    assert host("stop")[1]["changed"] is False
+
+
+def test_profile_file_is_replaced_whole(tmp_path: Path) -> None:
+    target = tmp_path / "profile.env"
+    target.write_text("old\n")
+    modectl.write_atomically(target, modectl.profile_text("seed", False, 0.1))
+    assert target.read_text().endswith("BENCHAPP_PROFILE=seed\n")
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in tmp_path.iterdir()] == ["profile.env"]  # no temporary left behind
