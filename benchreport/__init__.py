@@ -1,8 +1,9 @@
 """Bench report: ab's and wrk's raw output -> summary.json, report.md, chart.png.
 
-Runs on the controller after bench.yml has fetched every mode's raw files to
-results/<run-id>/<mode>-<profile>[-wrk]/ (see benchreport.summary for the layout and
-the meta.json schema). `python -m benchreport RUN_DIR` is the entry point.
+Runs on the controller after bench.yml has fetched every run's files to
+results/<run-id>/<name>/ (see benchreport.runfiles for the layout: run.json,
+loadgen.json, server.json, outcome.json and the client's raw files).
+`python -m benchreport RUN_DIR` is the entry point.
 """
 
 #: Exit status of the CLI when the report was written but a run had an error,

@@ -8,7 +8,7 @@ Exit status (the play writes the report first, then fails on 3):
   0  report written, every run measured
   3  report written, at least one run has an error (mode did not start, ab
      aborted, nothing answered...): see the notes
-  1  no report: RUN_DIR missing or holding no <mode>-<profile> directories
+  1  no report: RUN_DIR missing or holding no run folders
   2  bad command line (argparse)
 """
 
@@ -20,10 +20,17 @@ import sys
 from pathlib import Path
 
 from benchreport import EXIT_RUN_ERROR, render
-from benchreport.summary import build_summary, load_modes, unexpected_error, write_summary
+from benchreport.summary import build_summary, unexpected_error, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODES = REPO_ROOT / "app" / "benchapp" / "modes.yml"
+# The mode table is read the app's way (benchapp.modes): the one place
+# benchreport puts the repository's app/ on the import path (pytest's
+# configuration does the same for the tests).
+if str(REPO_ROOT / "app") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "app"))
+
+from benchapp.modes import MODES_FILE as DEFAULT_MODES  # noqa: E402
+from benchapp.modes import ModeTableError, load_modes  # noqa: E402
 
 
 def update_latest(run_dir: Path) -> Path:
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
         "1 no report, 2 usage.",
     )
-    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding <mode>-<profile>[-wrk]/ directories")
+    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding one folder per run (run.json, ...)")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
                         help="the mode table (titles, seed figures); default: %(default)s")
     parser.add_argument("--no-latest", action="store_true", help="do not update the 'latest' symlink")
@@ -61,13 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     if not run_dir.is_dir():
         print(f"benchreport: {run_dir} is not a directory", file=sys.stderr)
         return 1
-    if not args.modes_file.is_file():
-        print(f"benchreport: warning: {args.modes_file} not found: no titles or seed figures",
-              file=sys.stderr)
-    modes = load_modes(args.modes_file)
+    modes = {}
+    try:
+        modes = load_modes(args.modes_file)
+    except (OSError, ModeTableError, ValueError, KeyError, TypeError) as exc:
+        print(f"benchreport: warning: mode table {args.modes_file} not read ({exc}): "
+              "no titles, seed figures or expectations from it", file=sys.stderr)
     records = build_summary(run_dir, modes)
     if not records:
-        print(f"benchreport: no <mode>-<profile> result directories in {run_dir}", file=sys.stderr)
+        print(f"benchreport: no run folders (run.json or a client's output) in {run_dir}", file=sys.stderr)
         return 1
 
     run_id = run_dir.resolve().name

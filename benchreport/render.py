@@ -56,7 +56,7 @@ def _failed(rec: Record) -> str:
 
 #: (header, right-aligned, cell function) for both tables.
 COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
-    ("mode", False, lambda r: str(r["mode"])),
+    ("mode", False, lambda r: mode_label(r)),
     ("profile", False, lambda r: str(r.get("profile") or DASH)),
     ("c", True, lambda r: _num(r.get("c"), 0)),
     ("n", True, lambda r: _num(r.get("n"), 0)),
@@ -133,8 +133,15 @@ def text_table(records: list[Record]) -> str:
     return "\n".join(out)
 
 
+def mode_label(rec: Record) -> str:
+    """The record's mode, or for a run folder without run.json its folder name."""
+    return str(rec["mode"]) if rec.get("mode") is not None else f"{rec.get('raw_dir')}/ (no run.json)"
+
+
 def _name(rec: Record) -> str:
     """mode/profile, and /client for a client other than ab (ab's names stay as they were)."""
+    if rec.get("mode") is None:
+        return mode_label(rec)
     client = rec.get("client") or "ab"
     return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}")
 
@@ -191,7 +198,7 @@ def notes(records: list[Record]) -> list[str]:
                            "threads' cores: the client may have set the pace")
             else:
                 out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
-        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec["mode"] not in seed_noted:
+        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec.get("mode") not in seed_noted:
             seed_noted.add(rec["mode"])
             p = rec.get("seed_params") or {}
             out.append(
@@ -272,7 +279,8 @@ def compared(records: list[Record]) -> list[dict[str, Any]]:
     """One row per mode and profile that ab and wrk both ran, in the records' order."""
     pairs: dict[tuple, dict[str, Record]] = {}
     for rec in records:
-        pairs.setdefault((rec["mode"], rec.get("profile")), {})[str(rec.get("client") or "ab")] = rec
+        if rec.get("mode") is not None:
+            pairs.setdefault((rec["mode"], rec.get("profile")), {})[str(rec.get("client") or "ab")] = rec
     rows = []
     for (mode, profile), by in pairs.items():
         if "ab" not in by or "wrk" not in by:
@@ -394,8 +402,8 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
 
     modes: list[str] = []
     for rec in records:
-        if rec["mode"] not in modes:
-            modes.append(rec["mode"])
+        if mode_label(rec) not in modes:
+            modes.append(mode_label(rec))
     order = {"seed": 0, "tuned": 1}
     several = len(clients(records)) > 1
 
@@ -422,7 +430,7 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     top = 100.0
     hatched = published = ceiling_drawn = False
     for rec in records:
-        i, prof = modes.index(rec["mode"]), series_of(rec)
+        i, prof = modes.index(mode_label(rec)), series_of(rec)
         x = xpos(i, prof)
         pct = None if rec.get("error") else rec.get("pct_of_ideal")
         ceiling = None if rec.get("error") else rec.get("ab_ceiling_pct")
@@ -448,7 +456,7 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
         above = max(pct, ceiling) if ceiling is not None and ceiling - pct < 8 else pct
         ax.text(x, above + 1, label, ha="center", va="bottom", fontsize=7)
     for i, mode in enumerate(modes):
-        rec = next(r for r in records if r["mode"] == mode)
+        rec = next(r for r in records if mode_label(r) == mode)
         p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
         if seed is not None and p.get("c") and p.get("delay"):
             pct = 100.0 * seed / (p["c"] / p["delay"])

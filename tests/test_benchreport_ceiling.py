@@ -2,8 +2,9 @@
 
 tests/data/benchreport/local-run is a real bench.yml run on the local test
 containers (results/20261122T044935Z: n=2000 c=200 delay=1, the seed's flags,
-three gevent modes, both profiles; ab.txt, ab.err, ab.csv and meta.json as
-fetched, ab.tsv gzipped). The expected figures below are read off those files.
+three gevent modes, both profiles; ab.txt, ab.err, ab.csv as fetched, ab.tsv
+gzipped, and the run's meta.json of then turned into run.json, loadgen.json,
+server.json and outcome.json). The expected figures below are read off those files.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from benchapp.modes import load_modes
+from benchreport import abparse, render
+from benchreport.abparse import TsvRow, ab_ceiling_rps, steady_throughput
+from benchreport.summary import build_summary, cpu_stat_busy_pct
+from benchrun import edit_json
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchreport import abparse, render  # noqa: E402
-from benchreport.abparse import TsvRow, ab_ceiling_rps, steady_throughput  # noqa: E402
-from benchreport.summary import build_summary, cpu_stat_busy_pct, load_modes  # noqa: E402
-
 LOCAL_RUN = ROOT / "tests" / "data" / "benchreport" / "local-run"
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
 
@@ -111,9 +111,7 @@ def test_ceiling_and_pct_of_ceiling_in_the_summary(records):
 
 
 def test_a_capped_run_has_no_ceiling(run_dir, records):
-    m = json.loads((run_dir / "uwsgi-gevent-tuned" / "meta.json").read_text())
-    m["n"] = 5000  # as if -n 5000 was asked and -t stopped ab at 2000
-    (run_dir / "uwsgi-gevent-tuned" / "meta.json").write_text(json.dumps(m))
+    edit_json(run_dir / "uwsgi-gevent-tuned" / "run.json", n=5000)  # as if -n 5000 was asked and -t stopped ab at 2000
     rec = by_name(build_summary(run_dir, load_modes(MODES_FILE)))["uwsgi-gevent-tuned"]
     assert rec["capped"] is True
     assert rec["ab_ceiling_rps"] is None and rec["ab_ceiling_pct"] is None and rec["pct_of_ceiling"] is None
@@ -191,8 +189,7 @@ def test_steady_rps_falls_back_to_whole_seconds_on_long_runs():
 
 def test_loadgen_cpu_is_abs_own_cpu_and_host_cpu_is_proc_stat(run_dir, records):
     for rec in records:
-        meta = json.loads((run_dir / rec["raw_dir"] / "meta.json").read_text())
-        lg = meta["loadgen"]
+        lg = json.loads((run_dir / rec["raw_dir"] / "loadgen.json").read_text())
         assert rec["loadgen_cpu_pct"] == round(100 * lg["ab_cpu_ms"] / (rec["time_taken_s"] * 1000), 1)
         assert rec["host_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
     rec = by_name(records)["uwsgi-gevent-tuned"]
@@ -203,9 +200,7 @@ def test_loadgen_cpu_is_abs_own_cpu_and_host_cpu_is_proc_stat(run_dir, records):
 
 def test_ab_cpu_missing_or_busy(run_dir):
     for name, ab_cpu_ms in (("uwsgi-gevent-tuned", None), ("uwsgi-gevent-seed", 11_900)):
-        m = json.loads((run_dir / name / "meta.json").read_text())
-        m["loadgen"]["ab_cpu_ms"] = ab_cpu_ms
-        (run_dir / name / "meta.json").write_text(json.dumps(m))
+        edit_json(run_dir / name / "loadgen.json", ab_cpu_ms=ab_cpu_ms)
     records = build_summary(run_dir, load_modes(MODES_FILE))
     recs = by_name(records)
     assert recs["uwsgi-gevent-tuned"]["loadgen_cpu_pct"] is None

@@ -1,14 +1,17 @@
-"""benchreport against REAL ab runs on loopback.
+"""benchreport and roles/bench/files/bench-ab.py against REAL ab runs on loopback.
 
-A tiny HTTP server (this file, run as a subprocess) answers after ?delay=
-seconds, with ?status=, a body length that varies (?vary=) or a stall after
-the first requests (?slow_after=&slow=). ab (apache2-utils) runs against it
-with small n and c; the parser's figures are checked against what we know
-independently: the server's sleep, ab's per-request TSV, arithmetic on ab's
-own totals, the count of requests we sent.
+tests/httpserver.py (a subprocess, the `server` fixture of conftest.py)
+answers after ?delay= seconds, with ?status=, a body length that varies
+(?vary=) or a stall after the first requests (?slow_after=&slow=). ab
+(apache2-utils) runs against it with small n and c, through the bench's
+wrapper (bench-ab.py --dir) or, for the edge cases the wrapper never asks
+for (no -r, -n before -t, 2>&1), directly; the parser's figures are checked
+against what we know independently: the server's sleep, ab's per-request
+TSV, arithmetic on ab's own totals, the count of requests we sent.
 
-Also the fixture generator: `python tests/test_benchreport_live.py capture
-tests/data/benchreport` re-records the files test_benchreport_parse.py uses.
+Also the fixture generator: `PYTHONPATH=.:app python tests/test_benchreport_live.py
+capture tests/data/benchreport` re-records the files test_benchreport_parse.py
+and test_benchreport_report.py use.
 """
 
 from __future__ import annotations
@@ -17,116 +20,25 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchreport import EXIT_RUN_ERROR, abparse, render  # noqa: E402
-from benchreport.summary import build_summary, load_modes  # noqa: E402
+from benchapp.modes import load_modes
+from benchreport import EXIT_RUN_ERROR, abparse, render
+from benchreport.summary import build_summary, cpu_stat_busy_pct
+from benchrun import AB_WRAPPER, ROOT, ServerSampler, bench_ab, write_json, write_outcome, write_run
+from httpserver import Server, closed_port
 
 AB = shutil.which("ab")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-BODY = b"Hi there! slow api response"
 
 
 # --------------------------------------------------------------------------
-# The server (runs in its own process: `python this_file.py serve`)
-
-def serve() -> None:
-    """Serve on 127.0.0.1, an OS-chosen port, printed as the first stdout line."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlparse
-
-    counters: dict[str, int] = {}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-            with lock:
-                i = counters.get(q.get("key", ""), 0)
-                counters[q.get("key", "")] = i + 1
-            delay = float(q.get("delay", 0))
-            if "slow_after" in q and i >= int(q["slow_after"]):
-                delay = float(q.get("slow", 5))
-            time.sleep(delay)
-            body = BODY + b"." * (i % 3 if "vary" in q else 0)
-            self.send_response(int(q.get("status", 200)))
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.request_queue_size = 128
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
-
-
-class Server:
-    """The server subprocess: its port and pid (for /proc sampling)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "serve"], stdout=subprocess.PIPE, text=True
-        )
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.strip().isdigit():
-            self.proc.kill()
-            raise RuntimeError(f"test server did not start: {line!r}")
-        self.port = int(line)
-        self.pid = self.proc.pid
-
-    def url(self, query: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}/{('?' + query) if query else ''}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --------------------------------------------------------------------------
-# One bench step, as bench.yml does it: sample, run ab, sample, write meta.json
-
-def _proc_cpu_ns(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 10**9 // CLK_TCK  # utime, stime
-
-
-def _proc_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
+# One bench step with ab called directly (argv the wrapper never builds)
 
 def _cpu_stat_line() -> str:
     return Path("/proc/stat").read_text().splitlines()[0]
@@ -137,79 +49,37 @@ def bench_once(
     time_limit: int | None = None, timeout: int = 5, server_pid: int | None = None,
     recv_errors_ok: bool = True, n_before_t: bool = False, combined: bool = False,
 ) -> int:
-    """Run ab once into `out` (ab.txt, ab.err, ab.tsv, ab.csv, meta.json); return ab's status."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Run ab once into `out` (ab.txt, ab.err, ab.tsv, ab.csv and the bench's JSON files); return ab's status."""
+    write_run(out, url, n, c, delay, mode=mode, profile=profile, time_limit=time_limit, timeout=timeout)
     argv = ["ab"] + (["-r"] if recv_errors_ok else [])
     limit = ["-t", str(time_limit)] if time_limit else []
     argv += (["-n", str(n)] + limit) if n_before_t else (limit + ["-n", str(n)])
     argv += ["-c", str(c), "-s", str(timeout), "-g", str(out / "ab.tsv"), "-e", str(out / "ab.csv"), url]
 
-    peak = {"rss": 0, "samples": 0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            try:
-                peak["rss"] = max(peak["rss"], _proc_rss_kib(server_pid))
-                peak["samples"] += 1
-            except OSError:
-                pass
-            stop.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    cpu_before = _proc_cpu_ns(server_pid) if server_pid else None
     stat_before = _cpu_stat_line()
     started = datetime.now(timezone.utc)
-    if server_pid:
-        sampler.start()
     t0 = os.times()
-    with open(out / "ab.txt", "w") as so:
+    with ServerSampler(server_pid, out), open(out / "ab.txt", "w") as so:
         if combined:  # one file, as `ab ... >ab.txt 2>&1` leaves it
             rc = subprocess.run(argv, stdout=so, stderr=subprocess.STDOUT, timeout=120).returncode
         else:
             with open(out / "ab.err", "w") as se:
                 rc = subprocess.run(argv, stdout=so, stderr=se, timeout=120).returncode
     t1 = os.times()
-    stop.set()
-    if server_pid:
-        sampler.join()
     ended = datetime.now(timezone.utc)
-    meta = {
-        "schema": 1,
-        "run_id": out.parent.name,
-        "mode": mode,
-        "profile": profile,
-        "n": n,
-        "c": c,
-        "delay": delay,
-        "route": "/",
-        "url": url,
-        "time_limit_s": time_limit,
-        "timeout_s": timeout,
+    write_json(out / "loadgen.json", {
+        "client": "ab",
         "ab_argv": [a.replace(str(out) + "/", "") for a in argv],
         "ab_rc": rc,
         "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "ended_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "app_host": "localhost",
-        "loadgen_host": "localhost",
-        "error": None,
-        "server": {
-            "unit": "test-server",
-            "cpu_ns_before": cpu_before,
-            "cpu_ns_after": _proc_cpu_ns(server_pid) if server_pid else None,
-            "cpu_source": "proc" if server_pid else None,
-            "peak_rss_kib": peak["rss"] or None,
-            "rss_source": "proc" if server_pid else None,
-            "rss_samples": peak["samples"],
-        },
-        "loadgen": {
-            "cpus": os.cpu_count(),
-            "cpu_stat_before": stat_before,
-            "cpu_stat_after": _cpu_stat_line(),
-            "ab_cpu_ms": round((t1.children_user + t1.children_system - t0.children_user - t0.children_system) * 1000),
-        },
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        "cpus": os.cpu_count(),
+        "cpu_stat_before": stat_before,
+        "cpu_stat_after": _cpu_stat_line(),
+        "ab_cpu_ms": round((t1.children_user + t1.children_system - t0.children_user - t0.children_system) * 1000),
+        "killed": False,
+    })
+    write_outcome(out)
     return rc
 
 
@@ -218,11 +88,6 @@ def bench_once(
 
 pytestmark = pytest.mark.skipif(AB is None, reason="ab missing: apt-get install -y apache2-utils")
 
-@pytest.fixture(scope="module")
-def server():
-    srv = Server()
-    yield srv
-    srv.stop()
 
 def _tsv_sorted(run: abparse.AbRun) -> list[float]:
     assert run.tsv is not None
@@ -349,28 +214,31 @@ def test_ab_sends_its_first_request_alone(server, tmp_path):
 
 def test_summary_render_and_cli_end_to_end(server, tmp_path):
     run_dir = tmp_path / "results" / "20260101T000000Z"
-    bench_once(run_dir / "uwsgi-seed", server.url("delay=0.05&key=e1"), 40, 4, 0.05,
-               mode="uwsgi", profile="seed", server_pid=server.pid)
-    bench_once(run_dir / "uwsgi-tuned", server.url("delay=0.05&key=e2"), 40, 8, 0.05,
-               mode="uwsgi", profile="tuned", server_pid=server.pid)
+    bench_ab(run_dir / "uwsgi-seed", server.url("delay=0.05&key=e1"), 40, 4, 0.05,
+             mode="uwsgi", profile="seed", server_pid=server.pid)
+    bench_ab(run_dir / "uwsgi-tuned", server.url("delay=0.05&key=e2"), 40, 8, 0.05,
+             mode="uwsgi", profile="tuned", server_pid=server.pid)
     modes = load_modes(ROOT / "app" / "benchapp" / "modes.yml")
     records = build_summary(run_dir, modes)
     assert [(r["mode"], r["profile"]) for r in records] == [("uwsgi", "seed"), ("uwsgi", "tuned")]
     for rec in records:
-        meta = json.loads((run_dir / rec["raw_dir"] / "meta.json").read_text())
-        assert rec["error"] is None and rec["complete"] == 40
+        sampled = json.loads((run_dir / rec["raw_dir"] / "server.json").read_text())
+        loadgen = json.loads((run_dir / rec["raw_dir"] / "loadgen.json").read_text())
+        assert rec["error"] is None and rec["complete"] == 40 and rec["warnings"] == []
+        assert (rec["client_rc"], rec["started_at"], rec["ended_at"]) == (
+            0, loadgen["started_at"], loadgen["ended_at"])
         assert rec["ideal_rps"] == pytest.approx(rec["c"] / 0.05)
         assert rec["pct_of_ideal"] == pytest.approx(100 * rec["rps"] / rec["ideal_rps"], abs=0.05)
         assert rec["pct_of_ideal"] <= 100.5  # the server sleeps 0.05 s per request
-        cpu_ms = (meta["server"]["cpu_ns_after"] - meta["server"]["cpu_ns_before"]) / 1e6
+        cpu_ms = (sampled["cpu_ns_after"] - sampled["cpu_ns_before"]) / 1e6
         assert rec["cpu_ms_per_req"] == pytest.approx(cpu_ms / 40, abs=0.001)
-        assert rec["peak_rss_mib"] == pytest.approx(meta["server"]["peak_rss_kib"] / 1024, abs=0.05)
+        assert rec["peak_rss_mib"] == pytest.approx(sampled["peak_rss_kib"] / 1024, abs=0.05)
         assert 0 <= rec["host_cpu_pct"] <= 100
         assert rec["loadgen_cpu_pct"] is None  # a ~0.55 s run: too short for ab's CPU share
         # 1 lone request + ceil(39/c) rounds of 0.05 s
         assert rec["ab_ceiling_rps"] == pytest.approx(40 / (0.05 * (1 + math.ceil(39 / rec["c"]))), abs=0.001)
         assert rec["pct_of_ceiling"] <= 100.5
-        assert rec["seed_rps"] == modes["uwsgi"]["seed_rps"]
+        assert rec["seed_rps"] == modes["uwsgi"].seed_rps and rec["time_limit_s"] == 30
 
     proc = subprocess.run([sys.executable, "-m", "benchreport", str(run_dir)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
@@ -384,10 +252,8 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
 
     # a mode that did not start: the report is still written, exit status 3
     broken = run_dir / "gunicorn-seed"
-    broken.mkdir()
-    (broken / "meta.json").write_text(json.dumps(
-        {"schema": 1, "mode": "gunicorn", "profile": "seed", "n": 40, "c": 4, "delay": 0.05,
-         "ab_rc": None, "error": "flask-gunicorn did not report /healthz within 30 s"}))
+    write_run(broken, server.url("delay=0.05"), 40, 4, 0.05, mode="gunicorn", profile="seed")
+    write_outcome(broken, error="flask-gunicorn did not report /healthz within 30 s")
     proc = subprocess.run([sys.executable, "-m", "benchreport", str(run_dir)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT_RUN_ERROR, proc.stderr
@@ -396,7 +262,82 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
     bad = next(r for r in summary if r["mode"] == "gunicorn")
     assert bad["error"].startswith("flask-gunicorn did not report") and bad["rps"] is None
     assert "gunicorn/seed: ERROR: flask-gunicorn did not report" in proc.stdout
+    assert bad["error"] == "flask-gunicorn did not report /healthz within 30 s"  # nothing added
 
+
+
+
+# --------------------------------------------------------------------------
+# bench-ab.py, the load host's wrapper: parameters from run.json
+
+def wrapper_module():
+    """bench-ab.py imported (it has no .py-friendly name), to run its main() in-process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_ab", AB_WRAPPER)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wrapper_runs_ab_as_run_json_says(server, tmp_path):
+    out = tmp_path / "results" / "20260101T000000Z" / "uwsgi-tuned"
+    n, c, delay, time_limit, timeout = 30, 3, 0.02, 20, 4
+    url = server.url(f"delay={delay}&key=wrapper")
+    lg = bench_ab(out, url, n, c, delay, mode="uwsgi", time_limit=time_limit, timeout=timeout,
+                  server_pid=server.pid)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ab.csv", "ab.err", "ab.tsv", "ab.txt", "loadgen.json", "outcome.json", "run.json", "server.json"]
+    # -t before -n (ab's -t resets -n), the files in --dir, the URL of run.json
+    assert lg["ab_argv"] == ["ab", "-r", "-t", "20", "-n", "30", "-c", "3", "-s", "4",
+                             "-g", str(out / "ab.tsv"), "-e", str(out / "ab.csv"), url]
+    assert (lg["client"], lg["ab_rc"], lg["killed"]) == ("ab", 0, False)
+    assert lg["kill_after_s"] == time_limit + timeout + 30  # the cap the Ansible task used to compute
+    assert lg["cpus"] == os.cpu_count() and isinstance(lg["ab_cpu_ms"], int) and lg["ab_cpu_ms"] >= 0
+    assert lg["cpu_stat_before"].startswith("cpu ") and lg["cpu_stat_after"].startswith("cpu ")
+    start = datetime.strptime(lg["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert start <= datetime.strptime(lg["ended_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert server.answered("wrapper") == n
+    [rec] = build_summary(out.parent, {})
+    assert (rec["mode"], rec["client"], rec["n"], rec["c"], rec["complete"], rec["failed"]) == ("uwsgi", "ab", n, c, n, 0)
+    assert rec["time_limit_s"] == time_limit and rec["client_rc"] == 0 and not rec["capped"]
+    assert rec["error"] is None and rec["warnings"] == [] and rec["p50_ms"] >= delay * 1000 - 1
+    assert rec["host_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
+
+
+def test_wrapper_kills_a_wedged_client(tmp_path, monkeypatch):
+    """The hard cap (time_limit + timeout + grace) ends a client that ignores its own limits."""
+    fake = tmp_path / "ab"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    out = tmp_path / "r" / "x-tuned"
+    write_run(out, "http://127.0.0.1:9/", 4, 2, 0, time_limit=1, timeout=0)
+    module = wrapper_module()
+    monkeypatch.setattr(module, "KILL_GRACE_S", 0)
+    monkeypatch.setattr(sys, "argv", ["bench-ab.py", "--dir", str(out), "--ab", str(fake)])
+    started = datetime.now(timezone.utc)
+    assert module.main() == 0
+    assert (datetime.now(timezone.utc) - started).total_seconds() < 10
+    lg = json.loads((out / "loadgen.json").read_text())
+    assert lg["killed"] is True and lg["kill_after_s"] == 1 and lg["ab_rc"] == -9
+    write_outcome(out)
+    [rec] = build_summary(out.parent, {})
+    assert rec["error"].startswith("ab was killed: it outlived its time limit and timeout")
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "run.json: FileNotFoundError"),
+    ({"n": 4, "c": 2, "time_limit": 1, "timeout": 1}, "KeyError: 'url'"),
+    ({"url": "http://127.0.0.1:9/", "n": "four", "c": 2, "time_limit": 1, "timeout": 1}, "ValueError"),
+])
+def test_wrapper_refuses_a_bad_run_json(tmp_path, content, message):
+    if content is not None:
+        write_json(tmp_path / "run.json", content)
+    proc = subprocess.run([sys.executable, str(AB_WRAPPER), "--dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and message in proc.stderr and str(tmp_path / "run.json") in proc.stderr
+    assert not (tmp_path / "ab.txt").exists() and not (tmp_path / "loadgen.json").exists()
 
 
 # --------------------------------------------------------------------------
@@ -424,11 +365,9 @@ def capture(dest: Path) -> None:
                    mode="gunicorn", profile="tuned")
         bench_once(run / "psycopg2-seed", srv.url("delay=3&key=e"), 4, 2, 3,
                    mode="psycopg2", profile="seed", timeout=1, server_pid=srv.pid)
-        (run / "psycogreen-seed").mkdir()
-        (run / "psycogreen-seed" / "meta.json").write_text(json.dumps({
-            "schema": 1, "mode": "psycogreen", "profile": "seed", "n": 10, "c": 5, "delay": 1,
-            "route": "/db", "ab_rc": None,
-            "error": "flask-psycogreen did not report /healthz within 30 s"}, indent=2) + "\n")
+        write_run(run / "psycogreen-seed", "http://localhost:3000/db?delay=1", 10, 5, 1,
+                  mode="psycogreen", profile="seed", time_limit=None, timeout=None)
+        write_outcome(run / "psycogreen-seed", error="flask-psycogreen did not report /healthz within 30 s")
         # parser-only edge cases
         bench_once(cases / "length", srv.url("vary=1&delay=0.01&key=f"), 30, 3, 0.01)
         bench_once(cases / "refused-no-r", f"http://127.0.0.1:{closed_port()}/", 4, 2, 1,
@@ -441,9 +380,7 @@ def capture(dest: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
-        serve()
-    elif sys.argv[1:2] == ["capture"] and len(sys.argv) == 3:
+    if sys.argv[1:2] == ["capture"] and len(sys.argv) == 3:
         capture(Path(sys.argv[2]))
     else:
-        sys.exit(f"usage: {sys.argv[0]} serve | capture DEST_DIR")
+        sys.exit(f"usage: PYTHONPATH=.:app {sys.argv[0]} capture DEST_DIR")

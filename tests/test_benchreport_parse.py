@@ -1,22 +1,19 @@
 """benchreport.abparse on captured real ab output (tests/data/benchreport).
 
-The files were recorded by `python tests/test_benchreport_live.py capture
+The files were recorded by `PYTHONPATH=.:app python tests/test_benchreport_live.py capture
 tests/data/benchreport` (ab 2.3 from Debian 12's apache2-utils against a
 loopback test server); the expected numbers below are read off those files.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchreport import abparse
 
-from benchreport import abparse  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DATA = ROOT / "tests" / "data" / "benchreport"
 SAMPLE = DATA / "run-sample"

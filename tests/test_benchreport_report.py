@@ -3,7 +3,7 @@
 tests/data/benchreport/run-sample holds real ab output and real /proc samples
 (see test_benchreport_live.capture) laid out as bench.yml leaves a run: a plain
 run, a heartbeat run, a time-capped run, non-2xx answers, connection refused,
-an ab abort, and a mode that never started (meta.json only).
+an ab abort, and a mode that never started (run.json and outcome.json only).
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from benchapp.modes import load_modes
+from benchreport import EXIT_RUN_ERROR, render
+from benchreport.summary import build_summary, cpu_stat_busy_pct, expectation
+from benchrun import edit_json
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchreport import EXIT_RUN_ERROR, render  # noqa: E402
-from benchreport.summary import build_summary, cpu_stat_busy_pct, load_modes  # noqa: E402
-
 SAMPLE = ROOT / "tests" / "data" / "benchreport" / "run-sample"
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
 REQUIRED = ("mode, profile, n, c, delay, rps, ideal_rps, pct_of_ideal, failed, p50_ms, p99_ms, max_ms, "
             "cpu_ms_per_req, peak_rss_mib, loadgen_cpu_pct, raw_dir, complete, capped, error, seed_rps, title, "
-            "ab_ceiling_rps, ab_ceiling_pct, pct_of_ceiling, steady_rps, steady_rps_from, host_cpu_pct").split(", ")
+            "ab_ceiling_rps, ab_ceiling_pct, pct_of_ceiling, steady_rps, steady_rps_from, host_cpu_pct, "
+            # and what molecule's verify asserts on
+            "client, monitor, blocked, expected, as_expected, time_limit_s").split(", ")
 
 
 @pytest.fixture
@@ -45,11 +46,12 @@ def modes() -> dict:
 
 
 def by_name(records: list[dict]) -> dict[str, dict]:
-    return {f"{r['mode']}-{r['profile']}": r for r in records}
+    return {r["raw_dir"]: r for r in records}
 
 
-def meta(run_dir: Path, name: str) -> dict:
-    return json.loads((run_dir / name / "meta.json").read_text())
+def read(run_dir: Path, name: str, file: str) -> dict:
+    """One of a run folder's JSON files (run.json, loadgen.json, server.json, outcome.json)."""
+    return json.loads((run_dir / name / file).read_text())
 
 
 def test_one_record_per_directory_in_mode_table_order(run_dir, modes):
@@ -61,23 +63,29 @@ def test_one_record_per_directory_in_mode_table_order(run_dir, modes):
     for rec in records:
         assert set(REQUIRED) <= set(rec)
         assert rec["raw_dir"] == f"{rec['mode']}-{rec['profile']}"
-        assert rec["title"] == modes[rec["mode"]]["title"]
-        assert rec["seed_rps"] == modes[rec["mode"]]["seed_rps"]
+        assert rec["title"] == modes[rec["mode"]].title
+        assert rec["seed_rps"] == modes[rec["mode"]].seed_rps
+        run = read(run_dir, rec["raw_dir"], "run.json")
+        assert (rec["mode"], rec["profile"], rec["client"], rec["n"], rec["c"], rec["delay"]) == (
+            run["mode"], run["profile"], run["client"], run["n"], run["c"], run["delay"])
+        assert (rec["url"], rec["route"], rec["time_limit_s"]) == (run["url"], run["route"], run["time_limit"])
     # strict JSON: no NaN/Infinity sneaks in
     json.loads(json.dumps(records, allow_nan=False))
 
 
 def test_figures_come_from_the_raw_files(run_dir, modes):
     rec = by_name(build_summary(run_dir, modes))["uwsgi-seed"]
-    m = meta(run_dir, "uwsgi-seed")
+    server, lg = read(run_dir, "uwsgi-seed", "server.json"), read(run_dir, "uwsgi-seed", "loadgen.json")
     assert (rec["n"], rec["c"], rec["delay"], rec["complete"], rec["failed"]) == (50, 5, 0.05, 50, 0)
     assert rec["rps"] == 87.69  # ab's own figure, from ab.txt
     assert rec["ideal_rps"] == 100.0 and rec["pct_of_ideal"] == 87.7
     assert (rec["p50_ms"], rec["p99_ms"], rec["max_ms"]) == (51.556, 53.812, 53.812)
-    cpu_ms = (m["server"]["cpu_ns_after"] - m["server"]["cpu_ns_before"]) / 1e6
+    cpu_ms = (server["cpu_ns_after"] - server["cpu_ns_before"]) / 1e6
     assert rec["cpu_ms"] == cpu_ms and rec["cpu_ms_per_req"] == round(cpu_ms / 50, 3)
-    assert rec["peak_rss_mib"] == round(m["server"]["peak_rss_kib"] / 1024, 1)
-    lg = m["loadgen"]
+    assert rec["peak_rss_mib"] == round(server["peak_rss_kib"] / 1024, 1)
+    assert (rec["cpu_source"], rec["rss_source"]) == ("proc", "proc")
+    assert (rec["client_rc"], rec["started_at"], rec["ended_at"]) == (lg["ab_rc"], lg["started_at"], lg["ended_at"])
+    assert rec["warnings"] == []
     assert rec["host_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)
     assert rec["loadgen_cpu_pct"] is None  # ab's CPU over a 0.57 s run: start-up would dominate
     # ab's lone first request: 1 + ceil(49/5) = 11 rounds of 0.05 s -> 50 / 0.55 s
@@ -115,20 +123,69 @@ def test_capped_failed_and_error_records(run_dir, modes):
     assert all(never[k] is None for k in ("rps", "pct_of_ideal", "failed", "p50_ms", "cpu_ms_per_req"))
 
 
-def test_bad_or_missing_meta_is_an_error_not_a_crash(run_dir, modes):
-    (run_dir / "uwsgi-seed" / "meta.json").unlink()
-    m = meta(run_dir, "uwsgi-tuned")
-    m["c"], m["n"] = "ten", "200"
-    (run_dir / "uwsgi-tuned" / "meta.json").write_text(json.dumps(m))
-    m = meta(run_dir, "devserver-seed")
-    m["loadgen"]["killed"] = True
-    (run_dir / "devserver-seed" / "meta.json").write_text(json.dumps(m))
-    recs = by_name(build_summary(run_dir, modes))
-    assert recs["uwsgi-seed"]["error"] == "meta.json missing"
-    assert recs["uwsgi-seed"]["complete"] == 50  # ab's output is still read
-    assert recs["uwsgi-tuned"]["error"] == "meta.json: c is not a number: 'ten'"
+def test_bad_or_missing_run_json_is_an_error_not_a_crash(run_dir, modes):
+    (run_dir / "uwsgi-seed" / "run.json").unlink()
+    edit_json(run_dir / "uwsgi-tuned" / "run.json", c="ten", n="200")
+    edit_json(run_dir / "devserver-seed" / "loadgen.json", killed=True)
+    (run_dir / "gunicorn-seed" / "run.json").write_text("{not json")
+    edit_json(run_dir / "psycopg2-seed" / "run.json", client="curl")
+    records = build_summary(run_dir, modes)
+    recs = by_name(records)
+    nameless = recs["uwsgi-seed"]
+    assert nameless["error"] == "run.json missing: the run's mode, profile and client are unknown"
+    # no guess from the folder's name; the client is the one loadgen.json names
+    assert (nameless["mode"], nameless["profile"], nameless["client"], nameless["n"]) == (None, None, "ab", None)
+    assert nameless["complete"] == 50 and nameless["rps"] == 87.69  # ab's output is still read
+    assert recs["uwsgi-tuned"]["error"] == "run.json: c is not a number: 'ten'"
     assert recs["uwsgi-tuned"]["n"] == 200  # a numeric string is a number
     assert recs["devserver-seed"]["error"].startswith("ab was killed")
+    assert recs["gunicorn-seed"]["error"].startswith("run.json unreadable: ")
+    assert recs["psycopg2-seed"]["error"].startswith("run.json: unknown client 'curl'")
+    assert (recs["psycopg2-seed"]["mode"], recs["psycopg2-seed"]["client"]) == ("psycopg2", "curl")
+    assert recs["psycopg2-seed"]["complete"] is None  # an unknown client's files are not read
+    # runs without a name sort last
+    assert [r["raw_dir"] for r in records if r["mode"] is None] == ["gunicorn-seed", "uwsgi-seed"]
+    assert records[-2:] == [recs["gunicorn-seed"], nameless]
+    # the report still renders, naming the folders it could not name
+    md = render.markdown(records, run_dir.name)
+    assert "| uwsgi-seed/ (no run.json) |" in md
+    assert "uwsgi-seed/ (no run.json): ERROR: run.json missing" in md
+    render.chart(records, run_dir / "chart.png")
+    assert run_cli(str(run_dir), "--no-latest").returncode == EXIT_RUN_ERROR
+
+
+def test_old_layout_is_named_not_guessed(tmp_path):
+    old = tmp_path / "r" / "uwsgi-seed"
+    old.mkdir(parents=True)
+    (old / "meta.json").write_text(json.dumps({"schema": 1, "mode": "uwsgi", "profile": "seed"}))
+    [rec] = build_summary(old.parent, {})
+    assert rec["error"].startswith("run.json missing: this folder has the old layout (meta.json")
+    assert (rec["mode"], rec["profile"], rec["client"], rec["raw_dir"]) == (None, None, None, "uwsgi-seed")
+    (tmp_path / "r" / "notes").mkdir()  # a folder without any of the bench's files is not a run
+    assert len(build_summary(old.parent, {})) == 1
+
+
+def test_missing_files_render_what_is_there_and_say_what_is_missing(run_dir, modes):
+    for name in ("ab.tsv", "ab.csv", "server.json"):
+        (run_dir / "uwsgi-tuned" / name).unlink()
+    (run_dir / "uwsgi-seed" / "loadgen.json").unlink()
+    (run_dir / "uwsgi-seed" / "outcome.json").unlink()
+    recs = by_name(build_summary(run_dir, modes))
+    tuned = recs["uwsgi-tuned"]
+    assert tuned["error"] is None and tuned["complete"] == 200 and tuned["rps"] is not None
+    assert tuned["percentiles_from"] == "text" and tuned["steady_rps"] is None
+    assert tuned["cpu_ms_per_req"] is None and tuned["peak_rss_mib"] is None
+    assert tuned["warnings"] == ["server.json missing: no server CPU or memory",
+                                 "ab.tsv and ab.csv missing: percentiles from text; no steady rate"]
+    seed = recs["uwsgi-seed"]
+    assert seed["error"] is None and seed["rps"] == 87.69 and seed["cpu_ms_per_req"] is not None
+    assert seed["client_rc"] is None and seed["host_cpu_pct"] is None and seed["started_at"] is None
+    assert seed["warnings"] == ["loadgen.json, outcome.json missing: no client exit status, CPU or times; "
+                                "the bench recorded no outcome (error, hub blockages)"]
+    notes = render.notes(list(recs.values()))
+    assert "uwsgi/tuned: ab.tsv and ab.csv missing: percentiles from text; no steady rate" in notes
+    # the run that never started says why, not which files it lacks
+    assert recs["psycogreen-seed"]["warnings"] == []
 
 
 def test_markdown_table_has_one_row_per_record(run_dir, modes):
@@ -150,9 +207,9 @@ def test_monitor_counts_show_only_when_a_run_had_the_monitor(run_dir, modes):
     assert all(r["monitor"] is False and r["blocked"] is None for r in plain)
     assert "hub blocks" not in render.markdown(plain, run_dir.name)
     for name, blocked in (("psycopg2-seed", 7), ("psycogreen-seed", 0)):
-        m = meta(run_dir, name)
-        m.update(monitor=True, blocked=blocked)
-        (run_dir / name / "meta.json").write_text(json.dumps(m))
+        edit_json(run_dir / name / "run.json", monitor=True)
+        edit_json(run_dir / name / "outcome.json", blocked=blocked)
+    edit_json(run_dir / "uwsgi-seed" / "outcome.json", blocked=3)  # the monitor was off: not reported
     recs = by_name(build_summary(run_dir, modes))
     assert (recs["psycopg2-seed"]["blocked"], recs["psycogreen-seed"]["blocked"]) == (7, 0)
     assert recs["uwsgi-seed"]["blocked"] is None
@@ -248,30 +305,30 @@ def test_cli_without_results_exits_1(tmp_path):
     assert run_cli(str(tmp_path / "nope")).returncode == 1
     (tmp_path / "empty").mkdir()
     proc = run_cli(str(tmp_path / "empty"))
-    assert proc.returncode == 1 and "no <mode>-<profile>" in proc.stderr
+    assert proc.returncode == 1 and "no run folders (run.json or a client's output)" in proc.stderr
     assert not (tmp_path / "empty" / "summary.json").exists()
 
 
-def _stalled_run(results: Path, mode: str) -> Path:
-    """A real ab abort (nothing answered within -s) filed as a run of `mode`."""
+def _stalled_run(results: Path, mode: str, expect: str | None) -> Path:
+    """A real ab abort (nothing answered within -s) filed as a run of `mode` the bench expected `expect` of."""
     run = results / "20260102T060000Z"
     src = ROOT / "tests" / "data" / "benchreport" / "ab" / "stall-abort"
     dest = run / f"{mode}-tuned"
     shutil.copytree(src, dest)
-    data = json.loads((dest / "meta.json").read_text())
-    data.update(mode=mode, n=20, c=10, delay=1)
-    (dest / "meta.json").write_text(json.dumps(data))
+    edit_json(dest / "run.json", mode=mode, n=20, c=10, delay=1, expect=expect, time_limit=30)
     return run
 
 
 def test_an_expected_hang_is_reported_as_such_and_does_not_fail_the_run(tmp_path, modes):
-    expected = [name for name, m in modes.items() if m.get("expect")]
+    expected = [name for name, m in modes.items() if m.expect]
     assert expected, "the mode table should mark gRPC without init_gevent as expected to fail"
-    run = _stalled_run(tmp_path / "results", expected[0])
+    outcome = modes[expected[0]].expect["outcome"]
+    run = _stalled_run(tmp_path / "results", expected[0], outcome)
     [rec] = build_summary(run, modes)
     assert rec["error"] and "timeout" in rec["error"]
-    assert rec["expected"] == modes[expected[0]]["expect"]["outcome"]
-    assert rec["as_expected"] is True and rec["expected_why"]
+    assert rec["expected"] == outcome
+    assert rec["as_expected"] is True and rec["expected_why"] == modes[expected[0]].expect["why"]
+    assert rec["warnings"] == [] and rec["time_limit_s"] == 30
     assert any("as the mode table expects" in note for note in render.notes([rec]))
     assert "hang (expected)" in render.text_table([rec])
     assert any(f"{expected[0]}/tuned: expected failure:" in note for note in render.notes([rec]))
@@ -280,7 +337,7 @@ def test_an_expected_hang_is_reported_as_such_and_does_not_fail_the_run(tmp_path
 
 
 def test_the_same_hang_in_a_mode_not_expected_to_fail_is_an_error(tmp_path, modes):
-    run = _stalled_run(tmp_path / "results", "uwsgi-gevent")
+    run = _stalled_run(tmp_path / "results", "uwsgi-gevent", None)
     [rec] = build_summary(run, modes)
     assert rec["expected"] is None and rec["as_expected"] is None
     assert any("uwsgi-gevent/tuned: ERROR:" in note for note in render.notes([rec]))
@@ -290,8 +347,36 @@ def test_the_same_hang_in_a_mode_not_expected_to_fail_is_an_error(tmp_path, mode
 def test_an_expected_failure_that_succeeds_is_flagged(run_dir, modes):
     [rec] = [r for r in build_summary(run_dir, modes) if r["mode"] == "uwsgi" and r["profile"] == "seed"]
     assert rec["error"] is None and rec["failed"] == 0
-    spec = {**modes["uwsgi"], "expect": {"outcome": "hang", "why": "test"}}
-    from benchreport.summary import expectation
-    got = expectation(spec, rec)
+    got = expectation(rec, "hang", "test")
     assert got == {"expected": "hang", "expected_why": "test", "as_expected": False}
     assert any("UNEXPECTEDLY" in note for note in render.notes([{**rec, **got}]))
+
+
+def test_the_runs_own_expectation_counts(tmp_path, modes):
+    """run.json's expect is what the bench planned; a table changed since is a warning, not a verdict."""
+    expected = next(name for name, m in modes.items() if m.expect)
+    run = _stalled_run(tmp_path / "a", "uwsgi-gevent", "hang")  # planned to hang, the table now says no
+    [rec] = build_summary(run, modes)
+    assert (rec["expected"], rec["as_expected"], rec["expected_why"]) == ("hang", True, None)
+    assert rec["warnings"] == ["run.json expects hang, modes.yml now success: the run's own expectation is used"]
+    assert run_cli(str(run), "--modes-file", str(MODES_FILE), "--no-latest").returncode == 0
+    run = _stalled_run(tmp_path / "b", expected, None)  # planned to succeed
+    [rec] = build_summary(run, modes)
+    assert rec["expected"] is None and rec["error"]
+    assert rec["warnings"] == ["run.json expects success, modes.yml now hang: the run's own expectation is used"]
+    assert run_cli(str(run), "--modes-file", str(MODES_FILE), "--no-latest").returncode == EXIT_RUN_ERROR
+    # a run.json without the key at all: the mode table says
+    data = json.loads((run / f"{expected}-tuned" / "run.json").read_text())
+    del data["expect"]
+    (run / f"{expected}-tuned" / "run.json").write_text(json.dumps(data))
+    [rec] = build_summary(run, modes)
+    assert rec["expected"] == "hang" and rec["as_expected"] is True and rec["warnings"] == []
+
+
+def test_a_bad_mode_table_still_gives_a_report(run_dir, tmp_path):
+    bad = tmp_path / "modes.yml"
+    bad.write_text("modes:\n  uwsgi: {server: nope}\n")
+    proc = run_cli(str(run_dir), "--modes-file", str(bad), "--no-latest")
+    assert proc.returncode == EXIT_RUN_ERROR and "warning: mode table" in proc.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert len(summary) == 7 and all(r["title"] is None and r["seed_rps"] is None for r in summary)

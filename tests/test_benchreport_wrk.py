@@ -1,6 +1,6 @@
 """benchreport.wrkparse, summary and render on captured real wrk output.
 
-tests/data/benchreport/wrk and clients-run were recorded by `python
+tests/data/benchreport/wrk and clients-run were recorded by `PYTHONPATH=.:app python
 tests/test_benchreport_wrk_live.py capture tests/data/benchreport` (wrk 4.1.0
 from Debian 12 through roles/bench/files/bench-wrk.py against a loopback
 server). Expected figures are computed from the raw wrk.json, never copied.
@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchreport import render, wrkparse
+from benchreport.summary import build_summary
+from benchrun import edit_json
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchreport import render, wrkparse  # noqa: E402
-from benchreport.summary import build_summary  # noqa: E402
-
 DATA = ROOT / "tests" / "data" / "benchreport"
 CASES = DATA / "wrk"
 CLIENTS_RUN = DATA / "clients-run"
@@ -32,19 +29,22 @@ def raw(name: str) -> dict:
     return json.loads((CASES / name / "wrk.json").read_text())
 
 
-def meta(name: str) -> dict:
-    return json.loads((CASES / name / "meta.json").read_text())
+def run_json(name: str) -> dict:
+    return json.loads((CASES / name / "run.json").read_text())
+
+
+def loadgen(name: str) -> dict:
+    return json.loads((CASES / name / "loadgen.json").read_text())
 
 
 def load(name: str) -> wrkparse.WrkRun:
-    m = meta(name)
-    return wrkparse.load_wrk_run(CASES / name, requested=m["n"], exit_code=m["wrk_rc"])
+    return wrkparse.load_wrk_run(CASES / name, requested=run_json(name)["n"], exit_code=loadgen(name)["wrk_rc"])
 
 
 def test_ok_run_figures_are_wrk_json_in_ms():
     run, data = load("ok"), raw("ok")
     assert run.error is None and run.warnings == []
-    assert run.requests == data["requests"] >= meta("ok")["n"]
+    assert run.requests == data["requests"] >= run_json("ok")["n"]
     assert run.duration_s == data["duration_us"] / 1e6 and run.duration_from == "threads"
     assert run.rps == round(data["requests"] * 1e6 / data["duration_us"], 2)
     lat = data["latency_us"]
@@ -70,9 +70,9 @@ def test_errors_and_non_2xx():
 def test_capped_run():
     run, data = load("capped"), raw("capped")
     assert run.capped and run.error is None
-    assert 0 < run.requests < meta("capped")["n"] and run.threads_reached == 0
+    assert 0 < run.requests < run_json("capped")["n"] and run.threads_reached == 0
     assert run.duration_from == "wrk" and run.duration_s == data["wrk_duration_us"] / 1e6
-    assert run.duration_s >= meta("capped")["time_limit_s"]
+    assert run.duration_s >= run_json("capped")["time_limit"]
 
 
 def test_server_gone_counts_socket_errors_and_is_capped():
@@ -86,7 +86,7 @@ def test_refused_is_a_structured_error():
     run = load("refused")
     assert not run.has_stats and run.rps is None and run.p50_ms is None
     first = (CASES / "refused" / "wrk.err").read_text().strip()
-    assert run.error == f"{first} (wrk exit code {meta('refused')['wrk_rc']})"
+    assert run.error == f"{first} (wrk exit code {loadgen('refused')['wrk_rc']})"
 
 
 def test_missing_and_broken_files(tmp_path):
@@ -122,29 +122,35 @@ def test_wrk_records_in_the_summary(tmp_path):
     shutil.copytree(CASES / "refused", run_dir / "devserver-seed-wrk")
     recs = {r["raw_dir"]: r for r in build_summary(run_dir, {})}
     ok = recs["uwsgi-seed-wrk"]
-    m = json.loads((run_dir / "uwsgi-seed-wrk" / "meta.json").read_text())
-    # the name comes from meta.json; the folder's -wrk suffix says the same
-    assert (ok["mode"], ok["profile"], ok["client"]) == (m["mode"], m["profile"], "wrk") == ("test", "tuned", "wrk")
+    m = json.loads((run_dir / "uwsgi-seed-wrk" / "run.json").read_text())
+    # the name comes from run.json, not from the folder's (which says otherwise here)
+    assert (ok["mode"], ok["profile"], ok["client"]) == (m["mode"], m["profile"], m["client"]) == ("test", "tuned", "wrk")
     assert ok["rps"] == load("ok").rps and ok["complete"] == raw("ok")["requests"]
     assert ok["ab_ceiling_rps"] is None and ok["ab_ceiling_pct"] is None and ok["pct_of_ceiling"] is None
-    assert ok["steady_rps"] is None and ok["ab_rc"] is None and ok["client_rc"] == 0
+    assert ok["steady_rps"] is None and "ab_rc" not in ok and ok["client_rc"] == 0
     assert ok["client_threads"] == 2 and ok["pct_of_ideal"] == round(100 * ok["rps"] / (10 / 0.05), 1)
     # wrk's CPU over its threads' cores (a 1 s run qualifies)
-    lg = m["loadgen"]
+    lg = json.loads((run_dir / "uwsgi-seed-wrk" / "loadgen.json").read_text())
+    assert (ok["started_at"], ok["ended_at"], ok["time_limit_s"]) == (lg["started_at"], lg["ended_at"], m["time_limit"])
     assert ok["loadgen_cpu_pct"] == round(100 * lg["wrk_cpu_ms"] / (ok["time_taken_s"] * 1000 * 2), 1)
     assert recs["gunicorn-seed-wrk"]["capped"] and recs["gunicorn-seed-wrk"]["error"] is None
     assert recs["devserver-seed-wrk"]["error"].startswith("unable to connect")
     json.loads(json.dumps(list(recs.values()), allow_nan=False))
 
 
-def test_folder_names_without_meta(tmp_path):
-    """Old and half-written runs: the folder name still says mode, profile and client."""
+def test_no_run_json_is_an_error_and_the_folder_name_is_not_parsed(tmp_path):
+    """A half-written run: nothing is guessed from the folder's name; what wrk left is still read."""
     run_dir = tmp_path / "r"
     shutil.copytree(CASES / "ok", run_dir / "uwsgi-gevent-tuned-wrk")
-    (run_dir / "uwsgi-gevent-tuned-wrk" / "meta.json").unlink()
+    (run_dir / "uwsgi-gevent-tuned-wrk" / "run.json").unlink()
     rec = build_summary(run_dir, {})[0]
-    assert (rec["mode"], rec["profile"], rec["client"]) == ("uwsgi-gevent", "tuned", "wrk")
-    assert rec["error"] == "meta.json missing" and rec["rps"] == load("ok").rps
+    assert (rec["mode"], rec["profile"], rec["client"]) == (None, None, "wrk")  # loadgen.json's client
+    assert rec["error"] == "run.json missing: the run's mode, profile and client are unknown"
+    assert rec["rps"] == load("ok").rps and rec["raw_dir"] == "uwsgi-gevent-tuned-wrk"
+    (run_dir / "uwsgi-gevent-tuned-wrk" / "loadgen.json").unlink()
+    rec = build_summary(run_dir, {})[0]
+    assert rec["client"] == "wrk" and rec["rps"] == load("ok").rps  # wrk's own files say it was wrk
+    assert rec["client_rc"] is None and rec["client_threads"] == 2
 
 
 def test_clients_compared(tmp_path):
@@ -202,7 +208,7 @@ def test_every_record_names_its_client(client, tmp_path):
     run_dir = tmp_path / "r"
     name = "uwsgi-tuned" + ("-wrk" if client == "wrk" else "")
     shutil.copytree(CLIENTS_RUN / name, run_dir / name)
-    m = json.loads((run_dir / name / "meta.json").read_text())
-    m.pop("client", None)  # runs from before wrk have no client field
-    (run_dir / name / "meta.json").write_text(json.dumps(m))
     assert build_summary(run_dir, {})[0]["client"] == client
+    edit_json(run_dir / name / "run.json", client=None)  # run.json must say
+    [rec] = build_summary(run_dir, {})
+    assert rec["error"] == "run.json lacks client" and rec["client"] == client  # loadgen.json's

@@ -1,13 +1,14 @@
 """bench-wrk.py + bench-wrk.lua + benchreport.wrkparse against REAL wrk on loopback.
 
-A small HTTP/1.1 keep-alive server (this file, run as a subprocess) answers
-after ?delay= seconds with ?status=, or stalls after the first requests
-(?slow_after=&slow=). wrk 4.1 (Debian's `wrk`) runs through the bench's own
-wrapper; the figures are checked against what we know independently: the n
-we asked for, the server's sleep, the count of requests it answered, the
-time limit.
+tests/httpserver.py (the `server` fixture of conftest.py, HTTP/1.1, keep-alive
+for HTTP/1.1 clients) answers after ?delay= seconds with ?status=, or stalls
+after the first requests (?slow_after=&slow=). wrk 4.1 (Debian's `wrk`) runs
+through the bench's own wrapper, as run_one.yml runs it (run.json in the
+folder, `bench-wrk.py --dir DIR --script bench-wrk.lua`); the figures are
+checked against what we know independently: the n we asked for, the
+server's sleep, the count of requests it answered, the time limit.
 
-Also the fixture generator: `python tests/test_benchreport_wrk_live.py
+Also the fixture generator: `PYTHONPATH=.:app python tests/test_benchreport_wrk_live.py
 capture tests/data/benchreport` re-records tests/data/benchreport/wrk and
 tests/data/benchreport/clients-run, which test_benchreport_wrk.py reads.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,147 +27,21 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchreport import render, wrkparse  # noqa: E402
-from benchreport.summary import build_summary  # noqa: E402
+from benchreport import render, wrkparse
+from benchreport.summary import build_summary
+from benchrun import LUA, WRK_WRAPPER, bench_ab, bench_wrk, write_json, write_run
+from httpserver import Server, closed_port
 
 WRK = shutil.which("wrk")
-WRAPPER = ROOT / "roles" / "bench" / "files" / "bench-wrk.py"
-LUA = ROOT / "roles" / "bench" / "files" / "bench-wrk.lua"
-BODY = b"Hi there! slow api response"
 
 
-# --------------------------------------------------------------------------
-# The server (its own process: `python this_file.py serve`)
-
-def serve() -> None:
-    """Serve HTTP/1.1 (1.0 to 1.0 requests, as the bench's wrk sends) on 127.0.0.1;
-    the port is the first stdout line.
-
-    GET /count answers how many other requests it has answered (per ?key=).
-    """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlparse
-
-    counters: dict[str, int] = {}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # headers and body go out in two writes: without TCP_NODELAY the body
-        # waits for the client's delayed ACK (+40 ms per request on keep-alive)
-        disable_nagle_algorithm = True
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            url = urlparse(self.path)
-            q = {k: v[0] for k, v in parse_qs(url.query).items()}
-            if url.path == "/count":
-                body = str(counters.get(q.get("key", ""), 0)).encode()
-                status = 200
-            else:
-                with lock:
-                    i = counters.get(q.get("key", ""), 0)
-                    counters[q.get("key", "")] = i + 1
-                delay = float(q.get("delay", 0))
-                if "slow_after" in q and i >= int(q["slow_after"]):
-                    delay = float(q.get("slow", 5))
-                time.sleep(delay)
-                body, status = BODY, int(q.get("status", 200))
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            if self.request_version == "HTTP/1.0":
-                # as real servers do (gunicorn, gevent, nginx...): the client
-                # then knows the close is the end of this answer, not an error
-                self.send_header("Connection", "close")
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except OSError:
-                pass  # wrk stopped with this request in flight
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except OSError:
-                self.close_connection = True
-
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.request_queue_size = 128
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
-
-
-class Server:
-    """The server subprocess: its port and pid."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.strip().isdigit():
-            self.proc.kill()
-            raise RuntimeError(f"test server did not start: {line!r}")
-        self.port = int(line)
-        self.pid = self.proc.pid
-
-    def url(self, query: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}/{('?' + query) if query else ''}"
-
-    def answered(self, key: str) -> int:
-        """How many requests with ?key=key the server has answered (or is answering)."""
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count?key={key}", timeout=5) as resp:
-            return int(resp.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-# --------------------------------------------------------------------------
-# One bench step, as run_one.yml does it for client=wrk
-
-def bench_wrk_once(out: Path, url: str, n: int, c: int, delay: float, *, mode: str = "test",
-                   profile: str = "tuned", time_limit: int = 30, timeout: int = 5,
-                   threads: int = 0) -> dict:
-    """Run bench-wrk.py into `out` and write meta.json as the bench does; return loadgen.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(WRAPPER), "--dir", str(out), "--n", str(n), "--c", str(c),
-            "--time-limit", str(time_limit), "--timeout", str(timeout),
-            "--kill-after", str(time_limit + timeout + 30), "--script", str(LUA)]
-    if threads:
-        argv += ["--threads", str(threads)]
-    subprocess.run(argv + [url], check=True, capture_output=True, timeout=time_limit + timeout + 60)
-    lg = json.loads((out / "loadgen.json").read_text())
-    meta = {
-        "schema": 1, "run_id": out.parent.name, "mode": mode, "profile": profile, "client": "wrk",
-        "n": n, "c": c, "delay": delay, "route": "/", "url": url,
-        "time_limit_s": time_limit, "timeout_s": timeout,
-        "wrk_argv": [a if a != str(LUA) else "bench-wrk.lua" for a in lg["wrk_argv"]],
-        "wrk_rc": lg["wrk_rc"], "threads": lg["threads"],
-        "started_at": lg["started_at"], "ended_at": lg["ended_at"],
-        "app_host": "localhost", "loadgen_host": "localhost", "error": None,
-        "monitor": False, "blocked": None, "server": None,
-        "loadgen": {k: lg.get(k) for k in ("cpus", "cpu_stat_before", "cpu_stat_after", "wrk_cpu_ms", "killed")},
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return lg
+def bench_wrk_once(out: Path, url: str, n: int, c: int, delay: float, **kwargs) -> dict:
+    """One wrk run into `out` as the bench does it (benchrun.bench_wrk); returns loadgen.json."""
+    return bench_wrk(out, url, n, c, delay, **kwargs)
 
 
 def wrapper_module():
-    spec = importlib.util.spec_from_file_location("bench_wrk", WRAPPER)
+    spec = importlib.util.spec_from_file_location("bench_wrk", WRK_WRAPPER)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
@@ -180,19 +54,51 @@ def wrapper_module():
 pytestmark = pytest.mark.skipif(WRK is None, reason="wrk missing: apt-get install -y wrk")
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = Server()
-    yield srv
-    srv.stop()
-
-
 def test_threads_divide_c():
     pick = wrapper_module().pick_threads
     assert pick(200, 2) == 2 and pick(200, 8) == 8 and pick(10, 4) == 2
     assert pick(7, 4) == 1  # a prime: one thread, else 7 // t * t < 7 connections
     assert pick(3, 8) == 3  # never more threads than connections (wrk refuses)
     assert all(c % pick(c, cpus) == 0 and pick(c, cpus) <= min(c, cpus) for c in range(1, 60) for cpus in (1, 2, 3, 8))
+
+
+def test_wrapper_reads_its_parameters_from_run_json(server, tmp_path):
+    out = tmp_path / "results" / "20260101T000000Z" / "uwsgi-tuned-wrk"
+    url = server.url("delay=0.01&key=params")
+    lg = bench_wrk_once(out, url, 40, 4, 0.01, mode="uwsgi", time_limit=20, timeout=3, threads=2)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "loadgen.json", "outcome.json", "run.json", "wrk.err", "wrk.json", "wrk.txt"]  # markers removed
+    assert lg["wrk_argv"] == ["wrk", "-t", "2", "-c", "4", "-d", "20s", "--timeout", "3s", "--latency",
+                              "-s", str(LUA), url]
+    assert (lg["client"], lg["wrk_rc"], lg["threads"], lg["killed"]) == ("wrk", 0, 2, False)
+    assert lg["kill_after_s"] == 20 + 3 + 30 and lg["signalled"]
+    data = json.loads((out / "wrk.json").read_text())
+    assert sum(t["share"] for t in data["per_thread"]) == 40  # n from run.json, shared by the threads
+    [rec] = build_summary(out.parent, {})
+    assert (rec["mode"], rec["client"], rec["n"], rec["c"], rec["time_limit_s"]) == ("uwsgi", "wrk", 40, 4, 20)
+    assert rec["error"] is None and rec["client_rc"] == 0 and rec["client_threads"] == 2
+    assert rec["warnings"] == ["server.json missing: no server CPU or memory"]  # no sampler here
+
+
+@pytest.mark.parametrize("run,message", [
+    (None, "run.json: FileNotFoundError"),
+    ({"url": "http://127.0.0.1:9/", "n": 2, "c": 4, "time_limit": 1, "timeout": 1}, "need n >= c >= 1"),
+    ({"url": "http://127.0.0.1:9/", "n": 4, "c": 2, "time_limit": 1}, "KeyError: 'timeout'"),
+])
+def test_wrapper_refuses_a_bad_run_json(tmp_path, run, message):
+    if run is not None:
+        write_json(tmp_path / "run.json", run)
+    proc = subprocess.run([sys.executable, str(WRK_WRAPPER), "--dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and message in proc.stderr
+    assert not (tmp_path / "loadgen.json").exists() and not (tmp_path / "wrk.txt").exists()
+
+
+def test_threads_must_divide_c(tmp_path):
+    write_run(tmp_path, "http://127.0.0.1:9/", 10, 5, 0, client="wrk")
+    proc = subprocess.run([sys.executable, str(WRK_WRAPPER), "--dir", str(tmp_path), "--threads", "2"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--threads must divide run.json's c" in proc.stderr
 
 
 @pytest.mark.parametrize("n,c,threads", [(300, 10, 2), (301, 9, 3), (120, 7, 1)])
@@ -268,12 +174,7 @@ def test_server_gone_mid_run(tmp_path):
 
 
 def test_refused_is_an_error(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    lg = bench_wrk_once(tmp_path, f"http://127.0.0.1:{port}/", 4, 2, 0)
+    lg = bench_wrk_once(tmp_path, f"http://127.0.0.1:{closed_port()}/", 4, 2, 0)
     run = wrkparse.load_wrk_run(tmp_path, requested=4, exit_code=lg["wrk_rc"])
     assert lg["wrk_rc"] != 0 and not run.has_stats
     assert run.error.startswith("unable to connect to 127.0.0.1") and "exit code" in run.error
@@ -282,14 +183,13 @@ def test_refused_is_an_error(tmp_path):
 def test_both_clients_in_one_report(server, tmp_path):
     """ab and wrk on the same server: they agree where ab's lone first request costs
     little (many rounds), and differ where it is a third of the run (3 rounds vs 2)."""
-    ab_live = pytest.importorskip("test_benchreport_live")
-    if ab_live.AB is None:
+    if shutil.which("ab") is None:
         pytest.skip("ab missing")
     run_dir = tmp_path / "results" / "20260101T000000Z"
     for mode, n, c, delay in (("uwsgi", 400, 10, 0.05), ("gunicorn", 20, 10, 0.5)):
         url = server.url(f"delay={delay}&key={mode}")
-        ab_live.bench_once(run_dir / f"{mode}-tuned", url, n, c, delay, mode=mode)
-        bench_wrk_once(run_dir / f"{mode}-tuned-wrk", url, n, c, delay, mode=mode)
+        bench_ab(run_dir / f"{mode}-tuned", url, n, c, delay, mode=mode, server_pid=server.pid)
+        bench_wrk_once(run_dir / f"{mode}-tuned-wrk", url, n, c, delay, mode=mode, server_pid=server.pid)
     records = build_summary(run_dir, {})
     assert [(r["mode"], r["client"]) for r in records] == [
         ("gunicorn", "ab"), ("gunicorn", "wrk"), ("uwsgi", "ab"), ("uwsgi", "wrk")]
@@ -306,17 +206,8 @@ def test_both_clients_in_one_report(server, tmp_path):
 # --------------------------------------------------------------------------
 # Fixture capture: real runs, written where test_benchreport_wrk.py reads them
 
-def _stamp(out: Path, **changes: object) -> None:
-    meta = json.loads((out / "meta.json").read_text())
-    meta.update(changes)
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-
 def capture(dest: Path) -> None:
     """Re-record tests/data/benchreport/wrk and clients-run from real runs (~15 s)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_benchreport_live as ab_live
-
     cases, run = dest / "wrk", dest / "clients-run"
     for d in (cases, run):
         if d.exists():
@@ -326,12 +217,11 @@ def capture(dest: Path) -> None:
         bench_wrk_once(cases / "ok", srv.url("delay=0.05&key=a"), 200, 10, 0.05)
         bench_wrk_once(cases / "errors", srv.url("status=503&slow_after=12&slow=1.2&key=b"), 20, 4, 0, timeout=1)
         bench_wrk_once(cases / "capped", srv.url("delay=0.3&key=c"), 50, 2, 0.3, time_limit=1)
-        bench_wrk_once(cases / "refused", f"http://127.0.0.1:{ab_live.closed_port()}/", 4, 2, 0)
+        bench_wrk_once(cases / "refused", f"http://127.0.0.1:{closed_port()}/", 4, 2, 0)
         # ab and wrk on the same "modes", as bench.yml -e client=both leaves them
         for mode, n, c, delay in (("uwsgi", 400, 10, 0.05), ("gunicorn", 20, 10, 0.5)):
             url = srv.url(f"delay={delay}&key={mode}")
-            ab_live.bench_once(run / f"{mode}-tuned", url, n, c, delay, mode=mode, server_pid=srv.pid)
-            _stamp(run / f"{mode}-tuned", client="ab")
+            bench_ab(run / f"{mode}-tuned", url, n, c, delay, mode=mode, server_pid=srv.pid)
             bench_wrk_once(run / f"{mode}-tuned-wrk", url, n, c, delay, mode=mode)
     finally:
         srv.stop()
@@ -345,9 +235,7 @@ def capture(dest: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
-        serve()
-    elif sys.argv[1:2] == ["capture"] and len(sys.argv) == 3:
+    if sys.argv[1:2] == ["capture"] and len(sys.argv) == 3:
         capture(Path(sys.argv[2]))
     else:
-        sys.exit(f"usage: {sys.argv[0]} serve | capture DEST_DIR")
+        sys.exit(f"usage: PYTHONPATH=.:app {sys.argv[0]} capture DEST_DIR")

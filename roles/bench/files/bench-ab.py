@@ -1,14 +1,20 @@
 #!/usr/bin/python3
-"""Run ApacheBench once and record what the load host spent doing it.
+"""Run ApacheBench once, as DIR/run.json says, and record what the load host spent doing it.
 
-Runs on the load host with the system Python (stdlib only). Writes into --dir:
-ab.txt (stdout), ab.err (stderr), ab.tsv (-g), ab.csv (-e) and loadgen.json:
+Runs on the load host with the system Python (stdlib only):
 
-    {"ab_argv", "ab_rc", "started_at", "ended_at", "cpus",
-     "cpu_stat_before", "cpu_stat_after", "ab_cpu_ms", "killed"}
+    bench-ab.py --dir DIR
 
-ab is bounded by its own -t and -s; --kill-after is a last resort that ends
-a wedged client, so a bench step can never hang.
+DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
+time_limit and timeout). Writes into DIR: ab.txt (stdout), ab.err (stderr),
+ab.tsv (-g), ab.csv (-e) and loadgen.json:
+
+    {"client": "ab", "ab_argv", "ab_rc", "started_at", "ended_at", "cpus",
+     "cpu_stat_before", "cpu_stat_after", "ab_cpu_ms", "kill_after_s", "killed"}
+
+ab is bounded by its own -t (time_limit) and -s (timeout); the kill-after cap,
+time_limit + timeout + 30 s, is a last resort that ends a wedged client, so
+a bench step can never hang.
 """
 
 import argparse
@@ -29,35 +35,48 @@ def cpu_line():
         return fh.readline().strip()
 
 
+#: Seconds past time_limit + timeout before a wedged client is killed.
+KILL_GRACE_S = 30
+
+
+def read_run(directory):
+    """url, n, c, time_limit and timeout from DIR/run.json; SystemExit naming what is wrong."""
+    path = os.path.join(directory, "run.json")
+    try:
+        with open(path) as fh:
+            run = json.load(fh)
+        params = {"url": str(run["url"])}
+        for key in ("n", "c", "time_limit", "timeout"):
+            params[key] = int(run[key])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"bench-ab.py: {path}: {type(exc).__name__}: {exc}")
+    return params
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--c", type=int, required=True)
-    parser.add_argument("--time-limit", type=int, required=True, help="ab -t, seconds")
-    parser.add_argument("--timeout", type=int, required=True, help="ab -s, seconds per request")
-    parser.add_argument("--kill-after", type=int, required=True, help="hard cap on ab's run, seconds")
-    parser.add_argument("--ab", default="ab")
-    parser.add_argument("url")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", required=True, help="the run's folder, holding run.json")
+    parser.add_argument("--ab", default="ab", help="the ab binary (tests)")
     args = parser.parse_args()
+    run = read_run(args.dir)
+    kill_after = run["time_limit"] + run["timeout"] + KILL_GRACE_S
 
     # ab needs a descriptor per concurrent connection; SSH sessions start
     # with a soft limit of 1024, so raise it to the hard limit for ab.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    os.makedirs(args.dir, exist_ok=True)
     path = lambda name: os.path.join(args.dir, name)  # noqa: E731
     # -t must come before -n: ab's -t sets -n to 50000 itself.
-    argv = [args.ab, "-r", "-t", str(args.time_limit), "-n", str(args.n), "-c", str(args.c),
-            "-s", str(args.timeout), "-g", path("ab.tsv"), "-e", path("ab.csv"), args.url]
-    record = {"ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(), "cpu_stat_before": cpu_line(),
-              "killed": False}
+    argv = [args.ab, "-r", "-t", str(run["time_limit"]), "-n", str(run["n"]), "-c", str(run["c"]),
+            "-s", str(run["timeout"]), "-g", path("ab.tsv"), "-e", path("ab.csv"), run["url"]]
+    record = {"client": "ab", "ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(),
+              "cpu_stat_before": cpu_line(), "kill_after_s": kill_after, "killed": False}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(path("ab.txt"), "wb") as out, open(path("ab.err"), "wb") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err)
         try:
-            record["ab_rc"] = proc.wait(args.kill_after)
+            record["ab_rc"] = proc.wait(kill_after)
         except subprocess.TimeoutExpired:
             proc.kill()
             record["ab_rc"] = proc.wait()

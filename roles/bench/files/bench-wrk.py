@@ -1,21 +1,26 @@
 #!/usr/bin/python3
-"""Run wrk once for n requests and record what the load host spent doing it.
+"""Run wrk once for n requests, as DIR/run.json says, and record what the load host spent doing it.
 
 Runs on the load host with the system Python (stdlib only), beside
-bench-wrk.lua. Writes into --dir: wrk.txt (stdout), wrk.err (stderr),
-wrk.json (written by the Lua script's done()) and loadgen.json:
+bench-wrk.lua:
+
+    bench-wrk.py --dir DIR [--script bench-wrk.lua] [--threads T]
+
+DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
+time_limit and timeout). Writes into DIR: wrk.txt (stdout), wrk.err
+(stderr), wrk.json (written by the Lua script's done()) and loadgen.json:
 
     {"client": "wrk", "wrk_argv", "wrk_rc", "threads", "started_at", "ended_at",
      "cpus", "cpu_stat_before", "cpu_stat_after", "wrk_cpu_ms", "signalled",
-     "killed"}
+     "kill_after_s", "killed"}
 
 Why a wrapper and not plain wrk: wrk 4.1 only stops on its -d duration, and
 its main thread sleeps that long even when every thread has stopped. The Lua
 script stops each thread at its share of n and leaves a marker file; once all
 threads have one this wrapper sends SIGINT, wrk's own Ctrl-C, which ends the
-sleep and runs done(). -d is the time limit (a run that hits it is capped);
---kill-after is a last resort that ends a wedged client, so a bench step can
-never hang.
+sleep and runs done(). -d is time_limit (a run that hits it is capped); the
+kill-after cap, time_limit + timeout + 30 s, is a last resort that ends a
+wedged client, so a bench step can never hang.
 
 Threads: wrk gives each thread c / t connections, rounded down, so t must
 divide c or fewer than c connections are open. t is the largest divisor of c
@@ -40,6 +45,8 @@ POLL_S = 0.005
 #: SIGINT is sent again at this interval until wrk exits: a signal that lands
 #: before wrk installs its handler is ignored (wrk starts with SIGINT ignored).
 RESIGNAL_S = 0.5
+#: Seconds past time_limit + timeout before a wedged client is killed.
+KILL_GRACE_S = 30
 
 
 def now() -> str:
@@ -59,29 +66,44 @@ def pick_threads(c: int, cpus: int) -> int:
     return 1
 
 
-def run(args: argparse.Namespace) -> dict:
+def read_run(directory: Path) -> dict:
+    """url, n, c, time_limit and timeout from DIR/run.json; SystemExit naming what is wrong."""
+    path = directory / "run.json"
+    try:
+        run = json.loads(path.read_text())
+        params = {"url": str(run["url"])}
+        for key in ("n", "c", "time_limit", "timeout"):
+            params[key] = int(run[key])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"bench-wrk.py: {path}: {type(exc).__name__}: {exc}")
+    if params["n"] < params["c"] or params["c"] < 1:
+        sys.exit(f"bench-wrk.py: {path}: need n >= c >= 1 (n={params['n']}, c={params['c']})")
+    return params
+
+
+def run(args: argparse.Namespace, params: dict) -> dict:
     """Start wrk, signal it when every thread has its share, return loadgen.json's record."""
     out = Path(args.dir)
-    out.mkdir(parents=True, exist_ok=True)
     cpus = os.cpu_count() or 1
-    threads = args.threads or pick_threads(args.c, cpus)
+    threads = args.threads or pick_threads(params["c"], cpus)
+    kill_after = params["time_limit"] + params["timeout"] + KILL_GRACE_S
     done_prefix = str(out / "wrk-done.")
     for stale in out.glob("wrk-done.*"):
         stale.unlink()
     (out / "wrk.json").unlink(missing_ok=True)
-    argv = [args.wrk, "-t", str(threads), "-c", str(args.c), "-d", f"{args.time_limit}s",
-            "--timeout", f"{args.timeout}s", "--latency", "-s", args.script, args.url]
-    env = {**os.environ, "BENCH_WRK_N": str(args.n), "BENCH_WRK_THREADS": str(threads),
-           "BENCH_WRK_C": str(args.c), "BENCH_WRK_OUT": str(out / "wrk.json"),
+    argv = [args.wrk, "-t", str(threads), "-c", str(params["c"]), "-d", f"{params['time_limit']}s",
+            "--timeout", f"{params['timeout']}s", "--latency", "-s", args.script, params["url"]]
+    env = {**os.environ, "BENCH_WRK_N": str(params["n"]), "BENCH_WRK_THREADS": str(threads),
+           "BENCH_WRK_C": str(params["c"]), "BENCH_WRK_OUT": str(out / "wrk.json"),
            "BENCH_WRK_DONE": done_prefix}
     markers = [Path(f"{done_prefix}{i}") for i in range(threads)]
     record: dict = {"client": "wrk", "wrk_argv": argv, "threads": threads, "cpus": cpus,
                     "started_at": now(), "cpu_stat_before": cpu_line(), "signalled": False,
-                    "killed": False}
+                    "kill_after_s": kill_after, "killed": False}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out / "wrk.txt", "wb") as so, open(out / "wrk.err", "wb") as se:
         proc = subprocess.Popen(argv, stdout=so, stderr=se, env=env)
-        deadline = time.monotonic() + args.kill_after
+        deadline = time.monotonic() + kill_after
         next_signal = 0.0
         while proc.poll() is None:
             t = time.monotonic()
@@ -107,28 +129,22 @@ def run(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--n", type=int, required=True, help="requests in total")
-    parser.add_argument("--c", type=int, required=True, help="connections (wrk -c)")
+    parser.add_argument("--dir", required=True, help="the run's folder, holding run.json")
     parser.add_argument("--threads", type=int, default=0, help="wrk -t; 0: see above")
-    parser.add_argument("--time-limit", type=int, required=True, help="wrk -d, seconds: the cap")
-    parser.add_argument("--timeout", type=int, required=True, help="wrk --timeout, seconds")
-    parser.add_argument("--kill-after", type=int, required=True, help="hard cap on wrk's run, seconds")
-    parser.add_argument("--wrk", default="wrk")
-    parser.add_argument("--script", default=str(Path(__file__).resolve().with_name("bench-wrk.lua")))
-    parser.add_argument("url")
+    parser.add_argument("--wrk", default="wrk", help="the wrk binary (tests)")
+    parser.add_argument("--script", default=str(Path(__file__).resolve().with_name("bench-wrk.lua")),
+                        help="bench-wrk.lua; default: beside this file")
     args = parser.parse_args()
-    if args.n < args.c or args.c < 1:
-        parser.error("need n >= c >= 1")
-    if args.threads and args.c % args.threads:
-        parser.error("--threads must divide --c (wrk gives each thread c // t connections)")
+    params = read_run(Path(args.dir))
+    if args.threads and params["c"] % args.threads:
+        parser.error("--threads must divide run.json's c (wrk gives each thread c // t connections)")
 
     # wrk needs a descriptor per connection; SSH sessions start with a soft
     # limit of 1024, so raise it to the hard limit for wrk.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    record = run(args)
+    record = run(args, params)
     with open(os.path.join(args.dir, "loadgen.json"), "w") as fh:
         json.dump(record, fh)
     print(json.dumps(record))

@@ -1,0 +1,235 @@
+"""The files of one run's folder, read and checked: what was asked, what happened.
+
+Layout of a bench run (written by bench.yml and the load host's wrapper, read here)::
+
+    results/<run-id>/<name>/     one folder per mode, profile and client
+        run.json      the plan entry, written by the bench before the run (below)
+        loadgen.json  what the load host spent (bench-ab.py / bench-wrk.py)
+        server.json   the mode's unit on the app host (bench-sample.py)
+        outcome.json  written by the bench after the run: {"error", "blocked"}
+        ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
+        wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
+
+run.json (schema 2). Required: mode, profile, client, n, c, delay; numbers may
+arrive as numeric strings (templating), anything else non-numeric there is an
+error for that run::
+
+    {"schema": 2, "run_id": "20261122T040000Z", "name": "uwsgi-gevent-tuned-wrk",
+     "mode": "uwsgi-gevent", "profile": "tuned", "client": "wrk",      # ab | wrk
+     "n": 2000, "c": 200, "delay": 1, "route": "/", "port": 3000,
+     "url": "http://10.89.7.11:3000/?delay=1",                        # what the client requests
+     "monitor": false,            # gevent's monitor thread on (its blockages land in outcome.json)
+     "expect": null,              # or the outcome the mode table expects ("hang")
+     "time_limit": 300,           # s, the whole run (ab -t, wrk -d)
+     "timeout": 40,               # s, per request (ab -s, wrk --timeout)
+     "unit": "flask-uwsgi-gevent.service", "app_host": "app1", "loadgen_host": "loadgen1"}
+
+loadgen.json (the wrapper's)::
+
+    {"client": "ab", "ab_argv": [...], "ab_rc": 0,       # wrk: wrk_argv, wrk_rc, "threads"
+     "started_at": "2026-11-22T04:00:00Z", "ended_at": "2026-11-22T04:00:11Z",
+     "cpus": 2, "cpu_stat_before": "cpu  4705 0 1200 ...", "cpu_stat_after": "cpu  5705 ...",
+     "ab_cpu_ms": 850,                                   # wrk: wrk_cpu_ms
+     "kill_after_s": 370, "killed": false}               # killed: the client outlived the cap
+
+server.json (bench-sample.py's)::
+
+    {"unit": "flask-uwsgi-gevent.service",
+     "cpu_ns_before": 1200000000, "cpu_ns_after": 9800000000,   # the unit's CPU time, ns
+     "cpu_source": "systemd",            # systemd (CPUUsageNSec) | proc (utime+stime of its pids)
+     "peak_rss_kib": 181234,             # systemd MemoryPeak / 1024 | max over samples of VmRSS
+     "rss_source": "proc", "rss_samples": 11}
+
+outcome.json (the bench's, after the run)::
+
+    {"error": null,      # or why the run failed (the mode did not start, the client could not run)
+     "blocked": null}    # hub blockages gevent's monitor reported (journal count); null when off
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outcome.json"
+#: The schema-1 file bench.yml wrote before run.json (no longer read).
+OLD_META = "meta.json"
+SCHEMA = 2
+CLIENTS = ("ab", "wrk")
+#: The client's files, the one without which nothing was measured first.
+RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json", "wrk.txt", "wrk.err")}
+REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
+#: A folder holding any of these is a run folder.
+MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json")
+
+
+def finite(x: Any) -> float | None:
+    """A number from JSON, or None. Numeric strings count (a template may have
+    stringified them); bools, other strings and NaN are not measurements."""
+    if isinstance(x, str):
+        try:
+            x = float(x.strip())
+        except ValueError:
+            return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def integer(x: Any) -> int | None:
+    """An integer from JSON (or an integral numeric string), else None."""
+    f = finite(x)
+    return int(f) if f is not None and f == int(f) else None
+
+
+def _text(x: Any) -> str | None:
+    return None if x is None else str(x)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """run.json: what the bench asked for. Numbers are None when absent or not numbers."""
+
+    mode: str
+    profile: str
+    #: ab | wrk (anything else is an error of the run, and nothing is measured)
+    client: str | None
+    n: int | None
+    c: int | None
+    delay: float | None
+    schema: int | None = None
+    run_id: str | None = None
+    name: str | None = None
+    route: str | None = None
+    port: int | None = None
+    url: str | None = None
+    monitor: bool = False
+    expect: str | None = None
+    #: whether run.json has an `expect` key at all (else the mode table says)
+    expect_given: bool = False
+    time_limit: int | None = None
+    timeout: int | None = None
+    unit: str | None = None
+    app_host: str | None = None
+    loadgen_host: str | None = None
+
+
+@dataclass
+class RunFiles:
+    """One run folder's JSON files, read; `errors` and `warnings` say what is wrong or missing."""
+
+    directory: Path
+    run: RunSpec | None = None
+    loadgen: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)
+    #: outcome.json's error (why the run failed) and hub blockage count
+    error: str | None = None
+    blocked: int | None = None
+    #: which of loadgen.json, server.json, outcome.json were there (and readable)
+    present: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def client(self) -> str | None:
+        """run.json's client; without run.json, what loadgen.json or the raw files show."""
+        if self.run is not None and self.run.client is not None:
+            return self.run.client
+        named = self.loadgen.get("client")
+        if named in CLIENTS:
+            return str(named)
+        for client in CLIENTS:
+            if len(self.missing(RAW_FILES[client])) < len(RAW_FILES[client]):
+                return client
+        return None
+
+    def missing(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """Those of `names` not in the folder."""
+        return [name for name in names if not (self.directory / name).is_file()]
+
+
+def is_run_dir(directory: Path) -> bool:
+    """A folder the bench wrote for one run (any of its files is there)."""
+    return directory.is_dir() and any((directory / name).is_file() for name in MARKERS)
+
+
+def _load_object(path: Path, errors: list[str]) -> dict[str, Any] | None:
+    """A JSON object from `path`; None (and a message in `errors`) when unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        errors.append(f"{path.name} unreadable: {exc}")
+        return None
+    if not isinstance(data, dict):
+        errors.append(f"{path.name} unreadable: not a JSON object")
+        return None
+    return data
+
+
+def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
+    """run.json's object as a RunSpec; None when it lacks what names the run."""
+    missing = [k for k in REQUIRED if data.get(k) is None]
+    if missing:
+        errors.append(f"{RUN} lacks {', '.join(missing)}")
+    for key, conv in (("n", integer), ("c", integer), ("delay", finite),
+                      ("time_limit", integer), ("timeout", integer), ("port", integer)):
+        if data.get(key) is not None and conv(data[key]) is None:
+            errors.append(f"{RUN}: {key} is not a number: {data[key]!r}")
+    client = data.get("client")
+    if client is not None and client not in CLIENTS:
+        errors.append(f"{RUN}: unknown client {client!r} (expected one of {', '.join(CLIENTS)})")
+    if any(data.get(k) is None for k in ("mode", "profile")):
+        return None
+    monitor = data.get("monitor")
+    return RunSpec(
+        mode=str(data["mode"]), profile=str(data["profile"]), client=_text(client),
+        n=integer(data.get("n")), c=integer(data.get("c")), delay=finite(data.get("delay")),
+        schema=integer(data.get("schema")), run_id=_text(data.get("run_id")), name=_text(data.get("name")),
+        route=_text(data.get("route")), port=integer(data.get("port")), url=_text(data.get("url")),
+        monitor=monitor is True or str(monitor).lower() == "true",
+        expect=_text(data.get("expect")) or None, expect_given="expect" in data,
+        time_limit=integer(data.get("time_limit")), timeout=integer(data.get("timeout")),
+        unit=_text(data.get("unit")), app_host=_text(data.get("app_host")),
+        loadgen_host=_text(data.get("loadgen_host")),
+    )
+
+
+def read_run(directory: Path) -> RunFiles:
+    """Read run.json, loadgen.json, server.json and outcome.json of one run folder.
+
+    Without a usable run.json the run cannot be named: `errors` says so (the
+    caller still reads what the client left). A missing loadgen.json,
+    server.json or outcome.json is a warning (the figures they hold are null).
+    """
+    files = RunFiles(directory)
+    run_path = directory / RUN
+    if run_path.is_file():
+        data = _load_object(run_path, files.errors)
+        if data is not None:
+            if integer(data.get("schema")) not in (None, SCHEMA):
+                files.warnings.append(f"{RUN}: schema {data.get('schema')!r}, this report reads {SCHEMA}")
+            files.run = parse_run(data, files.errors)
+    elif (directory / OLD_META).is_file():
+        files.errors.append(f"{RUN} missing: this folder has the old layout ({OLD_META}, before schema "
+                            f"{SCHEMA}); its mode, profile and client are unknown")
+    else:
+        files.errors.append(f"{RUN} missing: the run's mode, profile and client are unknown")
+    for name in (LOADGEN, SERVER, OUTCOME):
+        path = directory / name
+        if not path.is_file():
+            continue
+        data = _load_object(path, files.warnings)
+        if data is None:
+            continue
+        files.present.add(name)
+        if name == LOADGEN:
+            files.loadgen = data
+        elif name == SERVER:
+            files.server = data
+        else:
+            files.error = _text(data.get("error")) or None
+            files.blocked = integer(data.get("blocked"))
+    return files
