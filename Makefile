@@ -75,10 +75,35 @@ pytest: venv ## The app's tests (app/) and the repository's (tests/)
 	@echo "==> pytest tests/"
 	time $(BIN)/python -m pytest tests
 
-molecule: venv image ## molecule test of each scenario (MOLECULE_SCENARIOS)
-	@for s in $(MOLECULE_SCENARIOS); do \
-	  echo "==> molecule test -s $$s"; time $(BIN)/molecule test -s $$s; \
-	done
+# The scenarios run side by side (their containers and networks differ), each
+# into its own log, printed when it ends: whole when it failed, its last lines
+# when it passed. The wheelhouse they share is built once first.
+# MOLECULE_JOBS=1 runs them one after the other.
+MOLECULE_JOBS ?= 2
+MOLECULE_LOGS := .cache/molecule
+
+molecule: venv image ## molecule test of each scenario (MOLECULE_SCENARIOS), side by side
+	@$(PLAYBOOK) playbooks/wheelhouse.yml > /dev/null
+	@mkdir -p $(MOLECULE_LOGS)
+	@start=$$(date +%s); pids=""; rc=0; \
+	run() { s=$$1; t0=$$(date +%s); \
+	  if $(BIN)/molecule test -s $$s > $(MOLECULE_LOGS)/$$s.log 2>&1; then r=0; else r=1; fi; \
+	  echo "$$r $$(( $$(date +%s) - t0 ))" > $(MOLECULE_LOGS)/$$s.rc; }; \
+	for s in $(MOLECULE_SCENARIOS); do \
+	  echo "==> molecule test -s $$s (log: $(MOLECULE_LOGS)/$$s.log)"; \
+	  run $$s & pids="$$pids $$!"; \
+	  if [ "$(MOLECULE_JOBS)" = 1 ]; then wait $$!; fi; \
+	done; \
+	wait $$pids; \
+	for s in $(MOLECULE_SCENARIOS); do \
+	  read r t < $(MOLECULE_LOGS)/$$s.rc; \
+	  if [ "$$r" = 0 ]; then \
+	    echo "==> molecule -s $$s passed in $$t s; its last lines:"; tail -n 25 $(MOLECULE_LOGS)/$$s.log; \
+	  else \
+	    echo "==> molecule -s $$s FAILED after $$t s; its log:"; cat $(MOLECULE_LOGS)/$$s.log; rc=1; \
+	  fi; \
+	done; \
+	echo "==> molecule: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test: deps venv image lint pytest molecule ## Everything CI runs; never touches the demo's hosts
 

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 EXCLUDED_DIRS = {"__pycache__", ".pytest_cache"}
@@ -66,8 +67,12 @@ def _info(name: str, *, is_dir: bool, size: int = 0) -> tarfile.TarInfo:
 
 
 def write_tar(src: Path, files: list[Path], dest: Path) -> None:
-    """A deterministic tar of `files`, written atomically."""
-    tmp = dest.with_suffix(".tmp")
+    """A deterministic tar of `files`, written atomically (a private temporary
+    file, renamed: two runs packing at once, such as two molecule scenarios,
+    never write into each other's file)."""
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     dirs = sorted({p for rel in files for p in rel.parents if str(p) != "."})
     with tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar:
         for rel in dirs:
@@ -75,6 +80,7 @@ def write_tar(src: Path, files: list[Path], dest: Path) -> None:
         for rel in files:
             data = (src / rel).read_bytes()
             tar.addfile(_info(str(rel), is_dir=False, size=len(data)), io.BytesIO(data))
+    tmp.chmod(0o644)
     tmp.replace(dest)
 
 
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         write_tar(args.src, files, dest)
     for old in args.out_dir.glob(f"{args.name}-*.tar"):
         if old != dest and len(old.name) == len(dest.name):
-            old.unlink()
+            old.unlink(missing_ok=True)
     json.dump({"path": str(dest), "sha": sha, "created": created}, sys.stdout)
     print()
     return 0
