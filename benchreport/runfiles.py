@@ -19,7 +19,7 @@ error for that run::
      "n": 2000, "c": 200, "delay": 1, "route": "/", "port": 3000,
      "url": "http://10.89.7.11:3000/?delay=1",                        # what the client requests
      "monitor": false,            # gevent's monitor thread on (its blockages land in outcome.json)
-     "expect": null,              # or the outcome the mode table expects ("hang")
+     "expect": null,              # or the outcome the mode table expects ("hang"; a mapping's "outcome")
      "time_limit": 300,           # s, the whole run (ab -t, wrk -d)
      "timeout": 40,               # s, per request (ab -s, wrk --timeout)
      "unit": "flask-uwsgi-gevent.service", "app_host": "app1", "loadgen_host": "loadgen1"}
@@ -87,6 +87,13 @@ def integer(x: Any) -> int | None:
 
 def _text(x: Any) -> str | None:
     return None if x is None else str(x)
+
+
+def _outcome(x: Any) -> str | None:
+    """run.json's expect: an outcome ("hang"), or the mode table's {outcome, why}; None for success."""
+    if isinstance(x, dict):
+        x = x.get("outcome")
+    return _text(x) or None
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,7 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         schema=integer(data.get("schema")), run_id=_text(data.get("run_id")), name=_text(data.get("name")),
         route=_text(data.get("route")), port=integer(data.get("port")), url=_text(data.get("url")),
         monitor=monitor is True or str(monitor).lower() == "true",
-        expect=_text(data.get("expect")) or None, expect_given="expect" in data,
+        expect=_outcome(data.get("expect")), expect_given="expect" in data,
         time_limit=integer(data.get("time_limit")), timeout=integer(data.get("timeout")),
         unit=_text(data.get("unit")), app_host=_text(data.get("app_host")),
         loadgen_host=_text(data.get("loadgen_host")),

@@ -2,7 +2,8 @@
 
 The bench runs, on the load host::
 
-    bench-wrk.py --n N --c C ... URL   # wrk -t T -c C -d LIMIT --timeout S --latency -s bench-wrk.lua
+    bench-wrk.py --dir DIR --script bench-wrk.lua   # n, c, url... from DIR/run.json:
+                                                    # wrk -t T -c C -d LIMIT --timeout S --latency -s bench-wrk.lua URL
 
 and leaves wrk.txt (wrk's stdout), wrk.err, wrk.json (written by the Lua
 script's done()) and loadgen.json. wrk.json is the source: wrk's text rounds

@@ -40,7 +40,7 @@ def edit_json(path: Path, **changes: Any) -> dict:
 
 
 def write_run(out: Path, url: str, n: int, c: int, delay: float, *, mode: str = "test", profile: str = "tuned",
-              client: str = "ab", time_limit: int | None = 30, timeout: int = 5, monitor: bool = False,
+              client: str = "ab", time_limit: int | None = 30, timeout: int | None = 5, monitor: bool = False,
               expect: str | None = None) -> dict:
     """run.json (schema 2) in `out`, created: the plan entry the bench writes before a run."""
     out.mkdir(parents=True, exist_ok=True)

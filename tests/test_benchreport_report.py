@@ -380,3 +380,20 @@ def test_a_bad_mode_table_still_gives_a_report(run_dir, tmp_path):
     assert proc.returncode == EXIT_RUN_ERROR and "warning: mode table" in proc.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(summary) == 7 and all(r["title"] is None and r["seed_rps"] is None for r in summary)
+
+
+def test_run_json_numbers_and_expectations_as_templating_may_write_them():
+    from benchreport.runfiles import parse_run
+
+    errors: list[str] = []
+    spec = parse_run({"mode": "m", "profile": "seed", "client": "wrk", "n": "20", "c": 5.0, "delay": "0.5",
+                      "time_limit": "60", "timeout": 10, "monitor": "True", "expect": {"outcome": "hang", "why": "x"}},
+                     errors)
+    assert errors == []
+    assert (spec.n, spec.c, spec.delay, spec.time_limit, spec.timeout) == (20, 5, 0.5, 60, 10)
+    assert spec.monitor is True and spec.expect == "hang" and spec.expect_given
+    spec = parse_run({"mode": "m", "profile": "seed", "client": "ab", "n": 1, "c": 1, "delay": 0,
+                      "monitor": False, "expect": None}, errors)
+    assert spec.monitor is False and spec.expect is None and spec.expect_given and errors == []
+    assert parse_run({"profile": "seed", "client": "ab", "n": 1, "c": 1, "delay": 0, "timeout": "x"}, errors) is None
+    assert errors == ["run.json lacks mode", "run.json: timeout is not a number: 'x'"]
