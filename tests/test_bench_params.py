@@ -95,7 +95,7 @@ def app_host_inventory(tmp_path: Path, max_delay: float) -> Path:
     """An app host on this machine whose flaskbench-mode reports a deployed max_delay; an unreachable load host."""
     fake = tmp_path / "flaskbench-mode"
     fake.write_text("#!/bin/sh\n"
-                    f"echo '{{\"mode\": \"uwsgi\", \"profile\": \"tuned\", \"monitor\": false, \"max_delay\": {max_delay}}}'\n")
+                    f"echo '{{\"mode\": \"uwsgi\", \"profile\": \"tuned\", \"monitor\": false, \"max_delay\": {float(max_delay)}}}'\n")
     fake.chmod(0o755)
     port = closed_port()
     path = tmp_path / "hosts.yml"
