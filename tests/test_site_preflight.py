@@ -47,9 +47,10 @@ def run_site(tmp_path: Path, *extra: str) -> tuple[int, str]:
 
 
 BAD = [
-    (["flask_app_mode=nope"], "Role flask_app: value of flask_app_mode must be one of: devserver, devserver-threaded"),
+    (["flask_app_mode=nope"], "flask_app_mode=nope is not a serving mode. Valid modes: devserver, devserver-threaded"),
     (["flask_app_profile=fast"], "Role flask_app: value of flask_app_profile must be one of: seed, tuned, got: fast"),
-    (["slow_api_port=eighty"], "Role slow_api: argument 'slow_api_port' is of type str and we were unable to convert to int"),
+    (["flaskbench_api_port=eighty"], "Role flaskbench: argument 'flaskbench_api_port' is of type str and we were unable to convert to int"),
+    (["flaskbench_max_delay=long"], "Role flaskbench: argument 'flaskbench_max_delay' is of type str"),
     (["base_somaxconn=lots"], "Role base: argument 'base_somaxconn' is of type str"),
     (['{"postgres_max_connections": [1, 2]}'], "Role postgres: argument 'postgres_max_connections' is of type list"),
     (["nginx_worker_connections=-"], "Role nginx: argument 'nginx_worker_connections' is of type str"),
