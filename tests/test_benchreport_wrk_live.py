@@ -156,7 +156,9 @@ def test_capped_at_the_time_limit(server, tmp_path):
     run = wrkparse.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
     assert not lg["signalled"] and lg["wrk_rc"] == 0 and run.error is None
     assert run.capped and 0 < run.requests < n and run.threads_reached == 0
-    assert run.duration_from == "wrk" and 1.0 <= run.duration_s < 1.5
+    # wrk ran its -d of 1 s; the margin above is its stop on a busy machine, not a
+    # figure of wrk's (the point is that it was capped, well before n)
+    assert run.duration_from == "wrk" and 1.0 <= run.duration_s < 3.0
     assert run.requests <= c * (run.duration_s // delay)
     assert time.monotonic() - started < 10
 

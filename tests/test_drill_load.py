@@ -89,7 +89,8 @@ def test_concurrency_overlaps(server: str, tmp_path: Path) -> None:
     # Serially 20 x 0.2 s = 4 s; ten at a time it takes about 0.4 s.
     result, _ = drill(tmp_path, f"{server}/slow", "--concurrency", "10", "--requests", "20")
     assert result["total"] == 20 and result["succeeded"] == 20
-    assert 0.4 <= result["elapsed_s"] < 2.0
+    # Overlapping, not serial: under the serial 4 s by a margin a busy machine keeps.
+    assert 0.4 <= result["elapsed_s"] < 3.0
     assert result["latency_ms"]["p50"] >= 200
 
 
@@ -128,7 +129,7 @@ def test_refused_port_paces_failures(tmp_path: Path) -> None:
     assert result["first_failure_s"] is not None
     assert result["first_failure_s"] <= result["last_failure_s"] <= 1.0
     assert result["last_failure_s"] >= 0.5
-    assert 0.9 <= result["elapsed_s"] < 3.0
+    assert 0.9 <= result["elapsed_s"] < 5.0  # its 1 s, and a slow start on a busy machine
 
 
 def test_progress_file_ends_at_total(server: str, tmp_path: Path) -> None:
@@ -143,7 +144,7 @@ def test_duration_caps_requests(server: str, tmp_path: Path) -> None:
     result, _ = drill(tmp_path, f"{server}/slow", "--concurrency", "2", "--requests", "100000",
                       "--duration", "1")
     assert result["requests_planned"] == 100000
-    assert result["elapsed_s"] < 3.0
+    assert result["elapsed_s"] < 5.0  # the 1 s duration, not 100000 requests' worth
     assert 0 < result["total"] < 100000
     assert result["failed"] == 0
 
