@@ -37,11 +37,53 @@ def _backlog(opts: dict[str, Any]) -> int | None:
     return min(listen, cap) if listen and cap else listen
 
 
+def _uwsgi_stop_hooks() -> list[str]:
+    """uWSGI hooks that make SIGTERM (systemd's stop) a graceful shutdown, and
+    keep a SIGTERM sent while uWSGI starts from being lost.
+
+    uWSGI's own SIGTERM is a brutal reload, and --die-on-term drops the
+    requests in flight: gracefully_kill_them_all SIGHUPs each worker (which
+    finishes what it holds) and waits for it, as Gunicorn's SIGTERM does.
+
+    The start/stop race: uWSGI sets SIGTERM and SIGHUP to SIG_IGN first thing
+    in uwsgi_setup(), and its master installs its own handlers only in
+    master_loop(), after loading the app and forking every worker, while the
+    first workers already answer. A SIGTERM in between was discarded: the
+    master served on until systemd's SIGKILL (15 s). Likewise a worker is
+    forked with SIGHUP ignored (inherited) until it installs its handler; the
+    master's SIGHUP to a starting worker was lost, and the master waited for
+    it forever.
+
+    So both signals are *blocked* from the asap hook (right after option
+    parsing, before the app loads or a socket is bound) until a handler
+    exists: a blocked signal stays pending on Linux even while its action is
+    SIG_IGN, and is delivered on unblocking. The master unblocks them once
+    its SIGTERM handler is the graceful one; each worker (forked with them
+    blocked) once its own handlers are set, just before it accepts, where a
+    pending SIGHUP ends it as gracefully as later (a threaded worker stops
+    its loop; an async/gevent one has nothing in flight yet and exits). What
+    remains unguarded is uwsgi_setup()'s option parsing, before the asap
+    hook: no app is loaded and no socket bound then.
+    """
+    hooks = {
+        "--hook-asap": ["callint:uwsgi_block_signal 15", "callint:uwsgi_block_signal 1"],
+        "--hook-master-start": ["unix_signal:15 gracefully_kill_them_all",
+                                "callint:uwsgi_unblock_signal 15", "callint:uwsgi_unblock_signal 1"],
+        "--hook-accepting": ["callint:uwsgi_unblock_signal 1", "callint:uwsgi_unblock_signal 15"],
+    }
+    return [arg for option, actions in hooks.items() for action in actions for arg in (option, action)]
+
+
 def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int | None = None,
                cores: int | None = None, python: str | None = None) -> list[str]:
     """The command line that serves `mode` with `profile` (no side effects)."""
     opts = mode.options(profile, cores)
-    py = python or sys.executable
+    # Normalised: a venv's python started as ../.venv/bin/python has
+    # sys.executable /cwd/../.venv/bin/python, and the printed argv (and the
+    # unit's) should not depend on how the interpreter was invoked. abspath
+    # only folds the path; it does not resolve the venv's symlink to the
+    # system python (that would lose the venv).
+    py = python or os.path.abspath(sys.executable)
     bindir = Path(py).parent
     host = host or mode.listen_host
     port = port or mode.listen_port
@@ -62,11 +104,8 @@ def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int |
 
     if mode.server == "uwsgi":
         socket_opt = "--socket" if mode.protocol == "uwsgi" else "--http-socket"
-        # uWSGI's own SIGTERM is a brutal reload, and --die-on-term drops the
-        # requests in flight: this hook makes SIGTERM (systemd's stop) a
-        # graceful shutdown, as Gunicorn's is.
         argv = [str(bindir / "uwsgi"), "--strict", "--master", "--need-app",
-                "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
+                *_uwsgi_stop_hooks(),
                 socket_opt, f"{host}:{port}", "--module", f"{mode.entry}:app",
                 "--workers", str(opts.get("workers", 1))]
         if "gevent" in opts:
