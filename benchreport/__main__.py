@@ -1,5 +1,9 @@
 """`python -m benchreport RUN_DIR`: write the run's report and print its table.
 
+`python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
+instead (benchreport.compare: its own options and exit status; it writes
+nothing). A run folder named `compare` is given as `./compare`.
+
 Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
 RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
 note on ab's own ceiling, the ab-vs-wrk comparison (when both ran) and the notes.
@@ -19,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchreport import EXIT_RUN_ERROR, render
+from benchreport import EXIT_RUN_ERROR, compare, render
 from benchreport.summary import build_summary, unexpected_error, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,17 +56,21 @@ def update_latest(run_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    if args_in[:1] == ["compare"]:
+        # A subcommand only by its first word: RUN_DIR's usage, which the bench calls, is unchanged.
+        return compare.main(args_in[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchreport",
         description="Build summary.json, report.md and chart.png from a bench run directory.",
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
-        "1 no report, 2 usage.",
+        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B (-h there).",
     )
     parser.add_argument("run_dir", type=Path, help="results/<run-id> holding one folder per run (run.json, ...)")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
                         help="the mode table (titles, seed figures); default: %(default)s")
     parser.add_argument("--no-latest", action="store_true", help="do not update the 'latest' symlink")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
 
     run_dir: Path = args.run_dir
     if not run_dir.is_dir():

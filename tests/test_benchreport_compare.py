@@ -1,0 +1,377 @@
+"""`python -m benchreport compare RUN_A RUN_B` (benchreport.compare) on recorded runs.
+
+Run A is tests/data/benchreport/local-run's real summary (six gevent modes, ab,
+n=2000 c=200 delay 1) as benchreport.summary builds it; run B is the same
+records with some figures changed, so each test states the change it makes
+and the verdict it expects.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchapp.modes import load_modes
+from benchreport import compare
+from benchreport.__main__ import main as cli_main
+from benchreport.summary import build_summary
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_RUN = ROOT / "tests" / "data" / "benchreport" / "local-run"
+MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
+RUN_A, RUN_B = "20261201T000000Z", "20261202T000000Z"
+#: the point the tests change: uwsgi-gevent tuned, 177.38 req/s, p99 1147.967 ms, 0.705 CPU ms/req
+TARGET = ("uwsgi-gevent", "tuned")
+
+
+@pytest.fixture(scope="module")
+def base() -> list[dict]:
+    return build_summary(LOCAL_RUN, load_modes(MODES_FILE))
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    return tmp_path / "results"
+
+
+def write_run(results: Path, run_id: str, records: list[dict]) -> Path:
+    run = results / run_id
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "summary.json").write_text(json.dumps(records, indent=2) + "\n")
+    return run
+
+
+def changed(base: list[dict], target: tuple[str, str] = TARGET, **changes) -> list[dict]:
+    """A copy of the records; the target's figures multiplied (rps=0.8...) or its keys set (failed=3...)."""
+    records = copy.deepcopy(base)
+    rec = next(r for r in records if (r["mode"], r["profile"]) == target)
+    for key, x in changes.items():
+        if key in ("rps", "p99_ms", "cpu_ms_per_req") and isinstance(x, float):
+            rec[key] = round(rec[key] * x, 3)
+        else:
+            rec[key] = x
+    return records
+
+
+def run(results: Path, capsys, *args: str) -> tuple[int, str, str]:
+    code = cli_main(["compare", *args, "--results", str(results)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(results: Path, capsys, *args: str) -> tuple[int, dict]:
+    code, out, err = run(results, capsys, *args, "--json")
+    assert err == ""
+    return code, json.loads(out)
+
+
+def target_point(result: dict, target: tuple[str, str] = TARGET) -> dict:
+    return next(p for p in result["points"] if (p["point"]["mode"], p["point"]["profile"]) == target)
+
+
+def table_row(out: str, target: tuple[str, str] = TARGET) -> str:
+    """The table's line of the target point."""
+    return next(line for line in out.splitlines() if tuple(line.split()[:2]) == target)
+
+
+def last_line(out: str) -> str:
+    return out.rstrip("\n").splitlines()[-1]
+
+
+def tree(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*")}
+
+
+# -- verdicts -----------------------------------------------------------------------------------
+
+
+def test_the_same_run_is_within_noise_and_exits_0(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, base)
+    code, out, err = run(results, capsys, RUN_A, RUN_B)
+    assert (code, err) == (0, "")
+    assert "no noise estimate (single runs): default floor 5%" in out
+    assert last_line(out).startswith("6 points compared: 0 regressed, 0 improved (0 mixed, 0 slower, 0 faster, "
+                                     "6 within noise)")
+
+
+def test_a_clear_regression_exits_1_and_says_slower(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=0.8))  # 177.38 -> 141.904 req/s: -20%
+    before = tree(results)
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 1 and tree(results) == before  # compare writes nothing
+    row = table_row(out)
+    assert "177.38→141.90" in row and "-20.0% slower" in row and row.endswith("regressed")
+    assert "- uwsgi-gevent/tuned/ab c=200 n=2000 delay=1 /: regressed: req/s -20.0%" in out
+    assert last_line(out).startswith("6 points compared: 1 regressed, 0 improved")
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, result["exit"], point["verdict"]) == (1, 1, "regressed")
+    assert point["metrics"]["rps"] == {"a": 177.38, "b": 141.904, "change_pct": -20.0, "band_pct": 5.0,
+                                       "band_from": "floor", "verdict": "slower", "regressed": True,
+                                       "improved": False}
+    assert point["point"] == {"mode": "uwsgi-gevent", "profile": "tuned", "client": "ab", "c": 200, "n": 2000,
+                              "delay": 1, "route": "/"}
+
+
+@pytest.mark.parametrize("metric", ["p99_ms", "cpu_ms_per_req"])
+def test_a_rise_of_p99_or_cpu_per_request_is_a_regression(results, base, capsys, metric):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, **{metric: 1.25}))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    m = target_point(result)["metrics"][metric]
+    assert (code, m["verdict"], m["regressed"], target_point(result)["verdict"]) == (1, "slower", True, "regressed")
+    assert m["change_pct"] == pytest.approx(25.0, abs=0.1)  # figures rounded to 3 decimals
+
+
+def test_a_change_within_the_noise_floor_is_not_flagged(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=0.97, p99_ms=1.04, cpu_ms_per_req=0.96))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    row = table_row(out)
+    assert "-3.0% within noise" in row and "+4.0% within noise" in row and row.endswith("within noise")
+
+
+def test_beyond_the_noise_but_within_the_threshold_is_slower_not_a_regression(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=0.9))  # exactly -10%: the threshold is "more than 10%"
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, point["verdict"], point["metrics"]["rps"]["verdict"]) == (0, "slower", "slower")
+    assert point["metrics"]["rps"]["change_pct"] == -10.0
+    assert result["counts"]["slower"] == 1 and result["counts"]["regressed"] == 0
+    # a tighter threshold makes it one; "5%" is read as 5
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--threshold", "5%")
+    assert (code, target_point(result)["verdict"], result["threshold_pct"]) == (1, "regressed", 5.0)
+    # a wider noise floor swallows it
+    code, out, _ = run(results, capsys, RUN_A, RUN_B, "--noise", "12")
+    assert code == 0 and "no noise estimate (single runs): floor 12% (--noise)" in out
+    assert "6 within noise" in last_line(out)
+
+
+def test_an_improvement(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=1.2, p99_ms=0.7))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    row = table_row(out)
+    assert "+20.0% faster" in row and "-30.0% faster" in row and row.endswith("improved")
+    assert last_line(out).startswith("6 points compared: 0 regressed, 1 improved")
+
+
+def test_faster_and_slower_within_the_threshold_is_mixed(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=1.2, cpu_ms_per_req=1.08))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    assert (code, target_point(result)["verdict"]) == (0, "mixed")
+    write_run(results, RUN_B, changed(base, rps=1.2, cpu_ms_per_req=1.2))  # a regression wins
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    assert (code, target_point(result)["verdict"]) == (1, "regressed")
+
+
+def test_failed_requests_appearing_regress_and_going_away_improves(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, failed=3))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, point["verdict"], point["failed"]) == (1, "regressed", {"a": 0, "b": 3})
+    assert point["reasons"] == ["failed requests 0 -> 3"]
+    assert all(m["verdict"] == "within noise" for m in point["metrics"].values())
+    code, out, _ = run(results, capsys, RUN_B, RUN_A)
+    assert code == 0 and "improved: failed requests 3 -> 0" in out
+
+
+# -- noise from the runs' own repeats -----------------------------------------------------------
+
+
+def with_cv(records: list[dict], cv: float, target: tuple[str, str] = TARGET, **extra) -> list[dict]:
+    """The target record with the repeat feature's keys: stats.<metric>.cv for every metric."""
+    records = copy.deepcopy(records)
+    rec = next(r for r in records if (r["mode"], r["profile"]) == target)
+    rec["stats"] = {m: {"cv": cv, **extra.get(m, {})} for m in ("rps", "p99_ms", "cpu_ms_per_req")}
+    rec["repeats"] = extra.get("repeats", 5)
+    return records
+
+
+def test_cvs_in_both_runs_set_the_band(results, base, capsys):
+    # cv 8% in B, 3% in A: band 2 × 8 = 16%, so -12% req/s is noise (the floor would call it a regression)
+    write_run(results, RUN_A, with_cv(base, 0.03))
+    write_run(results, RUN_B, with_cv(changed(base, rps=0.88), 0.08))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    row = table_row(out)
+    assert "-12.0% within noise (±16.0%)" in row
+    assert ("noise band: 2 × the larger of the two runs' cv where both records carry one (shown as ±%), "
+            "else the default floor 5%") in out
+    point = target_point(run_json(results, capsys, RUN_A, RUN_B)[1])
+    assert (point["metrics"]["rps"]["band_pct"], point["metrics"]["rps"]["band_from"]) == (16.0, "cv")
+    # beyond 16% it is a regression
+    write_run(results, RUN_B, with_cv(changed(base, rps=0.8), 0.08))
+    assert run(results, capsys, RUN_A, RUN_B)[0] == 1
+
+
+def test_a_small_cv_makes_a_small_change_count(results, base, capsys):
+    every = [(r["mode"], r["profile"]) for r in base]
+    a, b = copy.deepcopy(base), changed(base, rps=0.97)  # -3%: noise for the floor, not for a 1% cv
+    for target in every:
+        a, b = with_cv(a, 0.01, target), with_cv(b, 0.01, target)
+    write_run(results, RUN_A, a)
+    write_run(results, RUN_B, b)
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    assert "noise band: 2 × the larger of the two runs' cv (shown as ±%)" in out
+    assert "-3.0% slower (±2.0%)" in out and "1 slower" in last_line(out)
+
+
+def test_a_cv_in_one_run_only_or_from_one_repeat_falls_back_to_the_floor(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, with_cv(changed(base, rps=0.88), 0.08))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    assert (code, target_point(result)["metrics"]["rps"]["band_from"]) == (1, "floor")
+    write_run(results, RUN_A, with_cv(base, 0.08, repeats=1))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    assert (code, target_point(result)["metrics"]["rps"]["band_from"]) == (1, "floor")
+
+
+def test_the_repeats_median_is_compared(results, base, capsys):
+    write_run(results, RUN_A, with_cv(base, 0.02, rps={"median": 100.0}))
+    write_run(results, RUN_B, with_cv(base, 0.02, rps={"median": 80.0}))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    rps = target_point(result)["metrics"]["rps"]
+    assert (code, rps["a"], rps["b"], rps["change_pct"]) == (1, 100.0, 80.0, -20.0)
+
+
+def test_noise_band_rule():
+    rec = {"stats": {"rps": {"cv": 0.05}}}
+    assert compare.noise_band(rec, {"stats": {"rps": {"cv": 0.02}}}, "rps", 5.0) == (10.0, "cv")
+    assert compare.noise_band(rec, {}, "rps", 5.0) == (5.0, "floor")
+    assert compare.noise_band(rec, {"stats": {"rps": {"cv": -1}}}, "rps", 7.0) == (7.0, "floor")
+    assert compare.noise_band(rec, {"stats": {"rps": {"cv": "x"}}}, "rps", 7.0) == (7.0, "floor")
+    assert compare.change_pct(100, 90) == -10.0 and compare.change_pct(0, 0) == 0.0
+    assert compare.change_pct(0, 1) is None and compare.change_pct(None, 1) is None
+
+
+# -- points not compared ------------------------------------------------------------------------
+
+
+def test_a_point_in_one_run_only_is_listed_not_an_error(results, base, capsys):
+    b = [r for r in base if (r["mode"], r["profile"]) != TARGET]
+    extra = copy.deepcopy(b[0])
+    extra["c"] = 400  # another point: c is part of it
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, [*b, extra])
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    assert "Only in A:\n- uwsgi-gevent/tuned/ab c=200 n=2000 delay=1 /\n" in out
+    assert "Only in B:\n- gevent-pywsgi/seed/ab c=400 n=2000 delay=1 /\n" in out
+    assert last_line(out) == ("5 points compared: 0 regressed, 0 improved (0 mixed, 0 slower, 0 faster, "
+                              "5 within noise); 0 not comparable, 1 only in A, 1 only in B")
+
+
+def test_error_and_expected_records_are_not_compared(results, base, capsys):
+    a = changed(base, ("gunicorn-gevent", "seed"), expected="hang", as_expected=True,
+                error="ab timed out: nothing answered within 40 s")
+    b = changed(base, rps=0.5, error="the mode did not start")
+    write_run(results, RUN_A, a)
+    write_run(results, RUN_B, b)
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0  # the halved req/s of an errored run is no regression: the bench's exit 3 says so
+    assert "- uwsgi-gevent/tuned/ab c=200 n=2000 delay=1 /: B: error: the mode did not start" in out
+    assert "- gunicorn-gevent/seed/ab c=200 n=2000 delay=1 /: A: expected failure (hang)\n" in out
+    assert "4 points compared" in last_line(out) and "2 not comparable" in last_line(out)
+    write_run(results, RUN_A, changed(base, ("gunicorn-gevent", "seed"), expected="hang", as_expected=False))
+    assert "A: expected to hang but succeeded" in run(results, capsys, RUN_A, RUN_B)[1]
+    table = out.split("\n\n")[1]
+    assert [tuple(line.split()[:2]) for line in table.splitlines()[2:]] == [
+        ("gevent-pywsgi", "seed"), ("gevent-pywsgi", "tuned"), ("uwsgi-gevent", "seed"), ("gunicorn-gevent", "tuned")]
+
+
+def test_unnamed_and_duplicate_records_are_not_compared(results, base, capsys):
+    unnamed = {**copy.deepcopy(base[0]), "mode": None, "profile": None, "raw_dir": "stray"}
+    write_run(results, RUN_A, [*base, unnamed])
+    write_run(results, RUN_B, [*base, copy.deepcopy(base[0])])
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    reasons = [p["reasons"] for p in result["points"] if p["status"] == "not comparable"]
+    assert code == 0
+    assert reasons == [["B: 2 records for this point"], ["A: stray/ has no run.json: its point is unknown"]]
+
+
+def test_points_match_across_number_forms_and_a_missing_client(results, base, capsys):
+    b = copy.deepcopy(base)
+    for rec in b:
+        rec["delay"], rec["client"] = 1.0, None
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, b)
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    assert (code, result["counts"]["compared"]) == (0, 6)
+
+
+# -- runs that cannot be compared: exit 2, nothing written --------------------------------------
+
+
+@pytest.mark.parametrize("case", ["missing", "no-summary", "bad-summary", "nothing-in-common"])
+def test_exit_2_with_one_line_and_nothing_written(results, base, capsys, case):
+    write_run(results, RUN_A, base)
+    other = [{**r, "n": 10000} for r in base] if case == "nothing-in-common" else base
+    if case != "missing":
+        write_run(results, RUN_B, other)
+    if case == "no-summary":
+        (results / RUN_B / "summary.json").unlink()
+    if case == "bad-summary":
+        (results / RUN_B / "summary.json").write_text('{"not": "a list"}')
+    before = tree(results)
+    code, out, err = run(results, capsys, RUN_A, RUN_B)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("benchreport compare: ")
+    assert {"missing": "not found", "no-summary": "has no summary.json", "bad-summary": "not a bench summary",
+            "nothing-in-common": "no point in common"}[case] in err
+    assert tree(results) == before
+
+
+def test_bad_options_are_usage_errors(results, base, capsys):
+    write_run(results, RUN_A, base)
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["compare", RUN_A, RUN_A, "--threshold", "-3", "--results", str(results)])
+    assert exc.value.code == 2 and "not a percentage >= 0" in capsys.readouterr().err
+
+
+# -- naming runs --------------------------------------------------------------------------------
+
+
+def test_runs_by_id_under_results_by_latest_and_by_path(results, base, capsys, tmp_path, monkeypatch):
+    a = write_run(results, RUN_A, base)
+    b = write_run(results, RUN_B, changed(base, rps=0.8))
+    (results / "latest").symlink_to(RUN_B)
+    code, out, _ = run(results, capsys, RUN_A, "latest")
+    assert code == 1 and out.startswith(f"Compare A {RUN_A} ({a}) -> B {RUN_B} ({b})\n")
+    code, result = run_json(results, capsys, str(a), str(results / "latest"))
+    assert (code, result["run_a"]["id"], result["run_b"]["id"]) == (1, RUN_A, RUN_B)
+    monkeypatch.chdir(tmp_path)  # a relative path; a bare name not under --results is looked for here too
+    code, _, err = run(tmp_path / "elsewhere", capsys, f"results/{RUN_A}", RUN_B)
+    assert code == 2
+    assert err == (f"benchreport compare: run '{RUN_B}' not found (no folder {tmp_path / 'elsewhere' / RUN_B} "
+                   f"or {RUN_B})\n")
+    os.symlink(b, tmp_path / "b-run")
+    code, _, err = run(tmp_path / "elsewhere", capsys, f"results/{RUN_A}", "b-run")
+    assert (code, err) == (1, "")
+
+
+def test_the_module_runs_compare_and_still_runs_a_report(results, base, tmp_path):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, base)
+    proc = subprocess.run([sys.executable, "-m", "benchreport", "compare", RUN_A, RUN_B, "--results",
+                           str(results)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert last_line(proc.stdout).startswith("6 points compared")
+    proc = subprocess.run([sys.executable, "-m", "benchreport", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "run_dir" in proc.stdout and "compare RUN_A RUN_B" in proc.stdout
+    assert cli_main([str(tmp_path / "nope")]) == 1  # RUN_DIR's own exit status, unchanged
