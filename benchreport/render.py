@@ -5,11 +5,14 @@ requests counted in ab's req/s, slow connects, a run at other flags than the
 seed's published figure. A reader should not need summary.json to spot those.
 When ab and wrk both ran on a mode and profile, "clients compared" sets their
 req/s side by side, so a figure that depends on the client is seen as such.
+"Environment" says what the figures were measured on (the records'
+`environment`: commit, hosts, server versions), or that it was not recorded.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -333,6 +336,83 @@ COMPARE_TEXT = (
 )
 
 
+def short_version(line: Any) -> str | None:
+    """The version in a tool's version line: "This is ApacheBench, Version 2.3 <...>" -> "2.3"."""
+    if line is None:
+        return None
+    match = re.search(r"(?<![\w.])v?(\d+(?:\.\d+)+[\w.+~-]*)", str(line))
+    return match.group(1) if match else str(line)
+
+
+def _virt(host: Record) -> str:
+    kind, vm = host.get("virtualization"), host.get("vm")
+    if host.get("container"):
+        return (f"container ({kind})" if kind else "container") + (
+            f" in a VM ({vm})" if vm and vm != "none" else "")
+    if kind == "none":
+        return "bare metal"
+    return f"VM ({kind})" if kind else "virtualization unknown"
+
+
+def host_line(role: str, host: Record | None) -> str:
+    """One host of the Environment section."""
+    if not host:
+        return f"{role} host: not in environment.json"
+    cores = host.get("cores")
+    cores_text = "? cores" if cores is None else f"{cores} core{'s' if cores != 1 else ''}"
+    if host.get("cpu_quota_cores") is not None:
+        cores_text += f" (cgroup quota {host['cpu_quota_cores']:g})"
+    mem = host.get("mem_total_mib")
+    mem_text = "? MiB" if mem is None else f"{mem} MiB"
+    if host.get("mem_limit_mib") is not None:
+        mem_text += f" (cgroup limit {host['mem_limit_mib']} MiB)"
+    parts = [str(host.get("os") or "OS unknown"), f"kernel {host.get('kernel') or '?'}",
+             str(host.get("cpu_model") or "CPU unknown"), cores_text, mem_text,
+             f"somaxconn {DASH if host.get('somaxconn') is None else host['somaxconn']}", _virt(host)]
+    return f"{role} host {host.get('name')}: " + ", ".join(parts)
+
+
+def environment_section(records: list[Record]) -> list[str]:
+    """report.md's "Environment": the commit, one line per host, the server versions on one line."""
+    lines = ["## Environment", ""]
+    envs = [r["environment"] for r in records if r.get("environment")]
+    if not envs:
+        return lines + ["- environment not recorded (no environment.json in the run folder)", ""]
+    for commit, dirty in dict.fromkeys((e.get("commit"), e.get("dirty")) for e in envs):
+        state = {True: "dirty: tracked files differed from it", False: "clean",
+                 None: "dirty or not: unknown"}[dirty]
+        lines.append(f"- commit {commit} ({state})" if commit else "- commit unknown (not a git checkout)")
+    hosts: dict[tuple[str, str | None], Record | None] = {}
+    clients_seen: dict[str | None, dict[str, str]] = {}
+    packages: dict[str | None, Record] = {}
+    for rec, env in ((r, r["environment"]) for r in records if r.get("environment")):
+        for role, key in (("app", "app_host"), ("load", "loadgen_host")):
+            host = env.get(key)
+            hosts.setdefault((role, (host or {}).get("name")), host)
+        lg = env.get("loadgen_host") or {}
+        if lg.get("client_version") is not None:
+            clients_seen.setdefault(lg.get("name"), {})[str(rec.get("client") or "ab")] = lg["client_version"]
+        if env.get("packages"):
+            packages.setdefault((env.get("app_host") or {}).get("name"), env["packages"])
+    both = {name for role, name in hosts if name is not None and role == "app"} & {
+        name for role, name in hosts if name is not None and role == "load"}
+    for (role, name), host in hosts.items():
+        if name in both and role == "load":
+            continue  # one line, as app host
+        line = host_line("app and load" if name in both else role, host)
+        versions = clients_seen.get(name) if role == "load" or name in both else None
+        if versions:
+            line += "; " + ", ".join(f"{c} {short_version(v)}" for c, v in sorted(versions.items()))
+        lines.append(f"- {line}")
+    if not packages:
+        lines.append("- servers and libraries: not recorded")
+    for name, found in packages.items():
+        where = f" (app host {name})" if len(packages) > 1 else ""
+        lines.append(f"- servers and libraries{where}: "
+                     + ", ".join(f"{pkg} {short_version(v)}" for pkg, v in found.items()))
+    return lines + [""]
+
+
 def markdown(records: list[Record], run_id: str) -> str:
     """report.md: heading, table, how to read it, notes."""
     starts = sorted(r["started_at"] for r in records if r.get("started_at"))
@@ -373,6 +453,7 @@ def markdown(records: list[Record], run_id: str) -> str:
     table = compare_table(records)
     if table:
         lines += ["## Clients compared", "", table, "", COMPARE_TEXT, ""]
+    lines += environment_section(records)
     lines += [
         "## Notes",
         "",

@@ -39,6 +39,12 @@ Derived figures:
 * host_cpu_pct = busy share of all CPUs between the two /proc/stat lines (100 =
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
+
+environment: when the run folder holds environment.json (benchreport.environment),
+every record carries the project's commit and dirty flag, its app and load
+hosts in short (kernel, CPU model, cores, memory, somaxconn, container or VM;
+the load host with the record's client version) and the versions of the
+servers and key libraries in the app's venv; null when it does not.
 """
 
 
@@ -51,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchreport import environment
 from benchreport.abparse import ab_ceiling_rps, load_ab_run, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, read_run)
@@ -121,6 +128,8 @@ class Record:
     expected: str | None = None
     expected_why: str | None = None
     as_expected: bool | None = None
+    #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
+    environment: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The summary.json object (strict JSON types, the fields' order)."""
@@ -159,8 +168,9 @@ def cpu_stat_busy_pct(before: str | None, after: str | None) -> float | None:
     return 100.0 * (total - idle) / total
 
 
-def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path) -> Record:
-    """The Record of one run folder."""
+def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
+                 env: Mapping[str, Any] | None = None, env_error: str | None = None) -> Record:
+    """The Record of one run folder; env: the run's environment.json (benchreport.environment.load)."""
     files = read_run(directory)
     spec = files.run
     errors, warnings = list(files.errors), list(files.warnings)
@@ -216,6 +226,10 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path) -> R
                             f"{expected or 'success'}: the run's own expectation is used")
         expected = spec.expect
     why = table_expect.get("why") if table_expect.get("outcome") == expected else None
+    rec.environment = environment.for_record(env, spec.app_host if spec else None,
+                                             spec.loadgen_host if spec else None, client)
+    if env_error:
+        warnings.append(f"{env_error}: the environment is not recorded")
     rec.error = "; ".join(dict.fromkeys(errors)) or None
     rec.warnings = warnings
     rec.expected, rec.expected_why, rec.as_expected = expectation(rec, expected, why).values()
@@ -343,7 +357,8 @@ def sort_key(modes: Mapping[str, Any]):
 
 def build_records(run_dir: Path, modes: Mapping[str, Mode]) -> list[Record]:
     """All Records of a run, in a stable order."""
-    records = [build_record(d, modes, run_dir) for d in run_dirs(run_dir)]
+    env, env_error = environment.load(run_dir)
+    records = [build_record(d, modes, run_dir, env, env_error) for d in run_dirs(run_dir)]
     key = sort_key(modes)
     return sorted(records, key=lambda r: key(r.as_dict()))
 
