@@ -3,6 +3,8 @@
     flaskbench-mode get
     flaskbench-mode set MODE [PROFILE] [--monitor] [--enable] [--dry-run]
     flaskbench-mode stop
+    flaskbench-mode lock RUN_ID --holder WHO --until EPOCH
+    flaskbench-mode unlock [RUN_ID | --force]
 
 Every switch goes through here: the flask_app role's deploy and checks, the
 bench (and its restore after a run or a Ctrl-C), the drills and a person at
@@ -11,7 +13,16 @@ of view: it writes profile.env (a new file renamed over the old one), starts
 or restarts the mode's unit (its Conflicts= stops whichever mode ran) and
 returns only once /healthz on the mode's port names the mode and profile;
 it changes nothing when the host already runs that mode and profile.
-Exit codes: 0 done, 1 the switch failed (the JSON says why), 2 bad arguments.
+
+`lock` is how a bench takes the host: it records the run, who runs it, until
+when it may run, and the state to return to (the mode, profile and monitor
+setting in force). A second bench gets exit 3 and the holder's record; a
+record past its `until` is stale (its bench was interrupted and could not
+clean up): `lock` then restores the state it recorded and takes the host.
+`unlock RUN_ID` restores that state and removes the record (`--force`:
+whatever run holds it).
+Exit codes: 0 done, 1 the switch failed (the JSON says why), 2 bad arguments,
+3 the host is held by another bench.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from benchapp.modes import PROFILES, Mode, load_modes
 
 DEFAULT_PROFILE = "tuned"  # what the units run without profile.env
 ACTIVE = ("active", "activating", "reloading")
+LOCK_FILE = "bench-lock.json"  # in the state directory (--state-dir)
 HEADER = (
     "# Written by flaskbench-mode (the app host's mode switch): the profile every\n"
     "# flask-<mode> unit starts with. Switch with `flaskbench-mode set MODE PROFILE`.\n"
@@ -108,13 +120,18 @@ def health(mode: Mode, timeout: float = 2.0) -> dict[str, Any] | None:
         return None
 
 
-class Host:
-    """The app host's mode state: the mode table, profile.env, the units."""
+class Held(RuntimeError):
+    """Another bench holds the host; args[0] is its lock record."""
 
-    def __init__(self, config_dir: Path, modes: dict[str, Mode]):
+
+class Host:
+    """The app host's mode state: the mode table, profile.env, the units, the bench lock."""
+
+    def __init__(self, config_dir: Path, modes: dict[str, Mode], state_dir: Path | None = None):
         self.config_dir = config_dir
         self.profile_file = config_dir / "profile.env"
         self.modes = modes
+        self.lock_file = (state_dir or Path("/var/lib/flaskbench")) / LOCK_FILE
 
     def state(self) -> dict[str, Any]:
         """What runs now and what the next start will read."""
@@ -133,6 +150,7 @@ class Host:
             "enabled": [name for name, s in states.items() if s.get("UnitFileState") == "enabled"],
             # The deployed app's limit (app.env), what a bench's delays are checked against.
             "max_delay": float(app_env["BENCHAPP_MAX_DELAY"]) if "BENCHAPP_MAX_DELAY" in app_env else None,
+            "lock": self.read_lock(),
         }
 
     def set(self, name: str, profile: str, monitor: bool = False, max_blocking: float = 0.1,
@@ -184,6 +202,59 @@ class Host:
                                   f"{mode.name} profile {profile} within {timeout:g} s (last answer: {seen})")
             time.sleep(0.25)
 
+    def read_lock(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.lock_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return {"run_id": None, "until": 0, "corrupt": True}  # unreadable: treated as stale
+
+    def restore(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Back to the state a lock recorded: its mode and profile, or no mode."""
+        was = record.get("restore") or {}
+        if was.get("mode") in self.modes:
+            return self.set(was["mode"], was.get("profile", DEFAULT_PROFILE), bool(was.get("monitor")),
+                            float(was.get("max_blocking", 0.1)))
+        return self.stop()
+
+    def lock(self, run_id: str, holder: str, until: float) -> dict[str, Any]:
+        """Take the host for a bench, restoring first what a stale lock recorded."""
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        restored = None
+        held = self.read_lock()
+        if held is not None:
+            if held.get("run_id") == run_id:
+                return {"changed": False, "locked": held, "restored_stale": None}
+            if float(held.get("until", 0)) > time.time():
+                raise Held(held)
+            restored = {"run_id": held.get("run_id"), **self.restore(held)}
+            self.lock_file.unlink(missing_ok=True)
+        state = self.state()
+        env = read_env(self.profile_file)
+        record = {"run_id": run_id, "holder": holder, "since": time.time(), "until": until,
+                  "restore": {"mode": state["mode"], "profile": state["profile"], "monitor": state["monitor"],
+                              "max_blocking": float(env.get("GEVENT_MAX_BLOCKING_TIME", 0.1))}}
+        try:
+            # O_EXCL: of two benches starting at once, one creates the record.
+            fd = os.open(self.lock_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise Held(self.read_lock() or {}) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        return {"changed": True, "locked": record, "restored_stale": restored}
+
+    def unlock(self, run_id: str | None, force: bool = False) -> dict[str, Any]:
+        """Restore the state the lock recorded and release the host."""
+        held = self.read_lock()
+        if held is None:
+            return {"changed": False, "unlocked": None}
+        if not force and held.get("run_id") != run_id:
+            raise Held(held)
+        result = self.restore(held)
+        self.lock_file.unlink(missing_ok=True)
+        return {"changed": True, "unlocked": held.get("run_id"), "restored": result}
+
     def stop(self, dry_run: bool = False) -> dict[str, Any]:
         """Stop every mode's unit."""
         before = self.state()
@@ -197,6 +268,8 @@ def parse_args(argv: list[str], modes: dict[str, Mode]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="flaskbench-mode", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-dir", type=Path, default=Path("/etc/flaskbench"))
+    parser.add_argument("--state-dir", type=Path, default=Path("/var/lib/flaskbench"),
+                        help="holds the bench lock")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("get", help="print the mode and profile in force")
     set_ = sub.add_parser("set", help="run MODE with PROFILE and wait until it answers")
@@ -209,29 +282,51 @@ def parse_args(argv: list[str], modes: dict[str, Mode]) -> argparse.Namespace:
     set_.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     stop = sub.add_parser("stop", help="stop whichever mode runs")
     stop.add_argument("--dry-run", action="store_true")
+    lock = sub.add_parser("lock", help="take the host for a bench run (exit 3 when another holds it)")
+    lock.add_argument("run_id", metavar="RUN_ID")
+    lock.add_argument("--holder", required=True, help="who runs the bench (user@host pid)")
+    lock.add_argument("--until", type=float, required=True, metavar="EPOCH",
+                      help="when the run will be over at the latest; past it the lock is stale")
+    unlock = sub.add_parser("unlock", help="restore what the lock recorded and release the host")
+    unlock.add_argument("run_id", metavar="RUN_ID", nargs="?")
+    unlock.add_argument("--force", action="store_true", help="whichever run holds it")
     args = parser.parse_args(argv)
     if args.command == "set" and args.mode not in modes:
         parser.error(f"unknown mode {args.mode!r}; valid modes: {', '.join(modes)}")
     if args.command == "set" and (args.timeout <= 0 or args.monitor_max_blocking <= 0):
         parser.error("--timeout and --monitor-max-blocking must be positive")
+    if args.command == "unlock" and not (args.run_id or args.force):
+        parser.error("unlock needs the RUN_ID that holds the lock, or --force")
     return args
 
 
 def main(argv: list[str] | None = None, modes: dict[str, Mode] | None = None) -> int:
     modes = load_modes() if modes is None else modes
     args = parse_args(sys.argv[1:] if argv is None else argv, modes)
-    host = Host(args.config_dir, modes)
+    host = Host(args.config_dir, modes, args.state_dir)
     try:
         if args.command == "get":
             result = host.state()
         elif args.command == "set":
             result = host.set(args.mode, args.profile, args.monitor, args.monitor_max_blocking,
                               args.enable, args.dry_run, args.timeout)
+        elif args.command == "lock":
+            result = host.lock(args.run_id, args.holder, args.until)
+        elif args.command == "unlock":
+            result = host.unlock(args.run_id, args.force)
         else:
             result = host.stop(args.dry_run)
     except SwitchError as err:
         print(json.dumps({"failed": True, "msg": str(err)}))
         return 1
+    except Held as held:
+        record = held.args[0]
+        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(record.get("until", 0))))
+        print(json.dumps({"failed": True, "held_by": record,
+                          "msg": f"the app host is held by bench run {record.get('run_id')} "
+                                 f"({record.get('holder')}) until {until}; if that bench is gone, "
+                                 f"`flaskbench-mode unlock --force` on the app host restores and frees it"}))
+        return 3
     print(json.dumps(result))
     return 0
 

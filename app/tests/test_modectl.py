@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,8 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FLASKBENCH_MODES_FILE", str(table_file))
 
     def run(*args: str) -> tuple[int, dict]:
-        done = subprocess.run([sys.executable, "-m", "benchapp.modectl", "--config-dir", str(config), *args],
+        done = subprocess.run([sys.executable, "-m", "benchapp.modectl", "--config-dir", str(config),
+                               "--state-dir", str(tmp_path / "state"), *args],
                               capture_output=True, text=True, timeout=60, cwd=Path(modectl.__file__).parents[1])
         return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr})
 
@@ -192,3 +194,53 @@ def test_profile_file_is_replaced_whole(tmp_path: Path) -> None:
     assert target.read_text().endswith("BENCHAPP_PROFILE=seed\n")
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     assert [p.name for p in tmp_path.iterdir()] == ["profile.env"]  # no temporary left behind
+
+
+def test_a_bench_lock_records_the_state_and_unlock_restores_it(host) -> None:
+    host("set", "gunicorn-gevent", "seed", "--monitor")
+    rc, out = host("lock", "run-1", "--holder", "me@ctl pid 1", "--until", str(time.time() + 600))
+    assert rc == 0 and out["changed"], out
+    assert out["locked"]["restore"] == {"mode": "gunicorn-gevent", "profile": "seed", "monitor": True,
+                                        "max_blocking": 0.1}
+    assert host("get")[1]["lock"]["run_id"] == "run-1"
+    host("set", "uwsgi", "tuned")  # the bench switches around
+    rc, again = host("lock", "run-1", "--holder", "me@ctl pid 1", "--until", "0")
+    assert rc == 0 and again["changed"] is False  # the holder itself: nothing to do
+    rc, out = host("unlock", "run-1")
+    assert rc == 0 and out["unlocked"] == "run-1", out
+    rc, got = host("get")
+    assert (got["mode"], got["profile"], got["monitor"], got["lock"]) == ("gunicorn-gevent", "seed", True, None)
+
+
+def test_a_second_bench_is_refused_naming_the_holder(host) -> None:
+    host("lock", "run-1", "--holder", "alice@ctl pid 7", "--until", str(time.time() + 600))
+    rc, out = host("lock", "run-2", "--holder", "bob@ctl pid 8", "--until", str(time.time() + 600))
+    assert rc == 3 and out["held_by"]["run_id"] == "run-1", out
+    assert "held by bench run run-1 (alice@ctl pid 7)" in out["msg"]
+    rc, out = host("unlock", "run-2")
+    assert rc == 3, out  # not its lock
+    assert host("get")[1]["lock"]["run_id"] == "run-1"
+
+
+def test_a_stale_lock_is_restored_before_the_next_bench_takes_the_host(host) -> None:
+    host("set", "nginx-uwsgi", "tuned")
+    host("lock", "run-1", "--holder", "gone", "--until", str(time.time() + 600))
+    host("set", "gunicorn", "seed")  # interrupted mid-run: left in another mode
+    state = json.loads((host.config.parent / "state" / "bench-lock.json").read_text())
+    state["until"] = time.time() - 1  # its deadline passed
+    (host.config.parent / "state" / "bench-lock.json").write_text(json.dumps(state))
+    rc, out = host("lock", "run-2", "--holder", "me", "--until", str(time.time() + 600))
+    assert rc == 0, out
+    assert out["restored_stale"]["run_id"] == "run-1" and out["restored_stale"]["mode"] == "nginx-uwsgi"
+    assert out["locked"]["restore"]["mode"] == "nginx-uwsgi"  # what run-2 returns to
+    rc, got = host("get")
+    assert (got["mode"], got["profile"]) == ("nginx-uwsgi", "tuned")
+
+
+def test_unlock_force_frees_a_host_whoever_holds_it(host) -> None:
+    rc, out = host("unlock")
+    assert rc == 2  # neither a run id nor --force
+    host("lock", "run-1", "--holder", "x", "--until", str(time.time() + 600))
+    rc, out = host("unlock", "--force")
+    assert rc == 0 and out["unlocked"] == "run-1" and out["restored"]["stopped"] == []
+    assert host("unlock", "--force")[1] == {"changed": False, "unlocked": None}

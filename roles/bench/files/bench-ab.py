@@ -14,7 +14,9 @@ ab.tsv (-g), ab.csv (-e) and loadgen.json:
 
 ab is bounded by its own -t (time_limit) and -s (timeout); the kill-after cap,
 time_limit + timeout + 30 s, is a last resort that ends a wedged client, so
-a bench step can never hang.
+a bench step can never hang. SIGTERM, SIGINT or SIGHUP (an interrupted
+bench's clean-up, playbooks/bench_stop.yml) kill ab at once; loadgen.json
+then says "interrupted" with the signal's name.
 """
 
 import argparse
@@ -22,8 +24,20 @@ import datetime
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+
+
+class Interrupted(Exception):
+    """A stop signal reached the wrapper: its client must not outlive it."""
+
+
+def stop_on_signals():
+    def handler(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 def now():
@@ -71,8 +85,10 @@ def main():
     argv = [args.ab, "-r", "-t", str(run["time_limit"]), "-n", str(run["n"]), "-c", str(run["c"]),
             "-s", str(run["timeout"]), "-g", path("ab.tsv"), "-e", path("ab.csv"), run["url"]]
     record = {"client": "ab", "ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(),
-              "cpu_stat_before": cpu_line(), "kill_after_s": kill_after, "killed": False}
+              "cpu_stat_before": cpu_line(), "kill_after_s": kill_after, "killed": False,
+              "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stop_on_signals()
     with open(path("ab.txt"), "wb") as out, open(path("ab.err"), "wb") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err)
         try:
@@ -81,6 +97,10 @@ def main():
             proc.kill()
             record["ab_rc"] = proc.wait()
             record["killed"] = True
+        except Interrupted as why:
+            proc.kill()
+            record["ab_rc"] = proc.wait()
+            record["interrupted"] = str(why)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     record["cpu_stat_after"] = cpu_line()
     record["ended_at"] = now()

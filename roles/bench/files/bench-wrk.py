@@ -25,6 +25,9 @@ wedged client, so a bench step can never hang.
 Threads: wrk gives each thread c / t connections, rounded down, so t must
 divide c or fewer than c connections are open. t is the largest divisor of c
 not above min(cpus, c) (c=200 on 2 CPUs: 2; a prime c: 1).
+SIGTERM, SIGINT or SIGHUP to this wrapper (an interrupted bench's clean-up,
+playbooks/bench_stop.yml) kill wrk at once; loadgen.json then says
+"interrupted" with the signal's name.
 """
 
 from __future__ import annotations
@@ -81,6 +84,17 @@ def read_run(directory: Path) -> dict:
     return params
 
 
+class Interrupted(Exception):
+    """A stop signal reached the wrapper (an interrupted bench's clean-up): wrk must not outlive it."""
+
+
+def stop_on_signals() -> None:
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def run(args: argparse.Namespace, params: dict) -> dict:
     """Start wrk, signal it when every thread has its share, return loadgen.json's record."""
     out = Path(args.dir)
@@ -99,23 +113,28 @@ def run(args: argparse.Namespace, params: dict) -> dict:
     markers = [Path(f"{done_prefix}{i}") for i in range(threads)]
     record: dict = {"client": "wrk", "wrk_argv": argv, "threads": threads, "cpus": cpus,
                     "started_at": now(), "cpu_stat_before": cpu_line(), "signalled": False,
-                    "kill_after_s": kill_after, "killed": False}
+                    "kill_after_s": kill_after, "killed": False, "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stop_on_signals()
     with open(out / "wrk.txt", "wb") as so, open(out / "wrk.err", "wb") as se:
         proc = subprocess.Popen(argv, stdout=so, stderr=se, env=env)
         deadline = time.monotonic() + kill_after
         next_signal = 0.0
-        while proc.poll() is None:
-            t = time.monotonic()
-            if t >= deadline:
-                proc.kill()
-                record["killed"] = True
-                break
-            if t >= next_signal and all(m.exists() for m in markers):
-                proc.send_signal(signal.SIGINT)
-                record["signalled"] = True
-                next_signal = t + RESIGNAL_S
-            time.sleep(POLL_S)
+        try:
+            while proc.poll() is None:
+                t = time.monotonic()
+                if t >= deadline:
+                    proc.kill()
+                    record["killed"] = True
+                    break
+                if t >= next_signal and all(m.exists() for m in markers):
+                    proc.send_signal(signal.SIGINT)
+                    record["signalled"] = True
+                    next_signal = t + RESIGNAL_S
+                time.sleep(POLL_S)
+        except Interrupted as why:
+            proc.kill()
+            record["interrupted"] = str(why)
         record["wrk_rc"] = proc.wait()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     record["cpu_stat_after"] = cpu_line()
