@@ -85,19 +85,20 @@ class CallbackModule(CallbackBase):
         return handler
 
     def v2_runner_on_ok(self, result: Any) -> None:
-        facts = result._result.get("ansible_facts") or {}
-        name = result._task.get_name()
+        res = result._result
+        facts = res.get("ansible_facts") or {}
         if "bench_run_id" in facts and "bench_runs_total" in facts:
             self.run_id = str(facts["bench_run_id"])
             self.total = int(facts["bench_runs_total"])
             self.done, self.started, self.released = 0, time.monotonic(), False
         elif "bench_local" in facts:
             self.results_dir = Path(str(facts["bench_local"])).parent
-        elif name.startswith("Write outcome.json for ") and self.run_id:
+        elif self.run_id and str(res.get("dest", "")).endswith("/outcome.json"):
+            # run_one.yml's last step: the run's files are all on the controller
             self.done += 1
-            self._progress(name[len("Write outcome.json for "):])
-        elif name == "Release the app host and restore its mode":
-            self.released = True
+            self._progress(Path(str(res["dest"])).parent.name)
+        elif self.run_id and "unlock" in (res.get("cmd") or []):
+            self.released = True  # restore.yml: the host is back, nothing left to clean
 
     # --- progress ----------------------------------------------------------------
 
