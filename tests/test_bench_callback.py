@@ -56,6 +56,19 @@ def test_a_line_per_finished_run_with_its_figures(callback, tmp_path: Path) -> N
     assert second.startswith("[2/2] uwsgi tuned c=") and "(wrk)" in second and "left" not in second
 
 
+def test_an_expected_failure_reads_as_expected(callback, tmp_path: Path, monkeypatch) -> None:
+    module, cb = callback
+    import benchreport.summary as summary
+
+    class Rec:
+        def as_dict(self) -> dict:
+            return {"mode": "grpc-gevent-noinit", "profile": "seed", "c": 10, "client": "ab", "expected": "hang",
+                    "as_expected": True, "error": "ab timed out"}
+    monkeypatch.setattr(summary, "build_record", lambda *a, **k: Rec())
+    cb.results_dir = tmp_path
+    assert cb._figures("grpc-gevent-noinit-seed") == "grpc-gevent-noinit seed c=10 (ab): hang, as expected"
+
+
 def test_a_run_without_its_files_still_gets_a_line(callback, tmp_path: Path) -> None:
     _, cb = callback
     cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": "r", "bench_runs_total": 3}}))

@@ -121,6 +121,9 @@ class CallbackModule(CallbackBase):
 
         assert self.results_dir is not None
         r = build_record(self.results_dir / run_name, {}, self.results_dir).as_dict()
+        if r.get("expected"):
+            outcome = "as expected" if r.get("as_expected") else "UNEXPECTEDLY answered"
+            return f"{r['mode']} {r['profile']} c={r['c']} ({r['client']}): {r['expected']}, {outcome}"
         if r.get("error"):
             return f"{run_name}: error: {r['error']}"
         pct = "" if r.get("pct_of_ideal") is None else f" ({r['pct_of_ideal']:.1f}% of ideal)"
