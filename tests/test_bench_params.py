@@ -83,6 +83,11 @@ BAD = [
     (["mode=uwsgi", "client="], "client=: must be ab, wrk or both"),
     (["mode=uwsgi", "client=ab,wrk"], "client=ab,wrk: must be ab, wrk or both"),
     (["mode=uwsgi", "client=WRK"], "client=WRK: must be ab, wrk or both"),
+    (["mode=uwsgi", "repeat=0"], "repeat=0: must be a whole number of runs per point (1 or more)"),
+    (["mode=uwsgi", "repeat=-1"], "repeat=-1: must be a whole number of runs per point"),
+    (["mode=uwsgi", "repeat=1.5"], "repeat=1.5: must be a whole number of runs per point"),
+    (["mode=uwsgi", "repeat=two"], "repeat=two: must be a whole number of runs per point"),
+    (["mode=uwsgi", "seed=x1"], "seed=x1: must be a whole number"),
 ]
 
 
@@ -176,3 +181,32 @@ def test_a_mode_expected_to_hang_gets_short_limits(tmp_path):
     planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+ limit=\S+ timeout=\S+)\)$", task, re.M)
     assert planned == ["grpc-gevent-noinit-tuned limit=30s timeout=10s",
                        "uwsgi-tuned limit=120s timeout=90s"], out[-3000:]
+
+
+def planned_runs(out: str) -> list[str]:
+    task = out[out.index("TASK [bench : Check c and n of every run]"):]
+    task = task[:task.index("TASK [", 1)]
+    return re.findall(r"^ok: \[localhost\] => \(item=(\S+) limit=\S+ timeout=\S+\)$", task, re.M)
+
+
+def test_repeat_runs_every_point_k_times_each_round_shuffled_by_the_seed(tmp_path):
+    params = ["mode=uwsgi,gunicorn,uwsgi-gevent", "profile=both", "n=20", "c=10", "repeat=3"]
+    first = planned_runs((r := run_bench(inventory(tmp_path), *params, "seed=7")).stdout + r.stderr)
+    again = planned_runs((r := run_bench(inventory(tmp_path), *params, "seed=7")).stdout + r.stderr)
+    other = planned_runs((r := run_bench(inventory(tmp_path), *params, "seed=8")).stdout + r.stderr)
+    points = sorted(f"{m}-{p}" for m in ("uwsgi", "gunicorn", "uwsgi-gevent") for p in ("seed", "tuned"))
+    assert len(first) == 18
+    rounds = [first[i * 6:(i + 1) * 6] for i in range(3)]
+    for k, names in enumerate(rounds, start=1):
+        assert all(name.endswith(f"-r{k}") for name in names), names
+        assert sorted(name[: -len(f"-r{k}")] for name in names) == points  # every point once a round
+    assert len({tuple(n.rsplit("-r", 1)[0] for n in names) for names in rounds}) > 1  # rounds differ in order
+    assert first == again  # the seed replays the order
+    assert first != other
+
+
+def test_one_run_per_point_keeps_its_name_and_records_the_seed(tmp_path):
+    result = run_bench(inventory(tmp_path), "mode=uwsgi", "n=20", "c=10")
+    out = result.stdout + result.stderr
+    assert planned_runs(out) == ["uwsgi-tuned"]  # no -r1: one run per point is named as before
+    assert "TASK [bench : Choose the seed of the run order]" in out
