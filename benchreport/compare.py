@@ -36,18 +36,28 @@ all within the threshold) > slower > faster > within noise.
 Not compared: a point whose record, in either run, has an error or an
 expected failure (run.json or the mode table expects the mode to fail, e.g.
 hang: its figures are no baseline), measured no req/s, has no run.json (no point to match), or appears
-twice in one run. Those are listed as "not comparable" with the reason; a
+twice in one run without being repetitions. Those are listed as "not comparable" with the reason; a
 point in only one run is listed as such. Neither fails the comparison (a run
 error already makes the bench itself exit 3).
 
+Repetitions (repeat=K) are one point (repeat_group): records of a point that
+each carry their own `repetition` number (or, without those, of which one
+carries `repeats` >= 2). The point is compared on its first usable record
+(representative): every repetition carries the same stats, so the median is
+compared and the cv sets the band; a note says "median of k of K
+repetitions" (and how many were left out: an error or expected failure).
+
 Keys read for noise (the one place; the repeat feature writes them):
 
-    record["repeats"]                      int: how many times the point ran;
-                                           when present and < 2 the cvs are ignored
+    record["repeats"]                      int: how many times the point ran (and
+                                           counted); when present and < 2 the cvs
+                                           and medians are ignored
+    record["repetition"]                   int: which run of its point (1..K)
     record["stats"][metric]["cv"]          float >= 0: stddev / mean of the metric
                                            over the repeats, a FRACTION (0.04 = 4%)
     record["stats"][metric]["median"]      float: compared instead of record[metric]
-                                           when present (min and max are not read)
+                                           when present, unless repeats < 2 (min and
+                                           max are not read)
 
 with metric one of "rps", "p99_ms", "cpu_ms_per_req".
 
@@ -84,6 +94,7 @@ CV_FACTOR = 2.0
 
 # The repeat feature's keys (see the module's docstring).
 REPEATS_KEY = "repeats"
+REPETITION_KEY = "repetition"
 STATS_KEY = "stats"
 CV_KEY = "cv"
 MEDIAN_KEY = "median"
@@ -254,10 +265,19 @@ def point_label(point: Mapping[str, Any]) -> str:
             f"n={point.get('n')} delay={DASH if delay is None else f'{delay:g}'} {point.get('route') or DASH}")
 
 
+def repeated(rec: Mapping[str, Any]) -> bool:
+    """Whether the record says its point ran (and counted) 2 or more times: `repeats` >= 2."""
+    return (integer(rec.get(REPEATS_KEY)) or 0) >= 2
+
+
 def value(rec: Mapping[str, Any], metric: str) -> float | None:
-    """The figure compared: the repeats' median when the record has one, else the record's own."""
-    median = finite(_stat(rec, metric).get(MEDIAN_KEY))
-    return median if median is not None else finite(rec.get(metric))
+    """The figure compared: the repeats' median when the record has one (and `repeats`, when
+    present, is 2 or more: one run's own figure is its figure), else the record's own."""
+    if rec.get(REPEATS_KEY) is None or repeated(rec):
+        median = finite(_stat(rec, metric).get(MEDIAN_KEY))
+        if median is not None:
+            return median
+    return finite(rec.get(metric))
 
 
 def cv(rec: Mapping[str, Any], metric: str) -> float | None:
@@ -377,6 +397,34 @@ def index(records: list[dict[str, Any]]) -> tuple[dict[Point, list[dict[str, Any
     return by_point, unnamed
 
 
+def repeat_group(recs: list[dict[str, Any]]) -> bool:
+    """Whether several records of one point are its repetitions (repeat=K), i.e. one point.
+
+    With `repetition` numbers (benchreport.summary writes one on every record): when they are all
+    different (a copied run folder repeats its number: a duplicate). Without them (another
+    summary's records): when one carries `repeats` >= 2. Otherwise duplicates, not comparable."""
+    numbers = [integer(r.get(REPETITION_KEY)) for r in recs]
+    if None not in numbers:
+        return len(set(numbers)) == len(numbers)
+    return any(repeated(r) for r in recs)
+
+
+def representative(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record a point is compared on: every repetition carries the same stats (its median and
+    cv), so the first one with usable figures, else the first (its reason says why not)."""
+    return next((r for r in recs if not_comparable(r) is None), recs[0])
+
+
+def repeat_note(side: str, recs: list[dict[str, Any]]) -> str | None:
+    """For a repeated point: how many repetitions its figures are the median of, and how many did not count."""
+    if len(recs) < 2:
+        return None
+    counted = sum(not_comparable(r) is None for r in recs)
+    left = len(recs) - counted
+    return (f"{side}: median of {counted} of {len(recs)} repetitions"
+            + (f" ({left} left out: error or expected failure)" if left else ""))
+
+
 def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]], run_a: Path, run_b: Path,
                  noise_pct: float = DEFAULT_NOISE_PCT,
                  threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> Comparison:
@@ -393,12 +441,14 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
         recs_a, recs_b = by_a.get(key, []), by_b.get(key, [])
         if not recs_b or not recs_a:
             points.append(PointResult(point_dict(key), ONLY_A if recs_a else ONLY_B))
-        elif len(recs_a) > 1 or len(recs_b) > 1:
-            points.append(PointResult(point_dict(key), NOT_COMPARABLE, reasons=[
-                f"{side}: {len(recs)} records for this point" for side, recs in (("A", recs_a), ("B", recs_b))
-                if len(recs) > 1]))
+        elif dup := [f"{side}: {len(recs)} records for this point" for side, recs in (("A", recs_a), ("B", recs_b))
+                     if len(recs) > 1 and not repeat_group(recs)]:
+            points.append(PointResult(point_dict(key), NOT_COMPARABLE, reasons=dup))
         else:
-            points.append(compare_point(key, recs_a[0], recs_b[0], noise_pct, threshold_pct))
+            result = compare_point(key, representative(recs_a), representative(recs_b), noise_pct, threshold_pct)
+            result.notes += [note for side, recs in (("A", recs_a), ("B", recs_b))
+                             if (note := repeat_note(side, recs))]
+            points.append(result)
     for side, unnamed in (("A", unnamed_a), ("B", unnamed_b)):
         for rec in unnamed:
             points.append(PointResult({k: None for k in POINT_KEYS}, NOT_COMPARABLE,

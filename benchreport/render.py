@@ -5,6 +5,8 @@ requests counted in ab's req/s, slow connects, a run at other flags than the
 seed's published figure. A reader should not need summary.json to spot those.
 When ab and wrk both ran on a mode and profile, "clients compared" sets their
 req/s side by side, so a figure that depends on the client is seen as such.
+"Repeats" (repeat=K) gives each point's median, range and spread over its
+repetitions, or says that every point ran once (no noise estimate).
 "Environment" says what the figures were measured on (the records'
 `environment`: commit, hosts, server versions), or that it was not recorded.
 """
@@ -16,6 +18,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchreport import compare
 
 Record = dict[str, Any]
 DASH = "–"
@@ -89,6 +93,11 @@ CLIENT_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "client", False, lambda r: str(r.get("client") or "ab"))
 
 
+#: Shown when a point ran more than once (bench.yml -e repeat=K): which repetition the row is.
+REPETITION_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
+    "rep", True, lambda r: str(r.get("repetition") or 1))
+
+
 def clients(records: list[Record]) -> list[str]:
     """The clients of these records, ab first."""
     found = {str(r.get("client") or "ab") for r in records}
@@ -103,6 +112,8 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
     if clients(records) != ["ab"]:
         cols = [("client CPU %", right, fn) if head == "ab CPU %" else (head, right, fn)
                 for head, right, fn in cols]
+    if repeated(records):
+        cols.insert(cols.index(next(c for c in cols if c[0] == "profile")) + 1, REPETITION_COLUMN)
     return cols + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
 
 
@@ -146,7 +157,9 @@ def _name(rec: Record) -> str:
     if rec.get("mode") is None:
         return mode_label(rec)
     client = rec.get("client") or "ab"
-    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}")
+    rep = (f" (repetition {rec.get('repetition') or 1})"
+           if max(rec.get("repeats") or 0, rec.get("repeats_planned") or 0) >= 2 else "")
+    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}") + rep
 
 
 def notes(records: list[Record]) -> list[str]:
@@ -327,6 +340,63 @@ def compare_table(records: list[Record]) -> str | None:
     return "\n".join(lines)
 
 
+#: A point is noisy when its req/s cv (a fraction) is over this (summary.NOISY_CV).
+NOISY_CV = 0.05
+REPEATS_TEXT = "Differences smaller than a point's spread are within noise: do not rank modes on them."
+SINGLE_RUN_LINE = "Each point ran once: no noise estimate (repeat=K gives one)."
+
+
+def repeated(records: list[Record]) -> bool:
+    """Whether any point ran 2 or more times (counted repeats, or run.json's K)."""
+    return any((r.get("repeats") or 0) >= 2 or (r.get("repeats_planned") or 0) >= 2 for r in records)
+
+
+def points(records: list[Record]) -> list[list[Record]]:
+    """The records grouped by point (compare.point_key), in the records' order; unnamed ones alone."""
+    groups: dict[Any, list[Record]] = {}
+    for i, rec in enumerate(records):
+        key = compare.point_key(rec)
+        groups.setdefault(key if key is not None else ("unnamed", i), []).append(rec)
+    return list(groups.values())
+
+
+def _stat(rec: Record, metric: str, what: str) -> Any:
+    entry = (rec.get("stats") or {}).get(metric) or {}
+    return entry.get(what)
+
+
+def repeats_table(records: list[Record]) -> str:
+    """The "Repeats" markdown table: one row per point, over its counted repetitions."""
+    lines = ["| mode | profile | client | c | K | median req/s | min–max req/s | CV % | median p99 ms "
+             "| median CPU ms/req | noise |",
+             "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|"]
+    for recs in points(records):
+        rec = recs[0]
+        k = rec.get("repeats") or 0
+        planned = max([len(recs), *(r.get("repeats_planned") or 0 for r in recs)])
+        low, high = _stat(rec, "rps", "min"), _stat(rec, "rps", "max")
+        cv = _stat(rec, "rps", "cv")
+        cells = [mode_label(rec), str(rec.get("profile") or DASH), str(rec.get("client") or "ab"),
+                 _num(rec.get("c"), 0), str(k) if k == planned else f"{k} of {planned}",
+                 _num(_stat(rec, "rps", "median"), 2),
+                 DASH if low is None or high is None else f"{low:.2f}–{high:.2f}",
+                 DASH if cv is None else f"{100 * cv:.1f}",
+                 _ms(_stat(rec, "p99_ms", "median")), _num(_stat(rec, "cpu_ms_per_req", "median"), 3),
+                 "noisy" if rec.get("noisy") or (cv is not None and cv > NOISY_CV) else ""]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def repeats_section(records: list[Record]) -> list[str]:
+    """report.md's "Repeats": the table and what it means, or the one line for single runs."""
+    if not repeated(records):
+        return [SINGLE_RUN_LINE, ""]
+    return ["## Repeats", "", repeats_table(records), "",
+            "K: the repetitions that count (no error, no expected failure; \"k of K\" when some did not); "
+            "median, min–max and CV % (population stdev / mean) are over them; noisy: req/s CV over "
+            f"{100 * NOISY_CV:g}%. {REPEATS_TEXT}", ""]
+
+
 COMPARE_TEXT = (
     "Clients compared: req/s of ab and of wrk on the same mode and profile, one after the other; "
     "they agree when they differ by at most 10% of ab's. Known causes of a gap: ab sends its first "
@@ -450,6 +520,7 @@ def markdown(records: list[Record], run_id: str) -> str:
     ceiling = ceiling_note(records)
     if ceiling:
         lines += [ceiling, ""]
+    lines += repeats_section(records)
     table = compare_table(records)
     if table:
         lines += ["## Clients compared", "", table, "", COMPARE_TEXT, ""]

@@ -22,7 +22,10 @@ error for that run::
      "expect": null,              # or the outcome the mode table expects ("hang"; a mapping's "outcome")
      "time_limit": 300,           # s, the whole run (ab -t, wrk -d)
      "timeout": 40,               # s, per request (ab -s, wrk --timeout)
-     "unit": "flask-uwsgi-gevent.service", "app_host": "app1", "loadgen_host": "loadgen1"}
+     "unit": "flask-uwsgi-gevent.service", "app_host": "app1", "loadgen_host": "loadgen1",
+     "repetition": 2, "repeats": 3,   # optional (repeat=K): this run is the 2nd of the point's 3
+     "seed": 1234}                    # optional: the seed that shuffled the run order
+    # without repetition/repeats (older runs): repetition 1 of 1; seed null
 
 loadgen.json (the wrapper's)::
 
@@ -122,6 +125,11 @@ class RunSpec:
     unit: str | None = None
     app_host: str | None = None
     loadgen_host: str | None = None
+    #: repeat=K: which repetition of its point this run is (1..K) and K; None when run.json has none
+    repetition: int | None = None
+    repeats: int | None = None
+    #: the seed that shuffled the run order (None when run.json has none)
+    seed: int | None = None
 
 
 @dataclass
@@ -182,7 +190,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
     if missing:
         errors.append(f"{RUN} lacks {', '.join(missing)}")
     for key, conv in (("n", integer), ("c", integer), ("delay", finite),
-                      ("time_limit", integer), ("timeout", integer), ("port", integer)):
+                      ("time_limit", integer), ("timeout", integer), ("port", integer),
+                      ("repetition", integer), ("repeats", integer), ("seed", integer)):
         if data.get(key) is not None and conv(data[key]) is None:
             errors.append(f"{RUN}: {key} is not a number: {data[key]!r}")
     client = data.get("client")
@@ -201,6 +210,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         time_limit=integer(data.get("time_limit")), timeout=integer(data.get("timeout")),
         unit=_text(data.get("unit")), app_host=_text(data.get("app_host")),
         loadgen_host=_text(data.get("loadgen_host")),
+        repetition=integer(data.get("repetition")), repeats=integer(data.get("repeats")),
+        seed=integer(data.get("seed")),
     )
 
 

@@ -40,6 +40,27 @@ Derived figures:
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
 
+Repeats (repeat=K: the bench runs every point K times; run.json's optional
+`repetition`, `repeats` and `seed`). A point is (mode, profile, client, c, n,
+delay, route), as benchreport.compare matches them. summary.json keeps one
+record per run folder, every repetition; each record also carries:
+
+* repetition: run.json's (1..K); 1 when absent (older runs ran each point once).
+* repeats: how many records of its point in this run have neither an error nor
+  an expected failure (the values its stats are over); repeats_planned is
+  run.json's K (null when absent). shuffle_seed: run.json's `seed` (null when absent).
+* stats: for each of rps, p99_ms and cpu_ms_per_req, {"median", "min", "max",
+  "cv"} over those records' values (null ones left out); cv = population
+  stdev / mean as a FRACTION (0.031 = 3.1%), null for fewer than 2 values or a
+  mean of 0. Every record of a point carries the same stats.
+* noisy: the point has 2 or more req/s values and their cv is over NOISY_CV (5%).
+
+Folders of one point that share a repetition number (a copied folder, or
+several runs before repeat=K) get a warning: compare takes them for duplicates.
+
+benchreport.compare reads repeats, stats.<metric>.cv and stats.<metric>.median
+(its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY).
+
 environment: when the run folder holds environment.json (benchreport.environment),
 every record carries the project's commit and dirty flag, its app and load
 hosts in short (kernel, CPU model, cores, memory, somaxconn, container or VM;
@@ -52,12 +73,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchreport import environment
+from benchreport import compare, environment
 from benchreport.abparse import ab_ceiling_rps, load_ab_run, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, read_run)
@@ -69,6 +91,10 @@ if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ 
 PROFILE_ORDER = {"seed": 0, "tuned": 1}
 #: ab's CPU share is not reported for shorter runs (start-up and tick counting dominate).
 MIN_AB_CPU_RUN_S = 1.0
+#: The figures a point's repeats are summarised on (compare.METRICS' keys).
+STATS_METRICS = tuple(m.key for m in compare.METRICS)
+#: A point is noisy when the cv of its req/s is over this fraction.
+NOISY_CV = 0.05
 
 
 @dataclass
@@ -128,6 +154,15 @@ class Record:
     expected: str | None = None
     expected_why: str | None = None
     as_expected: bool | None = None
+    #: repeat=K: this run's repetition of its point (1 when run.json has none), how many of the
+    #: point's records count (no error, no expected failure), run.json's K and the run order's seed
+    repetition: int = 1
+    repeats: int = 0
+    repeats_planned: int | None = None
+    shuffle_seed: int | None = None
+    #: per metric of STATS_METRICS, {median, min, max, cv} over the point's counted records
+    stats: dict[str, dict[str, float | None]] | None = None
+    noisy: bool = False
     #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
     environment: dict[str, Any] | None = None
 
@@ -181,6 +216,8 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.n, rec.c = spec.n, spec.c
         rec.delay = (int(spec.delay) if spec.delay == int(spec.delay) else spec.delay) if spec.delay is not None else None
         rec.route, rec.url, rec.time_limit_s, rec.monitor = spec.route, spec.url, spec.time_limit, spec.monitor
+        rec.repetition = spec.repetition if spec.repetition is not None else 1
+        rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
     if files.error:
         errors.append(files.error)
     elif spec is not None:
@@ -355,12 +392,56 @@ def sort_key(modes: Mapping[str, Any]):
     return key
 
 
+def counts_for_stats(rec: Record | Mapping[str, Any]) -> bool:
+    """Whether a record's figures go into its point's stats: no error and no expected failure."""
+    get = rec.get if isinstance(rec, Mapping) else lambda key: getattr(rec, key)
+    return not get("error") and not (get("expected") and get("as_expected"))
+
+
+def spread(values: list[float]) -> dict[str, float | None]:
+    """{median, min, max, cv} of some values; cv = population stdev / mean (a fraction), null for fewer
+    than 2 values or a mean of 0; all null without values."""
+    if not values:
+        return {"median": None, "min": None, "max": None, "cv": None}
+    mean = statistics.fmean(values)
+    cv = statistics.pstdev(values) / abs(mean) if len(values) >= 2 and mean != 0 else None
+    return {"median": _round(statistics.median(values), 3), "min": min(values), "max": max(values),
+            "cv": _round(cv, 4)}
+
+
+def add_repeat_stats(records: list[Record]) -> None:
+    """Fill in repeats, stats and noisy: per point, over its records that count (counts_for_stats)."""
+    points: dict[Any, list[Record]] = {}
+    for i, rec in enumerate(records):
+        key = compare.point_key(rec.as_dict())
+        points.setdefault(key if key is not None else ("unnamed", i), []).append(rec)
+    for recs in points.values():
+        counted = [r for r in recs if counts_for_stats(r)]
+        stats = {}
+        for metric in STATS_METRICS:
+            values = [v for r in counted if (v := finite(getattr(r, metric))) is not None]
+            stats[metric] = spread(values)
+        rps_values = [v for r in counted if (v := finite(r.rps)) is not None]
+        noisy = len(rps_values) >= 2 and statistics.fmean(rps_values) != 0 and (
+            statistics.pstdev(rps_values) / abs(statistics.fmean(rps_values)) > NOISY_CV)
+        numbers = [r.repetition for r in recs]
+        shared = sorted({k for k in numbers if numbers.count(k) > 1})
+        for rec in recs:
+            rec.repeats, rec.noisy = len(counted), bool(noisy)
+            rec.stats = {m: dict(v) for m, v in stats.items()}
+            if rec.mode is not None and rec.repetition in shared:
+                rec.warnings.append(f"{numbers.count(rec.repetition)} run folders of this point are its "
+                                    f"repetition {rec.repetition} (a copied folder?): compare will not "
+                                    "match the point")
+
+
 def build_records(run_dir: Path, modes: Mapping[str, Mode]) -> list[Record]:
-    """All Records of a run, in a stable order."""
+    """All Records of a run, in a stable order (a point's repetitions in order)."""
     env, env_error = environment.load(run_dir)
     records = [build_record(d, modes, run_dir, env, env_error) for d in run_dirs(run_dir)]
+    add_repeat_stats(records)
     key = sort_key(modes)
-    return sorted(records, key=lambda r: key(r.as_dict()))
+    return sorted(records, key=lambda r: (*key(r.as_dict()), r.repetition))
 
 
 def build_summary(run_dir: Path, modes: Mapping[str, Mode]) -> list[dict[str, Any]]:

@@ -304,6 +304,46 @@ def test_unnamed_and_duplicate_records_are_not_compared(results, base, capsys):
     assert reasons == [["B: 2 records for this point"], ["A: stray/ has no run.json: its point is unknown"]]
 
 
+def test_repetitions_of_a_point_are_one_point(results, base, capsys):
+    # repeat=K: three records of the target, each its own repetition, all with the point's stats
+    def repeats(records: list[dict], median: float, numbered: bool) -> list[dict]:
+        out = with_cv(records, 0.02, rps={"median": median}, repeats=3)
+        rec = next(r for r in out if (r["mode"], r["profile"]) == TARGET)
+        copies = [{**copy.deepcopy(rec), "rps": rps} for rps in (1.0, 2.0, 3.0)]  # not what is compared
+        for k, c in enumerate(copies, start=1):
+            if numbered:
+                c["repetition"] = k
+            else:
+                c.pop("repetition", None)
+        return [r for r in out if r is not rec] + copies
+    for numbered in (True, False):
+        write_run(results, RUN_A, repeats(base, 100.0, numbered))
+        write_run(results, RUN_B, repeats(base, 80.0, numbered))
+        code, result = run_json(results, capsys, RUN_A, RUN_B)
+        point = target_point(result)
+        assert (code, point["status"], point["verdict"]) == (1, "compared", "regressed")
+        assert (point["metrics"]["rps"]["a"], point["metrics"]["rps"]["b"]) == (100.0, 80.0)
+        assert point["metrics"]["rps"]["band_from"] == "cv"
+        assert "A: median of 3 of 3 repetitions" in point["notes"]
+        assert result["counts"]["not_comparable"] == 0
+
+
+def test_duplicates_without_repeats_are_not_compared(results, base, capsys):
+    # the same point twice: no repeat keys at all, or both the same repetition (a copied folder)
+    dup = copy.deepcopy(base[0])
+    for strip in (True, False):
+        recs = [copy.deepcopy(r) for r in (*base, dup)]
+        if strip:
+            for r in recs:
+                for key in ("repetition", "repeats", "repeats_planned", "stats", "noisy"):
+                    r.pop(key, None)
+        write_run(results, RUN_A, base)
+        write_run(results, RUN_B, recs)
+        code, result = run_json(results, capsys, RUN_A, RUN_B)
+        reasons = [p["reasons"] for p in result["points"] if p["status"] == "not comparable"]
+        assert (code, reasons) == (0, [["B: 2 records for this point"]])
+
+
 def test_points_match_across_number_forms_and_a_missing_client(results, base, capsys):
     b = copy.deepcopy(base)
     for rec in b:
