@@ -69,7 +69,15 @@ BAD = [
     (["mode=uwsgi", "c=-5"], "c=-5: must be a whole number"),
     (["mode=uwsgi", "c=0"], "c=0: must be 1 or more"),
     (["mode=uwsgi", "n=5", "c=10"], "n=5 is less than c=10"),
-    (["mode=devserver", "c=20"], "n=10 is less than c=20"),  # the table's n for the devserver
+    (["mode=devserver", "n=10,5", "c=5,10"], "n=5 is less than c=10"),  # any combination
+    (["mode=uwsgi", "c=50,abc"], "c=50,abc: must be a whole number of requests (1 or more), or a comma list"),
+    (["mode=uwsgi", "c=50,"], "c=50,: must be a whole number of requests (1 or more), or a comma list of them (an empty item"),
+    (["mode=uwsgi", "n=1,,2"], "n=1,,2: must be a whole number"),
+    (["mode=uwsgi", "delay=1,x"], "delay=1,x: must be a number of seconds (0 or more), or a comma list"),
+    (["mode=uwsgi", "delay=0.5,-1"], "delay=0.5,-1: must be a number of seconds"),
+    (["mode=all", "profile=both", "c=50,200,1000", "repeat=5"], "the plan's 450 runs would take about 484 min, more than max_minutes=120"),
+    (["mode=uwsgi", "c=50", "max_minutes=1"], "more than max_minutes=1: run fewer points or repeats, or raise it (-e max_minutes=N)"),
+    (["mode=uwsgi", "max_minutes=0"], "max_minutes=0: must be a number of minutes above 0"),
     (["mode=uwsgi", "c=30000", "n=30000"], "c=30000: ab accepts at most 20000"),
     (["mode=uwsgi", "delay=-1"], "delay=-1: must be a number of seconds (0 or more)"),
     (["mode=uwsgi", "delay=nan"], "delay=nan:"),
@@ -166,7 +174,7 @@ def test_client_plans_one_run_per_mode_profile_and_client(tmp_path, client, name
     out = result.stdout + result.stderr
     task = out[out.index("TASK [bench : Check c and n of every run]"):]
     task = task[:task.index("TASK [", 1)]
-    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+) limit=300s timeout=90s\)$", task, re.M)
+    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+) n=\S+ c=\S+ limit=300s timeout=90s\)$", task, re.M)
     assert planned == names, out[-3000:]
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
 
@@ -178,7 +186,8 @@ def test_a_mode_expected_to_hang_gets_short_limits(tmp_path):
     out = result.stdout + result.stderr
     task = out[out.index("TASK [bench : Check c and n of every run]"):]
     task = task[:task.index("TASK [", 1)]
-    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+ limit=\S+ timeout=\S+)\)$", task, re.M)
+    planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+) n=\S+ c=\S+ (limit=\S+ timeout=\S+)\)$", task, re.M)
+    planned = [" ".join(p) for p in planned]
     assert planned == ["grpc-gevent-noinit-tuned limit=30s timeout=10s",
                        "uwsgi-tuned limit=120s timeout=90s"], out[-3000:]
 
@@ -186,7 +195,31 @@ def test_a_mode_expected_to_hang_gets_short_limits(tmp_path):
 def planned_runs(out: str) -> list[str]:
     task = out[out.index("TASK [bench : Check c and n of every run]"):]
     task = task[:task.index("TASK [", 1)]
-    return re.findall(r"^ok: \[localhost\] => \(item=(\S+) limit=\S+ timeout=\S+\)$", task, re.M)
+    return re.findall(r"^ok: \[localhost\] => \(item=(\S+) n=\S+ c=\S+ limit=\S+ timeout=\S+\)$", task, re.M)
+
+
+def planned_points(out: str) -> list[tuple[str, int, int]]:
+    task = out[out.index("TASK [bench : Check c and n of every run]"):]
+    task = task[:task.index("TASK [", 1)]
+    return [(name, int(n), int(c)) for name, n, c in
+            re.findall(r"^ok: \[localhost\] => \(item=(\S+) n=(\d+) c=(\d+) limit", task, re.M)]
+
+
+def test_a_sweep_plans_every_combination_and_sizes_n(tmp_path):
+    """c and delay as lists: a point each; n left out is 50 x c, the client's ceiling then 98% of ideal."""
+    result = run_bench(inventory(tmp_path), "mode=uwsgi-gevent", "c=50,200", "delay=0.5,1", "client=wrk")
+    out = result.stdout + result.stderr
+    assert planned_points(out) == [
+        ("uwsgi-gevent-tuned-wrk-c50-d0.5", 2500, 50), ("uwsgi-gevent-tuned-wrk-c50-d1.0", 2500, 50),
+        ("uwsgi-gevent-tuned-wrk-c200-d0.5", 10000, 200), ("uwsgi-gevent-tuned-wrk-c200-d1.0", 10000, 200)]
+    assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
+
+
+def test_without_c_the_tables_flags_stay_and_a_given_c_sizes_n(tmp_path):
+    result = run_bench(inventory(tmp_path), "mode=devserver,uwsgi", "profile=seed")
+    assert planned_points(result.stdout) == [("devserver-seed", 10, 5), ("uwsgi-seed", 2000, 200)]
+    result = run_bench(inventory(tmp_path), "mode=devserver", "profile=seed", "c=20")
+    assert planned_points(result.stdout) == [("devserver-seed", 1000, 20)]
 
 
 def test_repeat_runs_every_point_k_times_each_round_shuffled_by_the_seed(tmp_path):
