@@ -139,3 +139,15 @@ def bench_wrk(out: Path, url: str, n: int, c: int, delay: float, *, threads: int
         subprocess.run(argv, check=True, capture_output=True, timeout=run["time_limit"] + run["timeout"] + 60)
     write_outcome(out)
     return json.loads((out / "loadgen.json").read_text())
+
+
+def load_module(path: Path, name: str) -> Any:
+    """A Python file the repository ships without a package around it (the hosts'
+    wrappers, the Ansible plugins), imported so its functions can be called."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import signal
 from pathlib import Path
@@ -10,16 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from benchrun import load_module
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "benchreport" / "clients-run"
 
 
 def load_callback():
-    spec = importlib.util.spec_from_file_location("flaskbench_bench_cb", ROOT / "plugins" / "callback" / "flaskbench_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "plugins" / "callback" / "flaskbench_bench.py", "flaskbench_bench_cb")
 
 
 class Shown:

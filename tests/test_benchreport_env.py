@@ -8,7 +8,6 @@ tests/data/benchreport/run-sample, its runs moved onto an app and a load host.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from benchapp.modes import load_modes
 from benchreport import environment, render
 from benchreport.__main__ import main as benchreport_main
 from benchreport.summary import build_summary
-from benchrun import edit_json, write_json
+from benchrun import edit_json, load_module, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_ENV = ROOT / "roles" / "bench" / "files" / "bench-env.py"
@@ -54,10 +53,7 @@ def bench_env(*args: str, path: str | None = None, timeout: float = 60) -> dict:
 
 def load_bench_env():
     """bench-env.py as a module (its name has a hyphen)."""
-    spec = importlib.util.spec_from_file_location("bench_env", BENCH_ENV)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(BENCH_ENV, "bench_env")
 
 
 def fake_command(directory: Path, name: str, body: str) -> Path:

@@ -31,7 +31,7 @@ import pytest
 from benchapp.modes import load_modes
 from benchreport import EXIT_RUN_ERROR, abparse, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
-from benchrun import AB_WRAPPER, ROOT, ServerSampler, bench_ab, write_json, write_outcome, write_run
+from benchrun import AB_WRAPPER, ROOT, load_module, ServerSampler, bench_ab, write_json, write_outcome, write_run
 from httpserver import Server, closed_port
 
 AB = shutil.which("ab")
@@ -272,13 +272,7 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
 
 def wrapper_module():
     """bench-ab.py imported (it has no .py-friendly name), to run its main() in-process."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_ab", AB_WRAPPER)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_module(AB_WRAPPER, "bench_ab")
 
 
 def test_wrapper_runs_ab_as_run_json_says(server, tmp_path):

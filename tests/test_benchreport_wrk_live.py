@@ -15,7 +15,6 @@ tests/data/benchreport/clients-run, which test_benchreport_wrk.py reads.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ import pytest
 
 from benchreport import render, wrkparse
 from benchreport.summary import build_summary
-from benchrun import LUA, WRK_WRAPPER, bench_ab, bench_wrk, write_json, write_run
+from benchrun import LUA, WRK_WRAPPER, bench_ab, load_module, bench_wrk, write_json, write_run
 from httpserver import Server, closed_port
 
 WRK = shutil.which("wrk")
@@ -41,11 +40,7 @@ def bench_wrk_once(out: Path, url: str, n: int, c: int, delay: float, **kwargs) 
 
 
 def wrapper_module():
-    spec = importlib.util.spec_from_file_location("bench_wrk", WRK_WRAPPER)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_module(WRK_WRAPPER, "bench_wrk")
 
 
 # --------------------------------------------------------------------------

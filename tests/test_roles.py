@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -24,6 +23,8 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
+
+from benchrun import load_module
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES_DIR = REPO / "roles"
@@ -61,16 +62,8 @@ def role_options(role: str) -> dict[str, dict[str, Any]]:
     return specs["argument_specs"]["main"]["options"]
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-LOOKUP = _load(PLUGINS / "lookup" / "flaskbench_modes.py", "flaskbench_modes_lookup")
-FILTERS = _load(PLUGINS / "filter" / "flaskbench.py", "flaskbench_filters")
+LOOKUP = load_module(PLUGINS / "lookup" / "flaskbench_modes.py", "flaskbench_modes_lookup")
+FILTERS = load_module(PLUGINS / "filter" / "flaskbench.py", "flaskbench_filters")
 
 
 def lookup_modes(path: Path | None = None, cores: int | None = None) -> dict[str, dict[str, Any]]:

@@ -81,6 +81,22 @@ def mode_dict(mode: table.Mode, cores: int | None = None) -> dict[str, Any]:
     return data
 
 
+# Roles reference the table through variables Ansible templates lazily, so
+# the lookup runs many times a task (about 16 ms a parse); the checked table
+# is kept per file while the file is unchanged.
+_LOADED: dict[tuple[str, int, int], dict[str, table.Mode]] = {}
+
+
+def load(path: str | Path) -> dict[str, table.Mode]:
+    """benchapp.modes.load_modes(path), parsed once while the file's size and mtime stay the same."""
+    st = Path(path).stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = table.load_modes(path)
+    return _LOADED[key]
+
+
 class LookupModule(LookupBase):
     """lookup('flaskbench_modes'[, name...][, cores=N][, file=PATH])"""
 
@@ -91,7 +107,7 @@ class LookupModule(LookupBase):
         path = kwargs.get("file") or table.MODES_FILE
         cores = None if kwargs.get("cores") is None else int(kwargs["cores"])
         try:
-            modes = table.load_modes(path)
+            modes = load(path)
             if not terms:
                 return [{name: mode_dict(m, cores) for name, m in modes.items()}]
             return [mode_dict(table.get_mode(str(name), modes), cores) for name in terms]
