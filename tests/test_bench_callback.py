@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import json
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +12,6 @@ import pytest
 from benchrun import load_module
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "benchreport" / "clients-run"
 
 
 def load_callback():
@@ -39,40 +38,70 @@ def callback(tmp_path: Path):
     return module, cb
 
 
-def test_a_line_per_finished_run_with_its_figures(callback, tmp_path: Path) -> None:
-    _, cb = callback
+RUNS = [
+    {"name": "uwsgi-tuned", "mode": "uwsgi", "profile": "tuned", "client": "ab", "c": 200, "delay": 1, "expect": None},
+    {"name": "uwsgi-tuned-wrk", "mode": "uwsgi", "profile": "tuned", "client": "wrk", "c": 200, "delay": 1,
+     "expect": None},
+    {"name": "grpc-gevent-noinit-seed", "mode": "grpc-gevent-noinit", "profile": "seed", "client": "ab", "c": 10,
+     "delay": 1, "expect": "hang"},
+]
+
+
+def start_bench(cb, tmp_path: Path, total: int = 3) -> Path:
+    """The facts of bench's "Name this run", then the controller's plan.json being written."""
     run_dir = tmp_path / "20261202T000000Z"
-    shutil.copytree(DATA, run_dir)
-    cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": run_dir.name, "bench_runs_total": "2"}}))
-    cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_local": str(run_dir / "uwsgi-tuned")}}))
-    cb.v2_runner_on_ok(ok({"dest": str(run_dir / "uwsgi-tuned" / "outcome.json")}))
-    cb.v2_runner_on_ok(ok({"dest": str(run_dir / "uwsgi-tuned-wrk" / "outcome.json")}))
-    first, second = cb._display.lines
-    assert first.startswith("[1/2] uwsgi tuned c=") and " req/s (" in first and "% of ideal), p99 " in first
-    assert first.endswith("min left")
-    assert second.startswith("[2/2] uwsgi tuned c=") and "(wrk)" in second and "left" not in second
+    run_dir.mkdir()
+    (run_dir / "plan.json").write_text(json.dumps({"runs": RUNS}))
+    cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": run_dir.name, "bench_runs_total": str(total)}}))
+    cb.v2_runner_on_ok(ok({"dest": str(run_dir / "plan.json"), "changed": True}))
+    # the copy to the hosts has the same tail: it must not move the results folder
+    cb.v2_runner_on_ok(ok({"dest": f"/var/tmp/flaskbench-bench/{run_dir.name}/plan.json"}))
+    return run_dir
 
 
-def test_an_expected_failure_reads_as_expected(callback, tmp_path: Path, monkeypatch) -> None:
-    module, cb = callback
-    import benchreport.summary as summary
-
-    class Rec:
-        def as_dict(self) -> dict:
-            return {"mode": "grpc-gevent-noinit", "profile": "seed", "c": 10, "client": "ab", "expected": "hang",
-                    "as_expected": True, "error": "ab timed out"}
-    monkeypatch.setattr(summary, "build_record", lambda *a, **k: Rec())
-    cb.results_dir = tmp_path
-    assert cb._figures("grpc-gevent-noinit-seed") == "grpc-gevent-noinit seed c=10 (ab): hang, as expected"
+def poll(*entries: dict, alive: bool = True) -> SimpleNamespace:
+    """The bench's poll of progress.jsonl (raw: cat, then the alive marker)."""
+    text = "".join(json.dumps(e) + "\n" for e in entries) + ("flaskbench-runner-alive\n" if alive else "")
+    return ok({"stdout": text, "rc": 0})
 
 
-def test_a_run_without_its_files_still_gets_a_line(callback, tmp_path: Path) -> None:
+def part(rps: float, p99: float, failed: int = 0, complete: int = 2000) -> dict:
+    return {"rps": rps, "p99_ms": p99, "failed": failed, "complete": complete}
+
+
+def test_a_line_per_finished_run_as_the_poll_sees_it(callback, tmp_path: Path) -> None:
+    _, cb = callback
+    start_bench(cb, tmp_path)
+    first = {"index": 0, "name": "uwsgi-tuned", "error": None, "parts": {"lg1": part(177.5, 1131)}}
+    cb.v2_runner_retry(poll())                      # nothing finished yet
+    cb.v2_runner_retry(poll(first))
+    cb.v2_runner_retry(poll(first))                 # seen already: no second line
+    assert cb._display.lines == ["[1/3] uwsgi tuned c=200 (ab): 177.5 req/s (88.8% of ideal), p99 1131 ms, 0 failed, "
+                                 "about 1 min left"]
+    # two load hosts: their req/s and failures add up, p99 is the worse one
+    second = {"index": 1, "name": "uwsgi-tuned-wrk", "error": None,
+              "parts": {"lg1": part(80.0, 1100, failed=1), "lg2": part(90.0, 1200, failed=2)}}
+    cb.v2_runner_on_ok(poll(first, second, alive=False))
+    assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (wrk): 170.0 req/s (85.0% of ideal), "
+                                           "p99 1200 ms, 3 failed")
+
+
+def test_an_expected_failure_and_an_error_read_as_such(callback, tmp_path: Path) -> None:
+    _, cb = callback
+    start_bench(cb, tmp_path)
+    cb.v2_runner_retry(poll({"index": 2, "name": "grpc-gevent-noinit-seed", "error": None,
+                             "parts": {"lg1": part(0, None, failed=10, complete=0)}},
+                            {"index": 0, "name": "uwsgi-tuned", "error": "switch: uwsgi did not answer /healthz"}))
+    assert cb._display.lines[0].startswith("[1/3] grpc-gevent-noinit seed c=10 (ab): expected hang: 0 answered, 10 failed")
+    assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (ab): error: switch: uwsgi did not answer /healthz")
+
+
+def test_a_line_without_figures_still_counts(callback, tmp_path: Path) -> None:
     _, cb = callback
     cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": "r", "bench_runs_total": 3}}))
-    cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_local": str(tmp_path / "r" / "x-tuned")}}))
-    cb.v2_runner_on_ok(ok({"dest": str(tmp_path / "r" / "x-tuned" / "outcome.json")}))
+    cb.v2_runner_retry(poll({"index": 0, "name": "x-tuned", "error": None, "parts": {}}))  # no plan.json known
     [line] = cb._display.lines
-    assert line.startswith("[1/3] ")
+    assert line.startswith("[1/3] x-tuned (no figures")
 
 
 def test_the_clean_up_runs_only_for_an_interrupted_unreleased_bench(callback, monkeypatch) -> None:

@@ -3,8 +3,9 @@
 Active in any playbook that runs the bench role (bench.yml, the drills'
 c1000 bench); silent otherwise.
 
-- Progress: one line per finished run, as it lands, built from the run's own
-  files by benchreport:
+- Progress: one line per finished run, as it lands: the bench's poll of the
+  app host's progress.jsonl (the plan runner's line per run: each load
+  host's req/s, failures and p99) with the run's plan entry (plan.json):
   `[7/30] uwsgi-gevent tuned c=200 (wrk): 177.5 req/s (88.8% of ideal), p99 1131 ms, 0 failed, about 4 min left`
 - Ctrl-C (SIGINT, or SIGTERM/SIGHUP to ansible-playbook) during a bench:
   Ansible stops as it always does, then, before the process exits, this runs
@@ -17,6 +18,7 @@ c1000 bench); silent otherwise.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +66,8 @@ class CallbackModule(CallbackBase):
         self.released = False
         self.interrupted: str | None = None
         self.cleaned = False
+        self.seen: set = set()
+        self.plan: dict | None = None
 
     # --- knowing a bench is on -------------------------------------------------
 
@@ -91,46 +95,67 @@ class CallbackModule(CallbackBase):
             self.run_id = str(facts["bench_run_id"])
             self.total = int(facts["bench_runs_total"])
             self.done, self.started, self.released = 0, time.monotonic(), False
-        elif "bench_local" in facts:
-            self.results_dir = Path(str(facts["bench_local"])).parent
-        elif self.run_id and str(res.get("dest", "")).endswith("/outcome.json"):
-            # run_one.yml's last step: the run's files are all on the controller
-            self.done += 1
-            self._progress(Path(str(res["dest"])).parent.name)
+            self.seen, self.plan = set(), None
+        elif self.run_id and self.results_dir is None and str(res.get("dest", "")).endswith(f"/{self.run_id}/plan.json"):
+            self.results_dir = Path(str(res["dest"])).parent
         elif self.run_id and "unlock" in (res.get("cmd") or []):
             self.released = True  # restore.yml: the host is back, nothing left to clean
+        self._follow(res)
+
+    def v2_runner_retry(self, result: Any) -> None:
+        self._follow(result._result)
 
     # --- progress ----------------------------------------------------------------
 
-    def _progress(self, run_name: str) -> None:
-        line = f"[{self.done}/{self.total}] {run_name}"
+    def _follow(self, res: dict) -> None:
+        """New lines of the app host's progress.jsonl, as the bench's poll read them."""
+        if not self.run_id or not isinstance(res.get("stdout"), str) or '"index"' not in res["stdout"]:
+            return
+        for text in res["stdout"].splitlines():
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict) or "index" not in entry or entry["index"] in self.seen:
+                continue
+            self.seen.add(entry["index"])
+            self.done += 1
+            self._progress(entry)
+
+    def _progress(self, entry: dict) -> None:
+        line = f"[{self.done}/{self.total}] {entry.get('name')}"
         try:
-            line = f"[{self.done}/{self.total}] {self._figures(run_name)}"
+            line = f"[{self.done}/{self.total}] {self._figures(entry)}"
         except Exception as err:  # noqa: BLE001 - a progress line must never fail a bench
-            line += f" (no figures yet: {type(err).__name__})"
+            line += f" (no figures: {type(err).__name__})"
         left = self.total - self.done
         if self.done and left:
             per_run = (time.monotonic() - self.started) / self.done
             line += f", about {max(1, round(per_run * left / 60))} min left"
         self._display.display(line, color="bright blue")
 
-    def _figures(self, run_name: str) -> str:
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        from benchreport.summary import build_record  # the report's own reading of the files
+    def _run(self, index: int) -> dict:
+        if self.plan is None and self.results_dir is not None:
+            self.plan = json.loads((self.results_dir / "plan.json").read_text())
+        return (self.plan or {}).get("runs", [])[index]
 
-        assert self.results_dir is not None
-        r = build_record(self.results_dir / run_name, {}, self.results_dir).as_dict()
-        if r.get("expected"):
-            outcome = "as expected" if r.get("as_expected") else "UNEXPECTEDLY answered"
-            return f"{r['mode']} {r['profile']} c={r['c']} ({r['client']}): {r['expected']}, {outcome}"
-        if r.get("error"):
-            return f"{run_name}: error: {r['error']}"
-        pct = "" if r.get("pct_of_ideal") is None else f" ({r['pct_of_ideal']:.1f}% of ideal)"
-        rps = "–" if r.get("rps") is None else f"{r['rps']:.1f}"
-        p99 = "–" if r.get("p99_ms") is None else f"{r['p99_ms']:.0f}"
-        return (f"{r['mode']} {r['profile']} c={r['c']} ({r['client']}): {rps} req/s{pct}, "
-                f"p99 {p99} ms, {r.get('failed', 0)} failed")
+    def _figures(self, entry: dict) -> str:
+        run = self._run(int(entry["index"]))
+        what = f"{run['mode']} {run['profile']} c={run['c']} ({run['client']})"
+        if entry.get("error"):
+            return f"{what}: error: {entry['error']}"
+        parts = [p for p in (entry.get("parts") or {}).values() if isinstance(p, dict)]
+        total = lambda key: sum(p[key] for p in parts if isinstance(p.get(key), (int, float)))  # noqa: E731
+        failed, complete = total("failed"), total("complete")
+        if run.get("expect"):
+            return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed"
+        rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
+        p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
+        ideal = float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None
+        pct = f" ({100 * rps / ideal:.1f}% of ideal)" if rps is not None and ideal else ""
+        rps_text = "–" if rps is None else f"{rps:.1f}"
+        p99 = "–" if not p99s else f"{max(p99s):.0f}"
+        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed"
 
     # --- clean-up ------------------------------------------------------------------
 
