@@ -61,7 +61,7 @@ def assert_refused_before_hosts(result: subprocess.CompletedProcess, expected: s
 
 
 BAD = [
-    (["mode=nope"], "mode=nope: unknown mode nope; valid modes: all, devserver"),
+    (["mode=nope"], "mode=nope: unknown mode nope; valid modes: all, gevent, devserver"),
     (["mode=uwsgi,nope"], "unknown mode nope"),
     (["mode="], "mode=: unknown mode (none given)"),
     (["mode=uwsgi", "profile=fast"], "profile=fast: must be seed, tuned or both"),
@@ -140,7 +140,7 @@ def test_delay_is_checked_against_the_deployed_apps_limit(tmp_path, delay, ok):
     refusal = f"delay={float(delay)} (uwsgi-tuned): the app on local-app accepts 0 to {float(limit)} s"
     assert (refusal in out) is not ok, out[-3000:]
     # Refused: nothing installed, the load host never tried; accepted: on to it (unreachable here).
-    assert ("TASK [bench : Install the sampling script on the app host]" in out) is ok, out[-3000:]
+    assert ("TASK [bench : Install the bench's scripts on the bench hosts]" in out) is ok, out[-3000:]
     assert ("UNREACHABLE" in out) is ok, out[-3000:]
     assert (tmp_path / "scripts" / "bench-sample.py").exists() is ok
 
@@ -206,13 +206,54 @@ def planned_points(out: str) -> list[tuple[str, int, int]]:
 
 
 def test_a_sweep_plans_every_combination_and_sizes_n(tmp_path):
-    """c and delay as lists: a point each; n left out is 50 x c, the client's ceiling then 98% of ideal."""
-    result = run_bench(inventory(tmp_path), "mode=uwsgi-gevent", "c=50,200", "delay=0.5,1", "client=wrk")
+    """c and delay as lists: a point each; n left out is 50 x c for ab (its ceiling then 98% of ideal), 10 x c for wrk."""
+    result = run_bench(inventory(tmp_path), "mode=uwsgi-gevent", "c=50,200", "delay=0.5,1", "client=both")
     out = result.stdout + result.stderr
     assert planned_points(out) == [
-        ("uwsgi-gevent-tuned-wrk-c50-d0.5", 2500, 50), ("uwsgi-gevent-tuned-wrk-c50-d1.0", 2500, 50),
-        ("uwsgi-gevent-tuned-wrk-c200-d0.5", 10000, 200), ("uwsgi-gevent-tuned-wrk-c200-d1.0", 10000, 200)]
+        ("uwsgi-gevent-tuned-c50-d0.5", 2500, 50), ("uwsgi-gevent-tuned-c50-d1.0", 2500, 50),
+        ("uwsgi-gevent-tuned-c200-d0.5", 10000, 200), ("uwsgi-gevent-tuned-c200-d1.0", 10000, 200),
+        ("uwsgi-gevent-tuned-wrk-c50-d0.5", 500, 50), ("uwsgi-gevent-tuned-wrk-c50-d1.0", 500, 50),
+        ("uwsgi-gevent-tuned-wrk-c200-d0.5", 2000, 200), ("uwsgi-gevent-tuned-wrk-c200-d1.0", 2000, 200)]
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
+
+
+def test_mode_gevent_selects_the_gevent_modes_expected_to_work(tmp_path):
+    import yaml
+    table = yaml.safe_load((ROOT / "app" / "benchapp" / "modes.yml").read_text())["modes"]
+    wanted = [name for name, m in table.items() if m.get("patch", "none") != "none" and not m.get("expect")]
+    result = run_bench(inventory(tmp_path), "mode=gevent", "n=20", "c=10")
+    out = result.stdout + result.stderr
+    assert [name for name, _, _ in planned_points(out)] == [f"{name}-tuned" for name in wanted], out[-2000:]
+    assert "uwsgi-gevent-tuned" in [name for name, _, _ in planned_points(out)]
+
+
+def loadgens_inventory(tmp_path: Path, count: int) -> Path:
+    port = closed_port()
+    lines = ["all:", "  children:", "    app:", "      hosts:", "        fake-app:",
+             "          ansible_host: 127.0.0.1", f"          ansible_port: {port}", "    loadgen:", "      hosts:"]
+    for i in range(count):
+        lines += [f"        fake-loadgen{i}:", "          ansible_host: 127.0.0.1", f"          ansible_port: {port}"]
+    path = tmp_path / "hosts.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_several_load_hosts_split_c_and_n(tmp_path):
+    """Every run's c and n are split between the load hosts; the parts add up to the point."""
+    result = run_bench(loadgens_inventory(tmp_path, 3), "mode=uwsgi", "n=1000", "c=200")
+    out = result.stdout + result.stderr
+    assert re.search(r"^ok: \[localhost\] => \(item=uwsgi-tuned c=67\+67\+66 n=335\+335\+330\)$", out, re.M), out[-3000:]
+    assert "fake-app" in out[out.rfind("PLAY RECAP"):]
+
+
+def test_fewer_connections_than_load_hosts_is_refused(tmp_path):
+    result = run_bench(loadgens_inventory(tmp_path, 3), "mode=uwsgi", "n=20", "c=2")
+    assert_refused_before_hosts(result, "c=2 (uwsgi-tuned): fewer connections than the 3 load hosts")
+
+
+def test_the_control_port_may_not_be_a_modes_port(tmp_path):
+    result = run_bench(inventory(tmp_path), "mode=uwsgi", "n=20", "c=10", "bench_control_port=3000")
+    assert_refused_before_hosts(result, "bench_control_port=3000: the runners' control port must be")
 
 
 def test_without_c_the_tables_flags_stay_and_a_given_c_sizes_n(tmp_path):

@@ -55,12 +55,11 @@ def main() -> int:
         first = subprocess.Popen(base + ["-e", "client=wrk", "-e", "n=6000", "-e", "c=50"], cwd=args.repo,
                                  env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        run_id = wait_for(first_log, r"bench_run_id: (\S+)|interrupted \((\S+)\)|TASK \[bench : Run wrk against",
-                          first, 300)
+        run_id = wait_for(first_log, r"TASK \[bench : Follow the runs\]", first, 300)
         if not run_id or first.poll() is not None:
             result["why"] = f"the first bench never reached its client (exit {first.poll()}); see {first_log}"
             return 1
-        time.sleep(2)  # the client is under way
+        time.sleep(6)  # past the switch and the warm-up: the client is under way
 
         second = subprocess.run(base + ["-e", "n=10", "-e", "c=5"], cwd=args.repo, env=env,
                                 capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)

@@ -1,0 +1,961 @@
+#!/usr/bin/python3
+"""Run a whole bench plan on one host; the hosts keep in step over a small HTTP endpoint.
+
+Runs on the bench hosts with the system Python (stdlib only):
+
+    bench-run.py app  --plan PLAN [--warm-wait S] [--done-grace S] [--linger S] [--journalctl BIN]
+    bench-run.py load --plan PLAN --host NAME [--lost-after S] [--ab BIN]
+
+PLAN is <plan dir>/plan.json (schema 1: token, deadline, control address
+and port, loadgens, scripts_dir, mode_command, switch_timeout,
+monitor_max_blocking, warmup_requests and the runs, each a run.json entry
+(schema 2) plus "parts": [{"host", "c", "n"}, ...], one per load host in the
+order of loadgens). Each runner goes through every run in order; a failed
+run is recorded and the next one follows.
+
+The app runner serves the control endpoint on control.address:port and owns
+the state. Per run it writes <plan dir>/app/<name>/run.json (the run as
+planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
+[--monitor --monitor-max-blocking X]; a failure skips the run: "switch: ..."),
+waits for every load host's warm-up (--warm-wait, 120 s; else the run is
+skipped, naming the missing hosts), starts SCRIPTS/bench-sample.py, says
+"go", waits for every part's result (at most time_limit + timeout +
+--done-grace, 60 s), stops the sampler (server.json; killed after 30 s),
+counts gevent's hub blockages in the journal when the run has monitor on,
+and writes outcome.json ({"error", "blocked"}). Each run ends with a line in
+<plan dir>/progress.jsonl:
+
+    {"index": 0, "name": "gevent-tuned", "error": null,
+     "parts": {"fb-loadgen": {"rps", "failed", "complete", "p99_ms",
+                              "started_at", "ended_at", "warning"}}}
+
+then, after the last run, {"finished": true, "runs": N}; it keeps answering
+for --linger (5 s) so the load runners see "finished", and exits 0.
+
+Each load runner (NAME in loadgens) writes <plan dir>/load/NAME/<name>/run.json
+(the run with its part's n and c, plus "part": {"host", "index", "of"} and
+"point": {"n", "c"} of the whole run), warms up with ab (not for a run that
+expects a failure; a failed warm-up is a warning), reports it, waits for
+"go" and the common start, runs SCRIPTS/bench-ab.py or bench-wrk.py (they
+write the client's files and loadgen.json), and posts its summary: rps,
+complete, failed (ab: "Failed requests" + "Non-2xx responses"; wrk:
+socket errors + timeouts + non-2xx, as benchreport counts them), p99_ms (ab's
+"99%" line; wrk.json's latency_us.p99 / 1000), started_at and ended_at
+(loadgen.json); null where absent.
+
+Control endpoint: every request carries X-Flaskbench-Token (else 403).
+GET /state -> {"index", "phase": switching|warm|go|skipped|finished,
+"start_in", "error"}; POST /warm {"index", "host"}, POST /done {"index",
+"host", "error", "summary"} -> 200 {"ok": true}, or 409 for another run than
+the current one (or a phase that does not take it). Nothing else.
+
+Bounds: nothing waits without one. A load runner that cannot reach the
+endpoint for --lost-after (60 s) in a row stops its client and exits 1;
+every runner stops by itself at the plan's deadline.
+SIGTERM, SIGINT or SIGHUP: the runner sends SIGTERM to its children (the
+client wrappers kill ab or wrk at once; the sampler writes its figures),
+the app runner adds {"interrupted": "SIGTERM"} to progress.jsonl, and it
+exits 128 + the signal (143, 130, 129); past the deadline the same with
+"deadline" and exit 124.
+Exit status: 0 the plan is done, 1 a fatal problem (the endpoint cannot be
+served or reached, the token is refused), 2 a bad plan or command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import http.client
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+TOKEN_HEADER = "X-Flaskbench-Token"
+PHASES = ("switching", "warm", "go", "skipped", "finished")
+#: How often a load runner asks for the state, and every wait's step.
+POLL_S = 0.05
+#: While the client runs, the state is only asked this often (the app host is measured).
+RUNNING_POLL_S = 1.0
+#: Defaults of the options (see the docstring).
+LOST_AFTER_S = 60.0
+WARM_WAIT_S = 120.0
+DONE_GRACE_S = 60.0
+LINGER_S = 5.0
+#: Several load hosts start together at "go" + this.
+START_SPREAD_S = 0.3
+#: A warm-up ab is killed after this (below WARM_WAIT_S: the app waits for the report).
+WARMUP_CAP_S = 90.0
+#: The mode command is killed after switch_timeout + this.
+SWITCH_GRACE_S = 30.0
+#: bench-sample.py's --max-seconds is time_limit + timeout + this.
+SAMPLER_MAX_GRACE_S = 120
+#: Once told to stop, the sampler has this long to write server.json.
+SAMPLER_WAIT_S = 30.0
+#: A client wrapper is killed after time_limit + timeout + this (its own cap is + 30 s).
+WRAPPER_GRACE_S = 45
+#: A child told to stop (SIGTERM) is killed after this.
+CHILD_STOP_S = 10.0
+REQUEST_TIMEOUT_S = 5.0
+JOURNAL_TIMEOUT_S = 30.0
+MAX_BODY = 65536
+BLOCKED_MARK = "appears to be blocked"
+EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
+SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "started_at", "ended_at")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+
+ROLE = "runner"
+
+
+def log(message: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"{stamp} bench-run.py {ROLE}: {message}", file=sys.stderr, flush=True)
+
+
+def write_json(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def seconds(x: float) -> str:
+    return f"{x:g}"
+
+
+class PlanError(Exception):
+    """plan.json is unreadable or does not hold what the runners need."""
+
+
+class Stop(Exception):
+    """A stop signal or the plan's deadline: the runner stops its children and exits."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Fatal(Exception):
+    """A problem no later run can get past (exit 1)."""
+
+
+# ---------------------------------------------------------------- the plan
+
+def _int(value: object, what: str, problems: list, minimum: int = 0) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)  # numeric strings too (templating), as the wrappers read them
+        if isinstance(value, float) and number != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(f"{what} is not an integer: {value!r}")
+        return minimum
+    if number < minimum:
+        problems.append(f"{what} must be at least {minimum}: {number}")
+    return number
+
+
+def _number(value: object, what: str, problems: list) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{what} is not a number: {value!r}")
+        return 0.0
+    if number != number:
+        problems.append(f"{what} is not a number: {value!r}")
+    return number
+
+
+def flag(value: object) -> bool:
+    """A boolean that may have been stringified by templating ("True", "false")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def expects_failure(run: dict) -> bool:
+    return run.get("expect") not in (None, "")
+
+
+def load_plan(path: Path) -> dict:
+    """plan.json, checked; PlanError naming every problem."""
+    try:
+        plan = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(plan, dict):
+        raise PlanError("not a JSON object")
+    p: list[str] = []
+    if plan.get("schema") != 1:
+        p.append(f"schema must be 1, not {plan.get('schema')!r}")
+    if not isinstance(plan.get("token"), str) or not plan["token"] or not plan["token"].isascii():
+        p.append("token must be a non-empty ASCII string")
+    plan["deadline"] = _number(plan.get("deadline"), "deadline", p)
+    control = plan.get("control")
+    if not isinstance(control, dict) or not isinstance(control.get("address"), str) or not control["address"]:
+        p.append("control must hold an address and a port")
+    else:
+        control["port"] = _int(control.get("port"), "control.port", p, 1)
+    loadgens = plan.get("loadgens")
+    if (not isinstance(loadgens, list) or not loadgens
+            or not all(isinstance(h, str) and SAFE_NAME.match(h) and h not in (".", "..") for h in loadgens)
+            or len(set(loadgens)) != len(loadgens)):
+        p.append(f"loadgens must be a non-empty list of distinct host names: {loadgens!r}")
+        loadgens = []
+    if not isinstance(plan.get("scripts_dir"), str) or not plan["scripts_dir"]:
+        p.append("scripts_dir must be a folder")
+    command = plan.get("mode_command")
+    if isinstance(command, str):
+        plan["mode_command"] = shlex.split(command)
+    if not (isinstance(plan.get("mode_command"), list) and plan["mode_command"]
+            and all(isinstance(a, str) for a in plan["mode_command"])):
+        p.append("mode_command must be a command")
+    plan["switch_timeout"] = _number(plan.get("switch_timeout", 60), "switch_timeout", p)
+    plan["monitor_max_blocking"] = _number(plan.get("monitor_max_blocking", 0.1), "monitor_max_blocking", p)
+    plan["warmup_requests"] = _int(plan.get("warmup_requests", 50), "warmup_requests", p)
+    runs = plan.get("runs")
+    if not isinstance(runs, list):
+        p.append("runs must be a list")
+        runs = []
+    names = set()
+    for i, run in enumerate(runs):
+        where = f"runs[{i}]"
+        if not isinstance(run, dict):
+            p.append(f"{where} is not an object")
+            continue
+        name = run.get("name")
+        if not isinstance(name, str) or not SAFE_NAME.match(name) or name in (".", ".."):
+            p.append(f"{where}.name is not a folder name: {name!r}")
+        elif name in names:
+            p.append(f"{where}.name {name!r} comes twice")
+        names.add(name)
+        for key in ("mode", "profile", "url", "unit"):
+            if not isinstance(run.get(key), str) or not run[key]:
+                p.append(f"{where}.{key} is missing")
+        if run.get("client") not in ("ab", "wrk"):
+            p.append(f"{where}.client must be ab or wrk: {run.get('client')!r}")
+        n, c = (_int(run.get(k), f"{where}.{k}", p, 1) for k in ("n", "c"))
+        for key in ("time_limit", "timeout"):
+            _int(run.get(key), f"{where}.{key}", p, 1)
+        parts = run.get("parts")
+        if not isinstance(parts, list) or len(parts) != len(loadgens) or not all(isinstance(x, dict) for x in parts):
+            p.append(f"{where}.parts must hold one part per load host ({len(loadgens)})")
+            continue
+        hosts = [part.get("host") for part in parts]
+        if hosts != loadgens:
+            p.append(f"{where}.parts are for {hosts}, not for the loadgens {loadgens}")
+        pn = [_int(part.get("n"), f"{where}.parts[{k}].n", p, 1) for k, part in enumerate(parts)]
+        pc = [_int(part.get("c"), f"{where}.parts[{k}].c", p, 1) for k, part in enumerate(parts)]
+        if sum(pn) != n or sum(pc) != c:
+            p.append(f"{where}.parts add up to n={sum(pn)} c={sum(pc)}, not the run's n={n} c={c}")
+    if p:
+        raise PlanError("; ".join(p))
+    return plan
+
+
+# ---------------------------------------------------------------- signals, children, bounds
+
+class Guard:
+    """Stop signals, the deadline and the children to stop with the runner.
+
+    A signal only notes its name; every wait goes in POLL_S steps through
+    check(), which raises Stop, so a stop is never half-way through a write.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.reason: str | None = None
+        self.children: list[subprocess.Popen] = []
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.reason is None:
+            self.reason = signal.Signals(signum).name
+
+    def check(self) -> None:
+        if self.reason is None and time.time() >= self.deadline:
+            self.reason = "deadline"
+        if self.reason is not None:
+            raise Stop(self.reason)
+
+    def sleep(self, duration: float) -> None:
+        end = time.monotonic() + duration
+        while True:
+            self.check()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(POLL_S, left))
+
+    def spawn(self, argv: list, **kwargs: object) -> subprocess.Popen:
+        proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, **kwargs)
+        self.children.append(proc)
+        return proc
+
+    def wait(self, proc: subprocess.Popen, timeout: float) -> int | None:
+        """The child's exit status, or None when it outlives timeout (it still runs)."""
+        end = time.monotonic() + timeout
+        while proc.poll() is None:
+            self.check()
+            if time.monotonic() >= end:
+                return None
+            time.sleep(POLL_S)
+        return proc.returncode
+
+    def end(self, proc: subprocess.Popen, grace: float = CHILD_STOP_S) -> int:
+        """SIGTERM, then SIGKILL after grace; the exit status."""
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        rc = proc.wait()
+        self.forget(proc)
+        return rc
+
+    def forget(self, proc: subprocess.Popen) -> None:
+        if proc in self.children:
+            self.children.remove(proc)
+
+    def stop_children(self) -> None:
+        live = [proc for proc in self.children if proc.poll() is None]
+        for proc in live:
+            proc.terminate()
+        end = time.monotonic() + CHILD_STOP_S
+        for proc in live:
+            try:
+                proc.wait(max(0.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.children.clear()
+
+
+class Result:
+    """What a bounded command did: rc (None: it outlived its cap and was killed), its output."""
+
+    def __init__(self, rc: int | None, out: str = "", err: str = "", oserror: str | None = None) -> None:
+        self.rc, self.out, self.err, self.oserror = rc, out, err, oserror
+
+
+def run_bounded(guard: Guard, argv: list, cap: float) -> Result:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = guard.spawn(argv, stdout=out, stderr=err)
+        except OSError as exc:
+            return Result(None, oserror=f"cannot run {argv[0]}: {exc}")
+        rc = guard.wait(proc, cap)
+        if rc is None:
+            guard.end(proc, 1.0)
+        guard.forget(proc)
+        out.seek(0)
+        err.seek(0)
+        return Result(rc, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+# ---------------------------------------------------------------- the app runner
+
+class Control:
+    """The state the app runner owns and the endpoint serves."""
+
+    def __init__(self, plan: dict) -> None:
+        self.hosts = list(plan["loadgens"])
+        self.spread = START_SPREAD_S if len(self.hosts) > 1 else 0.0
+        self.cond = threading.Condition()
+        self.index = 0
+        self.phase = "switching"
+        self.error: str | None = None
+        self.go_at = 0.0
+        self.warm: set[str] = set()
+        self.done: dict[str, dict] = {}
+
+    def state(self) -> dict:
+        with self.cond:
+            start_in = None
+            if self.phase == "go":
+                start_in = round(max(0.0, self.go_at + self.spread - time.monotonic()), 3) if self.spread else 0
+            return {"index": self.index, "phase": self.phase, "start_in": start_in, "error": self.error}
+
+    def begin(self, index: int) -> None:
+        with self.cond:
+            self.index, self.phase, self.error = index, "switching", None
+            self.warm, self.done = set(), {}
+            self.cond.notify_all()
+
+    def set_phase(self, phase: str, error: str | None = None) -> None:
+        with self.cond:
+            self.phase, self.error = phase, error
+            if phase == "go":
+                self.go_at = time.monotonic()
+            self.cond.notify_all()
+
+    def finish(self, runs: int) -> None:
+        with self.cond:
+            self.index, self.phase, self.error = runs, "finished", None
+            self.cond.notify_all()
+
+    def post(self, kind: str, body: object) -> tuple[int, dict]:
+        if not isinstance(body, dict):
+            return 400, {"error": "the body must be a JSON object"}
+        index, host = body.get("index"), body.get("host")
+        if not isinstance(index, int) or isinstance(index, bool) or host not in self.hosts:
+            return 400, {"error": "index must be an integer and host one of the loadgens"}
+        want = "warm" if kind == "warm" else "go"
+        with self.cond:
+            if index != self.index or self.phase != want:
+                return 409, {"error": f"the current run is {self.index} ({self.phase})"}
+            if kind == "warm":
+                self.warm.add(host)
+            else:
+                error, summary = body.get("error"), body.get("summary")
+                self.done[host] = {"error": None if error is None else str(error),
+                                   "summary": summary if isinstance(summary, dict) else None}
+            self.cond.notify_all()
+        return 200, {"ok": True}
+
+    def wait_for(self, guard: Guard, attr: str, bound: float) -> list[str]:
+        """Wait until every load host is in self.<attr> (warm or done), at most bound s; the missing."""
+        end = time.monotonic() + bound
+        while True:
+            with self.cond:
+                missing = [h for h in self.hosts if h not in getattr(self, attr)]
+                if not missing or time.monotonic() >= end:
+                    return missing
+                self.cond.wait(POLL_S)
+            guard.check()
+
+
+def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
+    token = plan["token"].encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "bench-run"
+
+        def _send(self, status: int, payload: dict) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+        def _allowed(self) -> bool:
+            given = self.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
+            return hmac.compare_digest(given, token)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if not self._allowed():
+                self._send(403, {"error": "forbidden"})
+            elif self.path != "/state":
+                self._send(404, {"error": "not found"})
+            else:
+                self._send(200, control.state())
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            if not self._allowed():
+                self._send(403, {"error": "forbidden"})
+                return
+            if self.path not in ("/warm", "/done"):
+                self._send(404, {"error": "not found"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if not 0 <= length <= MAX_BODY:
+                    raise ValueError("too long")
+                body = json.loads(self.rfile.read(length) or b"null")
+            except ValueError:
+                self._send(400, {"error": "the body must be JSON, at most 64 KiB"})
+                return
+            self._send(*control.post(self.path[1:], body))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        address_family = __import__("socket").AF_INET6 if ":" in plan["control"]["address"] else \
+            __import__("socket").AF_INET
+
+    return Server((plan["control"]["address"], plan["control"]["port"]), Handler)
+
+
+def mode_argv(plan: dict, run: dict) -> list:
+    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"])]
+    if flag(run.get("monitor")):
+        argv += ["--monitor", "--monitor-max-blocking", seconds(plan["monitor_max_blocking"])]
+    return argv
+
+
+def switch_error(result: Result, cap: float) -> str | None:
+    """None when the switch worked; else why, from the command's last words."""
+    if result.oserror:
+        return result.oserror
+    if result.rc is None:
+        return f"no answer within {seconds(cap)} s"
+    if result.rc == 0:
+        return None
+    line = last_line(result.out)
+    try:
+        said = json.loads(line)
+        line = str(said["msg"]) if isinstance(said, dict) and said.get("msg") else line
+    except ValueError:
+        line = last_line(result.err) or line
+    return line or f"exit status {result.rc}"
+
+
+class AppRunner:
+    def __init__(self, args: argparse.Namespace, plan: dict, guard: Guard) -> None:
+        self.args, self.plan, self.guard = args, plan, guard
+        self.dir = Path(args.plan).resolve().parent
+        self.scripts = Path(plan["scripts_dir"])
+        self.progress = self.dir / "progress.jsonl"
+        self.control = Control(plan)
+
+    def note(self, line: dict) -> None:
+        with open(self.progress, "a") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+    def main(self) -> int:
+        try:
+            server = make_server(self.plan, self.control)
+        except OSError as exc:
+            raise Fatal(f"cannot serve the control endpoint on "
+                        f"{self.plan['control']['address']}:{self.plan['control']['port']}: {exc}") from None
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        log(f"serving on {self.plan['control']['address']}:{self.plan['control']['port']}, "
+            f"{len(self.plan['runs'])} runs")
+        try:
+            for index, run in enumerate(self.plan["runs"]):
+                self.run_one(index, run)
+            self.control.finish(len(self.plan["runs"]))
+            self.note({"finished": True, "runs": len(self.plan["runs"])})
+            log("finished")
+            self.guard.sleep(self.args.linger)
+            return 0
+        except Stop as stop:
+            self.guard.stop_children()
+            self.note({"interrupted": stop.reason})
+            raise
+        except BaseException as exc:
+            self.guard.stop_children()
+            self.note({"interrupted": f"error: {type(exc).__name__}: {exc}"})
+            raise
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def run_one(self, index: int, run: dict) -> None:
+        guard, plan = self.guard, self.plan
+        folder = self.dir / "app" / run["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "stop").unlink(missing_ok=True)
+        self.control.begin(index)
+        write_json(folder / "run.json", run)
+        log(f"run {index} {run['name']}: switching")
+        cap = plan["switch_timeout"] + SWITCH_GRACE_S
+        error = switch_error(run_bounded(guard, mode_argv(plan, run), cap), cap)
+        if error:
+            return self.skip(index, run, folder, f"switch: {error}")
+        self.control.set_phase("warm")
+        missing = self.control.wait_for(guard, "warm", self.args.warm_wait)
+        if missing:
+            return self.skip(index, run, folder,
+                             f"warm: no warm-up from {', '.join(missing)} within {seconds(self.args.warm_wait)} s")
+        limit = int(run["time_limit"]) + int(run["timeout"])
+        since = int(time.time())
+        errors = []
+        sampler = err = None
+        err = tempfile.TemporaryFile()
+        try:
+            try:
+                sampler = guard.spawn([self.scripts / "bench-sample.py", "--unit", run["unit"],
+                                       "--out", folder / "server.json", "--stop-file", folder / "stop",
+                                       "--max-seconds", limit + SAMPLER_MAX_GRACE_S],
+                                      stdout=subprocess.DEVNULL, stderr=err)
+            except OSError as exc:
+                errors.append(f"sampler: cannot run bench-sample.py: {exc}")
+            self.control.set_phase("go")
+            log(f"run {index} {run['name']}: go")
+            bound = limit + self.args.done_grace
+            missing = self.control.wait_for(guard, "done", bound)
+            (folder / "stop").touch()
+            if sampler is not None:
+                rc = guard.wait(sampler, SAMPLER_WAIT_S)
+                if rc is None:
+                    guard.end(sampler, 0)
+                    errors.append(f"sampler: still running {seconds(SAMPLER_WAIT_S)} s after the stop file, killed")
+                elif rc:
+                    err.seek(0)
+                    errors.append(f"sampler: exit status {rc}: {last_line(err.read().decode(errors='replace'))}")
+                guard.forget(sampler)
+        finally:
+            err.close()
+        blocked = self.count_blocked(run, since) if flag(run.get("monitor")) else None
+        with self.control.cond:
+            done = dict(self.control.done)
+        for host in self.control.hosts:
+            if host in missing:
+                errors.append(f"loadgen {host}: no result within {seconds(bound)} s of go")
+            elif done[host]["error"]:
+                errors.append(f"loadgen {host}: {done[host]['error']}")
+        self.end_run(index, run, folder, "; ".join(errors) or None, blocked,
+                     {h: done[h]["summary"] for h in self.control.hosts if h in done})
+
+    def skip(self, index: int, run: dict, folder: Path, error: str) -> None:
+        self.control.set_phase("skipped", error)
+        self.end_run(index, run, folder, error, None, {})
+
+    def end_run(self, index: int, run: dict, folder: Path, error: str | None, blocked: int | None,
+                parts: dict) -> None:
+        write_json(folder / "outcome.json", {"error": error, "blocked": blocked})
+        self.note({"index": index, "name": run["name"], "error": error, "parts": parts})
+        log(f"run {index} {run['name']}: " + (f"error: {error}" if error else "done"))
+
+    def count_blocked(self, run: dict, since: int) -> int | None:
+        """Lines of gevent's monitor ("appears to be blocked") in the unit's journal since go."""
+        result = run_bounded(self.guard, [self.args.journalctl, "--unit", run["unit"], "--since", f"@{since}",
+                                          "--output", "cat", "--no-pager"], JOURNAL_TIMEOUT_S)
+        if result.rc != 0:
+            log(f"journalctl failed, blocked unknown: {result.oserror or last_line(result.err) or result.rc}")
+            return None
+        return sum(BLOCKED_MARK in line for line in result.out.splitlines())
+
+
+# ---------------------------------------------------------------- the load runner
+
+class Lost(Exception):
+    """The control endpoint did not answer for --lost-after seconds (exit 1)."""
+
+
+class Endpoint:
+    """The app runner's control endpoint, as a load runner reaches it."""
+
+    def __init__(self, plan: dict, guard: Guard, lost_after: float) -> None:
+        self.address, self.port = plan["control"]["address"], plan["control"]["port"]
+        self.token = plan["token"]
+        self.guard, self.lost_after = guard, lost_after
+        self.lost_since: float | None = None
+
+    def _attempt(self, method: str, path: str, body: dict | None) -> tuple[int, dict] | None:
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=min(REQUEST_TIMEOUT_S, self.lost_after))
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={TOKEN_HEADER: self.token,
+                                                           "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            status, raw = resp.status, resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            return self._unreachable(str(exc) or type(exc).__name__)
+        finally:
+            conn.close()
+        if status == 403:
+            raise Fatal(f"the control endpoint {self.address}:{self.port} refused the plan's token (403)")
+        if status >= 500:
+            return self._unreachable(f"HTTP {status}")
+        self.lost_since = None
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        return status, payload if isinstance(payload, dict) else {}
+
+    def _unreachable(self, why: str) -> None:
+        t = time.monotonic()
+        if self.lost_since is None:
+            self.lost_since = t
+        if t - self.lost_since >= self.lost_after:
+            raise Lost(f"the control endpoint {self.address}:{self.port} did not answer for "
+                       f"{seconds(self.lost_after)} s: {why}")
+        return None
+
+    def call(self, method: str, path: str, body: dict | None = None, once: bool = False) -> tuple[int, dict] | None:
+        """The status and JSON answer; retried every POLL_S until it answers (once: None)."""
+        while True:
+            self.guard.check()
+            answer = self._attempt(method, path, body)
+            if answer is not None or once:
+                return answer
+            self.guard.sleep(POLL_S)
+
+    def state(self, once: bool = False) -> dict | None:
+        answer = self.call("GET", "/state", once=once)
+        if answer is None:
+            return None
+        status, state = answer
+        if status != 200 or not isinstance(state.get("index"), int) or state.get("phase") not in PHASES:
+            raise Fatal(f"the control endpoint answered /state with {status}: {state}")
+        return state
+
+
+def over(state: dict, index: int) -> bool:
+    """The app runner is done with run `index` (skipped, or past it)."""
+    return state["index"] > index or state["phase"] in ("skipped", "finished")
+
+
+def warm_url(url: str) -> str:
+    """The run's URL with delay=0: the warm-up wakes the mode, it does not wait for the slow API."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k == "delay" for k, _ in query):
+        query = [(k, "0" if k == "delay" else v) for k, v in query]
+    else:
+        query.append(("delay", "0"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_AB = {
+    "complete": re.compile(r"^Complete requests:\s+(\d+)", re.M),
+    "failed": re.compile(r"^Failed requests:\s+(\d+)", re.M),
+    "non_2xx": re.compile(r"^Non-2xx responses:\s+(\d+)", re.M),
+    "rps": re.compile(r"^Requests per second:\s+([0-9.]+)", re.M),
+    "p99_ms": re.compile(r"^\s*99%\s+([0-9.]+)", re.M),
+}
+
+
+def parse_ab(text: str) -> dict:
+    """rps, complete, failed (with non-2xx, as benchreport counts them) and p99_ms from ab's stdout."""
+    found = {key: (float(m.group(1)) if (m := rx.search(text)) else None) for key, rx in _AB.items()}
+    failed = found["failed"]
+    if failed is not None:
+        failed = int(failed + (found["non_2xx"] or 0))
+    return {"rps": found["rps"], "failed": failed,
+            "complete": None if found["complete"] is None else int(found["complete"]), "p99_ms": found["p99_ms"]}
+
+
+def parse_wrk(data: object) -> dict:
+    """rps (requests / duration_us), complete, failed and p99_ms from bench-wrk.lua's wrk.json."""
+    out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
+    if not isinstance(data, dict) or not isinstance(data.get("requests"), int):
+        return out
+    requests, duration = data["requests"], data.get("duration_us")
+    out["complete"] = requests
+    if isinstance(duration, (int, float)) and duration > 0:
+        out["rps"] = round(requests / (duration / 1e6), 2)
+    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+    counts = [errors.get(k) for k in ("connect", "read", "write", "timeout")] + [data.get("non_2xx")]
+    out["failed"] = sum(x for x in counts if isinstance(x, int))
+    latency = data.get("latency_us") if isinstance(data.get("latency_us"), dict) else {}
+    if isinstance(latency.get("p99"), (int, float)):
+        out["p99_ms"] = round(latency["p99"] / 1000, 3)
+    return out
+
+
+def summarize(folder: Path, client: str) -> dict:
+    """The figures a load runner posts with /done; null where its files lack them."""
+    if client == "ab":
+        try:
+            summary = parse_ab((folder / "ab.txt").read_text(errors="replace"))
+        except OSError:
+            summary = parse_ab("")
+    else:
+        summary = parse_wrk(read_json(folder / "wrk.json"))
+    loadgen = read_json(folder / "loadgen.json")
+    loadgen = loadgen if isinstance(loadgen, dict) else {}
+    summary["started_at"] = loadgen.get("started_at")
+    summary["ended_at"] = loadgen.get("ended_at")
+    return {key: summary[key] for key in SUMMARY_KEYS}
+
+
+class LoadRunner:
+    def __init__(self, args: argparse.Namespace, plan: dict, guard: Guard) -> None:
+        self.args, self.plan, self.guard = args, plan, guard
+        self.host = args.host
+        self.k = plan["loadgens"].index(args.host)
+        self.dir = Path(args.plan).resolve().parent / "load" / args.host
+        self.scripts = Path(plan["scripts_dir"])
+        self.endpoint = Endpoint(plan, guard, args.lost_after)
+
+    def main(self) -> int:
+        log(f"{len(self.plan['runs'])} runs, control endpoint "
+            f"{self.plan['control']['address']}:{self.plan['control']['port']}")
+        for index, run in enumerate(self.plan["runs"]):
+            self.run_one(index, run)
+        log("finished")
+        return 0
+
+    def wait(self, index: int, ready: tuple) -> dict:
+        """The state once run `index` is in one of the phases `ready`, or over."""
+        while True:
+            state = self.endpoint.state()
+            if over(state, index) or (state["index"] == index and state["phase"] in ready):
+                return state
+            self.guard.sleep(POLL_S)
+
+    def run_one(self, index: int, run: dict) -> None:
+        state = self.wait(index, ("warm", "go"))
+        if over(state, index):
+            log(f"run {index} {run['name']}: over before it reached this host ({state['error'] or state['phase']})")
+            return
+        part = run["parts"][self.k]
+        folder = self.dir / run["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "run.json", {
+            **run, "n": int(part["n"]), "c": int(part["c"]),
+            "part": {"host": self.host, "index": self.k, "of": len(self.plan["loadgens"])},
+            "point": {"n": run["n"], "c": run["c"]}})
+        warning = None
+        if state["phase"] == "warm":
+            if not expects_failure(run):
+                warning = self.warm_up(run, part)
+            self.endpoint.call("POST", "/warm", {"index": index, "host": self.host})
+            state = self.wait(index, ("go",))
+            if over(state, index):
+                log(f"run {index} {run['name']}: skipped ({state['error']})")
+                return
+        self.guard.sleep(min(float(state.get("start_in") or 0), 10.0))
+        log(f"run {index} {run['name']}: {run['client']} n={part['n']} c={part['c']}")
+        error = self.run_client(index, run, folder)
+        summary = summarize(folder, run["client"])
+        summary["warning"] = warning
+        answer = self.endpoint.call("POST", "/done", {"index": index, "host": self.host, "error": error,
+                                                      "summary": summary})
+        if answer[0] != 200:
+            log(f"run {index} {run['name']}: the app runner did not take the result: {answer[0]} {answer[1]}")
+
+    def warm_up(self, run: dict, part: dict) -> str | None:
+        w = min(self.plan["warmup_requests"], int(part["c"]))
+        if w < 1:
+            return None
+        argv = [self.args.ab, "-r", "-n", w, "-c", w, "-s", 30, "-q", warm_url(run["url"])]
+        result = run_bounded(self.guard, argv, WARMUP_CAP_S)
+        if result.oserror:
+            return f"warm-up: {result.oserror}"
+        if result.rc is None:
+            return f"warm-up: ab still running after {seconds(WARMUP_CAP_S)} s, killed"
+        if result.rc:
+            return f"warm-up: ab exit status {result.rc}: {last_line(result.err) or last_line(result.out)}"
+        return None
+
+    def run_client(self, index: int, run: dict, folder: Path) -> str | None:
+        """Run the client's wrapper; None, or why the part failed."""
+        if run["client"] == "ab":
+            argv = [self.scripts / "bench-ab.py", "--dir", folder]
+        else:
+            argv = [self.scripts / "bench-wrk.py", "--dir", folder, "--script", self.scripts / "bench-wrk.lua"]
+        name = Path(argv[0]).name
+        cap = int(run["time_limit"]) + int(run["timeout"]) + WRAPPER_GRACE_S
+        (folder / "loadgen.json").unlink(missing_ok=True)
+        with tempfile.TemporaryFile() as err:
+            try:
+                proc = self.guard.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
+            except OSError as exc:
+                return f"cannot run {name}: {exc}"
+            end = time.monotonic() + cap
+            probe = time.monotonic() + RUNNING_POLL_S
+            problem = None
+            while proc.poll() is None:
+                self.guard.check()
+                t = time.monotonic()
+                if t >= end:
+                    problem = f"{name} still running after {cap} s, killed"
+                    break
+                if t >= probe:
+                    # the app runner is still there (else: --lost-after) and still on this run
+                    state = self.endpoint.state(once=True)
+                    if state is not None and over(state, index):
+                        problem = f"the app runner left run {index} before {name} ended; stopped"
+                        break
+                    probe = t + RUNNING_POLL_S
+                time.sleep(POLL_S)
+            rc = self.guard.end(proc)
+            if problem:
+                return problem
+            if rc:
+                err.seek(0)
+                return f"{name} exit status {rc}: {last_line(err.read().decode(errors='replace'))}"
+        record = read_json(folder / "loadgen.json")
+        if not isinstance(record, dict):
+            return f"{name} wrote no loadgen.json"
+        if record.get("interrupted"):
+            return f"the client was interrupted ({record['interrupted']})"
+        return None
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> int:
+    global ROLE
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="role", required=True)
+    app = sub.add_parser("app", help="on the app host: switch, sample, serve the control endpoint")
+    load = sub.add_parser("load", help="on a load host: warm up and run the client")
+    for p in (app, load):
+        p.add_argument("--plan", required=True, help="<plan dir>/plan.json")
+    app.add_argument("--warm-wait", type=float, default=WARM_WAIT_S, metavar="S",
+                     help=f"wait this long for every load host's warm-up, else skip the run ({WARM_WAIT_S:g})")
+    app.add_argument("--done-grace", type=float, default=DONE_GRACE_S, metavar="S",
+                     help=f"wait for the parts' results time_limit + timeout + S after go ({DONE_GRACE_S:g})")
+    app.add_argument("--linger", type=float, default=LINGER_S, metavar="S",
+                     help=f"keep answering /state this long after the last run ({LINGER_S:g})")
+    app.add_argument("--journalctl", default="journalctl", help="the journalctl binary (tests)")
+    load.add_argument("--host", required=True, help="this load host's name in the plan's loadgens")
+    load.add_argument("--lost-after", type=float, default=LOST_AFTER_S, metavar="S",
+                      help=f"exit 1 when the control endpoint does not answer for S in a row ({LOST_AFTER_S:g})")
+    load.add_argument("--ab", default="ab", help="the ab binary of the warm-up (tests)")
+    args = parser.parse_args()
+    ROLE = args.role if args.role == "app" else f"load {args.host}"
+    for option in ("warm_wait", "done_grace", "linger", "lost_after"):
+        if getattr(args, option, 0) < 0:
+            parser.error(f"--{option.replace('_', '-')} must not be negative")
+    try:
+        plan = load_plan(Path(args.plan))
+    except PlanError as exc:
+        print(f"bench-run.py: {args.plan}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.role == "load" and args.host not in plan["loadgens"]:
+        print(f"bench-run.py: {args.plan}: --host {args.host} is not in loadgens {plan['loadgens']}", file=sys.stderr)
+        return EXIT_USAGE
+    guard = Guard(plan["deadline"])
+    guard.install()
+    runner = AppRunner(args, plan, guard) if args.role == "app" else LoadRunner(args, plan, guard)
+    try:
+        guard.check()
+        return runner.main()
+    except Stop as stop:
+        guard.stop_children()
+        log(f"stopped: {stop.reason}")
+        if stop.reason == "deadline":
+            return EXIT_DEADLINE
+        return 128 + signal.Signals[stop.reason].value
+    except (Fatal, Lost) as exc:
+        guard.stop_children()
+        log(str(exc))
+        return EXIT_FATAL
+    except BaseException:
+        guard.stop_children()
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
