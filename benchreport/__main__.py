@@ -2,7 +2,10 @@
 
 `python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
 instead (benchreport.compare: its own options and exit status; it writes
-nothing). A run folder named `compare` is given as `./compare`.
+nothing). `python -m benchreport collect RUN_DIR` (= `python -m
+benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
+first (benchreport.collect). A run folder named `compare` or `collect` is
+given as `./compare`, `./collect`.
 
 Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
 RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
@@ -23,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchreport import EXIT_RUN_ERROR, compare, render
+from benchreport import EXIT_RUN_ERROR, collect, compare, render
 from benchreport.summary import build_summary, unexpected_error, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     if args_in[:1] == ["compare"]:
         # A subcommand only by its first word: RUN_DIR's usage, which the bench calls, is unchanged.
         return compare.main(args_in[1:])
+    if args_in[:1] == ["collect"]:
+        return collect.main(args_in[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchreport",
         description="Build summary.json, report.md and chart.png from a bench run directory.",
