@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Bench run {run_id} ({run_dir})")
     print(render.text_table(records))
+    footnote = render.client_limited_footnote(records)
+    if footnote:
+        print(footnote)
     ceiling = render.ceiling_note(records)
     if ceiling:
         print(f"\n{ceiling}")

@@ -378,9 +378,13 @@ def point_notes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """Differences in how the two runs measured, which the figures alone do not show."""
     notes = [f"capped in {side} (stopped at its time limit)" for side, rec in (("A", a), ("B", b))
              if rec.get("capped")]
-    for key, what in (("percentiles_from", "p99 from"), ("cpu_source", "CPU from")):
+    for key, what in (("percentiles_from", "p99 from"), ("cpu_source", "CPU from"), ("loadgens", "load hosts")):
         if a.get(key) != b.get(key) and a.get(key) is not None and b.get(key) is not None:
             notes.append(f"{what} {a[key]} in A, {b[key]} in B")
+    notes += [f"p99 in {side} is an upper bound (its load hosts' highest)" for side, rec in (("A", a), ("B", b))
+              if rec.get("p99_upper_bound")]
+    notes += [f"client-limited in {side}: {rec.get('client_limited_why')}" for side, rec in (("A", a), ("B", b))
+              if rec.get("client_limited")]
     return notes
 
 

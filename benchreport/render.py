@@ -26,6 +26,10 @@ DASH = "–"
 CEILING_COLOUR = "#e65100"
 #: ab and wrk "agree" when their req/s differ by at most this share of ab's.
 AGREE_WITHIN = 0.10
+#: After the req/s of a client-limited record (summary.client_limits), explained under the table.
+CLIENT_LIMITED_MARK = "†"
+#: Before a p99 that is an upper bound (several load hosts whose requests could not be merged).
+UPPER_BOUND_MARK = "≤"
 
 
 def _num(value: Any, digits: int) -> str:
@@ -52,7 +56,14 @@ def _rps(rec: Record) -> str:
     if rec.get("rps") is None:
         return DASH
     text = f"{rec['rps']:.2f}"
-    return text + " (capped)" if rec.get("capped") else text
+    text = text + " (capped)" if rec.get("capped") else text
+    return text + f" {CLIENT_LIMITED_MARK}" if rec.get("client_limited") else text
+
+
+def _p99(rec: Record) -> str:
+    """p99 ms; "≤" before it when it is only an upper bound (summary.json's p99_upper_bound)."""
+    text = _ms(rec.get("p99_ms"))
+    return UPPER_BOUND_MARK + text if rec.get("p99_upper_bound") and rec.get("p99_ms") is not None else text
 
 
 def _failed(rec: Record) -> str:
@@ -73,7 +84,7 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("% of ceiling", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ceiling"), 1)),
     ("failed", True, _failed),
     ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
-    ("p99 ms", True, lambda r: _ms(r.get("p99_ms"))),
+    ("p99 ms", True, _p99),
     ("max ms", True, lambda r: _ms(r.get("max_ms"))),
     ("CPU ms/req", True, lambda r: _num(r.get("cpu_ms_per_req"), 2)),
     ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
@@ -98,6 +109,24 @@ REPETITION_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "rep", True, lambda r: str(r.get("repetition") or 1))
 
 
+#: Shown when a run was split over several load hosts (the plan runner): how many.
+LOADGENS_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
+    "load hosts", True, lambda r: str(r.get("loadgens") or 1))
+
+
+def several_loadgens(records: list[Record]) -> bool:
+    return any((r.get("loadgens") or 1) > 1 for r in records)
+
+
+def client_limited_footnote(records: list[Record]) -> str | None:
+    """The line under the table that explains its † (None when no record is client-limited)."""
+    if not any(r.get("client_limited") for r in records):
+        return None
+    return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
+            "used at least 90% of its cores, or ab ran at 95% or more of its own ceiling; the figure "
+            "measures the client as much as the server (why: in the notes).")
+
+
 def clients(records: list[Record]) -> list[str]:
     """The clients of these records, ab first."""
     found = {str(r.get("client") or "ab") for r in records}
@@ -114,6 +143,8 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
                 for head, right, fn in cols]
     if repeated(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "profile")) + 1, REPETITION_COLUMN)
+    if several_loadgens(records):
+        cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, LOADGENS_COLUMN)
     return cols + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
 
 
@@ -203,6 +234,19 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: p50/p99 include wrk's coordinated-omission correction (synthetic samples for "
                 f"responses slower than 2 × {interval} ms); max is measured"
             )
+        if rec.get("parts"):
+            each = ", ".join(
+                f"{p['host']} {DASH if p.get('rps') is None else format(p['rps'], '.2f')} req/s "
+                f"in {DASH if p.get('time_taken_s') is None else format(p['time_taken_s'], '.2f')} s"
+                + (f" (host CPU {p['host_cpu_pct']:g}%)" if p.get("host_cpu_pct") is not None else "")
+                for p in rec["parts"])
+            out.append(f"{name}: {len(rec['parts'])} of {rec.get('loadgens')} load hosts ({each}); req/s is their "
+                       "complete requests over the slowest one's time, percentiles over all their requests")
+        if rec.get("p99_upper_bound"):
+            out.append(f"{name}: p99 is an upper bound ({UPPER_BOUND_MARK}): the highest of its load hosts' p99, "
+                       "their per-request data could not be merged")
+        if rec.get("client_limited"):
+            out.append(f"{name}: client-limited ({CLIENT_LIMITED_MARK}): {rec.get('client_limited_why')}")
         if rec.get("connect_max_ms") is not None and rec["connect_max_ms"] >= 1000:
             out.append(
                 f"{name}: slowest TCP connect took {rec['connect_max_ms']} ms "
@@ -240,17 +284,25 @@ def ceiling_note(records: list[Record]) -> str | None:
     groups: dict[tuple, list[Record]] = {}
     for rec in records:
         if rec.get("ab_ceiling_pct") is not None and not rec.get("error"):
-            groups.setdefault((rec["n"], rec["c"], rec["delay"]), []).append(rec)
+            split = (rec.get("loadgens") or 1) > 1 and bool(rec.get("parts"))
+            shares = tuple((p.get("n"), p.get("c")) for p in rec["parts"]) if split else ()
+            groups.setdefault((rec["n"], rec["c"], rec["delay"], shares), []).append(rec)
     if not groups:
         return None
     parts = []
-    for (n, c, delay), recs in groups.items():
-        rounds = 1 + math.ceil((n - 1) / c)
+    for (n, c, delay, shares), recs in groups.items():
         who = "" if len(groups) == 1 else " (" + ", ".join(_name(r) for r in recs) + ")"
+        bound = f"so at most {recs[0]['ab_ceiling_rps']:.2f} req/s = {recs[0]['ab_ceiling_pct']:.1f}% of ideal{who}"
+        if shares:  # one ab per load host, started together: the slowest one's bound is the run's
+            slowest = max(delay * (1 + math.ceil((pn - 1) / pc)) for pn, pc in shares)
+            parts.append(f"at n={n} c={c} delay={_g(delay)} s split over {len(shares)} load hosts (n/c "
+                         + ", ".join(f"{pn}/{pc}" for pn, pc in shares)
+                         + f"): the slowest share needs at least {_g(round(slowest, 6))} s, {bound}")
+            continue
+        rounds = 1 + math.ceil((n - 1) / c)
         parts.append(
             f"at n={n} c={c} delay={_g(delay)} s: at least {_g(delay)} × (1 + ⌈{n - 1}/{c}⌉) = "
-            f"{_g(delay * rounds)} s, so at most {recs[0]['ab_ceiling_rps']:.2f} req/s = "
-            f"{recs[0]['ab_ceiling_pct']:.1f}% of ideal{who}"
+            f"{_g(delay * rounds)} s, {bound}"
         )
     text = (
         "ab's ceiling: ab sends one request alone and opens its other c connections only when that "
@@ -490,9 +542,11 @@ def markdown(records: list[Record], run_id: str) -> str:
     lines = [f"# Bench run {run_id}", ""]
     if starts and ends:
         lines += [f"From {starts[0]} to {ends[-1]}.", ""]
+    lines += [markdown_table(records), ""]
+    footnote = client_limited_footnote(records)
+    if footnote:
+        lines += [footnote, ""]
     lines += [
-        markdown_table(records),
-        "",
         "req/s and failed come from ab's output; % of ideal is 100 × req/s / (c / delay); "
         "% of ceiling is 100 × req/s / the most ab itself can show at that n, c and delay (below); "
         "p50/p99/max are total request times in ms; CPU ms/req is the mode's unit CPU time "
@@ -508,6 +562,15 @@ def markdown(records: list[Record], run_id: str) -> str:
         + " – means not measured.",
         "",
     ]
+    if several_loadgens(records):
+        lines += [
+            "load hosts: the run was split over that many load hosts, started together (each its share "
+            "of c and n); req/s is their complete requests summed over the slowest one's time, failed "
+            "and complete are summed, p50/p99/max are over all their requests (ab's -g rows, wrk's "
+            f"histograms; {UPPER_BOUND_MARK} marks a p99 that is only the highest of theirs), ab/client "
+            "CPU % and host CPU % are the busiest host's (each one's in the notes and summary.json's parts).",
+            "",
+        ]
     if "wrk" in clients(records):
         lines += [
             "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk opens its c "

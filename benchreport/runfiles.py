@@ -10,6 +10,19 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
 
+With several load hosts (the plan runner, benchreport.collect) the run is split
+into parts, one per load host, that start together: <name>/ keeps run.json
+(the whole run, with `parts`), server.json and outcome.json, and each load
+host's files go to its own folder::
+
+    results/<run-id>/<name>/loadgen/<host>/
+        run.json      the part's: n and c are the part's, plus "part" and "point" (below)
+        loadgen.json, ab.txt, ab.err, ab.tsv, ab.csv / wrk.txt, wrk.err, wrk.json
+
+benchreport.summary makes one record of them (the parts merged). With one load
+host the files stay directly in <name>/ as above (its run.json may carry
+parts, part and point too).
+
 run.json (schema 2). Required: mode, profile, client, n, c, delay; numbers may
 arrive as numeric strings (templating), anything else non-numeric there is an
 error for that run::
@@ -24,8 +37,12 @@ error for that run::
      "timeout": 40,               # s, per request (ab -s, wrk --timeout)
      "unit": "flask-uwsgi-gevent.service", "app_host": "app1", "loadgen_host": "loadgen1",
      "repetition": 2, "repeats": 3,   # optional (repeat=K): this run is the 2nd of the point's 3
-     "seed": 1234}                    # optional: the seed that shuffled the run order
+     "seed": 1234,                    # optional: the seed that shuffled the run order
+     "parts": [{"host": "loadgen1", "c": 100, "n": 1000},    # optional (the plan runner): one per
+               {"host": "loadgen2", "c": 100, "n": 1000}]}   # load host; their c's and n's sum to c, n
     # without repetition/repeats (older runs): repetition 1 of 1; seed null
+    # a part's run.json (loadgen/<host>/run.json): n, c its own, plus
+    #   "part": {"host": "loadgen2", "index": 1, "of": 2}, "point": {"n": 2000, "c": 200}
 
 loadgen.json (the wrapper's)::
 
@@ -67,6 +84,8 @@ RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json",
 REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
 #: A folder holding any of these is a run folder.
 MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json")
+#: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
+LOADGEN_DIR = "loadgen"
 
 
 def finite(x: Any) -> float | None:
@@ -100,6 +119,15 @@ def _outcome(x: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class PartSpec:
+    """One load host's share of a run (run.json's `parts`)."""
+
+    host: str
+    c: int | None
+    n: int | None
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """run.json: what the bench asked for. Numbers are None when absent or not numbers."""
 
@@ -130,6 +158,8 @@ class RunSpec:
     repeats: int | None = None
     #: the seed that shuffled the run order (None when run.json has none)
     seed: int | None = None
+    #: the load hosts' shares, in the plan's order (None when run.json has no `parts`)
+    parts: tuple[PartSpec, ...] | None = None
 
 
 @dataclass
@@ -171,6 +201,14 @@ def is_run_dir(directory: Path) -> bool:
     return directory.is_dir() and any((directory / name).is_file() for name in MARKERS)
 
 
+def part_dirs(directory: Path) -> list[Path]:
+    """The load hosts' folders of a run of several (<name>/loadgen/<host>/), by host name; [] otherwise."""
+    parent = directory / LOADGEN_DIR
+    if not parent.is_dir():
+        return []
+    return sorted(d for d in parent.iterdir() if is_run_dir(d))
+
+
 def _load_object(path: Path, errors: list[str]) -> dict[str, Any] | None:
     """A JSON object from `path`; None (and a message in `errors`) when unreadable."""
     try:
@@ -200,6 +238,13 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
     if any(data.get(k) is None for k in ("mode", "profile")):
         return None
     monitor = data.get("monitor")
+    parts = None
+    if data.get("parts") is not None:
+        raw = data["parts"]
+        if isinstance(raw, list) and all(isinstance(p, dict) and p.get("host") for p in raw):
+            parts = tuple(PartSpec(str(p["host"]), integer(p.get("c")), integer(p.get("n"))) for p in raw)
+        else:
+            errors.append(f"{RUN}: parts is not a list of {{host, c, n}}: {raw!r}")
     return RunSpec(
         mode=str(data["mode"]), profile=str(data["profile"]), client=_text(client),
         n=integer(data.get("n")), c=integer(data.get("c")), delay=finite(data.get("delay")),
@@ -211,7 +256,7 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         unit=_text(data.get("unit")), app_host=_text(data.get("app_host")),
         loadgen_host=_text(data.get("loadgen_host")),
         repetition=integer(data.get("repetition")), repeats=integer(data.get("repeats")),
-        seed=integer(data.get("seed")),
+        seed=integer(data.get("seed")), parts=parts,
     )
 
 

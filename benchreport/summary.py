@@ -40,6 +40,31 @@ Derived figures:
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
 
+Several load hosts (the plan runner: run.json's `parts`, each host's files in
+<name>/loadgen/<host>/, see benchreport.runfiles): one record per run, its
+parts merged (_merged_measures says how: req/s = complete summed / the slowest
+part's time, percentiles from all the parts' requests). Its fields:
+
+* loadgens: how many load hosts the run was split over (run.json's parts; else
+  the loadgen/<host>/ folders; 1 for a one-host run).
+* parts: per load host, {"host", "n", "c", "complete", "failed", "capped", "rps",
+  "time_taken_s", "p50_ms", "p99_ms", "max_ms", "loadgen_cpu_pct",
+  "host_cpu_pct", "client_threads", "client_rc", "started_at", "ended_at",
+  "error"}; null for a one-host run (the record is its figures).
+* p99_upper_bound: true when some part had no per-request data (no ab.tsv, a
+  wrk.json without latency_hist_us): p99_ms is then the parts' highest p99,
+  which bounds the union's from above, and p50_ms is null.
+* loadgen_cpu_pct, host_cpu_pct: the busiest part's.
+
+Client-limited (issue 12): client_limited is true, and client_limited_why says
+why ("; "-joined), when a load host's CPU was busy >= CLIENT_BUSY_PCT (90) over
+the run (host_cpu_pct; each part's with several), when the client itself used
+>= 90% of its cores (loadgen_cpu_pct), or when ab's req/s was >= CLIENT_CEILING_PCT
+(95) of its own ceiling (pct_of_ceiling). Records with an error are not judged.
+A load host that is also the app host (and the local containers, where /proc/stat
+is the whole machine) shares its CPU with the app: the reason says so when run.json
+shows it.
+
 Repeats (repeat=K: the bench runs every point K times; run.json's optional
 `repetition`, `repeats` and `seed`). A point is (mode, profile, client, c, n,
 delay, route), as benchreport.compare matches them. summary.json keeps one
@@ -80,10 +105,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchreport import compare, environment
-from benchreport.abparse import ab_ceiling_rps, load_ab_run, steady_throughput
+from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
-                                  is_run_dir, read_run)
-from benchreport.wrkparse import load_wrk_run
+                                  is_run_dir, part_dirs, read_run)
+from benchreport.wrkparse import hist_percentile, histogram, load_wrk_run, merge_histograms
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
     from benchapp.modes import Mode
@@ -95,6 +120,11 @@ MIN_AB_CPU_RUN_S = 1.0
 STATS_METRICS = tuple(m.key for m in compare.METRICS)
 #: A point is noisy when the cv of its req/s is over this fraction.
 NOISY_CV = 0.05
+#: Client-limited: the load host's CPU busy at least this % of the run (cpu_stat), or the client's own
+#: CPU at least this % of its cores (loadgen_cpu_pct)...
+CLIENT_BUSY_PCT = 90.0
+#: ...or ab's req/s at least this % of its own ceiling (pct_of_ceiling).
+CLIENT_CEILING_PCT = 95.0
 
 
 @dataclass
@@ -129,6 +159,8 @@ class Record:
     p99_ms: float | None = None
     max_ms: float | None = None
     percentiles_from: str | None = None
+    #: several load hosts whose percentiles could not be merged: p99_ms is the parts' highest, an upper bound
+    p99_upper_bound: bool = False
     connect_mean_ms: int | None = None
     connect_max_ms: int | None = None
     cpu_ms: float | None = None
@@ -138,6 +170,13 @@ class Record:
     rss_source: str | None = None
     loadgen_cpu_pct: float | None = None
     host_cpu_pct: float | None = None
+    #: the load hosts the run was split over (run.json's parts; 1 without), and each one's figures
+    #: (None with one load host: the record is its figures)
+    loadgens: int = 1
+    parts: list[dict[str, Any]] | None = None
+    #: the client, not the server, may have set the pace: why (client_limited_why, "; "-joined)
+    client_limited: bool = False
+    client_limited_why: str | None = None
     seed_rps: float | None = None
     seed_params: dict[str, Any] | None = None
     at_seed_params: bool | None = None
@@ -210,6 +249,9 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     spec = files.run
     errors, warnings = list(files.errors), list(files.warnings)
     client = files.client
+    parts = part_dirs(directory)
+    if client is None and parts:  # no run.json to say: the load hosts' files do
+        client = read_run(parts[0]).client
     rec = Record(mode=spec.mode if spec else None, profile=spec.profile if spec else None, client=client,
                  raw_dir=directory.relative_to(run_dir).as_posix())
     if spec is not None:
@@ -218,24 +260,20 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.route, rec.url, rec.time_limit_s, rec.monitor = spec.route, spec.url, spec.time_limit, spec.monitor
         rec.repetition = spec.repetition if spec.repetition is not None else 1
         rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
+    rec.loadgens = len(spec.parts) if spec is not None and spec.parts else max(len(parts), 1)
     if files.error:
         errors.append(files.error)
     elif spec is not None:
-        gone = [name for name in (LOADGEN, SERVER, OUTCOME) if not (directory / name).is_file()]
+        gone = [name for name in (LOADGEN, SERVER, OUTCOME)
+                if not (directory / name).is_file() and not (parts and name == LOADGEN)]
         if gone:
             warnings.append(f"{', '.join(gone)} missing: " + "; ".join(
                 {LOADGEN: "no client exit status, CPU or times", SERVER: "no server CPU or memory",
                  OUTCOME: "the bench recorded no outcome (error, hub blockages)"}[g] for g in gone))
-    lg = files.loadgen
-    if lg.get("killed") is True:
-        errors.append(f"{client or 'the client'} was killed: it outlived its time limit and timeout (bench hard cap)")
-    rec.started_at, rec.ended_at = _text(lg.get("started_at")), _text(lg.get("ended_at"))
-    rec.client_rc = integer(lg.get(f"{client}_rc"))
-    ceiling = None  # ab's own bound on req/s (wrk has none)
-    if client == "wrk":
-        _wrk_measures(rec, files, warnings, errors)
-    elif client == "ab":
-        ceiling = _ab_measures(rec, files, warnings, errors)
+    if parts:
+        ceiling = _merged_measures(rec, files, parts, warnings, errors)
+    else:
+        ceiling = _client_measures(rec, files, warnings, errors)
 
     ideal = (rec.c / rec.delay) if (rec.c and rec.delay) else None
     rec.ideal_rps = _round(ideal, 3)
@@ -244,7 +282,6 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
     rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
     _server_figures(rec, files.server, warnings)
-    rec.host_cpu_pct = _round(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
     rec.blocked = files.blocked if rec.monitor else None
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
@@ -270,7 +307,216 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.error = "; ".join(dict.fromkeys(errors)) or None
     rec.warnings = warnings
     rec.expected, rec.expected_why, rec.as_expected = expectation(rec, expected, why).values()
+    reasons = client_limits(rec, spec)
+    rec.client_limited, rec.client_limited_why = bool(reasons), "; ".join(reasons) or None
     return rec
+
+
+def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> float | None:
+    """The client's figures of one load host's folder (loadgen.json and the client's files); ab's ceiling."""
+    client = rec.client
+    lg = files.loadgen
+    if lg.get("killed") is True:
+        errors.append(f"{client or 'the client'} was killed: it outlived its time limit and timeout (bench hard cap)")
+    rec.started_at, rec.ended_at = _text(lg.get("started_at")), _text(lg.get("ended_at"))
+    rec.client_rc = integer(lg.get(f"{client}_rc"))
+    ceiling = None  # ab's own bound on req/s (wrk has none)
+    if client == "wrk":
+        _wrk_measures(rec, files, warnings, errors)
+    elif client == "ab":
+        ceiling = _ab_measures(rec, files, warnings, errors)
+    rec.host_cpu_pct = _round(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
+    return ceiling
+
+
+#: A part's figures kept in the record's `parts` (summary.json), with its "host".
+PART_KEYS = ("n", "c", "complete", "failed", "capped", "rps", "time_taken_s", "p50_ms", "p99_ms", "max_ms",
+             "loadgen_cpu_pct", "host_cpu_pct", "client_threads", "client_rc", "started_at", "ended_at")
+
+
+def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: list[str],
+                     errors: list[str]) -> float | None:
+    """One record from several load hosts' parts (<name>/loadgen/<host>/); ab's ceiling for the whole.
+
+    Each part is measured as a one-host run (its own n and c), then:
+
+    * complete, failed (and failed_detail) summed; capped when any part was;
+      time_taken_s the slowest part's.
+    * rps = the parts' complete summed / the slowest part's time. Not the sum of the
+      parts' req/s: the parts start together (the runner's common start) but a
+      part that ends early has its rate over its own shorter time, and adding it
+      would count those requests as if it had kept the pace to the end. Summed
+      complete over the slowest time is the rate the server sustained over the
+      whole load; it equals the sum when the parts end together.
+    * percentiles from the merged per-request data: ab's -g rows of every part
+      (the union's nearest rank, abparse.rank_ms: "tsv-merged"), wrk's latency
+      histograms added up (wrk's rule, wrkparse.hist_percentile: "wrk-merged",
+      "wrk-corrected-merged" when a part's includes wrk's correction). When a
+      part lacks them (no ab.tsv, no latency_hist_us): p50 null, p99 and max the
+      parts' highest, p99_upper_bound true ("max-of-parts"): the union's p99 is
+      at most the highest of the parts' p99.
+    * mean_ms weighted by complete; connect max the highest, mean weighted.
+    * client CPU per part in `parts`; the record's loadgen_cpu_pct and host_cpu_pct
+      the highest part's (the busiest client is the one that may set the pace).
+    * no steady_rps (each client's first request and clock are its own).
+    * ab's ceiling: the parts' n over the slowest part's bound (n_k / its ceiling).
+    """
+    spec = files.run
+    planned = [p.host for p in spec.parts] if spec is not None and spec.parts else []
+    found = {d.name: d for d in dirs}
+    for host in planned:
+        if host not in found:
+            errors.append(f"loadgen {host}: no files from this load host (its archive was not collected?)")
+    for host in found:
+        if planned and host not in planned:
+            warnings.append(f"loadgen/{host}/ is not one of run.json's parts ({', '.join(planned)})")
+    measured: list[tuple[str, Record, RunFiles, float | None, bool]] = []
+    for host, directory in found.items():
+        pfiles = read_run(directory)
+        pwarn, perr = list(pfiles.errors) + list(pfiles.warnings), []
+        share = next((p for p in (spec.parts or ()) if p.host == host), None) if spec else None
+        own = pfiles.run
+        n = own.n if own is not None and own.n is not None else (share.n if share else None)
+        c = own.c if own is not None and own.c is not None else (share.c if share else None)
+        if spec is not None:
+            pfiles.run = dataclasses.replace(spec, n=n, c=c, parts=None)
+        pfiles.error = files.error  # an outcome error explains a part without output (no second error)
+        part = Record(mode=rec.mode, profile=rec.profile, client=rec.client, n=n, c=c, delay=rec.delay)
+        if LOADGEN not in pfiles.present:
+            pwarn.append(f"{LOADGEN} missing: no client exit status, CPU or times")
+        named = pfiles.loadgen.get("client")
+        if named in CLIENTS and rec.client is not None and named != rec.client:
+            pwarn.append(f"{LOADGEN} says client {named}, run.json {rec.client}")
+        ceiling = _client_measures(part, pfiles, pwarn, perr)
+        errors.extend(f"loadgen {host}: {e}" for e in perr)
+        warnings.extend(f"loadgen {host}: {w}" for w in pwarn if not w.startswith(f"{RUN} missing"))
+        part.error = "; ".join(dict.fromkeys(perr)) or None
+        measured.append((host, part, pfiles, ceiling, part.complete is not None and bool(part.time_taken_s)))
+    rec.parts = [{"host": host, **{k: getattr(p, k) for k in PART_KEYS}, "error": p.error}
+                 for host, p, _, _, _ in measured]
+    recs = [p for _, p, _, _, _ in measured]
+    rec.started_at = min((p.started_at for p in recs if p.started_at), default=None)
+    rec.ended_at = max((p.ended_at for p in recs if p.ended_at), default=None)
+    codes = [p.client_rc for p in recs if p.client_rc is not None]
+    rec.client_rc = next((code for code in codes if code != 0), 0 if codes else None)
+    rec.capped = any(p.capped for p in recs)
+    rec.loadgen_cpu_pct = max((p.loadgen_cpu_pct for p in recs if p.loadgen_cpu_pct is not None), default=None)
+    rec.host_cpu_pct = max((p.host_cpu_pct for p in recs if p.host_cpu_pct is not None), default=None)
+    rec.client_threads = max((p.client_threads for p in recs if p.client_threads), default=None)
+    if not measured or not all(ok for *_, ok in measured) or len(measured) < len(planned):
+        if measured and not files.error:
+            warnings.append("the parts are not merged (a load host measured nothing): no figures for the run")
+        return None
+    rec.complete = sum(p.complete for p in recs)
+    rec.time_taken_s = max(p.time_taken_s for p in recs)
+    rec.rps = _round(rec.complete / rec.time_taken_s, 2)
+    fails = [p.failed for p in recs]
+    rec.failed = sum(fails) if all(f is not None for f in fails) else None
+    details = [p.failed_detail for p in recs if p.failed_detail]
+    if details:
+        rec.failed_detail = {k: sum(d.get(k) or 0 for d in details) for k in details[0]}
+    rec.mean_ms = _weighted([(p.mean_ms, p.complete) for p in recs], 3)
+    if rec.client == "ab":
+        rec.connect_max_ms = max((p.connect_max_ms for p in recs if p.connect_max_ms is not None), default=None)
+        mean = _weighted([(p.connect_mean_ms, p.complete) for p in recs], 0)
+        rec.connect_mean_ms = None if mean is None else int(mean)
+    _merged_percentiles(rec, [(p, f) for _, p, f, _, _ in measured])
+    if rec.client == "ab" and not rec.capped and all(ceiling for *_, ceiling, _ in measured):
+        slowest = max(p.n / ceiling for _, p, _, ceiling, _ in measured)  # each part's least time
+        return sum(p.n for p in recs) / slowest
+    return None
+
+
+def _weighted(pairs: list[tuple[float | None, int | None]], digits: int) -> float | None:
+    """The mean of values weighted by counts; None when one is missing or no count."""
+    if not pairs or any(v is None or w is None for v, w in pairs):
+        return None
+    total = sum(w for _, w in pairs)
+    return _round(sum(v * w for v, w in pairs) / total, digits) if total else None
+
+
+def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> None:
+    """p50, p99 and max of the union of the parts' requests (see _merged_measures)."""
+    maxes = [p.max_ms for p, _ in parts]
+    if rec.client == "ab":
+        times: list[float] = []
+        for _, files in parts:
+            try:
+                rows = parse_tsv((files.directory / "ab.tsv").read_text())
+            except (OSError, ValueError):
+                times = []
+                break
+            times.extend(float(r.ttime) for r in rows)
+        else:
+            times.sort()
+            rec.p50_ms, rec.p99_ms, rec.max_ms = rank_ms(times, 50), rank_ms(times, 99), rank_ms(times, 100)
+            rec.percentiles_from = "tsv-merged" if times else None
+            return
+    elif rec.client == "wrk":
+        hists = []
+        for _, files in parts:
+            raw = (files.directory / "wrk.json")
+            try:
+                data = json.loads(raw.read_text())
+            except (OSError, ValueError):
+                data = None
+            hist = histogram(data.get("latency_hist_us")) if isinstance(data, dict) else None
+            if hist is None:
+                break
+            hists.append(hist)
+        else:
+            merged = merge_histograms(hists)
+            pct = {p: hist_percentile(merged, p) for p in (50, 90, 99, 99.9)}
+            ms = {p: None if v is None else v / 1000.0 for p, v in pct.items()}
+            rec.p50_ms, rec.p99_ms = ms[50], ms[99]
+            rec.max_ms = max((m for m in maxes if m is not None), default=None)
+            corrected = any(p.percentiles_from == "wrk-corrected" for p, _ in parts)
+            rec.percentiles_from = ("wrk-corrected-merged" if corrected else "wrk-merged") if merged else None
+            intervals = [(p.client_detail or {}).get("correction_interval_ms") for p, _ in parts]
+            rec.client_detail = {
+                "p90_ms": ms[90], "p99_9_ms": ms[99.9],
+                "duration_from": "+".join(sorted({str((p.client_detail or {}).get("duration_from")) for p, _ in parts})),
+                "correction_interval_ms": max((i for i in intervals if i is not None), default=None),
+                "threads_reached": sum((p.client_detail or {}).get("threads_reached") or 0 for p, _ in parts),
+            }
+            return
+    # no per-request data from some part: the union's p99 is at most the highest part's
+    p99s = [p.p99_ms for p, _ in parts]
+    rec.p50_ms = None
+    rec.p99_ms = max(p99s) if p99s and all(v is not None for v in p99s) else None
+    rec.max_ms = max(maxes) if maxes and all(v is not None for v in maxes) else None
+    rec.p99_upper_bound = rec.p99_ms is not None
+    rec.percentiles_from = "max-of-parts" if rec.p99_ms is not None else None
+
+
+def client_limits(rec: Record, spec: Any = None) -> list[str]:
+    """Why the client may have set the pace rather than the server (empty: no sign of it).
+
+    A load host whose CPU was busy >= CLIENT_BUSY_PCT over the run (host_cpu_pct, per part
+    with several), a client using >= CLIENT_BUSY_PCT of its cores (loadgen_cpu_pct), or ab's
+    req/s at >= CLIENT_CEILING_PCT of ab's own ceiling (pct_of_ceiling). Runs with an error or
+    no req/s are not judged. When the load host is the app host too (or on local containers,
+    where /proc/stat is the whole machine) a busy CPU is the app's as much as the client's.
+    """
+    if rec.error or rec.rps is None:
+        return []
+    why = []
+    shared = spec is not None and spec.app_host is not None and spec.app_host == spec.loadgen_host
+    client = rec.client or "the client"
+    sources = ([(p["host"], p) for p in rec.parts] if rec.parts
+               else [(spec.loadgen_host if spec is not None else None, dataclasses.asdict(rec))])
+    for host, fig in sources:
+        where = f"load host {host}" if host else "the load host"
+        busy = fig.get("host_cpu_pct")
+        if busy is not None and busy >= CLIENT_BUSY_PCT:
+            why.append(f"{where}'s CPU was {busy:g}% busy" + (" (the app's host too)" if shared and not rec.parts else ""))
+        own = fig.get("loadgen_cpu_pct")
+        if own is not None and own >= CLIENT_BUSY_PCT:
+            cores = "a core" if client == "ab" else f"its {fig.get('client_threads')} threads' cores"
+            why.append(f"{client} used {own:g}% of {cores}" + (f" on {host}" if rec.parts else ""))
+    if rec.pct_of_ceiling is not None and rec.pct_of_ceiling >= CLIENT_CEILING_PCT:
+        why.append(f"req/s at {rec.pct_of_ceiling:g}% of ab's own ceiling ({rec.ab_ceiling_rps:.2f} req/s)")
+    return why
 
 
 def _text(x: Any) -> str | None:

@@ -32,6 +32,10 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   / c) adds synthetic samples at its time - E, - 2E... So when max > 2E the
   percentiles are wrk's corrected ones, not the measured times (max always is
   measured). `percentiles_from` says which.
+* wrk.json's latency_hist_us is that (corrected) histogram, [[µs, count], ...]
+  (bench-wrk.lua; null when dumping it would have taken too long, absent in
+  older runs): several load hosts' runs are merged from it, with wrk's own
+  percentile rule (hist_percentile).
 * wrk has no lone first request: all c connections start at once, so ab's
   ceiling (abparse.ab_ceiling_rps) does not apply. Like ab it sends HTTP/1.0
   (bench-wrk.lua), a connection per request.
@@ -40,6 +44,7 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +78,8 @@ class WrkRun:
     max_ms: float | None = None
     mean_ms: float | None = None
     correction_interval_ms: float | None = None
+    #: wrk's latency histogram (µs, count), sorted; None when wrk.json has none
+    latency_hist: list[tuple[int, int]] | None = None
 
     @property
     def has_stats(self) -> bool:
@@ -172,9 +179,49 @@ def apply_json(run: WrkRun, data: dict[str, Any]) -> None:
         run.p50_ms, run.p90_ms = _ms(lat.get("p50")), _ms(lat.get("p90"))
         run.p99_ms, run.p99_9_ms = _ms(lat.get("p99")), _ms(lat.get("p99_9"))
         run.max_ms, run.mean_ms = hi / 1000.0, _ms(lat.get("mean"))
+    run.latency_hist = histogram(data.get("latency_hist_us"))
     counted = _int(data.get("responses_counted"))
     if run.requests is not None and counted is not None and counted != run.requests:
         run.warnings.append(f"wrk counted {run.requests} responses, the Lua script {counted}")
+
+
+def histogram(raw: Any) -> list[tuple[int, int]] | None:
+    """wrk.json's latency_hist_us as sorted (µs, count) pairs; None when absent or malformed."""
+    if not isinstance(raw, list):
+        return None
+    out = []
+    for item in raw:
+        if not isinstance(item, list) or len(item) != 2:
+            return None
+        value, count = _int(item[0]), _int(item[1])
+        if value is None or count is None or count < 0:
+            return None
+        out.append((value, count))
+    return sorted(out)
+
+
+def hist_percentile(hist: list[tuple[int, int]], p: float) -> int | None:
+    """wrk's percentile of a histogram (src/stats.c stats_percentile): the first value whose running
+    count reaches round(p / 100 × count + 0.5), C's round (half away from zero); None when empty."""
+    total = sum(count for _, count in hist)
+    if total <= 0:
+        return None
+    rank = math.floor(p / 100.0 * total + 0.5 + 0.5)
+    running = 0
+    for value, count in hist:
+        running += count
+        if running >= rank:
+            return value
+    return hist[-1][0]
+
+
+def merge_histograms(hists: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The histogram of the union of several runs' samples."""
+    merged: dict[int, int] = {}
+    for hist in hists:
+        for value, count in hist:
+            merged[value] = merged.get(value, 0) + count
+    return sorted(merged.items())
 
 
 def load_wrk_run(directory: Path, requested: int | None = None, exit_code: int | None = None) -> WrkRun:
