@@ -344,21 +344,25 @@ def _why(ab: Record, wrk: Record) -> list[str]:
 
 
 def compared(records: list[Record]) -> list[dict[str, Any]]:
-    """One row per mode and profile that ab and wrk both ran, in the records' order."""
+    """One row per point (mode, profile, c, n, delay, route) and repetition that ab and wrk both ran,
+    in the records' order: repetition k of ab's point beside repetition k of wrk's."""
     pairs: dict[tuple, dict[str, Record]] = {}
     for rec in records:
-        if rec.get("mode") is not None:
-            pairs.setdefault((rec["mode"], rec.get("profile")), {})[str(rec.get("client") or "ab")] = rec
+        key = compare.point_key(rec)
+        if key is None:
+            continue
+        mode, profile, client, c, n, delay, route = key
+        pairs.setdefault((mode, profile, c, n, delay, route, rec.get("repetition") or 1), {})[client] = rec
     rows = []
-    for (mode, profile), by in pairs.items():
+    for (mode, profile, *_, repetition), by in pairs.items():
         if "ab" not in by or "wrk" not in by:
             continue
         ab, wrk = by["ab"], by["wrk"]
         ratio = wrk["rps"] / ab["rps"] if _usable(ab) and _usable(wrk) and ab["rps"] > 0 else None
         agree = None if ratio is None else abs(ratio - 1) <= AGREE_WITHIN
         rows.append({
-            "mode": mode, "profile": profile, "ab": ab, "wrk": wrk, "ratio": ratio, "agree": agree,
-            "why": _why(ab, wrk) if agree is False else [],
+            "mode": mode, "profile": profile, "repetition": repetition, "ab": ab, "wrk": wrk,
+            "ratio": ratio, "agree": agree, "why": _why(ab, wrk) if agree is False else [],
         })
     return rows
 
@@ -368,9 +372,11 @@ def compare_table(records: list[Record]) -> str | None:
     rows = compared(records)
     if not rows:
         return None
+    rep = repeated(records)
     lines = [
-        "| mode | profile | c | n | delay s | ab req/s | wrk req/s | wrk / ab | ab's ceiling req/s | verdict |",
-        "|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|",
+        "| mode | profile |" + (" rep |" if rep else "")
+        + " c | n | delay s | ab req/s | wrk req/s | wrk / ab | ab's ceiling req/s | verdict |",
+        "|:---|:---|" + ("---:|" if rep else "") + "---:|---:|---:|---:|---:|---:|---:|:---|",
     ]
     for row in rows:
         ab, wrk = row["ab"], row["wrk"]
@@ -383,7 +389,8 @@ def compare_table(records: list[Record]) -> str | None:
             verdict = f"**differ by {abs(row['ratio'] - 1) * 100:.0f}%**" + (
                 ": " + "; ".join(row["why"]) if row["why"] else "")
         cells = [
-            str(row["mode"]), str(row["profile"] or DASH), _num(ab.get("c"), 0), _num(ab.get("n"), 0),
+            str(row["mode"]), str(row["profile"] or DASH), *([str(row["repetition"])] if rep else []),
+            _num(ab.get("c"), 0), _num(ab.get("n"), 0),
             DASH if ab.get("delay") is None else f"{ab['delay']:g}", _rps(ab), _rps(wrk),
             DASH if row["ratio"] is None else f"{row['ratio']:.2f}",
             _num(ab.get("ab_ceiling_rps"), 2), verdict,
@@ -450,7 +457,8 @@ def repeats_section(records: list[Record]) -> list[str]:
 
 
 COMPARE_TEXT = (
-    "Clients compared: req/s of ab and of wrk on the same mode and profile, one after the other; "
+    "Clients compared: req/s of ab and of wrk at the same point (mode, profile, c, n, delay) and "
+    "repetition (rep: ab's k-th run beside wrk's k-th), one after the other; "
     "they agree when they differ by at most 10% of ab's. Known causes of a gap: ab sends its first "
     "request alone (its ceiling, above: wrk, which opens its c connections at once, can pass it); "
     "both send HTTP/1.0, a connection per request, so connection handling is not a cause; a client using a "
@@ -597,9 +605,80 @@ def markdown(records: list[Record], run_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chart(records: list[Record], path: Path, title: str = "") -> None:
-    """chart.png: % of ideal per mode, one bar per profile side by side.
+def chart_groups(records: list[Record]) -> list[tuple[str, list[Record]]]:
+    """The chart's x positions: one per mode, or per mode and (c, n, delay, route) when a mode ran at
+    several (a sweep); with its label and records, in the records' order."""
+    params: dict[str, set] = {}
+    for rec in records:
+        params.setdefault(mode_label(rec), set()).add(_params(rec))
+    groups: dict[tuple, list[Record]] = {}
+    for rec in records:
+        mode = mode_label(rec)
+        groups.setdefault((mode, _params(rec) if len(params[mode]) > 1 else None), []).append(rec)
+    out = []
+    for (mode, key), recs in groups.items():
+        label = mode
+        if key is not None:
+            c, n, delay, route = key
+            label += f"\nc={_num(c, 0)} n={_num(n, 0)} delay={DASH if delay is None else _g(delay)}"
+            label += f" {route}" if len({p[3] for p in params[mode]}) > 1 else ""
+        out.append((label, recs))
+    return out
 
+
+def _params(rec: Record) -> tuple:
+    return (rec.get("c"), rec.get("n"), rec.get("delay"), rec.get("route"))
+
+
+def bar_series(rec: Record, several: bool) -> str:
+    """A chart's bar series: the profile, plus the client when the run had more than one."""
+    return str(rec.get("profile")) + (f" {rec.get('client') or 'ab'}" if several else "")
+
+
+def series_order(records: list[Record]) -> list[str]:
+    """The bar series side by side: seed before tuned, ab before wrk."""
+    order = {"seed": 0, "tuned": 1}
+    several = len(clients(records)) > 1
+    return sorted({bar_series(r, several) for r in records},
+                  key=lambda p: (order.get(p.split(" ")[0], 9), p.split(" ")[0], p.endswith(" wrk"), p))
+
+
+def chart_bars(records: list[Record]) -> list[dict[str, Any]]:
+    """chart.png's bars: one per x position (chart_groups) and series, i.e. one per point.
+
+    Each: x (the group's index), series, records (the point's repetitions), counted (those
+    without an error and with a % of ideal), pct / min_pct / max_pct (median, min and max of
+    their % of ideal; None without any), rps (median req/s), ceiling_pct (ab's, when known).
+    """
+    import statistics
+
+    several = len(clients(records)) > 1
+    bars: dict[tuple[int, str], list[Record]] = {}
+    for i, (_, recs) in enumerate(chart_groups(records)):
+        for rec in recs:
+            bars.setdefault((i, bar_series(rec, several)), []).append(rec)
+    out = []
+    for (i, series), recs in bars.items():
+        good = [r for r in recs if not r.get("error") and r.get("pct_of_ideal") is not None]
+        pcts = [r["pct_of_ideal"] for r in good]
+        rps = [r["rps"] for r in good if r.get("rps") is not None]
+        out.append({
+            "x": i, "series": series, "records": recs, "counted": good,
+            "pct": statistics.median(pcts) if pcts else None,
+            "min_pct": min(pcts, default=None), "max_pct": max(pcts, default=None),
+            "rps": statistics.median(rps) if rps else None,
+            "ceiling_pct": next((r["ab_ceiling_pct"] for r in recs
+                                 if not r.get("error") and r.get("ab_ceiling_pct") is not None), None),
+        })
+    return out
+
+
+def chart(records: list[Record], path: Path, title: str = "") -> None:
+    """chart.png: % of ideal per mode (per point in a sweep), one bar per profile side by side.
+
+    One bar per point: with repeat=K its height is the median of the
+    repetitions' % of ideal (those without an error) and a black error bar spans
+    their min to max; its label gives the median req/s and "median of k".
     A diamond over the seed bar marks the seed's published figure as % of its
     own ideal; an orange line across each bar marks ab's ceiling for that run
     (the most % of ideal ab can show at its n and c); hatching marks capped
@@ -615,23 +694,14 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    modes: list[str] = []
-    for rec in records:
-        if mode_label(rec) not in modes:
-            modes.append(mode_label(rec))
-    order = {"seed": 0, "tuned": 1}
+    groups = chart_groups(records)
+    modes = [label for label, _ in groups]
     several = len(clients(records)) > 1
-
-    def series_of(rec: Record) -> str:
-        """A bar series: the profile, plus the client when the run had more than one."""
-        client = str(rec.get("client") or "ab")
-        return str(rec.get("profile")) + (f" {client}" if several else "")
 
     def profile_of(series: str) -> str:
         return series.split(" ")[0]
 
-    profiles = sorted({series_of(r) for r in records},
-                      key=lambda p: (order.get(profile_of(p), 9), profile_of(p), p.endswith(" wrk"), p))
+    profiles = series_order(records)
     base = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
     lighter = {"seed": "#cfcfcf", "tuned": "#8fbbd9"}
     colours = {p: (lighter if p.endswith(" wrk") else base).get(profile_of(p), f"C{k + 2}")
@@ -643,35 +713,47 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
 
     fig, ax = plt.subplots(figsize=(max(8.0, 1.1 * len(modes) + 2) + 3.5, 5.5), dpi=100)
     top = 100.0
-    hatched = published = ceiling_drawn = False
-    for rec in records:
-        i, prof = modes.index(mode_label(rec)), series_of(rec)
+    hatched = published = ceiling_drawn = ranged = False
+    for bar in chart_bars(records):
+        i, prof, recs, good = bar["x"], bar["series"], bar["records"], bar["counted"]
         x = xpos(i, prof)
-        pct = None if rec.get("error") else rec.get("pct_of_ideal")
-        ceiling = None if rec.get("error") else rec.get("ab_ceiling_pct")
+        ceiling = bar["ceiling_pct"]
         if ceiling is not None:
             ax.hlines(ceiling, x - width / 2, x + width / 2, colors=CEILING_COLOUR, linewidth=2, zorder=3)
             ceiling_drawn = True
-        if pct is None:
-            ax.text(x, 2, "error" if rec.get("error") else "n/a", rotation=90, ha="center", va="bottom",
-                    fontsize=8, color="#c62828")
+        if not good:
+            ax.text(x, 2, "error" if any(r.get("error") for r in recs) else "n/a", rotation=90, ha="center",
+                    va="bottom", fontsize=8, color="#c62828")
             continue
-        top = max(top, pct)
-        hatch = "//" if rec.get("capped") or rec.get("failed") else None
+        pct, low, high = bar["pct"], bar["min_pct"], bar["max_pct"]
+        top = max(top, high)
+        hatch = "//" if any(r.get("capped") or r.get("failed") for r in good) else None
         hatched = hatched or hatch is not None
         if several and prof.endswith(" wrk"):
             hatch = (hatch or "") + ".."
         ax.bar(x, pct, width=width * 0.95, color=colours[prof], hatch=hatch, edgecolor="white")
-        label = f"{rec['rps']:.{0 if rec['rps'] >= 10 else 1}f}/s" if rec.get("rps") is not None else ""
-        if rec.get("failed"):
-            label += f"\n{rec['failed']} failed"
-        if rec.get("capped"):
+        if len(good) > 1:
+            ax.errorbar(x, pct, yerr=[[pct - low], [high - pct]], fmt="none", ecolor="black", elinewidth=1,
+                        capsize=3, zorder=4)
+            ranged = True
+        label = ""
+        if bar["rps"] is not None:
+            mid = bar["rps"]
+            label = f"{mid:.{0 if mid >= 10 else 1}f}/s" + (f"\nmedian of {len(good)}" if len(good) > 1 else "")
+        failed = [r["failed"] for r in good if r.get("failed")]
+        if failed:
+            label += f"\n{max(failed)} failed" if len(good) == 1 else f"\nfailed in {len(failed)}"
+        if any(r.get("capped") for r in good):
             label += "\ncapped"
         # above the ceiling line when the bar comes close to it, so the line stays readable
-        above = max(pct, ceiling) if ceiling is not None and ceiling - pct < 8 else pct
+        above = max(high, ceiling) if ceiling is not None and ceiling - high < 8 else high
         ax.text(x, above + 1, label, ha="center", va="bottom", fontsize=7)
-    for i, mode in enumerate(modes):
-        rec = next(r for r in records if mode_label(r) == mode)
+    seen: set[str] = set()
+    for i, (_, recs) in enumerate(groups):
+        rec = recs[0]
+        if mode_label(rec) in seen:
+            continue  # the published figure once per mode, at its first point
+        seen.add(mode_label(rec))
         p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
         if seed is not None and p.get("c") and p.get("delay"):
             pct = 100.0 * seed / (p["c"] / p["delay"])
@@ -695,6 +777,9 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     if ceiling_drawn:
         handles.append(Line2D([], [], color=CEILING_COLOUR, linewidth=2,
                               label="ab's ceiling: n / (c × (1 + ⌈(n−1)/c⌉))\n(ab sends its first request alone)"))
+    if ranged:
+        handles.append(Line2D([], [], color="black", marker="_", markersize=8, linewidth=1,
+                              label="repetitions: median (bar),\nmin–max (line)"))
     handles.append(Line2D([], [], color="#2e7d32", linestyle="--", label="ideal: c / delay"))
     # legend low in the right margin, leaving its top for the ceiling values
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8, frameon=False)
