@@ -8,7 +8,8 @@ Runs on the bench hosts with the system Python (stdlib only):
 
 PLAN is <plan dir>/plan.json (schema 1: token, deadline, control address
 and port, loadgens, scripts_dir, mode_command, switch_timeout,
-monitor_max_blocking, warmup_requests and the runs, each a run.json entry
+monitor_max_blocking, warmup_requests, lost_after (optional, 60 s: the
+default of --lost-after) and the runs, each a run.json entry
 (schema 2) plus "parts": [{"host", "c", "n"}, ...], one per load host in the
 order of loadgens). Each runner goes through every run in order; a failed
 run is recorded and the next one follows.
@@ -19,11 +20,13 @@ planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
 [--monitor --monitor-max-blocking X]; a failure skips the run: "switch: ..."),
 waits for every load host's warm-up (--warm-wait, 120 s; else the run is
 skipped, naming the missing hosts), starts SCRIPTS/bench-sample.py, says
-"go", waits for every part's result (at most time_limit + timeout +
---done-grace, 60 s), stops the sampler (server.json; killed after 30 s),
-counts gevent's hub blockages in the journal when the run has monitor on,
-and writes outcome.json ({"error", "blocked"}). Each run ends with a line in
-<plan dir>/progress.jsonl:
+"go" 0.5 s later (the sampler's first reading comes before the load; several
+load hosts then start together 0.3 s after "go"), waits for every part's
+result (at most time_limit + timeout + --done-grace, 60 s), stops the
+sampler (server.json; killed after 30 s), counts gevent's hub blockages in
+the journal since "go" when the run has monitor on, and writes outcome.json
+({"error", "blocked"}; a part's error reads "loadgen HOST: ..."). Each run
+ends with a line in <plan dir>/progress.jsonl (parts: {} for a skipped run):
 
     {"index": 0, "name": "gevent-tuned", "error": null,
      "parts": {"fb-loadgen": {"rps", "failed", "complete", "p99_ms",
@@ -49,14 +52,20 @@ GET /state -> {"index", "phase": switching|warm|go|skipped|finished,
 "host", "error", "summary"} -> 200 {"ok": true}, or 409 for another run than
 the current one (or a phase that does not take it). Nothing else.
 
-Bounds: nothing waits without one. A load runner that cannot reach the
-endpoint for --lost-after (60 s) in a row stops its client and exits 1;
-every runner stops by itself at the plan's deadline.
+Bounds: nothing waits without one. Load runners ask for the state every
+50 ms, but only every 1 s while their client runs (the app host is being
+measured); one that cannot reach the endpoint for --lost-after (the plan's
+lost_after, 60 s) in a row stops its client and exits 1. The client's wrapper is killed at
+time_limit + timeout + 45 s (its own cap on the client is + 30 s), a warm-up
+at 90 s, the mode command at switch_timeout + 30 s. Every runner stops by
+itself at the plan's deadline.
 SIGTERM, SIGINT or SIGHUP: the runner sends SIGTERM to its children (the
 client wrappers kill ab or wrk at once; the sampler writes its figures),
 the app runner adds {"interrupted": "SIGTERM"} to progress.jsonl, and it
 exits 128 + the signal (143, 130, 129); past the deadline the same with
-"deadline" and exit 124.
+"deadline" and exit 124 (a stop during --linger, the plan being done,
+exits 0). Should the app runner fail otherwise, its last progress line is
+{"interrupted": "error: ..."}.
 Exit status: 0 the plan is done, 1 a fatal problem (the endpoint cannot be
 served or reached, the token is refused), 2 a bad plan or command line.
 """
@@ -71,6 +80,8 @@ import os
 import re
 import shlex
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
@@ -99,6 +110,9 @@ WARMUP_CAP_S = 90.0
 SWITCH_GRACE_S = 30.0
 #: bench-sample.py's --max-seconds is time_limit + timeout + this.
 SAMPLER_MAX_GRACE_S = 120
+#: "go" comes this long after the sampler starts: its first reading (systemctl show,
+#: /proc) must come before the load does.
+SAMPLER_SETTLE_S = 0.5
 #: Once told to stop, the sampler has this long to write server.json.
 SAMPLER_WAIT_S = 30.0
 #: A client wrapper is killed after time_limit + timeout + this (its own cap is + 30 s).
@@ -140,7 +154,8 @@ def last_line(text: str) -> str:
 
 
 def seconds(x: float) -> str:
-    return f"{x:g}"
+    """A number of seconds for a command line or a message: 60, not 60.0."""
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 class PlanError(Exception):
@@ -236,6 +251,9 @@ def load_plan(path: Path) -> dict:
     plan["switch_timeout"] = _number(plan.get("switch_timeout", 60), "switch_timeout", p)
     plan["monitor_max_blocking"] = _number(plan.get("monitor_max_blocking", 0.1), "monitor_max_blocking", p)
     plan["warmup_requests"] = _int(plan.get("warmup_requests", 50), "warmup_requests", p)
+    plan["lost_after"] = _number(plan.get("lost_after", LOST_AFTER_S), "lost_after", p)
+    if plan["lost_after"] <= 0:
+        p.append(f"lost_after must be positive: {plan['lost_after']}")
     runs = plan.get("runs")
     if not isinstance(runs, list):
         p.append("runs must be a list")
@@ -503,8 +521,13 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
-        address_family = __import__("socket").AF_INET6 if ":" in plan["control"]["address"] else \
-            __import__("socket").AF_INET
+        address_family = socket.AF_INET6 if ":" in plan["control"]["address"] else socket.AF_INET
+
+        def server_bind(self) -> None:
+            # HTTPServer's own also looks up the address's name (socket.getfqdn),
+            # which can hang on a host without reverse DNS: not needed here.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = self.server_address[:2]
 
     return Server((plan["control"]["address"], plan["control"]["port"]), Handler)
 
@@ -546,22 +569,25 @@ class AppRunner:
             fh.write(json.dumps(line) + "\n")
 
     def main(self) -> int:
+        server = None
         try:
-            server = make_server(self.plan, self.control)
-        except OSError as exc:
-            raise Fatal(f"cannot serve the control endpoint on "
-                        f"{self.plan['control']['address']}:{self.plan['control']['port']}: {exc}") from None
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        thread.start()
-        log(f"serving on {self.plan['control']['address']}:{self.plan['control']['port']}, "
-            f"{len(self.plan['runs'])} runs")
-        try:
+            self.guard.check()
+            address = f"{self.plan['control']['address']}:{self.plan['control']['port']}"
+            try:
+                server = make_server(self.plan, self.control)
+            except OSError as exc:
+                raise Fatal(f"cannot serve the control endpoint on {address}: {exc}") from None
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+            log(f"serving on {address}, {len(self.plan['runs'])} runs")
             for index, run in enumerate(self.plan["runs"]):
                 self.run_one(index, run)
             self.control.finish(len(self.plan["runs"]))
             self.note({"finished": True, "runs": len(self.plan["runs"])})
             log("finished")
-            self.guard.sleep(self.args.linger)
+            try:
+                self.guard.sleep(self.args.linger)
+            except Stop as stop:
+                log(f"{stop.reason} after the last run: the plan is done")
             return 0
         except Stop as stop:
             self.guard.stop_children()
@@ -572,14 +598,16 @@ class AppRunner:
             self.note({"interrupted": f"error: {type(exc).__name__}: {exc}"})
             raise
         finally:
-            server.shutdown()
-            server.server_close()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
 
     def run_one(self, index: int, run: dict) -> None:
         guard, plan = self.guard, self.plan
         folder = self.dir / "app" / run["name"]
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "stop").unlink(missing_ok=True)
+        for stale in ("stop", "server.json", "outcome.json"):  # a plan dir used before
+            (folder / stale).unlink(missing_ok=True)
         self.control.begin(index)
         write_json(folder / "run.json", run)
         log(f"run {index} {run['name']}: switching")
@@ -593,9 +621,8 @@ class AppRunner:
             return self.skip(index, run, folder,
                              f"warm: no warm-up from {', '.join(missing)} within {seconds(self.args.warm_wait)} s")
         limit = int(run["time_limit"]) + int(run["timeout"])
-        since = int(time.time())
         errors = []
-        sampler = err = None
+        sampler = None
         err = tempfile.TemporaryFile()
         try:
             try:
@@ -605,6 +632,9 @@ class AppRunner:
                                       stdout=subprocess.DEVNULL, stderr=err)
             except OSError as exc:
                 errors.append(f"sampler: cannot run bench-sample.py: {exc}")
+            else:
+                guard.sleep(SAMPLER_SETTLE_S)
+            since = int(time.time())  # the journal's blockages count from here
             self.control.set_phase("go")
             log(f"run {index} {run['name']}: go")
             bound = limit + self.args.done_grace
@@ -619,6 +649,7 @@ class AppRunner:
                     err.seek(0)
                     errors.append(f"sampler: exit status {rc}: {last_line(err.read().decode(errors='replace'))}")
                 guard.forget(sampler)
+            (folder / "stop").unlink(missing_ok=True)
         finally:
             err.close()
         blocked = self.count_blocked(run, since) if flag(run.get("monitor")) else None
@@ -668,7 +699,8 @@ class Endpoint:
         self.lost_since: float | None = None
 
     def _attempt(self, method: str, path: str, body: dict | None) -> tuple[int, dict] | None:
-        conn = http.client.HTTPConnection(self.address, self.port, timeout=min(REQUEST_TIMEOUT_S, self.lost_after))
+        timeout = min(REQUEST_TIMEOUT_S, max(0.5, self.lost_after))
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
             conn.request(method, path, body=data, headers={TOKEN_HEADER: self.token,
@@ -691,6 +723,7 @@ class Endpoint:
         return status, payload if isinstance(payload, dict) else {}
 
     def _unreachable(self, why: str) -> None:
+        """Note a failed request; Lost once they have failed for lost_after seconds in a row."""
         t = time.monotonic()
         if self.lost_since is None:
             self.lost_since = t
@@ -720,7 +753,8 @@ class Endpoint:
 
 def over(state: dict, index: int) -> bool:
     """The app runner is done with run `index` (skipped, or past it)."""
-    return state["index"] > index or state["phase"] in ("skipped", "finished")
+    return state["index"] > index or (state["index"] == index and state["phase"] == "skipped") \
+        or state["phase"] == "finished"
 
 
 def warm_url(url: str) -> str:
@@ -794,9 +828,11 @@ class LoadRunner:
         self.k = plan["loadgens"].index(args.host)
         self.dir = Path(args.plan).resolve().parent / "load" / args.host
         self.scripts = Path(plan["scripts_dir"])
-        self.endpoint = Endpoint(plan, guard, args.lost_after)
+        lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
+        self.endpoint = Endpoint(plan, guard, lost_after)
 
     def main(self) -> int:
+        self.guard.check()
         log(f"{len(self.plan['runs'])} runs, control endpoint "
             f"{self.plan['control']['address']}:{self.plan['control']['port']}")
         for index, run in enumerate(self.plan["runs"]):
@@ -815,7 +851,8 @@ class LoadRunner:
     def run_one(self, index: int, run: dict) -> None:
         state = self.wait(index, ("warm", "go"))
         if over(state, index):
-            log(f"run {index} {run['name']}: over before it reached this host ({state['error'] or state['phase']})")
+            log(f"run {index} {run['name']}: over before it reached this host "
+                f"(the app runner is at run {state['index']}, {state['phase']})")
             return
         part = run["parts"][self.k]
         folder = self.dir / run["name"]
@@ -823,7 +860,7 @@ class LoadRunner:
         write_json(folder / "run.json", {
             **run, "n": int(part["n"]), "c": int(part["c"]),
             "part": {"host": self.host, "index": self.k, "of": len(self.plan["loadgens"])},
-            "point": {"n": run["n"], "c": run["c"]}})
+            "point": {"n": int(run["n"]), "c": int(run["c"])}})
         warning = None
         if state["phase"] == "warm":
             if not expects_failure(run):
@@ -833,7 +870,9 @@ class LoadRunner:
             if over(state, index):
                 log(f"run {index} {run['name']}: skipped ({state['error']})")
                 return
-        self.guard.sleep(min(float(state.get("start_in") or 0), 10.0))
+        start_in = state.get("start_in")
+        if isinstance(start_in, (int, float)) and start_in > 0:
+            self.guard.sleep(min(float(start_in), 10.0))
         log(f"run {index} {run['name']}: {run['client']} n={part['n']} c={part['c']}")
         error = self.run_client(index, run, folder)
         summary = summarize(folder, run["client"])
@@ -920,13 +959,14 @@ def main() -> int:
                      help=f"keep answering /state this long after the last run ({LINGER_S:g})")
     app.add_argument("--journalctl", default="journalctl", help="the journalctl binary (tests)")
     load.add_argument("--host", required=True, help="this load host's name in the plan's loadgens")
-    load.add_argument("--lost-after", type=float, default=LOST_AFTER_S, metavar="S",
-                      help=f"exit 1 when the control endpoint does not answer for S in a row ({LOST_AFTER_S:g})")
+    load.add_argument("--lost-after", type=float, metavar="S",
+                      help="exit 1 when the control endpoint does not answer for S in a row "
+                           f"(default: the plan's lost_after, else {LOST_AFTER_S:g})")
     load.add_argument("--ab", default="ab", help="the ab binary of the warm-up (tests)")
     args = parser.parse_args()
     ROLE = args.role if args.role == "app" else f"load {args.host}"
     for option in ("warm_wait", "done_grace", "linger", "lost_after"):
-        if getattr(args, option, 0) < 0:
+        if (getattr(args, option, 0) or 0) < 0:
             parser.error(f"--{option.replace('_', '-')} must not be negative")
     try:
         plan = load_plan(Path(args.plan))
@@ -940,7 +980,6 @@ def main() -> int:
     guard.install()
     runner = AppRunner(args, plan, guard) if args.role == "app" else LoadRunner(args, plan, guard)
     try:
-        guard.check()
         return runner.main()
     except Stop as stop:
         guard.stop_children()

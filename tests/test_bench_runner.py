@@ -1,0 +1,489 @@
+"""bench-run.py, the plan runner: the app and load runners on loopback, with the real clients.
+
+Each test writes a plan.json whose scripts_dir holds the real bench-ab.py,
+bench-wrk.py and bench-wrk.lua (symlinks) beside a fake bench-sample.py (it
+writes server.json when stopped), a fake mode command and a fake journalctl
+(each records its argv); tests/httpserver.py is the app. The runners are
+started with `python -S` (no site-packages: the hosts' system Python has
+only the stdlib), and every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from benchrun import AB_WRAPPER, FILES, LUA, WRK_WRAPPER, load_module
+from httpserver import Server, closed_port
+
+RUNNER = FILES / "bench-run.py"
+TOKEN = "0123456789abcdef0123456789abcdef"
+#: A plan on loopback ends in a few seconds; this only bounds a broken runner.
+WAIT_S = 40
+
+FAKE_SAMPLER = """
+import argparse, json, os, signal, sys, time
+p = argparse.ArgumentParser()
+for opt in ("--unit", "--out", "--stop-file", "--max-seconds"):
+    p.add_argument(opt, required=True)
+a = p.parse_args()
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample.calls"), "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+why = []
+signal.signal(signal.SIGTERM, lambda *_: why.append("SIGTERM"))
+parent, end = os.getppid(), time.monotonic() + float(a.max_seconds)
+while not why:
+    if os.path.exists(a.stop_file):
+        why.append("stop-file")
+    elif os.getppid() != parent:
+        why.append("orphaned")
+    elif time.monotonic() > end:
+        why.append("max-seconds")
+    else:
+        time.sleep(0.02)
+with open(a.out, "w") as fh:
+    json.dump({"unit": a.unit, "fake": True, "stopped_by": why[0]}, fh)
+"""
+
+# flaskbench-mode's way: one JSON object on stdout, exit 1 and "msg" when the switch failed.
+FAKE_MODE = """
+import json, os, sys
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mode.calls"), "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[2] == "broken":
+    print(json.dumps({"failed": True, "msg": "flask-broken.service did not start"}))
+    sys.exit(1)
+print(json.dumps({"changed": True}))
+"""
+
+FAKE_JOURNALCTL = """
+import json, os, sys
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal.calls"), "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+print("started\\n<Hub> appears to be blocked for 0.2 s\\nok\\n<Hub> appears to be blocked for 0.3 s")
+"""
+
+
+def script(path: Path, body: str) -> Path:
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Path:
+    """scripts_dir: the real client wrappers, the fake sampler, mode command and journalctl."""
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    for real in (AB_WRAPPER, WRK_WRAPPER, LUA):
+        (folder / real.name).symlink_to(real)
+    script(folder / "bench-sample.py", FAKE_SAMPLER)
+    script(folder / "flaskbench-mode", FAKE_MODE)
+    script(folder / "journalctl", FAKE_JOURNALCTL)
+    return folder
+
+
+def calls(scripts: Path, name: str) -> list[list[str]]:
+    path = scripts / f"{name}.calls"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def run_entry(server: Server, key: str, name: str, client: str = "ab", n: int = 20, c: int = 2,
+              delay: float = 0.01, loadgens: tuple[str, ...] = ("lg1",), mode: str = "m",
+              expect: str | None = None, monitor: bool = False, time_limit: int = 30,
+              timeout: int = 5) -> dict:
+    """A plan's run: run.json's entry (schema 2) and its parts, n and c split as evenly as they go."""
+    k = len(loadgens)
+    parts = [{"host": h, "c": c // k + (i < c % k), "n": n // k + (i < n % k)} for i, h in enumerate(loadgens)]
+    return {
+        "schema": 2, "run_id": "20261202T080000Z", "name": name, "mode": mode, "profile": "tuned",
+        "client": client, "n": n, "c": c, "delay": delay, "route": "/", "port": 0,
+        "url": server.url(f"delay={delay}&key={key}-{name}"), "monitor": monitor, "expect": expect,
+        "time_limit": time_limit, "timeout": timeout, "unit": "flask-test.service", "app_host": "app",
+        "loadgen_host": loadgens[0], "repetition": 1, "repeats": 1, "seed": None, "parts": parts,
+    }
+
+
+def write_plan(folder: Path, scripts: Path, runs: list[dict], loadgens: tuple[str, ...] = ("lg1",),
+               port: int | None = None, deadline: float | None = None, token: str = TOKEN,
+               **more: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = {
+        "schema": 1, "run_id": "20261202T080000Z", "token": token, "created_at": time.time(),
+        "deadline": time.time() + 300 if deadline is None else deadline,
+        "control": {"address": "127.0.0.1", "port": port or closed_port()},
+        "app_host": "app", "loadgens": list(loadgens), "scripts_dir": str(scripts),
+        "mode_command": str(scripts / "flaskbench-mode"), "switch_timeout": 60,
+        "monitor_max_blocking": 0.1, "warmup_requests": 50, "runs": runs, **more,
+    }
+    path = folder / "plan.json"
+    path.write_text(json.dumps(plan, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+class Runners:
+    """The runner processes a test starts; any left at teardown are killed."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, plan: Path, role: str, *options: str) -> subprocess.Popen:
+        argv = [sys.executable, "-S", str(RUNNER), role, "--plan", str(plan), *options]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def finish(proc: subprocess.Popen, timeout: float = WAIT_S) -> tuple[int, str]:
+        """The exit status and stderr (the runner's log)."""
+        _out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, err
+
+
+@pytest.fixture
+def runners() -> Iterator[Runners]:
+    r = Runners()
+    yield r
+    for proc in r.procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def progress(plan: Path) -> list[dict]:
+    path = plan.parent / "progress.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def request(port: int, method: str, path: str, token: str | None = TOKEN, body: dict | None = None
+            ) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        headers = {} if token is None else {"X-Flaskbench-Token": token}
+        conn.request(method, path, body=None if body is None else json.dumps(body).encode(), headers=headers)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+
+
+def processes_under(folder: Path) -> list[str]:
+    """Processes whose command line names the folder (runners, wrappers, ab, wrk, the sampler)."""
+    try:
+        import psutil  # type: ignore[import-not-found]
+    except ImportError:
+        out = subprocess.run(["pgrep", "-a", "-f", str(folder)], capture_output=True, text=True).stdout
+        return out.splitlines()
+    return [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
+            if str(folder) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_one_load_host_runs_ab_then_wrk(tmp_path: Path, scripts: Path, server: Server, runners: Runners) -> None:
+    runs = [run_entry(server, tmp_path.name, "r-ab"),
+            run_entry(server, tmp_path.name, "r-wrk", client="wrk", monitor=True)]
+    plan = write_plan(tmp_path / "plan", scripts, runs)
+    app = runners.start(plan, "app", "--linger", "0.3", "--journalctl", str(scripts / "journalctl"))
+    load = runners.start(plan, "load", "--host", "lg1")
+    assert runners.finish(load)[0] == 0
+    rc, log = runners.finish(app)
+    assert rc == 0, log
+
+    lines = progress(plan)
+    assert [line.get("name") for line in lines] == ["r-ab", "r-wrk", None]
+    assert lines[-1] == {"finished": True, "runs": 2}
+    for i, line in enumerate(lines[:2]):
+        assert line["index"] == i and line["error"] is None and list(line["parts"]) == ["lg1"]
+        summary = line["parts"]["lg1"]
+        assert set(summary) == {"rps", "failed", "complete", "p99_ms", "started_at", "ended_at", "warning"}
+        assert summary["rps"] > 0 and summary["failed"] == 0 and summary["complete"] >= 20
+        assert summary["p99_ms"] is not None and summary["warning"] is None
+        assert summary["started_at"] <= summary["ended_at"]
+    assert lines[0]["parts"]["lg1"]["complete"] == 20
+
+    base = plan.parent
+    for run, client_files in zip(runs, (("ab.txt", "ab.err", "ab.tsv", "ab.csv"), ("wrk.txt", "wrk.err", "wrk.json"))):
+        app_dir, load_dir = base / "app" / run["name"], base / "load" / "lg1" / run["name"]
+        assert read(app_dir / "run.json") == run
+        assert read(app_dir / "server.json")["stopped_by"] == "stop-file"
+        part_run = read(load_dir / "run.json")
+        assert part_run == {**run, "part": {"host": "lg1", "index": 0, "of": 1}, "point": {"n": 20, "c": 2}}
+        assert read(load_dir / "loadgen.json")["client"] == run["client"]
+        for name in client_files:
+            assert (load_dir / name).is_file(), name
+    assert read(base / "app" / "r-ab" / "outcome.json") == {"error": None, "blocked": None}
+    assert read(base / "app" / "r-wrk" / "outcome.json") == {"error": None, "blocked": 2}
+
+    # 20 measured + a warm-up of min(warmup_requests, c) = 2, at delay=0
+    assert server.answered(f"{tmp_path.name}-r-ab") == 22
+    assert calls(scripts, "mode") == [["set", "m", "tuned", "--timeout", "60"],
+                                      ["set", "m", "tuned", "--timeout", "60", "--monitor",
+                                       "--monitor-max-blocking", "0.1"]]
+    sampled = calls(scripts, "sample")
+    assert len(sampled) == 2 and sampled[0][sampled[0].index("--max-seconds") + 1] == "155"
+    (journal,) = calls(scripts, "journal")
+    assert journal[:2] == ["--unit", "flask-test.service"] and journal[2] == "--since"
+    assert journal[3].startswith("@") and journal[4:] == ["--output", "cat", "--no-pager"]
+
+
+def test_two_load_hosts_each_run_their_part(tmp_path: Path, scripts: Path, server: Server,
+                                            runners: Runners) -> None:
+    hosts = ("lg1", "lg2")
+    runs = [run_entry(server, tmp_path.name, "r-ab", loadgens=hosts, expect="hang"),
+            run_entry(server, tmp_path.name, "r-wrk", client="wrk", loadgens=hosts)]
+    plan = write_plan(tmp_path / "plan", scripts, runs, loadgens=hosts)
+    app = runners.start(plan, "app", "--linger", "0.3")
+    loads = [runners.start(plan, "load", "--host", h) for h in hosts]
+    for load in loads:
+        rc, log = runners.finish(load)
+        assert rc == 0, log
+    assert runners.finish(app)[0] == 0
+
+    lines = progress(plan)
+    assert len(lines) == 3 and lines[-1] == {"finished": True, "runs": 2}
+    for line in lines[:2]:
+        assert line["error"] is None and sorted(line["parts"]) == ["lg1", "lg2"]
+        for summary in line["parts"].values():
+            assert summary["complete"] >= 10 and summary["failed"] == 0 and summary["rps"] > 0
+    assert [s["complete"] for s in lines[0]["parts"].values()] == [10, 10]
+    # expect is set: no warm-up, only the 2 x 10 measured requests
+    assert server.answered(f"{tmp_path.name}-r-ab") == 20
+    for k, host in enumerate(hosts):
+        part_run = read(plan.parent / "load" / host / "r-ab" / "run.json")
+        assert (part_run["n"], part_run["c"]) == (10, 1)
+        assert part_run["part"] == {"host": host, "index": k, "of": 2}
+        assert part_run["point"] == {"n": 20, "c": 2}
+        assert (plan.parent / "load" / host / "r-wrk" / "wrk.json").is_file()
+
+
+def test_failed_runs_are_recorded_and_the_next_one_runs(tmp_path: Path, scripts: Path, server: Server,
+                                                        runners: Runners) -> None:
+    # a switch that fails skips its run; a client that fails (wrk needs n >= c) is the run's error
+    runs = [run_entry(server, tmp_path.name, "r-broken", mode="broken"), run_entry(server, tmp_path.name, "r-ok"),
+            run_entry(server, tmp_path.name, "r-wrk", client="wrk", n=1)]
+    plan = write_plan(tmp_path / "plan", scripts, runs)
+    app = runners.start(plan, "app", "--linger", "0.3")
+    load = runners.start(plan, "load", "--host", "lg1")
+    assert runners.finish(load)[0] == 0
+    assert runners.finish(app)[0] == 0
+
+    lines = progress(plan)
+    error = "switch: flask-broken.service did not start"
+    assert lines[0] == {"index": 0, "name": "r-broken", "error": error, "parts": {}}
+    assert read(plan.parent / "app" / "r-broken" / "outcome.json") == {"error": error, "blocked": None}
+    assert not (plan.parent / "load" / "lg1" / "r-broken").exists()
+    assert server.answered(f"{tmp_path.name}-r-broken") == 0
+    assert lines[1]["error"] is None and lines[1]["parts"]["lg1"]["complete"] == 20
+    error = lines[2]["error"]
+    assert error.startswith("loadgen lg1: bench-wrk.py exit status 1: ") and "need n >= c" in error
+    assert lines[2]["parts"]["lg1"]["complete"] is None
+    assert read(plan.parent / "app" / "r-wrk" / "outcome.json")["error"] == error
+    assert lines[3] == {"finished": True, "runs": 3}
+
+
+def test_the_endpoint_wants_the_token_and_a_missing_load_host_skips_the_run(
+        tmp_path: Path, scripts: Path, server: Server, runners: Runners) -> None:
+    port = closed_port()
+    plan = write_plan(tmp_path / "plan", scripts, [run_entry(server, tmp_path.name, "r")], port=port)
+    app = runners.start(plan, "app", "--linger", "0", "--warm-wait", "3")
+
+    def warm() -> bool:
+        try:
+            return request(port, "GET", "/state")[1]["phase"] == "warm"
+        except OSError:
+            return False
+    wait_until(warm, "warm phase")
+    assert request(port, "GET", "/state") == (200, {"index": 0, "phase": "warm", "start_in": None, "error": None})
+    assert request(port, "GET", "/state", token="f" * 32)[0] == 403
+    assert request(port, "GET", "/state", token=None)[0] == 403
+    assert request(port, "POST", "/warm", token="f" * 32, body={"index": 0, "host": "lg1"})[0] == 403
+    assert request(port, "GET", "/mode")[0] == 404
+    assert request(port, "POST", "/warm", body={"index": 1, "host": "lg1"})[0] == 409
+    assert request(port, "POST", "/done", body={"index": 0, "host": "lg1", "error": None, "summary": {}})[0] == 409
+    assert request(port, "POST", "/warm", body={"index": 0, "host": "nobody"})[0] == 400
+
+    # a load runner whose plan has another token stops at once
+    other = write_plan(tmp_path / "other", scripts, [run_entry(server, tmp_path.name, "r")], port=port,
+                       token="f" * 32)
+    rc, log = runners.finish(runners.start(other, "load", "--host", "lg1"), timeout=10)
+    assert rc == 1 and "403" in log
+
+    rc, log = runners.finish(app)
+    assert rc == 0, log
+    error = "warm: no warm-up from lg1 within 3 s"
+    assert progress(plan) == [{"index": 0, "name": "r", "error": error, "parts": {}},
+                              {"finished": True, "runs": 1}]
+    assert not (plan.parent / "app" / "r" / "server.json").exists()
+
+
+def long_run(tmp_path: Path, scripts: Path, server: Server, time_limit: int = 30, timeout: int = 5) -> Path:
+    """A plan whose one run would last ~50 s (2000 requests at 0.05 s over 2 connections)."""
+    run = run_entry(server, tmp_path.name, "r", n=2000, delay=0.05, time_limit=time_limit, timeout=timeout)
+    return write_plan(tmp_path / "plan", scripts, [run])
+
+
+def wait_for_the_client(plan: Path) -> None:
+    wait_until(lambda: (plan.parent / "load" / "lg1" / "r" / "ab.txt").exists(), "ab started")
+    time.sleep(0.3)
+
+
+def test_sigterm_to_the_app_runner_leaves_no_process(tmp_path: Path, scripts: Path, server: Server,
+                                                     runners: Runners) -> None:
+    plan = long_run(tmp_path, scripts, server)
+    app = runners.start(plan, "app", "--linger", "0.3")
+    load = runners.start(plan, "load", "--host", "lg1", "--lost-after", "1")
+    wait_for_the_client(plan)
+    app.send_signal(signal.SIGTERM)
+    assert runners.finish(app, timeout=15)[0] == 143
+    assert progress(plan)[-1] == {"interrupted": "SIGTERM"}
+    assert read(plan.parent / "app" / "r" / "server.json")["stopped_by"] == "SIGTERM"
+    assert not (plan.parent / "app" / "r" / "outcome.json").exists()  # collect says "not run"
+
+    # the load runner finds the endpoint gone, stops its client and exits by itself
+    rc, log = runners.finish(load, timeout=15)
+    assert rc == 1 and "did not answer for 1 s" in log
+    assert read(plan.parent / "load" / "lg1" / "r" / "loadgen.json")["interrupted"] == "SIGTERM"
+    assert processes_under(tmp_path) == []
+
+
+def test_sigint_to_the_load_runner_stops_its_client(tmp_path: Path, scripts: Path, server: Server,
+                                                    runners: Runners) -> None:
+    plan = long_run(tmp_path, scripts, server, time_limit=3, timeout=1)
+    app = runners.start(plan, "app", "--linger", "0", "--done-grace", "0")
+    load = runners.start(plan, "load", "--host", "lg1")
+    wait_for_the_client(plan)
+    load.send_signal(signal.SIGINT)
+    assert runners.finish(load, timeout=15)[0] == 130
+    assert read(plan.parent / "load" / "lg1" / "r" / "loadgen.json")["interrupted"] == "SIGTERM"
+    assert processes_under(tmp_path / "plan" / "load") == []
+    # the app runner waits for the part's result time_limit + timeout + --done-grace after go
+    assert runners.finish(app, timeout=15)[0] == 0
+    assert progress(plan) == [{"index": 0, "name": "r", "error": "loadgen lg1: no result within 4 s of go",
+                               "parts": {}}, {"finished": True, "runs": 1}]
+    assert read(plan.parent / "app" / "r" / "server.json")["stopped_by"] == "stop-file"
+    assert processes_under(tmp_path) == []
+
+
+def test_a_load_runner_without_endpoint_exits_by_itself(tmp_path: Path, scripts: Path, server: Server,
+                                                        runners: Runners) -> None:
+    # the bound from the plan (lost_after); --lost-after, as the other tests use, overrides it
+    plan = write_plan(tmp_path / "plan", scripts, [run_entry(server, tmp_path.name, "r")], lost_after=0.5)
+    started = time.monotonic()
+    rc, log = runners.finish(runners.start(plan, "load", "--host", "lg1"), timeout=10)
+    assert rc == 1 and "did not answer for 0.5 s" in log
+    assert time.monotonic() - started < 5
+
+
+def test_a_deadline_in_the_past_stops_at_once(tmp_path: Path, scripts: Path, server: Server,
+                                              runners: Runners) -> None:
+    plan = write_plan(tmp_path / "plan", scripts, [run_entry(server, tmp_path.name, "r")], deadline=time.time() - 1)
+    started = time.monotonic()
+    assert runners.finish(runners.start(plan, "app"), timeout=10)[0] == 124
+    assert runners.finish(runners.start(plan, "load", "--host", "lg1"), timeout=10)[0] == 124
+    assert time.monotonic() - started < 5
+    assert progress(plan) == [{"interrupted": "deadline"}]
+    assert calls(scripts, "mode") == []
+    assert not (plan.parent / "app").exists()
+
+
+def test_a_bad_plan_or_host_is_refused(tmp_path: Path, scripts: Path, server: Server, runners: Runners) -> None:
+    run = run_entry(server, tmp_path.name, "r")
+    run["parts"][0]["n"] = 19
+    plan = write_plan(tmp_path / "plan", scripts, [run])
+    rc, log = runners.finish(runners.start(plan, "app"), timeout=10)
+    assert rc == 2 and "parts add up to n=19 c=2, not the run's n=20 c=2" in log
+    plan = write_plan(tmp_path / "good", scripts, [run_entry(server, tmp_path.name, "r")])
+    rc, log = runners.finish(runners.start(plan, "load", "--host", "lg9"), timeout=10)
+    assert rc == 2 and "lg9 is not in loadgens" in log
+    assert progress(plan) == []
+
+
+@pytest.fixture(scope="module")
+def runner_module() -> ModuleType:
+    return load_module(RUNNER, "bench_run")
+
+
+AB_TEXT = """\
+Concurrency Level:      2
+Complete requests:      20
+Failed requests:        1
+   (Connect: 0, Receive: 0, Length: 1, Exceptions: 0)
+Non-2xx responses:      3
+Requests per second:    180.52 [#/sec] (mean)
+Percentage of the requests served within a certain time (ms)
+  50%     10
+  99%     52
+ 100%     60 (longest request)
+"""
+
+
+def test_summaries_read_the_clients_figures(runner_module: ModuleType, tmp_path: Path) -> None:
+    assert runner_module.parse_ab(AB_TEXT) == {"rps": 180.52, "failed": 4, "complete": 20, "p99_ms": 52.0}
+    assert runner_module.parse_ab("apr_socket_connect(): Connection refused (111)") == {
+        "rps": None, "failed": None, "complete": None, "p99_ms": None}
+    wrk = {"requests": 200, "duration_us": 2_000_000, "non_2xx": 1,
+           "errors": {"connect": 1, "read": 2, "write": 0, "status": 1, "timeout": 3},
+           "latency_us": {"p99": 12_345}}
+    assert runner_module.parse_wrk(wrk) == {"rps": 100.0, "failed": 7, "complete": 200, "p99_ms": 12.345}
+    assert runner_module.parse_wrk(None)["rps"] is None
+    (tmp_path / "loadgen.json").write_text(json.dumps({"started_at": "a", "ended_at": "b"}))
+    (tmp_path / "ab.txt").write_text(AB_TEXT)
+    assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20,
+                                                       "p99_ms": 52.0, "started_at": "a", "ended_at": "b"}
+    assert runner_module.summarize(tmp_path, "wrk")["started_at"] == "a"
+
+
+def test_the_warm_up_asks_without_delay(runner_module: ModuleType) -> None:
+    assert runner_module.warm_url("http://10.0.0.1:3000/?delay=1") == "http://10.0.0.1:3000/?delay=0"
+    assert runner_module.warm_url("http://h:1/x?a=1&delay=0.5") == "http://h:1/x?a=1&delay=0"
+    assert runner_module.warm_url("http://h:1/x") == "http://h:1/x?delay=0"
+
+
+def test_the_runner_needs_only_the_standard_library() -> None:
+    text = RUNNER.read_text()
+    assert text.startswith("#!/usr/bin/python3\n") and os.access(RUNNER, os.X_OK)
+    modules = {line.split()[1].split(".")[0] for line in text.splitlines()
+               if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
+    assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
+
+
+def test_a_plan_with_stringified_numbers_is_read(runner_module: ModuleType, tmp_path: Path) -> None:
+    # Ansible's templating may hand numbers over as strings; the wrappers read them with int() too
+    run = {"name": "r", "mode": "m", "profile": "tuned", "client": "wrk", "n": "20", "c": "2",
+           "url": "http://h:1/?delay=0", "unit": "u", "time_limit": "30", "timeout": "5", "monitor": "False",
+           "parts": [{"host": "lg1", "n": "10", "c": "1"}, {"host": "lg2", "n": 10, "c": 1}]}
+    plan = {"schema": 1, "token": TOKEN, "deadline": "1764669999", "control": {"address": "10.0.0.1", "port": "8099"},
+            "loadgens": ["lg1", "lg2"], "scripts_dir": "/s", "mode_command": "/usr/local/sbin/flaskbench-mode",
+            "switch_timeout": "60", "monitor_max_blocking": "0.1", "warmup_requests": "50", "lost_after": "60",
+            "runs": [run]}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    read_plan = runner_module.load_plan(tmp_path / "plan.json")
+    assert read_plan["control"]["port"] == 8099 and read_plan["deadline"] == 1764669999
+    assert read_plan["mode_command"] == ["/usr/local/sbin/flaskbench-mode"] and read_plan["lost_after"] == 60
+    assert runner_module.mode_argv(read_plan, run) == ["/usr/local/sbin/flaskbench-mode", "set", "m", "tuned",
+                                                       "--timeout", "60"]
+    run["parts"][1]["host"] = "lg3"
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(runner_module.PlanError, match=r"parts are for \['lg1', 'lg3'\]"):
+        runner_module.load_plan(tmp_path / "plan.json")
