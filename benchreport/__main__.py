@@ -7,7 +7,8 @@ benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
 first (benchreport.collect). A run folder named `compare` or `collect` is
 given as `./compare`, `./collect`.
 
-Writes RUN_DIR/summary.json, RUN_DIR/report.md and RUN_DIR/chart.png, points
+Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
+load share when benchreport.collect wrote one), RUN_DIR/report.md and RUN_DIR/chart.png, points
 RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
 note on ab's own ceiling, the ab-vs-wrk comparison (when both ran) and the notes.
 
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 from benchreport import EXIT_RUN_ERROR, collect, compare, render
-from benchreport.summary import build_summary, unexpected_error, write_summary
+from benchreport.summary import BENCH, build_summary, load_timing, unexpected_error, write_bench, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The mode table is read the app's way (benchapp.modes): the one place
@@ -93,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     run_id = run_dir.resolve().name
+    timing, timing_warning = load_timing(run_dir)
+    if timing_warning:
+        print(f"benchreport: warning: {timing_warning}: no load share in the report", file=sys.stderr)
     write_summary(records, run_dir / "summary.json")
-    (run_dir / "report.md").write_text(render.markdown(records, run_id))
+    write_bench(run_dir / BENCH, run_id, timing)
+    (run_dir / "report.md").write_text(render.markdown(records, run_id, timing))
     render.chart(records, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
     if not args.no_latest:
         try:
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"benchreport: warning: latest link not updated: {exc}", file=sys.stderr)
 
     print(f"Bench run {run_id} ({run_dir})")
+    share = render.timing_line(timing)
+    if share:
+        print(f"Bench time: {share}")
     print(render.text_table(records))
     footnote = render.client_limited_footnote(records)
     if footnote:
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNotes:")
         for note in found:
             print(f"- {note}")
-    print(f"\nWrote {run_dir / 'summary.json'}, report.md, chart.png")
+    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md, chart.png")
     return EXIT_RUN_ERROR if any(unexpected_error(r) for r in records) else 0
 
 

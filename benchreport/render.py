@@ -543,13 +543,40 @@ def environment_section(records: list[Record]) -> list[str]:
     return lines + [""]
 
 
-def markdown(records: list[Record], run_id: str) -> str:
-    """report.md: heading, table, how to read it, notes."""
+def _seconds(x: float) -> str:
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
+
+
+def timing_line(timing: Record | None) -> str | None:
+    """"load N s of M s wall (P%)" from timing.json (benchreport.collect), with the runs done and an
+    interruption when there was one; None without timing.json or its figures."""
+    if not timing:
+        return None
+    load, wall = timing.get("load_s"), timing.get("wall_s")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (load, wall)):
+        return None
+    if wall <= 0:
+        return None
+    text = f"load {_seconds(load)} s of {_seconds(wall)} s wall ({100 * load / wall:.0f}%)"
+    planned, done = timing.get("runs_planned"), timing.get("runs_done")
+    if isinstance(planned, int) and isinstance(done, int) and planned:
+        text += f"; {done} of {planned} runs done"
+    if timing.get("interrupted"):
+        text += f"; interrupted ({timing['interrupted']})"
+    return text
+
+
+def markdown(records: list[Record], run_id: str, timing: Record | None = None) -> str:
+    """report.md: heading, the bench's load share (timing.json), table, how to read it, notes."""
     starts = sorted(r["started_at"] for r in records if r.get("started_at"))
     ends = sorted(r["ended_at"] for r in records if r.get("ended_at"))
     lines = [f"# Bench run {run_id}", ""]
     if starts and ends:
         lines += [f"From {starts[0]} to {ends[-1]}.", ""]
+    share = timing_line(timing)
+    if share:
+        lines += [f"Bench time: {share} (the rest: switching modes, warming up, the hosts' set-up and "
+                  "fetching the results).", ""]
     lines += [markdown_table(records), ""]
     footnote = client_limited_footnote(records)
     if footnote:
