@@ -232,7 +232,10 @@ def load_seconds(folder: Path) -> float | None:
     for path in files:
         data = read_json(path) if path.is_file() else None
         if isinstance(data, dict):
-            start, end = parse_time(data.get("started_at")), parse_time(data.get("ended_at"))
+            # epoch floats where the wrapper wrote them, else its ISO seconds
+            start, end = number(data.get("started")), number(data.get("ended"))
+            if start is None or end is None:
+                start, end = parse_time(data.get("started_at")), parse_time(data.get("ended_at"))
             if start is not None and end is not None and end >= start:
                 spans.append(end - start)
     return max(spans) if spans else None

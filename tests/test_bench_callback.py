@@ -59,10 +59,9 @@ def start_bench(cb, tmp_path: Path, total: int = 3) -> Path:
     return run_dir
 
 
-def poll(*entries: dict, alive: bool = True) -> SimpleNamespace:
-    """The bench's poll of progress.jsonl (raw: cat, then the alive marker)."""
-    text = "".join(json.dumps(e) + "\n" for e in entries) + ("flaskbench-runner-alive\n" if alive else "")
-    return ok({"stdout": text, "rc": 0})
+def poll(*entries: dict) -> SimpleNamespace:
+    """An item of bench's "Follow the runs": progress.jsonl as it stood (raw: cat)."""
+    return ok({"stdout": "".join(json.dumps(e) + "\n" for e in entries), "rc": 0})
 
 
 def part(rps: float, p99: float, failed: int = 0, complete: int = 2000) -> dict:
@@ -73,15 +72,15 @@ def test_a_line_per_finished_run_as_the_poll_sees_it(callback, tmp_path: Path) -
     _, cb = callback
     start_bench(cb, tmp_path)
     first = {"index": 0, "name": "uwsgi-tuned", "error": None, "parts": {"lg1": part(177.5, 1131)}}
-    cb.v2_runner_retry(poll())                      # nothing finished yet
-    cb.v2_runner_retry(poll(first))
-    cb.v2_runner_retry(poll(first))                 # seen already: no second line
+    cb.v2_runner_item_on_ok(poll())                      # nothing finished yet
+    cb.v2_runner_item_on_ok(poll(first))
+    cb.v2_runner_item_on_ok(poll(first))                 # seen already: no second line
     assert cb._display.lines == ["[1/3] uwsgi tuned c=200 (ab): 177.5 req/s (88.8% of ideal), p99 1131 ms, 0 failed, "
                                  "about 1 min left"]
     # two load hosts: their req/s and failures add up, p99 is the worse one
     second = {"index": 1, "name": "uwsgi-tuned-wrk", "error": None,
               "parts": {"lg1": part(80.0, 1100, failed=1), "lg2": part(90.0, 1200, failed=2)}}
-    cb.v2_runner_on_ok(poll(first, second, alive=False))
+    cb.v2_runner_item_on_ok(poll(first, second))
     assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (wrk): 170.0 req/s (85.0% of ideal), "
                                            "p99 1200 ms, 3 failed")
 
@@ -89,7 +88,7 @@ def test_a_line_per_finished_run_as_the_poll_sees_it(callback, tmp_path: Path) -
 def test_an_expected_failure_and_an_error_read_as_such(callback, tmp_path: Path) -> None:
     _, cb = callback
     start_bench(cb, tmp_path)
-    cb.v2_runner_retry(poll({"index": 2, "name": "grpc-gevent-noinit-seed", "error": None,
+    cb.v2_runner_item_on_ok(poll({"index": 2, "name": "grpc-gevent-noinit-seed", "error": None,
                              "parts": {"lg1": part(0, None, failed=10, complete=0)}},
                             {"index": 0, "name": "uwsgi-tuned", "error": "switch: uwsgi did not answer /healthz"}))
     assert cb._display.lines[0].startswith("[1/3] grpc-gevent-noinit seed c=10 (ab): expected hang: 0 answered, 10 failed")
@@ -99,7 +98,7 @@ def test_an_expected_failure_and_an_error_read_as_such(callback, tmp_path: Path)
 def test_a_line_without_figures_still_counts(callback, tmp_path: Path) -> None:
     _, cb = callback
     cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": "r", "bench_runs_total": 3}}))
-    cb.v2_runner_retry(poll({"index": 0, "name": "x-tuned", "error": None, "parts": {}}))  # no plan.json known
+    cb.v2_runner_item_on_ok(poll({"index": 0, "name": "x-tuned", "error": None, "parts": {}}))  # no plan.json known
     [line] = cb._display.lines
     assert line.startswith("[1/3] x-tuned (no figures")
 

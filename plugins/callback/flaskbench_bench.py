@@ -102,13 +102,13 @@ class CallbackModule(CallbackBase):
             self.released = True  # restore.yml: the host is back, nothing left to clean
         self._follow(res)
 
-    def v2_runner_retry(self, result: Any) -> None:
+    def v2_runner_item_on_ok(self, result: Any) -> None:
         self._follow(result._result)
 
     # --- progress ----------------------------------------------------------------
 
     def _follow(self, res: dict) -> None:
-        """New lines of the app host's progress.jsonl, as the bench's poll read them."""
+        """New lines of the app host's progress.jsonl, as bench's "Follow the runs" read them."""
         if not self.run_id or not isinstance(res.get("stdout"), str) or '"index"' not in res["stdout"]:
             return
         for text in res["stdout"].splitlines():

@@ -27,6 +27,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 
 
 class Interrupted(Exception):
@@ -84,7 +85,7 @@ def main():
     # -t must come before -n: ab's -t sets -n to 50000 itself.
     argv = [args.ab, "-r", "-t", str(run["time_limit"]), "-n", str(run["n"]), "-c", str(run["c"]),
             "-s", str(run["timeout"]), "-g", path("ab.tsv"), "-e", path("ab.csv"), run["url"]]
-    record = {"client": "ab", "ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(),
+    record = {"client": "ab", "ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(), "started": time.time(),
               "cpu_stat_before": cpu_line(), "kill_after_s": kill_after, "killed": False,
               "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -104,6 +105,7 @@ def main():
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     record["cpu_stat_after"] = cpu_line()
     record["ended_at"] = now()
+    record["ended"] = time.time()
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     record["ab_cpu_ms"] = round(used * 1000)
     with open(path("loadgen.json"), "w") as fh:

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, params: dict) -> dict:
            "BENCH_WRK_DONE": done_prefix}
     markers = [Path(f"{done_prefix}{i}") for i in range(threads)]
     record: dict = {"client": "wrk", "wrk_argv": argv, "threads": threads, "cpus": cpus,
-                    "started_at": now(), "cpu_stat_before": cpu_line(), "signalled": False,
+                    "started_at": now(), "started": time.time(), "cpu_stat_before": cpu_line(), "signalled": False,
                     "kill_after_s": kill_after, "killed": False, "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop_on_signals()
@@ -139,6 +139,7 @@ def run(args: argparse.Namespace, params: dict) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     record["cpu_stat_after"] = cpu_line()
     record["ended_at"] = now()
+    record["ended"] = time.time()
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     record["wrk_cpu_ms"] = round(used * 1000)
     for m in markers:
