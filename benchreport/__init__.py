@@ -3,7 +3,9 @@
 Runs on the controller after bench.yml has fetched every run's files to
 results/<run-id>/<name>/ (see benchreport.runfiles for the layout: run.json,
 loadgen.json, server.json, outcome.json and the client's raw files).
-`python -m benchreport RUN_DIR` is the entry point.
+`python -m benchreport RUN_DIR` is the entry point. With the plan runner, the
+hosts' archives are unpacked into that layout first: `python -m
+benchreport.collect RUN_DIR` (benchreport.collect).
 """
 
 #: Exit status of the CLI when the report was written but a run had an error,

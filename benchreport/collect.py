@@ -16,7 +16,9 @@ This writes, in RUN_DIR (the layout benchreport.runfiles describes):
 * <name>/: the app host's files (not its `stop` marker). With ONE load host the
   client's files go directly in <name>/ too, and run.json stays the app's with
   the load host's own keys added (part, point: nothing lost, the app's win);
-  with SEVERAL, each load host's folder goes to <name>/loadgen/<host>/ as is.
+  with SEVERAL, each load host's folder goes to <name>/loadgen/<host>/ as is (and
+  when the app host's run.json is missing, <name>/run.json is a part's with the
+  point's n and c, without "part").
 * <name>/outcome.json for a run that has files but none from the app runner:
   {"error": "not run: the bench was interrupted"} (or, when the app host's
   archive is missing, "no outcome: ... not collected"), with "written_by":
@@ -363,6 +365,13 @@ def place(run_dir: Path, plan: dict[str, Any], roots: dict[str, Path], several: 
                 continue
             if several:
                 copy_files(runs[name], dest / LOADGEN_DIR / host)
+                if not (dest / "run.json").is_file():  # no app host's: the run from a part's (its point's n, c)
+                    whole = read_json(runs[name] / "run.json")
+                    if isinstance(whole, dict):
+                        point = whole.get("point") if isinstance(whole.get("point"), dict) else {}
+                        whole.update({k: point[k] for k in ("n", "c") if k in point})
+                        whole.pop("part", None)
+                        write_json(dest / "run.json", whole)
             else:
                 copy_files(runs[name], dest, skip=frozenset({"run.json"}))
                 merge_run_json(dest, app[name] / "run.json" if name in app else None, runs[name] / "run.json")

@@ -148,6 +148,15 @@ def test_a_missing_archive_is_named_and_the_rest_collected(tmp_path, capsys):
     assert read_json(run_dir / "timing.json")["hosts_collected"] == ["fb-app", "lg1"]
 
 
+def test_several_load_hosts_without_the_app_host_keep_the_run(tmp_path, capsys):
+    plan, dirs = two_loadgens(tmp_path)
+    run_dir = results_for(tmp_path, plan, dirs, skip=("fb-app",))
+    assert collect.collect(run_dir) == 0
+    run = read_json(run_dir / "uwsgi-tuned" / "run.json")
+    assert (run["n"], run["c"], run["parts"][1]["host"]) == (420, 20, "lg2") and "part" not in run
+    assert read_json(run_dir / "uwsgi-tuned" / "outcome.json")["error"].startswith("no outcome: the app host")
+
+
 def test_without_the_app_host_the_outcome_says_so(tmp_path, capsys):
     plan, dirs = one_loadgen(tmp_path)
     run_dir = results_for(tmp_path, plan, dirs, skip=("fb-app",))
