@@ -26,8 +26,9 @@ This writes, in RUN_DIR (the layout benchreport.runfiles describes):
 * progress.jsonl: the app host's, copied.
 * timing.json: {"planned_at", "collected_at", "runs_planned", "runs_done",
   "load_s", "wall_s", "load_share", "interrupted", "hosts_collected"}: load_s
-  is the sum over runs of the longest part's ended_at - started_at
-  (loadgen.json, whole seconds); runs_done counts the runs with the app
+  is the sum over runs of the longest part's ended - started (loadgen.json's
+  epoch floats; its ISO started_at/ended_at, whole seconds, for older
+  wrappers); runs_done counts the runs with the app
   runner's own outcome.json; interrupted is the signal or "deadline" the app
   runner's journal ends with (null when it finished); hosts_collected lists
   the hosts whose archive was unpacked so far.

@@ -60,6 +60,16 @@ def test_one_load_host_files_land_in_the_run_folder(tmp_path, capsys):
     assert timing["hosts_collected"] == ["fb-app", "fb-loadgen"]
 
 
+def test_load_time_from_the_wrappers_epoch_seconds(tmp_path):
+    plan, dirs = two_loadgens(tmp_path)
+    for host, (start, end) in (("lg1", (1000.25, 1002.5)), ("lg2", (1000.0, 1003.125))):
+        path = dirs[host] / "load" / host / "uwsgi-tuned" / "loadgen.json"
+        path.write_text(json.dumps({**read_json(path), "started": start, "ended": end}))
+    run_dir = results_for(tmp_path, plan, dirs)
+    assert collect.collect(run_dir) == 0
+    assert read_json(run_dir / "timing.json")["load_s"] == 3.125  # the longer part, to the ms
+
+
 def test_twice_is_harmless(tmp_path, capsys):
     plan, dirs = one_loadgen(tmp_path)
     run_dir = results_for(tmp_path, plan, dirs)
