@@ -69,7 +69,7 @@ PLAN, TIMING, PROGRESS = "plan.json", "timing.json", "progress.jsonl"
 ARCHIVES = ".archives"
 ARCHIVE_SUFFIX = ".tgz"
 #: The app runner's marker that tells its sampler to stop: not a result.
-APP_SKIP = frozenset({"stop"})
+APP_SKIP = frozenset({"stop", "sampler.ready"})
 NOT_RUN = "not run: the bench was interrupted"
 WRITTEN_BY = "benchreport.collect"
 EXIT_OK, EXIT_NOTHING = 0, 2

@@ -20,7 +20,7 @@ planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
 [--monitor --monitor-max-blocking X]; a failure skips the run: "switch: ..."),
 waits for every load host's warm-up (--warm-wait, 120 s; else the run is
 skipped, naming the missing hosts), starts SCRIPTS/bench-sample.py, says
-"go" 0.5 s later (the sampler's first reading comes before the load; several
+"go" once it has taken its first reading (the load comes after it; several
 load hosts then start together 0.3 s after "go"), waits for every part's
 result (at most time_limit + timeout + --done-grace, 60 s), stops the
 sampler (server.json; killed after 30 s), counts gevent's hub blockages in
@@ -110,9 +110,9 @@ WARMUP_CAP_S = 90.0
 SWITCH_GRACE_S = 30.0
 #: bench-sample.py's --max-seconds is time_limit + timeout + this.
 SAMPLER_MAX_GRACE_S = 120
-#: "go" comes this long after the sampler starts: its first reading (systemctl show,
-#: /proc) must come before the load does.
-SAMPLER_SETTLE_S = 0.5
+#: "go" comes once the sampler has taken its first reading (systemctl show, /proc;
+#: it writes --ready-file then), or this long after it started, whichever is first.
+SAMPLER_SETTLE_S = 2.0
 #: Once told to stop, the sampler has this long to write server.json.
 SAMPLER_WAIT_S = 30.0
 #: A client wrapper is killed after time_limit + timeout + this (its own cap is + 30 s).
@@ -533,7 +533,9 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
 
 
 def mode_argv(plan: dict, run: dict) -> list:
-    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"])]
+    # --quick-stop: the mode of the run before has nothing left to finish (flaskbench-mode kills it)
+    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"]),
+                                   "--quick-stop"]
     if flag(run.get("monitor")):
         argv += ["--monitor", "--monitor-max-blocking", seconds(plan["monitor_max_blocking"])]
     return argv
@@ -628,12 +630,16 @@ class AppRunner:
             try:
                 sampler = guard.spawn([self.scripts / "bench-sample.py", "--unit", run["unit"],
                                        "--out", folder / "server.json", "--stop-file", folder / "stop",
+                                       "--ready-file", folder / "sampler.ready",
                                        "--max-seconds", limit + SAMPLER_MAX_GRACE_S],
                                       stdout=subprocess.DEVNULL, stderr=err)
             except OSError as exc:
                 errors.append(f"sampler: cannot run bench-sample.py: {exc}")
             else:
-                guard.sleep(SAMPLER_SETTLE_S)
+                # its first reading must come before the load: it writes --ready-file after it
+                ready, until = folder / "sampler.ready", time.monotonic() + SAMPLER_SETTLE_S
+                while not ready.exists() and sampler.poll() is None and time.monotonic() < until:
+                    guard.sleep(0.02)
             since = int(time.time())  # the journal's blockages count from here
             self.control.set_phase("go")
             log(f"run {index} {run['name']}: go")

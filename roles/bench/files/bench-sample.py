@@ -135,6 +135,7 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=900)
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument("--stop-file", help="stop once this file exists")
+    parser.add_argument("--ready-file", help="created once the first reading is taken")
     args = parser.parse_args()
 
     stop = []
@@ -144,6 +145,8 @@ def main():
     sysd_before = systemd_figures(args.unit)
     sampler = ProcSampler(args.unit)
     sampler.sample(baseline=True)
+    if args.ready_file:
+        open(args.ready_file, "w").close()
     deadline = time.monotonic() + args.max_seconds
     while not stop and time.monotonic() < deadline:
         if args.stop_file and os.path.exists(args.stop_file):
