@@ -154,16 +154,8 @@ class Host:
         }
 
     def set(self, name: str, profile: str, monitor: bool = False, max_blocking: float = 0.1,
-            enable: bool = False, dry_run: bool = False, timeout: float = 60.0,
-            quick_stop: bool = False) -> dict[str, Any]:
-        """Run `name` with `profile`; return what changed (nothing when it already ran so).
-
-        quick_stop (the bench, between two runs): the modes that run are
-        killed rather than stopped gracefully. A graceful stop of an idle
-        server still takes Gunicorn's and uWSGI's 1-second loops (1 to 1.5 s
-        a switch), and a mode that hangs by design its whole stop timeout;
-        between two measured runs there is nothing left to finish.
-        """
+            enable: bool = False, dry_run: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+        """Run `name` with `profile`; return what changed (nothing when it already ran so)."""
         mode = self.modes[name]
         before = self.state()
         text = profile_text(profile, monitor, max_blocking)
@@ -189,24 +181,12 @@ class Host:
         for action, unit in enable_changes:
             systemctl(action, "--quiet", unit)
         if start:
-            if quick_stop:
-                for running in before["running"]:
-                    self.kill(self.modes[running].unit)
-                before["running"], others = [], []
             # Conflicts= stops the mode that ran; restart re-reads profile.env.
             systemctl("restart" if name in before["running"] else "start", mode.unit)
             for other in others:
                 systemctl("stop", self.modes[other].unit)
         result["healthz"] = self.wait(mode, profile, timeout)
         return result
-
-    @staticmethod
-    def kill(unit: str) -> None:
-        """SIGKILL every process of `unit`, then stop it: its Restart=on-failure
-        must not bring it back, and a failed state is cleared."""
-        systemctl("kill", "--kill-whom=all", "--signal=SIGKILL", unit)
-        systemctl("stop", unit)
-        systemctl("reset-failed", unit)
 
     def wait(self, mode: Mode, profile: str, timeout: float) -> dict[str, Any]:
         """/healthz of `mode` once it names the mode and profile; SwitchError after `timeout` s."""
@@ -300,8 +280,6 @@ def parse_args(argv: list[str], modes: dict[str, Mode]) -> argparse.Namespace:
     set_.add_argument("--enable", action="store_true", help="also start MODE at boot, and no other mode")
     set_.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wait for /healthz (default 60)")
     set_.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
-    set_.add_argument("--quick-stop", action="store_true",
-                      help="kill the running mode instead of a graceful stop (the bench, between runs)")
     stop = sub.add_parser("stop", help="stop whichever mode runs")
     stop.add_argument("--dry-run", action="store_true")
     lock = sub.add_parser("lock", help="take the host for a bench run (exit 3 when another holds it)")
@@ -331,7 +309,7 @@ def main(argv: list[str] | None = None, modes: dict[str, Mode] | None = None) ->
             result = host.state()
         elif args.command == "set":
             result = host.set(args.mode, args.profile, args.monitor, args.monitor_max_blocking,
-                              args.enable, args.dry_run, args.timeout, args.quick_stop)
+                              args.enable, args.dry_run, args.timeout)
         elif args.command == "lock":
             result = host.lock(args.run_id, args.holder, args.until)
         elif args.command == "unlock":

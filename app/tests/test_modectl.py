@@ -42,10 +42,8 @@ FAKE_SYSTEMCTL = textwrap.dedent('''\
             for u in units:
                 units[u]["active"] = "inactive"
             units.setdefault(args[0], {{}})["active"] = "active"
-    elif cmd in ("stop", "reset-failed"):
+    elif cmd == "stop":
         units.setdefault(args[0], {{}})["active"] = "inactive"
-    elif cmd == "kill":
-        units.setdefault(args[0], {{}})["active"] = "failed"
     elif cmd in ("enable", "disable"):
         units.setdefault(args[0], {{}})["file"] = cmd + "d"
     json.dump(state, open(path, "w"))
@@ -147,22 +145,6 @@ def test_a_new_profile_restarts_the_running_mode_and_monitor_is_written(host) ->
     assert env == {"BENCHAPP_PROFILE": "seed", "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.2"}
     rc, got = host("get")
     assert (got["mode"], got["profile"], got["monitor"], got["max_delay"]) == ("gunicorn-gevent", "seed", True, 12.5)
-
-
-def test_quick_stop_kills_the_running_mode_before_the_next_starts(host) -> None:
-    host("set", "uwsgi", "tuned")
-    host.reset_calls()
-    rc, out = host("set", "gunicorn-gevent", "seed", "--quick-stop")
-    assert rc == 0 and out["healthz"] == {"mode": "gunicorn-gevent", "profile": "seed"}, out
-    assert host.calls() == [["kill", "--kill-whom=all", "--signal=SIGKILL", "flask-uwsgi.service"],
-                            ["stop", "flask-uwsgi.service"], ["reset-failed", "flask-uwsgi.service"],
-                            ["start", "flask-gunicorn-gevent.service"]]
-    host.reset_calls()  # the same mode, another profile: killed, then started (not restarted)
-    rc, out = host("set", "gunicorn-gevent", "tuned", "--quick-stop")
-    assert rc == 0 and host.calls()[0][0] == "kill" and host.calls()[-1] == ["start", "flask-gunicorn-gevent.service"]
-    host.reset_calls()  # nothing to change: nothing killed
-    rc, out = host("set", "gunicorn-gevent", "tuned", "--quick-stop")
-    assert rc == 0 and out["changed"] is False and host.calls() == []
 
 
 def test_switching_modes_stops_the_other_and_moves_the_boot_mode(host) -> None:

@@ -533,9 +533,7 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
 
 
 def mode_argv(plan: dict, run: dict) -> list:
-    # --quick-stop: the mode of the run before has nothing left to finish (flaskbench-mode kills it)
-    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"]),
-                                   "--quick-stop"]
+    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"])]
     if flag(run.get("monitor")):
         argv += ["--monitor", "--monitor-max-blocking", seconds(plan["monitor_max_blocking"])]
     return argv
