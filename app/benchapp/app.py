@@ -16,10 +16,11 @@ from flask import Flask, jsonify, request
 from benchapp.async_views import GeventFlask, client_timeout, fetch_async
 from benchapp.blocking import BlockingCounter
 from benchapp.config import Config
-from benchapp.db import DatabaseUnavailable, Pool
-from benchapp.delay import DelayError, error_body, parse_delay
+from benchapp.db import Pool
+from benchapp.delay import parse_delay
+from benchapp.errors import CONTRACT_ERRORS, error_response
 from benchapp.grpc_client import GrpcFetch, grpc_gevent_active
-from benchapp.upstream import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout, make_client
+from benchapp.upstream import make_client
 
 
 def gevent_patched() -> bool:
@@ -100,23 +101,13 @@ def create_app(config: Config | None = None) -> Flask:
     def delay_arg() -> float:
         return parse_delay(request.args.get("delay"), cfg.max_delay)
 
-    @app.errorhandler(DelayError)
-    def bad_delay(err: DelayError):
-        return jsonify(error_body(err, cfg.max_delay)), 400
+    def contract_error(err: Exception):
+        """400/502/503/504: the shared mapping (benchapp.errors), as the Quart app's."""
+        body, status = error_response(err, cfg)
+        return jsonify(body), status
 
-    @app.errorhandler(UpstreamDown)
-    @app.errorhandler(UpstreamBadAnswer)
-    def upstream_down(err: Exception):
-        return jsonify(error="slow API unavailable", detail=str(err)), 502
-
-    @app.errorhandler(UpstreamTimeout)
-    def upstream_timeout(err: Exception):
-        return jsonify(error="slow API timed out",
-                       detail=f"no answer within {cfg.upstream_timeout:g} s"), 504
-
-    @app.errorhandler(DatabaseUnavailable)
-    def db_unavailable(err: Exception):
-        return jsonify(error="database unavailable", detail=str(err)), 503
+    for error in CONTRACT_ERRORS:
+        app.register_error_handler(error, contract_error)
 
     @app.get("/")
     def index():

@@ -17,9 +17,8 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-
-class DatabaseUnavailable(Exception):
-    """No working connection could be had in time: a 503."""
+# The 503 of the app's failure contract (benchapp.errors); imported from here too.
+from benchapp.errors import NO_DATABASE, DatabaseUnavailable
 
 
 class Pool:
@@ -58,7 +57,7 @@ class Pool:
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """A connection for one request; broken ones are dropped, not returned."""
         if not self._dsn:
-            raise DatabaseUnavailable("no database configured (BENCHAPP_DATABASE_DSN is empty)")
+            raise DatabaseUnavailable(NO_DATABASE)
         if not self._slots.acquire(timeout=self._acquire_timeout):
             raise DatabaseUnavailable(f"no free database connection within {self._acquire_timeout:g} s")
         conn = None

@@ -13,17 +13,9 @@ from typing import Callable
 import requests
 import urllib3
 
-
-class UpstreamDown(Exception):
-    """The slow API refused or could not be reached: a 502."""
-
-
-class UpstreamTimeout(Exception):
-    """The slow API took longer than the upstream timeout: a 504."""
-
-
-class UpstreamBadAnswer(Exception):
-    """The slow API answered with an error status: a 502."""
+# The errors live with the app's failure contract (benchapp.errors), shared
+# with the Quart app; imported from here too.
+from benchapp.errors import UpstreamBadAnswer, UpstreamDown, UpstreamTimeout  # noqa: F401
 
 
 Fetch = Callable[[float], str]
