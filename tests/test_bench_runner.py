@@ -238,8 +238,8 @@ def test_one_load_host_runs_ab_then_wrk(tmp_path: Path, scripts: Path, server: S
 
     # 20 measured + a warm-up of min(warmup_requests, c) = 2, at delay=0
     assert server.answered(f"{tmp_path.name}-r-ab") == 22
-    assert calls(scripts, "mode") == [["set", "m", "tuned", "--timeout", "60"],
-                                      ["set", "m", "tuned", "--timeout", "60", "--monitor",
+    assert calls(scripts, "mode") == [["set", "m", "tuned", "--timeout", "60", "--quick-stop"],
+                                      ["set", "m", "tuned", "--timeout", "60", "--quick-stop", "--monitor",
                                        "--monitor-max-blocking", "0.1"]]
     sampled = calls(scripts, "sample")
     assert len(sampled) == 2 and sampled[0][sampled[0].index("--max-seconds") + 1] == "155"
@@ -483,7 +483,7 @@ def test_a_plan_with_stringified_numbers_is_read(runner_module: ModuleType, tmp_
     assert read_plan["control"]["port"] == 8099 and read_plan["deadline"] == 1764669999
     assert read_plan["mode_command"] == ["/usr/local/sbin/flaskbench-mode"] and read_plan["lost_after"] == 60
     assert runner_module.mode_argv(read_plan, run) == ["/usr/local/sbin/flaskbench-mode", "set", "m", "tuned",
-                                                       "--timeout", "60"]
+                                                       "--timeout", "60", "--quick-stop"]
     run["parts"][1]["host"] = "lg3"
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     with pytest.raises(runner_module.PlanError, match=r"parts are for \['lg1', 'lg3'\]"):

@@ -42,8 +42,10 @@ FAKE_SYSTEMCTL = textwrap.dedent('''\
             for u in units:
                 units[u]["active"] = "inactive"
             units.setdefault(args[0], {{}})["active"] = "active"
-    elif cmd == "stop":
+    elif cmd in ("stop", "reset-failed"):
         units.setdefault(args[0], {{}})["active"] = "inactive"
+    elif cmd == "kill":
+        units.setdefault(args[0], {{}})["active"] = "activating"  # exited: Restart=on-failure pending
     elif cmd in ("enable", "disable"):
         units.setdefault(args[0], {{}})["file"] = cmd + "d"
     json.dump(state, open(path, "w"))
@@ -145,6 +147,32 @@ def test_a_new_profile_restarts_the_running_mode_and_monitor_is_written(host) ->
     assert env == {"BENCHAPP_PROFILE": "seed", "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.2"}
     rc, got = host("get")
     assert (got["mode"], got["profile"], got["monitor"], got["max_delay"]) == ("gunicorn-gevent", "seed", True, 12.5)
+
+
+def test_quick_stop_signals_the_running_server_then_starts_the_next(host) -> None:
+    host("set", "uwsgi", "tuned")
+    host.reset_calls()
+    rc, out = host("set", "gunicorn-gevent", "seed", "--quick-stop")
+    assert rc == 0 and out["healthz"] == {"mode": "gunicorn-gevent", "profile": "seed"}, out
+    assert host.calls() == [["kill", "--kill-whom=main", "--signal=SIGINT", "flask-uwsgi.service"],
+                            ["stop", "flask-uwsgi.service"], ["reset-failed", "flask-uwsgi.service"],
+                            ["start", "flask-gunicorn-gevent.service"]]
+    host.reset_calls()  # the same mode, another profile: signalled, then started (not restarted)
+    rc, out = host("set", "gunicorn-gevent", "tuned", "--quick-stop")
+    assert rc == 0 and host.calls()[0][:3] == ["kill", "--kill-whom=main", "--signal=SIGINT"], host.calls()
+    assert host.calls()[-1] == ["start", "flask-gunicorn-gevent.service"]
+    host.reset_calls()  # nothing to change: nothing stopped
+    rc, out = host("set", "gunicorn-gevent", "tuned", "--quick-stop")
+    assert rc == 0 and out["changed"] is False and host.calls() == []
+
+
+def test_quick_stop_leaves_a_server_without_a_quick_signal_to_the_graceful_stop(host) -> None:
+    host("set", "gevent-pywsgi", "tuned")
+    host.reset_calls()
+    rc, out = host("set", "uwsgi", "tuned", "--quick-stop")
+    assert rc == 0, out
+    assert not [c for c in host.calls() if c[0] == "kill"]  # Conflicts= stops pywsgi as usual
+    assert host.calls()[0] == ["start", "flask-uwsgi.service"]
 
 
 def test_switching_modes_stops_the_other_and_moves_the_boot_mode(host) -> None:

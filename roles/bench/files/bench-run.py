@@ -533,7 +533,9 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
 
 
 def mode_argv(plan: dict, run: dict) -> list:
-    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"])]
+    # --quick-stop: the run before has nothing left to finish (its server's quick shutdown signal)
+    argv = plan["mode_command"] + ["set", run["mode"], run["profile"], "--timeout", seconds(plan["switch_timeout"]),
+                                   "--quick-stop"]
     if flag(run.get("monitor")):
         argv += ["--monitor", "--monitor-max-blocking", seconds(plan["monitor_max_blocking"])]
     return argv
