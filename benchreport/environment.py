@@ -58,7 +58,9 @@ GIT_TIMEOUT_S = 10
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The servers and key libraries a record names (normalised names, as bench-env.py lists them).
 PACKAGES = ("flask", "werkzeug", "gevent", "greenlet", "gunicorn", "pyuwsgi", "grpcio", "aiohttp",
-            "psycopg2-binary", "psycogreen")
+            "psycopg2-binary", "psycogreen",
+            # the quart mode: the framework and its database driver
+            "quart", "asyncpg")
 #: What a record keeps of each host's description.
 HOST_KEYS = ("name", "os", "kernel", "cpu_model", "cores", "cpu_quota_cores", "mem_total_mib", "mem_limit_mib",
              "somaxconn", "virtualization", "container", "vm")
