@@ -20,7 +20,7 @@ import yaml
 # the tests use it to show a new entry reaches every consumer.
 MODES_FILE = Path(os.environ.get("FLASKBENCH_MODES_FILE") or Path(__file__).with_name("modes.yml"))
 PROFILES = ("seed", "tuned")
-SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
+SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi", "granian", "waitress", "uvicorn")
 PATCHES = ("none", "gevent", "gevent+psycogreen", "gevent+grpc")
 FRONTS = ("none", "nginx")
 PROTOCOLS = ("http", "uwsgi")
@@ -36,7 +36,10 @@ UPSTREAMS = ("new", "pooled")
 LOOPS = {"libev": "libev-cext", "libuv": "libuv"}
 
 # Profile options that are process, thread or connection counts.
-COUNT_OPTIONS = {"workers", "threads", "gevent", "worker_connections", "listen"}
+COUNT_OPTIONS = {"workers", "threads", "gevent", "worker_connections", "listen",
+                 "blocking_threads", "backpressure", "connection_limit"}
+# uvicorn-asgiref: the thread WsgiToAsgi runs the app on (benchapp.flask_asgi).
+ASGI_THREADS = ("process", "request")
 
 _CORES_EXPR = re.compile(r"^(?:(\d+)\s*\*\s*)?cores$")
 
@@ -76,7 +79,10 @@ class Mode:
     port: int
     route: str
     bench: dict[str, float]
-    concurrency: str | None  # None only for an `expect`ed mode
+    # serial, overlap or a count (at most that many at once); None only for
+    # an `expect`ed mode; a {seed, tuned} mapping where the profiles differ
+    # (concurrency_in gives one profile's)
+    concurrency: str | int | dict[str, str | int] | None
     seed_rps: float | None
     profiles: dict[str, dict[str, Any]]
     backend_port: int | None = None
@@ -113,6 +119,10 @@ class Mode:
     def listen_host(self) -> str:
         """Behind nginx the server is reachable on loopback only."""
         return "127.0.0.1" if self.front == "nginx" else "0.0.0.0"
+
+    def concurrency_in(self, profile: str) -> str | int | None:
+        """What concurrent slow requests do under `profile` (serial or overlap)."""
+        return self.concurrency.get(profile) if isinstance(self.concurrency, dict) else self.concurrency
 
     def options(self, profile: str, cores: int | None = None) -> dict[str, Any]:
         """The profile's options with core-count expressions resolved."""
@@ -165,6 +175,9 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         upstream = (opts or {}).get("upstream")
         if upstream not in UPSTREAMS:
             raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
+        if "asgi_thread" in (opts or {}) and (server != "uvicorn" or opts["asgi_thread"] not in ASGI_THREADS):
+            raise ModeTableError(f"mode {name} profile {pname}: asgi_thread={opts['asgi_thread']!r} needs server "
+                                 f"uvicorn and one of {ASGI_THREADS}")
     patch = choice("patch", PATCHES)
     if patch == "gevent+grpc" and server != "gunicorn":
         # init_gevent must run in the serving process before any gRPC object:
@@ -180,7 +193,17 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         raise ModeTableError(f"mode {name}: bench needs n, c and delay")
     expect = _check_expect(name, raw.get("expect"))
     if expect is None:
-        concurrency: str | None = choice("concurrency", CONCURRENCY)
+        # One value, or one per profile where they differ; a count N: at most
+        # N at once (a pool smaller than the tests' concurrent requests).
+        raw_concurrency = raw.get("concurrency")
+        values = list(raw_concurrency.values()) if isinstance(raw_concurrency, dict) else [raw_concurrency]
+        if (isinstance(raw_concurrency, dict) and set(raw_concurrency) != set(PROFILES)
+                or not all(v in CONCURRENCY or isinstance(v, int) and not isinstance(v, bool) and v >= 2
+                           for v in values)):
+            raise ModeTableError(f"mode {name}: concurrency={raw_concurrency!r}, expected one of {CONCURRENCY} "
+                                 f"or a count (2 or more), or one of those for each profile {PROFILES}")
+        concurrency: str | int | dict[str, str | int] | None = (
+            dict(raw_concurrency) if isinstance(raw_concurrency, dict) else raw_concurrency)
     elif "concurrency" in raw:
         # Requests that never answer neither overlap nor queue: `expect` says what they do.
         raise ModeTableError(f"mode {name}: a mode with expect has no concurrency")

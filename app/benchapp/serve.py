@@ -137,6 +137,52 @@ def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int |
             argv += ["--backlog", str(backlog)]
         return argv + [f"{mode.entry}:app"]
 
+    if mode.server == "granian":
+        # Granian's WSGI interface: Rust (hyper on tokio) does the HTTP; each
+        # worker process runs the app on up to --blocking-threads threads, and
+        # accepts at most --backpressure connections at once, the rest waiting
+        # in the listen backlog (shared by the workers). Left out: Granian's
+        # defaults (backlog 1024, backpressure backlog/workers, blocking
+        # threads backpressure/2 for WSGI).
+        argv = [str(bindir / "granian"), "--interface", "wsgi", "--host", host, "--port", str(port),
+                "--workers", str(opts.get("workers", 1))]
+        if "blocking_threads" in opts:
+            argv += ["--blocking-threads", str(opts["blocking_threads"])]
+        if "backpressure" in opts:
+            argv += ["--backpressure", str(opts["backpressure"])]
+        if backlog:
+            argv += ["--backlog", str(max(128, backlog))]  # Granian refuses less than 128
+        if quiet:
+            argv += ["--no-access-log"]  # Granian's default too: said, not assumed
+        if opts.get("respawn_failed_workers"):
+            argv += ["--respawn-failed-workers"]  # else a dead worker ends the server
+        return argv + [f"{mode.entry}:app"]
+
+    if mode.server == "waitress":
+        # One process: an asyncore loop for the connections, --threads run
+        # the app; benchapp.waitress_serve adds the graceful SIGTERM that
+        # waitress-serve lacks. Waitress logs no request lines: quiet is moot.
+        argv = [py, "-m", "benchapp.waitress_serve", "--entry", mode.entry, "--host", host, "--port", str(port)]
+        for option in ("threads", "connection_limit"):
+            if option in opts:
+                argv += ["--" + option.replace("_", "-"), str(opts[option])]
+        if backlog:
+            argv += ["--backlog", str(backlog)]
+        if opts.get("asyncore_use_poll"):
+            argv += ["--asyncore-use-poll"]
+        return argv
+
+    if mode.server == "uvicorn":
+        # The entry holds an ASGI `app` (benchapp.flask_asgi: Flask through
+        # asgiref's WsgiToAsgi); its thread comes from BENCHAPP_ASGI_THREAD.
+        argv = [str(bindir / "uvicorn"), "--host", host, "--port", str(port),
+                "--workers", str(opts.get("workers", 1))]
+        if backlog:
+            argv += ["--backlog", str(backlog)]
+        if quiet:
+            argv += ["--no-access-log"]
+        return argv + [f"{mode.entry}:app"]
+
     raise ValueError(f"mode {mode.name}: no argv for server {mode.server!r}")
 
 
@@ -153,6 +199,9 @@ def server_env(mode: Mode, profile: str) -> dict[str, str]:
         # (or anything of gevent) starts, as the loop must be chosen before
         # the first hub exists. Sync modes get none.
         **({"GEVENT_LOOP": LOOPS[mode.loop]} if mode.loop else {}),
+        # uvicorn-asgiref: WsgiToAsgi's thread, per process or per request (benchapp.flask_asgi).
+        **({"BENCHAPP_ASGI_THREAD": str(mode.profiles[profile]["asgi_thread"])}
+           if "asgi_thread" in mode.profiles[profile] else {}),
     }
 
 
@@ -180,8 +229,9 @@ def main(argv: list[str] | None = None) -> None:
 
     cmd = build_argv(mode, profile, host=args.host, port=args.port, cores=args.cores or usable_cores())
     if args.print:
-        loop = server_env(mode, profile).get("GEVENT_LOOP")
-        print((f"GEVENT_LOOP={loop} " if loop else "") + shlex.join(cmd))
+        env = server_env(mode, profile)
+        shown = [f"{key}={env[key]}" for key in ("GEVENT_LOOP", "BENCHAPP_ASGI_THREAD") if key in env]
+        print(shlex.join(shown + cmd))
         return
     if args.json:
         print(json.dumps(cmd))

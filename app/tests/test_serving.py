@@ -7,6 +7,7 @@ serialised ones in about ten.
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import subprocess
@@ -63,10 +64,17 @@ def test_mode_serves_concurrent_requests(name, profile, slow_api, slow_api_grpc,
             assert all(a.body == "Hi there! slow api response" for a in answers)
 
         ratio = elapsed / DELAY
-        if mode.concurrency == "overlap":
+        expected = mode.concurrency_in(profile)
+        if expected == "overlap":
             assert ratio < OVERLAP_MAX, f"{name}: {COUNT} requests took {ratio:.1f} delays"
-        else:
+        elif expected == "serial":
             assert ratio > SERIAL_MIN, f"{name}: {COUNT} requests took only {ratio:.1f} delays"
+        else:
+            # At most `expected` at once: ceil(COUNT / expected) rounds of one
+            # delay each, no fewer (the mechanism's bound), and not many more.
+            rounds = math.ceil(COUNT / expected)
+            assert rounds - 0.2 < ratio < rounds + OVERLAP_MAX - 1, (
+                f"{name}: {COUNT} requests took {ratio:.1f} delays, expected about {rounds} ({expected} at once)")
 
         assert http_get(f"{served.url}/?delay=abc").status == 400
         assert served.proc.poll() is None
@@ -234,6 +242,74 @@ def test_slow_api_exits_1_when_its_workers_die_at_start(tmp_path):
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "died" in proc.stderr and "exiting 1" in proc.stderr
     assert proc.stderr.count("starting another") == 0
+
+
+# --- The error contract through the peers' own servers ------------------------------
+#
+# test_routes checks the 400/502/503/504 contract through Flask's test client,
+# which is what the WSGI servers of the seed hand requests to. The peers put
+# something else in between (Granian's Rust HTTP and WSGI bridge, Waitress's
+# task threads, uvicorn and asgiref's WsgiToAsgi): the contract is checked
+# through each of them, started as its unit starts it.
+
+SEED_SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
+PEERS = [name for name in ANSWERING if MODES[name].server not in SEED_SERVERS]
+
+
+@pytest.fixture()
+def hanging_api():
+    """An HTTP slow API that answers at once, but never for a delay of 0.4 or more."""
+    import http.server
+    from urllib.parse import parse_qs, urlparse
+
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            if float(parse_qs(urlparse(self.path).query).get("delay", ["0"])[0]) >= 0.4:
+                release.wait(30)  # slower than the app's upstream timeout
+                return
+            body = b"slow api response"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.modes
+@pytest.mark.parametrize("name", PEERS)
+def test_peer_servers_keep_the_error_contract(name, hanging_api, tmp_path):
+    """400 for a bad delay, 502 when the slow API refuses (gRPC), 503 when the
+    database is unreachable, 504 when the slow API outlasts the upstream timeout."""
+    from conftest import free_port
+
+    mode = MODES[name]
+    env = {"BENCHAPP_UPSTREAM_URL": hanging_api, "BENCHAPP_UPSTREAM_GRPC": f"127.0.0.1:{free_port()}",
+           "BENCHAPP_DATABASE_DSN": f"host=127.0.0.1 port={free_port()} dbname=x user=x",
+           "BENCHAPP_MAX_DELAY": "0.5", "BENCHAPP_UPSTREAM_TIMEOUT": "1"}
+    with serve_mode(mode, "tuned", tmp_path, **env) as served:
+        assert http_get(f"{served.url}/?delay=0").status == 200
+        bad = http_get(f"{served.url}/?delay=abc")
+        assert bad.status == 400 and "from 0 to 0.5" in bad.body, bad
+        refused = http_get(f"{served.url}/grpc?delay=0")
+        assert refused.status == 502 and "slow API unavailable" in refused.body, refused
+        no_db = http_get(f"{served.url}/db?delay=0")
+        assert no_db.status == 503 and "database unavailable" in no_db.body, no_db
+        slow = http_get(f"{served.url}/?delay=0.45")
+        assert slow.status == 504 and 1.0 <= slow.seconds < 5.0, slow
+        assert served.proc.poll() is None
 
 
 GRACEFUL = [name for name in ANSWERING if MODES[name].server != "devserver" and MODES[name].front != "nginx"]

@@ -1,0 +1,54 @@
+"""ASGI entry point: the Flask app through asgiref's WsgiToAsgi (uvicorn-asgiref).
+
+Flask's docs ("ASGI") give this path for an ASGI server: wrap the WSGI app in
+`asgiref.wsgi.WsgiToAsgi` and serve the result. WsgiToAsgi runs the app
+through `sync_to_async` in its default thread-sensitive mode, and outside any
+`ThreadSensitiveContext` asgiref then runs every such call on one shared
+thread per process: the requests of a process run one at a time, whatever the
+server's concurrency (asgiref issue #347; measured: 10 concurrent 0.5 s
+requests took 5 s under uvicorn).
+
+BENCHAPP_ASGI_THREAD picks the thread (the mode table's profile option
+`asgi_thread`):
+
+- `process` (the default, Flask's documented path as is): that one thread.
+- `request`: each request in its own `asgiref.sync.ThreadSensitiveContext`,
+  asgiref's documented way to group thread-sensitive calls per request
+  rather than per process (Django's ASGIHandler does the same): a thread per
+  request, so requests overlap as under a threaded WSGI server.
+"""
+
+from __future__ import annotations
+
+import os
+
+from asgiref.sync import ThreadSensitiveContext
+from asgiref.wsgi import WsgiToAsgi
+
+from benchapp.config import ConfigError
+from benchapp.wsgi import app as flask_app
+
+ASGI_THREADS = ("process", "request")
+
+
+class ThreadPerRequest:
+    """An ASGI app that runs `inner` for each request in its own thread-sensitive context."""
+
+    def __init__(self, inner: WsgiToAsgi) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send) -> None:
+        async with ThreadSensitiveContext():
+            await self.inner(scope, receive, send)
+
+
+def asgi_app(how: str | None = None):
+    """The Flask app as ASGI, its WSGI calls on one thread per process or per request."""
+    how = os.environ.get("BENCHAPP_ASGI_THREAD", "process") if how is None else how
+    if how not in ASGI_THREADS:
+        raise ConfigError(f"BENCHAPP_ASGI_THREAD={how!r}, expected one of {ASGI_THREADS}")
+    wrapped = WsgiToAsgi(flask_app)
+    return wrapped if how == "process" else ThreadPerRequest(wrapped)
+
+
+app = asgi_app()
