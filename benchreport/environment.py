@@ -60,7 +60,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("flask", "werkzeug", "gevent", "greenlet", "gunicorn", "pyuwsgi", "grpcio", "aiohttp",
             "psycopg2-binary", "psycogreen",
             # the quart mode: the framework and its database driver
-            "quart", "asyncpg")
+            "quart", "asyncpg",
+            # the peer servers, and asgiref's WsgiToAsgi (uvicorn-asgiref)
+            "granian", "waitress", "uvicorn", "asgiref")
 #: What a record keeps of each host's description.
 HOST_KEYS = ("name", "os", "kernel", "cpu_model", "cores", "cpu_quota_cores", "mem_total_mib", "mem_limit_mib",
              "somaxconn", "virtualization", "container", "vm")
