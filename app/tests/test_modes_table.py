@@ -216,3 +216,79 @@ def test_bad_expectations_fail_at_load(tmp_path, old, new, match):
     bad.write_text(text.replace(old, new, 1))
     with pytest.raises(ModeTableError, match=match):
         load_modes(bad)
+
+
+# --- The peers ---------------------------------------------------------------------
+
+PEER_SERVERS = ("granian", "waitress", "uvicorn")
+
+
+def test_granian_tuned_gives_every_connection_it_holds_a_thread():
+    """A Granian WSGI worker holds at most `backpressure` connections and runs
+    the app on at most `blocking_threads` threads. Left out, backpressure is
+    backlog / workers and the threads half of it: a small backpressure alone
+    serialises (2 leaves one thread: 10 concurrent 0.5 s requests took 5 s)."""
+    granian = [m for m in MODES.values() if m.server == "granian"]
+    assert granian
+    for mode in granian:
+        tuned = mode.options("tuned", cores=2)
+        # c=1000 fits in one worker if the accepts are uneven, each with a thread.
+        assert tuned["blocking_threads"] >= tuned["backpressure"] >= 1000
+        argv = build_argv(mode, "tuned", cores=2)
+        assert argv[argv.index("--interface") + 1] == "wsgi"
+        assert argv[argv.index("--backpressure") + 1] == str(tuned["backpressure"])
+        assert argv[argv.index("--blocking-threads") + 1] == str(tuned["blocking_threads"])
+        assert "--backpressure" not in build_argv(mode, "seed", cores=2)  # the seed keeps Granian's defaults
+
+
+def test_peer_seeds_keep_the_servers_defaults_and_tuned_fits_c1000():
+    for mode in (m for m in MODES.values() if m.server in PEER_SERVERS and m.entry != "benchapp.quart_asgi"):
+        seed, tuned = mode.options("seed", cores=2), mode.options("tuned", cores=2)
+        assert seed["upstream"] == "new" and tuned["upstream"] == "pooled"
+        if mode.server == "waitress":  # waitress-serve's documented defaults
+            assert (seed["threads"], seed["connection_limit"], seed["listen"]) == (4, 100, 1024)
+            assert mode.concurrency_in("seed") == seed["threads"]
+            # A thread per request, connections past c=1000 (the listener and the
+            # trigger count too), poll(): c=1000 plus the upstream pool pass fd 1023.
+            assert tuned["threads"] >= 1000 and tuned["connection_limit"] > 1002 and tuned["asyncore_use_poll"]
+        if mode.server == "uvicorn":
+            assert server_env(mode, "seed")["BENCHAPP_ASGI_THREAD"] == "process"  # Flask's documented path
+            assert server_env(mode, "tuned")["BENCHAPP_ASGI_THREAD"] == "request"
+            assert mode.concurrency == {"seed": "serial", "tuned": "overlap"}
+            assert "--no-access-log" in build_argv(mode, "tuned", cores=2)
+
+
+@pytest.mark.parametrize("concurrency,match", [
+    ("{seed: serial}", r"concurrency=\{'seed': 'serial'\}"),
+    ("{seed: serial, tuned: sometimes}", "concurrency="),
+    ("1", "concurrency=1"),
+    ("true", "concurrency=True"),
+])
+def test_bad_concurrency_fails_at_load(tmp_path, concurrency, match):
+    text = MODES_FILE.read_text()
+    old = "    concurrency: {seed: serial, tuned: overlap}\n"
+    assert old in text
+    bad = tmp_path / "modes.yml"
+    bad.write_text(text.replace(old, f"    concurrency: {concurrency}\n", 1))
+    with pytest.raises(ModeTableError, match=f"uvicorn-asgiref: {match}"):
+        load_modes(bad)
+
+
+def test_asgi_thread_is_uvicorns_only(tmp_path):
+    text = MODES_FILE.read_text()
+    old = "      seed: {threads: 4, connection_limit: 100, listen: 1024, upstream: new}\n"
+    assert old in text
+    bad = tmp_path / "modes.yml"
+    bad.write_text(text.replace(old, old.replace("upstream: new", "asgi_thread: request, upstream: new"), 1))
+    with pytest.raises(ModeTableError, match="waitress profile seed: asgi_thread='request' needs server uvicorn"):
+        load_modes(bad)
+
+
+def test_flask_asgi_refuses_an_unknown_thread_choice():
+    from benchapp.config import ConfigError
+    from benchapp.flask_asgi import ThreadPerRequest, asgi_app
+
+    assert isinstance(asgi_app("request"), ThreadPerRequest)
+    assert not isinstance(asgi_app("process"), ThreadPerRequest)
+    with pytest.raises(ConfigError, match="BENCHAPP_ASGI_THREAD='thread'"):
+        asgi_app("thread")
