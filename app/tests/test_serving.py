@@ -261,7 +261,7 @@ PEERS = [name for name in ANSWERING
 
 @pytest.fixture()
 def hanging_api():
-    """An HTTP slow API that answers at once, but never for a delay of 0.4 or more."""
+    """An HTTP slow API that answers at once, but never for a delay of 0.15 or more."""
     import http.server
     from urllib.parse import parse_qs, urlparse
 
@@ -269,7 +269,7 @@ def hanging_api():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the stdlib's name
-            if float(parse_qs(urlparse(self.path).query).get("delay", ["0"])[0]) >= 0.4:
+            if float(parse_qs(urlparse(self.path).query).get("delay", ["0"])[0]) >= 0.15:
                 release.wait(30)  # slower than the app's upstream timeout
                 return
             body = b"slow api response"
@@ -301,17 +301,17 @@ def test_peer_servers_keep_the_error_contract(name, hanging_api, tmp_path):
     mode = MODES[name]
     env = {"BENCHAPP_UPSTREAM_URL": hanging_api, "BENCHAPP_UPSTREAM_GRPC": f"127.0.0.1:{free_port()}",
            "BENCHAPP_DATABASE_DSN": f"host=127.0.0.1 port={free_port()} dbname=x user=x",
-           "BENCHAPP_MAX_DELAY": "0.5", "BENCHAPP_UPSTREAM_TIMEOUT": "1"}
+           "BENCHAPP_MAX_DELAY": "0.2", "BENCHAPP_UPSTREAM_TIMEOUT": "0.5"}
     with serve_mode(mode, "tuned", tmp_path, **env) as served:
         assert http_get(f"{served.url}/?delay=0").status == 200
         bad = http_get(f"{served.url}/?delay=abc")
-        assert bad.status == 400 and "from 0 to 0.5" in bad.body, bad
+        assert bad.status == 400 and "from 0 to 0.2" in bad.body, bad
         refused = http_get(f"{served.url}/grpc?delay=0")
         assert refused.status == 502 and "slow API unavailable" in refused.body, refused
         no_db = http_get(f"{served.url}/db?delay=0")
         assert no_db.status == 503 and "database unavailable" in no_db.body, no_db
-        slow = http_get(f"{served.url}/?delay=0.45")
-        assert slow.status == 504 and 1.0 <= slow.seconds < 5.0, slow
+        slow = http_get(f"{served.url}/?delay=0.18")
+        assert slow.status == 504 and 0.5 <= slow.seconds < 4.5, slow  # the 0.5 s upstream timeout
         assert served.proc.poll() is None
 
 
