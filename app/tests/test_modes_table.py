@@ -286,9 +286,9 @@ def test_asgi_thread_is_uvicorns_only(tmp_path):
 
 def test_flask_asgi_refuses_an_unknown_thread_choice():
     from benchapp.config import ConfigError
-    from benchapp.flask_asgi import ThreadPerRequest, asgi_app
+    from benchapp.flask_asgi import FreshContext, ThreadPerRequest, asgi_app
 
-    assert isinstance(asgi_app("request"), ThreadPerRequest)
-    assert not isinstance(asgi_app("process"), ThreadPerRequest)
+    assert isinstance(asgi_app("request"), FreshContext) and isinstance(asgi_app("request").inner, ThreadPerRequest)
+    assert isinstance(asgi_app("process"), FreshContext) and not isinstance(asgi_app("process").inner, ThreadPerRequest)
     with pytest.raises(ConfigError, match="BENCHAPP_ASGI_THREAD='thread'"):
         asgi_app("thread")

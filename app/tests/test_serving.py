@@ -259,6 +259,30 @@ PEERS = [name for name in ANSWERING
          if MODES[name].server not in SEED_SERVERS and MODES[name].entry != "benchapp.quart_asgi"]
 
 
+def pipelined(url: str, path: str, count: int) -> list[int]:
+    """The statuses of `count` GETs of `path` sent at once on one connection
+    (HTTP/1.1 pipelining): each request after the first arrives while the
+    one before it is being answered, as wrk's keep-alive requests can."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    request = f"GET {path} HTTP/1.1\r\nHost: {where.hostname}\r\n\r\n".encode()
+    statuses = []
+    with socket.create_connection((where.hostname, where.port), timeout=20) as sock, sock.makefile("rb") as answers:
+        sock.sendall(request * count)
+        for _ in range(count):
+            status_line = answers.readline()
+            assert status_line, f"the connection closed after {statuses}"
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                length = int(value) if name.strip().lower() == "content-length" else length
+            answers.read(length)
+            statuses.append(int(status_line.split()[1]))
+    return statuses
+
+
 @pytest.fixture()
 def hanging_api():
     """An HTTP slow API that answers at once, but never for a delay of 0.15 or more."""
@@ -295,7 +319,9 @@ def hanging_api():
 @pytest.mark.parametrize("name", PEERS)
 def test_peer_servers_keep_the_error_contract(name, hanging_api, tmp_path):
     """400 for a bad delay, 502 when the slow API refuses (gRPC), 503 when the
-    database is unreachable, 504 when the slow API outlasts the upstream timeout."""
+    database is unreachable, 504 when the slow API outlasts the upstream timeout;
+    and requests pipelined on one connection answered alike (WsgiToAsgi alone
+    answered the second with a 500: benchapp.flask_asgi)."""
     from conftest import free_port
 
     mode = MODES[name]
@@ -304,6 +330,8 @@ def test_peer_servers_keep_the_error_contract(name, hanging_api, tmp_path):
            "BENCHAPP_MAX_DELAY": "0.2", "BENCHAPP_UPSTREAM_TIMEOUT": "0.5"}
     with serve_mode(mode, "tuned", tmp_path, **env) as served:
         assert http_get(f"{served.url}/?delay=0").status == 200
+        assert pipelined(served.url, "/?delay=0", 3) == [200] * 3
+        assert pipelined(served.url, "/?delay=abc", 2) == [400] * 2
         bad = http_get(f"{served.url}/?delay=abc")
         assert bad.status == 400 and "from 0 to 0.2" in bad.body, bad
         refused = http_get(f"{served.url}/grpc?delay=0")
