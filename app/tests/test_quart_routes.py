@@ -261,11 +261,16 @@ def test_quart_server_keeps_the_error_contract(name, flaky_api, tmp_path):
     """Through the mode's own server: 400 for a bad delay, 502 when the slow API
     answers an error, 503 when the database is unreachable, 504 when the slow
     API outlasts the upstream timeout, on each of its workers' loops."""
+    from test_serving import pipelined
+
     env = {"BENCHAPP_UPSTREAM_URL": flaky_api,
            "BENCHAPP_DATABASE_DSN": f"host=127.0.0.1 port={free_port()} dbname=x user=x",
            "BENCHAPP_MAX_DELAY": "0.5", "BENCHAPP_UPSTREAM_TIMEOUT": "1"}
     with serve_mode(load_modes()[name], "tuned", tmp_path, **env) as served:
         assert http_get(f"{served.url}/?delay=0").body == "Hi there! slow api response"
+        # Requests pipelined on one connection, as wrk's keep-alive ones may arrive.
+        assert pipelined(served.url, "/?delay=0", 3) == [200] * 3
+        assert pipelined(served.url, "/?delay=abc", 2) == [400] * 2
         bad = http_get(f"{served.url}/db?delay=abc")
         assert bad.status == 400 and "from 0 to 0.5" in bad.body, bad
         broken = http_get(f"{served.url}/?delay=0.3")
