@@ -17,7 +17,8 @@ run is recorded and the next one follows.
 The app runner serves the control endpoint on control.address:port and owns
 the state. Per run it writes <plan dir>/app/<name>/run.json (the run as
 planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
-[--monitor --monitor-max-blocking X]; a failure skips the run: "switch: ..."),
+--quick-stop [--monitor --monitor-max-blocking X]; a failure skips the run:
+"switch: ..."),
 waits for every load host's warm-up (--warm-wait, 120 s; else the run is
 skipped, naming the missing hosts), starts SCRIPTS/bench-sample.py, says
 "go" once it has taken its first reading (the load comes after it; several
