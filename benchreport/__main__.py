@@ -9,8 +9,10 @@ given as `./compare`, `./collect`.
 
 Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
 load share when benchreport.collect wrote one), RUN_DIR/report.md and RUN_DIR/chart.png, points
-RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table, the
-note on ab's own ceiling, the ab-vs-wrk comparison (when both ran) and the notes.
+RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table (by
+group), what to use (one line per concurrency: the best mode by req/s, p99 and
+CPU per request, benchreport.whattouse), the note on ab's own ceiling, the
+ab-vs-wrk comparison (when both ran) and the notes.
 
 Exit status (the play writes the report first, then fails on 3):
   0  report written, every run measured
@@ -115,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     footnote = render.client_limited_footnote(records)
     if footnote:
         print(footnote)
+    best = render.what_to_use_lines(records)
+    if best:
+        print("\nWhat to use (best mode by req/s, p99, CPU per request; margin over the next mode; "
+              "report.md's \"What to use\"):")
+        for line in best:
+            print(f"  {line}")
     ceiling = render.ceiling_note(records)
     if ceiling:
         print(f"\n{ceiling}")

@@ -9,6 +9,12 @@ req/s side by side, so a figure that depends on the client is seen as such.
 repetitions, or says that every point ran once (no noise estimate).
 "Environment" says what the figures were measured on (the records'
 `environment`: commit, hosts, server versions), or that it was not recorded.
+
+The table is ordered and sub-headed by the modes' group (the records' `group`:
+gevent, peers, threads and processes; GROUPS), and "What to use"
+(benchreport.whattouse) names the best mode at each concurrency by req/s, p99
+and CPU per request with its margin over the next mode; the terminal gets one
+line per concurrency of it (what_to_use_lines).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare
+from benchreport import compare, whattouse
 
 Record = dict[str, Any]
 DASH = "–"
@@ -114,6 +120,38 @@ LOADGENS_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "load hosts", True, lambda r: str(r.get("loadgens") or 1))
 
 
+#: The groups of modes in the report's order, with what each one is (benchapp.modes.GROUPS names
+#: them; a test keeps the two equal). Records of another or no group come after them.
+GROUPS = {
+    "gevent": "the entry monkey-patches with gevent",
+    "peers": "what a Flask user runs instead of gevent",
+    "threads and processes": "no gevent: worker processes and threads, with or without nginx in front",
+}
+#: The heading of the records without a group (a mode not in the table, a folder without run.json).
+NO_GROUP = "other"
+
+
+def by_group(records: list[Record]) -> list[tuple[str | None, list[Record]]]:
+    """The records split by `group`, GROUPS' order first, then other groups as they come, None last;
+    each group's records in their own order."""
+    found: dict[str | None, list[Record]] = {}
+    for rec in records:
+        found.setdefault(rec.get("group"), []).append(rec)
+    order = {name: i for i, name in enumerate(GROUPS)}
+    seen = list(found)
+    return sorted(found.items(), key=lambda kv: (kv[0] is None, order.get(kv[0], len(order)), seen.index(kv[0])))
+
+
+def grouped(records: list[Record]) -> bool:
+    """Whether the records carry groups at all (summaries built without the mode table do not)."""
+    return any(r.get("group") for r in records)
+
+
+def in_group_order(records: list[Record]) -> list[Record]:
+    """The records as the tables show them: by group (by_group), else in their own order."""
+    return [rec for _, recs in by_group(records) for rec in recs]
+
+
 def several_loadgens(records: list[Record]) -> bool:
     return any((r.get("loadgens") or 1) > 1 for r in records)
 
@@ -153,22 +191,47 @@ def rows(records: list[Record]) -> list[list[str]]:
     return [[fn(rec) for _, _, fn in columns(records)] for rec in records]
 
 
-def markdown_table(records: list[Record]) -> str:
-    """A GitHub-flavoured markdown table, one row per record."""
-    cols = columns(records)
+def markdown_table(records: list[Record], all_records: list[Record] | None = None) -> str:
+    """A GitHub-flavoured markdown table, one row per record; its columns those of all_records
+    (default: these records), so that the groups' tables line up."""
+    cols = columns(records if all_records is None else all_records)
     head = "| " + " | ".join(h for h, _, _ in cols) + " |"
     align = "|" + "|".join("---:" if right else ":---" for _, right, _ in cols) + "|"
-    body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows(records)]
+    body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in (fn(rec) for _, _, fn in cols)) + " |"
+            for rec in records]
     return "\n".join([head, align, *body])
 
 
+def grouped_tables(records: list[Record]) -> list[str]:
+    """report.md's results: one table per group under a "### group: what it is" heading (by_group),
+    or the one table when the records carry no group."""
+    if not grouped(records):
+        return [markdown_table(records), ""]
+    lines = []
+    for group, recs in by_group(records):
+        what = GROUPS.get(group) if group is not None else "modes not in the mode table"
+        lines += [f"### {group or NO_GROUP}" + (f": {what}" if what else ""), "",
+                  markdown_table(recs, records), ""]
+    return lines
+
+
 def text_table(records: list[Record]) -> str:
-    """The same table as fixed-width text, for the end of the play."""
+    """The same table as fixed-width text, for the end of the play: rows in group order, a
+    "[group]" line before each group's when the records carry more than one."""
     cols = columns(records)
-    table = [[h for h, _, _ in cols], *rows(records)]
+    parts = by_group(records) if grouped(records) else [(None, records)]
+    labelled = len(parts) > 1
+    table = [[h for h, _, _ in cols]]
+    heads = {}
+    for group, recs in parts:
+        if labelled:
+            heads[len(table)] = f"[{group or NO_GROUP}]"
+        table += [[fn(rec) for _, _, fn in cols] for rec in recs]
     widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
     out = []
     for k, row in enumerate(table):
+        if k in heads:
+            out.append(heads[k])
         cells = [
             cell.rjust(widths[i]) if cols[i][1] else cell.ljust(widths[i]) for i, cell in enumerate(row)
         ]
@@ -176,6 +239,12 @@ def text_table(records: list[Record]) -> str:
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def what_to_use_lines(records: list[Record]) -> list[str]:
+    """The terminal's short "what to use": one line per concurrency (and delay and client where
+    they vary) with the best mode by req/s, p99 and CPU per request (benchreport.whattouse)."""
+    return whattouse.text_lines(records)
 
 
 def mode_label(rec: Record) -> str:
@@ -577,7 +646,9 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
     if share:
         lines += [f"Bench time: {share} (the rest: switching modes, warming up, the hosts' set-up and "
                   "fetching the results).", ""]
-    lines += [markdown_table(records), ""]
+    lines += (["## Results", ""] if grouped(records) else []) + grouped_tables(records)
+    if grouped(records):  # what follows is about every group's table, not the last one's
+        lines += ["### How to read the tables", ""]
     footnote = client_limited_footnote(records)
     if footnote:
         lines += [footnote, ""]
@@ -618,6 +689,7 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
     ceiling = ceiling_note(records)
     if ceiling:
         lines += [ceiling, ""]
+    lines += whattouse.markdown_section(records)
     lines += repeats_section(records)
     table = compare_table(records)
     if table:

@@ -86,6 +86,11 @@ several runs before repeat=K) get a warning: compare takes them for duplicates.
 benchreport.compare reads repeats, stats.<metric>.cv and stats.<metric>.median
 (its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY).
 
+group: the mode's group (benchapp.modes.Mode.group, derived from the table's server
+and patch): "gevent" (the entry patches with gevent), "peers" (granian, waitress,
+uvicorn: what a Flask user runs instead), "threads and processes" (the rest); null
+when the mode is not in the table. report.md sub-heads its table by it.
+
 environment: when the run folder holds environment.json (benchreport.environment),
 every record carries the project's commit and dirty flag, its app and load
 hosts in short (kernel, CPU model, cores, memory, somaxconn, container or VM;
@@ -135,6 +140,8 @@ class Record:
     profile: str | None
     client: str | None
     title: str | None = None
+    #: the mode's group in the report (benchapp.modes.Mode.group: gevent, peers, threads and processes)
+    group: str | None = None
     n: int | None = None
     c: int | None = None
     delay: float | int | None = None
@@ -289,7 +296,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         warnings.append(f"mode {rec.mode!r} is not in modes.yml")
     table_expect = (mode.expect or {}) if mode is not None else {}
     if mode is not None:
-        rec.title, rec.seed_rps = mode.title, finite(mode.seed_rps)
+        rec.title, rec.group, rec.seed_rps = mode.title, getattr(mode, "group", None), finite(mode.seed_rps)
         rec.seed_params = {k: mode.bench.get(k) for k in ("n", "c", "delay")} if mode.bench else None
         rec.at_seed_params = (rec.seed_params == {"n": rec.n, "c": rec.c, "delay": spec.delay if spec else None}
                               if rec.seed_params else None)

@@ -191,10 +191,19 @@ def test_missing_files_render_what_is_there_and_say_what_is_missing(run_dir, mod
 def test_markdown_table_has_one_row_per_record(run_dir, modes):
     records = build_summary(run_dir, modes)
     md = render.markdown(records, run_dir.name)
-    table = [ln for ln in md.splitlines() if ln.startswith("|")]
-    assert len(table) == 2 + len(records)
-    assert all(ln.count(" | ") == len(render.COLUMNS) - 1 for ln in table[:1] + table[2:])
-    rows = dict(zip((f"{r['mode']}-{r['profile']}" for r in records), table[2:]))
+    # one table per group (gevent first), each under its heading, with the same columns
+    results = md.split("\n## Results\n")[1].split("\n### How to read the tables\n")[0]
+    heads = [ln for ln in results.splitlines() if ln.startswith("### ")]
+    assert heads == [f"### {g}: {render.GROUPS[g]}" for g in ("gevent", "threads and processes")]
+    table = [ln for ln in results.splitlines() if ln.startswith("|")]
+    assert len(table) == 2 * len(heads) + len(records)
+    assert table[0] == table[4] and table[1] == table[5]  # the gevent table: header, rule, 2 rows
+    body = table[2:4] + table[6:]
+    assert all(ln.count(" | ") == len(render.COLUMNS) - 1 for ln in [table[0], *body])
+    ordered = render.in_group_order(records)
+    assert [(r["mode"], r["group"]) for r in ordered[:2]] == [("psycopg2", "gevent"), ("psycogreen", "gevent")]
+    assert all(r["group"] == "threads and processes" for r in ordered[2:])
+    rows = dict(zip((f"{r['mode']}-{r['profile']}" for r in ordered), body))
     # at 96.5% of ab's ceiling: client-limited (†)
     assert rows["uwsgi-seed"].startswith("| uwsgi | seed | 5 | 50 | 0.05 | 87.69 † | 87.7 | 96.5 | 0 | 51.6 | 53.8 | 53.8 |")
     assert rows["uwsgi-seed"].endswith("| 157.67 |")
@@ -235,7 +244,12 @@ def test_notes_name_every_problem(run_dir, modes):
 def test_text_table_lines_up(run_dir, modes):
     records = build_summary(run_dir, modes)
     lines = render.text_table(records).splitlines()
+    # a "[group]" line before each group's rows (gevent first), the rows in group order
+    assert [ln for ln in lines if ln.startswith("[")] == ["[gevent]", "[threads and processes]"]
+    assert lines[2] == "[gevent]" and lines[5] == "[threads and processes]"
+    lines = [ln for ln in lines if not ln.startswith("[")]
     assert len(lines) == 2 + len(records)
+    assert [ln.split()[0] for ln in lines[2:]] == [r["mode"] for r in render.in_group_order(records)]
     header, rule = lines[0], lines[1]
     assert header.split()[:3] == ["mode", "profile", "c"]
     # every right-aligned column ends where its rule ends
@@ -269,11 +283,14 @@ def test_cli_writes_everything_and_exits_3_on_run_errors(run_dir):
     assert proc.returncode == EXIT_RUN_ERROR, proc.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(summary) == 7
-    assert (run_dir / "report.md").read_text().count("\n| ") == 1 + 7
+    results = (run_dir / "report.md").read_text().split("\n### How to read the tables\n")[0]
+    assert results.count("\n| ") == 2 + 7  # a header per group (gevent, threads and processes), a row per run
     png_size(run_dir / "chart.png")
     latest = run_dir.parent / "latest"
     assert os.readlink(latest) == run_dir.name and latest.resolve() == run_dir.resolve()
     assert render.text_table(summary) in proc.stdout
+    best = render.what_to_use_lines(summary)
+    assert best and "".join(f"\n  {line}" for line in best) in proc.stdout
     assert "psycogreen/seed: ERROR" in proc.stdout
 
 

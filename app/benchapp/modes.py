@@ -31,6 +31,14 @@ CONCURRENCY = ("serial", "overlap")
 # Another outcome needs both checks taught first.
 OUTCOMES = ("hang",)
 UPSTREAMS = ("new", "pooled")
+# The report's groups of modes (Mode.group), in the report's order: derived
+# from server and patch, so a new mode falls in one without a second edit.
+# gevent: the entry monkey-patches with gevent (any server); peers: an
+# unpatched mode on a server a Flask user picks instead of gevent
+# (PEER_SERVERS); threads and processes: the rest (the dev server, uWSGI and
+# Gunicorn with worker processes and threads, nginx in front of them).
+GROUPS = ("gevent", "peers", "threads and processes")
+PEER_SERVERS = ("granian", "waitress", "uvicorn")
 # gevent.config.loop values (GEVENT_LOOP): the C libev loop, gevent's default
 # on Linux, or libuv.
 LOOPS = {"libev": "libev-cext", "libuv": "libuv"}
@@ -109,6 +117,14 @@ class Mode:
     def gevent(self) -> bool:
         """True when the entry point monkey-patches with gevent."""
         return self.patch != "none"
+
+    @property
+    def group(self) -> str:
+        """The report's group (one of GROUPS): gevent when the entry patches, peers for an unpatched
+        peer server (PEER_SERVERS), else threads and processes."""
+        if self.gevent:
+            return "gevent"
+        return "peers" if self.server in PEER_SERVERS else "threads and processes"
 
     @property
     def listen_port(self) -> int:
