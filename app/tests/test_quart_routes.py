@@ -304,7 +304,7 @@ def test_quart_server_db_route_overlaps(name, profile, slow_api, postgres, tmp_p
 
 def test_quart_profiles_are_uvicorns_defaults_and_ours(monkeypatch):
     """seed: uvicorn as its docs start it (1 worker, its own backlog of 2048,
-    the access log on); tuned: a worker per core, backlog 4096, no access log."""
+    the access log on); tuned: one worker (modes.yml says why), backlog 4096, no access log."""
     from benchapp.serve import build_argv, server_env
 
     monkeypatch.setattr("benchapp.serve.somaxconn", lambda: 4096)
@@ -313,6 +313,6 @@ def test_quart_profiles_are_uvicorns_defaults_and_ours(monkeypatch):
     seed = build_argv(mode, "seed", cores=2, python="/v/bin/python")
     assert seed == ["/v/bin/uvicorn", "--host", "0.0.0.0", "--port", "3000", "--workers", "1", "benchapp.quart_asgi:app"]
     tuned = build_argv(mode, "tuned", cores=2, python="/v/bin/python")
-    assert tuned == ["/v/bin/uvicorn", "--host", "0.0.0.0", "--port", "3000", "--workers", "2",
+    assert tuned == ["/v/bin/uvicorn", "--host", "0.0.0.0", "--port", "3000", "--workers", "1",
                      "--backlog", "4096", "--no-access-log", "benchapp.quart_asgi:app"]
     assert [server_env(mode, p)["BENCHAPP_UPSTREAM"] for p in ("seed", "tuned")] == ["new", "pooled"]

@@ -365,7 +365,10 @@ def test_sigterm_finishes_the_requests_in_flight(name, slow_api, slow_api_grpc, 
         client.join(10)
         code = served.proc.wait(15)
         assert [a.status for a in answers] == [200], answers
-        assert code == 0, f"{name} exited {code} on SIGTERM"
+        # A single uvicorn process re-raises SIGTERM once it has finished: systemd
+        # counts that death, like exit 0, as a clean stop (SuccessExitStatus).
+        clean = (0, -signal.SIGTERM) if mode.server == "uvicorn" and mode.options("tuned")["workers"] == 1 else (0,)
+        assert code in clean, f"{name} exited {code} on SIGTERM"
         assert time.monotonic() - sent >= 0.4  # it waited for the request
 
 
