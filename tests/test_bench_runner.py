@@ -488,3 +488,21 @@ def test_a_plan_with_stringified_numbers_is_read(runner_module: ModuleType, tmp_
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     with pytest.raises(runner_module.PlanError, match=r"parts are for \['lg1', 'lg3'\]"):
         runner_module.load_plan(tmp_path / "plan.json")
+
+
+@pytest.mark.parametrize("last", ["measured", "skipped"])
+def test_the_app_runner_ends_once_every_load_host_has_seen_the_end(tmp_path: Path, scripts: Path, server: Server,
+                                                                   runners: Runners, last: str) -> None:
+    hosts = ("lg1", "lg2")
+    runs = [run_entry(server, tmp_path.name, "r1", loadgens=hosts),
+            run_entry(server, tmp_path.name, "r2", loadgens=hosts, mode="m" if last == "measured" else "broken")]
+    plan = write_plan(tmp_path / "plan", scripts, runs, loadgens=hosts)
+    app = runners.start(plan, "app", "--linger", "30")  # the cap, not the wait
+    loads = [runners.start(plan, "load", "--host", h) for h in hosts]
+    for load in loads:
+        assert runners.finish(load)[0] == 0
+    loads_ended = time.monotonic()
+    rc, log = runners.finish(app)
+    assert rc == 0, log
+    assert time.monotonic() - loads_ended < 15, log  # well before --linger's 30 s
+    assert progress(plan)[-1] == {"finished": True, "runs": 2}

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,10 @@ def write_atomically(path: Path, text: str) -> None:
 #: The quick shutdown signal of each server kind that has one (Gunicorn: SIGINT
 #: or SIGQUIT; uWSGI: SIGINT kills the stack, while our SIGTERM is graceful).
 QUICK_STOP = {"gunicorn": "SIGINT", "uwsgi": "SIGINT"}
+#: A worker still alive this long after the quick signal is stuck (grpc-gevent-noinit's
+#: hub blocked in C never runs its signal handler): it gets SIGKILL, and its main
+#: process, left with no worker, exits instead of waiting out graceful_timeout.
+STUCK_AFTER_S = 1.0
 
 
 def systemctl(*args: str) -> str:
@@ -114,6 +119,29 @@ def unit_states(modes: dict[str, Mode]) -> dict[str, dict[str, str]]:
         if "Id" in props:
             by_unit[props["Id"]] = props
     return {name: by_unit.get(m.unit, {}) for name, m in modes.items()}
+
+
+def main_pid_of(unit: str) -> int:
+    """The unit's main process id (0: none)."""
+    out = systemctl("show", "--property=MainPID", unit)
+    value = dict(line.split("=", 1) for line in out.splitlines() if "=" in line).get("MainPID", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def children(pid: int, proc: Path = Path("/proc")) -> list[int]:
+    """The processes whose parent is `pid`, read from /proc."""
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()  # the name, in parentheses, may hold spaces
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry.name))
+    return found
 
 
 def health(mode: Mode, timeout: float = 2.0) -> dict[str, Any] | None:
@@ -211,18 +239,29 @@ class Host:
         The signal goes to the main process only, which ends its own workers
         and exits: inside containers systemd may not see a unit's cgroup
         empty after it SIGKILLed leftover processes, and waits out the stop
-        timeout. The stop that follows cancels a Restart=on-failure and
-        falls back to the graceful stop if the server did not exit.
+        timeout. A worker that outlives the signal by STUCK_AFTER_S is
+        SIGKILLed (the main process reaps it and still exits last). The stop
+        that follows cancels a Restart=on-failure and falls back to the
+        graceful stop if the server did not exit.
         """
         signal_name = QUICK_STOP.get(mode.server)
         if signal_name is None:
             return False
+        main_pid = main_pid_of(mode.unit)
         systemctl("kill", "--kill-whom=main", f"--signal={signal_name}", mode.unit)
-        until = time.monotonic() + within
-        while time.monotonic() < until:
+        start = time.monotonic()
+        stuck_checked = False
+        while time.monotonic() < start + within:
             out = systemctl("show", "--property=ActiveState", mode.unit)
             if not {"ActiveState=active", "ActiveState=deactivating"} & set(out.split()):
                 break  # exited (inactive, failed, or activating: a restart pending)
+            if not stuck_checked and main_pid and time.monotonic() >= start + STUCK_AFTER_S:
+                stuck_checked = True
+                for pid in children(main_pid):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
             time.sleep(0.02)
         systemctl("stop", mode.unit)
         systemctl("reset-failed", mode.unit)

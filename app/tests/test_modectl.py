@@ -272,3 +272,62 @@ def test_unlock_force_frees_a_host_whoever_holds_it(host) -> None:
     rc, out = host("unlock", "--force")
     assert rc == 0 and out["unlocked"] == "run-1" and out["restored"]["stopped"] == []
     assert host("unlock", "--force")[1] == {"changed": False, "unlocked": None}
+
+
+STUCK_SERVER = textwrap.dedent('''\
+    import os, signal, subprocess, sys, time
+    # A main process that, on SIGINT, waits for its worker as Gunicorn's arbiter does;
+    # the worker ignores SIGINT (a hub blocked in C never runs its handler).
+    worker = subprocess.Popen([sys.executable, "-c",
+                               "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                               "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    worker.stdout.readline()
+    def stop(*_):
+        os.kill(worker.pid, signal.SIGINT)
+        worker.wait()
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    print(worker.pid, flush=True)
+    time.sleep(60)
+''')
+
+
+def test_children_reads_a_process_tree() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", STUCK_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert modectl.children(parent.pid) == [worker]
+        assert modectl.children(worker) == []
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_quick_stop_kills_a_stuck_worker_so_its_main_process_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = subprocess.Popen([sys.executable, "-c", STUCK_SERVER], stdout=subprocess.PIPE, text=True)
+    worker = int(server.stdout.readline())
+    calls = []
+
+    def systemctl(*args: str) -> str:  # the unit is the process above: active until it exits
+        calls.append(args)
+        if args[0] == "kill":
+            server.send_signal(2)
+        if args[:2] == ("show", "--property=MainPID"):
+            return f"MainPID={server.pid}\n"
+        if args[:2] == ("show", "--property=ActiveState"):
+            return f"ActiveState={'active' if server.poll() is None else 'inactive'}\n"
+        return ""
+
+    monkeypatch.setattr(modectl, "systemctl", systemctl)
+    mode = modectl.load_modes()["grpc-gevent-noinit"]
+    try:
+        started = time.monotonic()
+        assert modectl.Host.quick_stop(mode, within=10.0) is True
+        took = time.monotonic() - started
+        assert server.wait(timeout=5) == 0  # the main process ended itself, after its worker's SIGKILL
+        assert took < 8.0, took  # not the 10 s of `within`: it did not wait for the stuck worker
+        assert not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2]
+        assert [c[0] for c in calls if c[0] != "show"] == ["kill", "stop", "reset-failed"]
+    finally:
+        server.kill()
+        server.wait()

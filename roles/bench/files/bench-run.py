@@ -34,7 +34,8 @@ ends with a line in <plan dir>/progress.jsonl (parts: {} for a skipped run):
                               "started_at", "ended_at", "warning"}}}
 
 then, after the last run, {"finished": true, "runs": N}; it keeps answering
-for --linger (5 s) so the load runners see "finished", and exits 0.
+until every load host has posted the last run's result or seen "finished"
+(at most --linger, 5 s), and exits 0.
 
 Each load runner (NAME in loadgens) writes <plan dir>/load/NAME/<name>/run.json
 (the run with its part's n and c, plus "part": {"host", "index", "of"} and
@@ -93,6 +94,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TOKEN_HEADER = "X-Flaskbench-Token"
+#: Who asks (a load host's name): the app runner stops lingering once each has seen the end.
+HOST_HEADER = "X-Flaskbench-Host"
 PHASES = ("switching", "warm", "go", "skipped", "finished")
 #: How often a load runner asks for the state, and every wait's step.
 POLL_S = 0.05
@@ -414,9 +417,17 @@ class Control:
         self.go_at = 0.0
         self.warm: set[str] = set()
         self.done: dict[str, dict] = {}
+        self.runs = len(plan["runs"])
+        # the load hosts that need nothing more: the last run's result posted, or the end seen
+        self.through: set[str] = set()
 
-    def state(self) -> dict:
+    def state(self, host: str | None = None) -> dict:
         with self.cond:
+            # what this host sees now ends its plan: it asks for nothing more
+            last = self.phase == "finished" or (self.phase == "skipped" and self.index == self.runs - 1)
+            if last and host in self.hosts:
+                self.through.add(host)
+                self.cond.notify_all()
             start_in = None
             if self.phase == "go":
                 start_in = round(max(0.0, self.go_at + self.spread - time.monotonic()), 3) if self.spread else 0
@@ -456,11 +467,13 @@ class Control:
                 error, summary = body.get("error"), body.get("summary")
                 self.done[host] = {"error": None if error is None else str(error),
                                    "summary": summary if isinstance(summary, dict) else None}
+                if index == self.runs - 1:
+                    self.through.add(host)
             self.cond.notify_all()
         return 200, {"ok": True}
 
     def wait_for(self, guard: Guard, attr: str, bound: float) -> list[str]:
-        """Wait until every load host is in self.<attr> (warm or done), at most bound s; the missing."""
+        """Wait until every load host is in self.<attr> (warm, done or through), at most bound s; the missing."""
         end = time.monotonic() + bound
         while True:
             with self.cond:
@@ -498,7 +511,7 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
             elif self.path != "/state":
                 self._send(404, {"error": "not found"})
             else:
-                self._send(200, control.state())
+                self._send(200, control.state(self.headers.get(HOST_HEADER)))
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             if not self._allowed():
@@ -587,8 +600,8 @@ class AppRunner:
             self.control.finish(len(self.plan["runs"]))
             self.note({"finished": True, "runs": len(self.plan["runs"])})
             log("finished")
-            try:
-                self.guard.sleep(self.args.linger)
+            try:  # until every load host needs nothing more, at most --linger
+                self.control.wait_for(self.guard, "through", self.args.linger)
             except Stop as stop:
                 log(f"{stop.reason} after the last run: the plan is done")
             return 0
@@ -699,8 +712,9 @@ class Lost(Exception):
 class Endpoint:
     """The app runner's control endpoint, as a load runner reaches it."""
 
-    def __init__(self, plan: dict, guard: Guard, lost_after: float) -> None:
+    def __init__(self, plan: dict, guard: Guard, lost_after: float, host: str) -> None:
         self.address, self.port = plan["control"]["address"], plan["control"]["port"]
+        self.host = host
         self.token = plan["token"]
         self.guard, self.lost_after = guard, lost_after
         self.lost_since: float | None = None
@@ -710,7 +724,7 @@ class Endpoint:
         conn = http.client.HTTPConnection(self.address, self.port, timeout=timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=data, headers={TOKEN_HEADER: self.token,
+            conn.request(method, path, body=data, headers={TOKEN_HEADER: self.token, HOST_HEADER: self.host,
                                                            "Content-Type": "application/json"})
             resp = conn.getresponse()
             status, raw = resp.status, resp.read()
@@ -836,7 +850,7 @@ class LoadRunner:
         self.dir = Path(args.plan).resolve().parent / "load" / args.host
         self.scripts = Path(plan["scripts_dir"])
         lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
-        self.endpoint = Endpoint(plan, guard, lost_after)
+        self.endpoint = Endpoint(plan, guard, lost_after, args.host)
 
     def main(self) -> int:
         self.guard.check()
@@ -963,7 +977,8 @@ def main() -> int:
     app.add_argument("--done-grace", type=float, default=DONE_GRACE_S, metavar="S",
                      help=f"wait for the parts' results time_limit + timeout + S after go ({DONE_GRACE_S:g})")
     app.add_argument("--linger", type=float, default=LINGER_S, metavar="S",
-                     help=f"keep answering /state this long after the last run ({LINGER_S:g})")
+                     help=f"keep answering /state at most this long after the last run, until each load host "
+                          f"has seen the end ({LINGER_S:g})")
     app.add_argument("--journalctl", default="journalctl", help="the journalctl binary (tests)")
     load.add_argument("--host", required=True, help="this load host's name in the plan's loadgens")
     load.add_argument("--lost-after", type=float, metavar="S",
