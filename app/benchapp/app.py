@@ -147,7 +147,7 @@ def create_app(config: Config | None = None) -> Flask:
     async def slow_async():
         """/ as an async view: the slow API through aiohttp, awaited (pooled:
         one keep-alive session per process, as the sync client)."""
-        session = app.loop_session(async_timeout, cfg.http_pool_size) if cfg.upstream == "pooled" else None
+        session = app.loop_session(async_timeout, cfg.http_pool_size) if cfg.upstream != "new" else None
         return "Hi there! " + await fetch_async(cfg.upstream_url, delay_arg(), async_timeout, session)
 
     @app.get("/healthz")

@@ -32,7 +32,7 @@ class Config:
     server: str
     upstream_url: str
     upstream_grpc: str  # host:port of the slow API's gRPC service (the /grpc route)
-    upstream: str  # "new": a connection per request (the seed); "pooled": keep-alive pool
+    upstream: str  # "new": a connection per request (the seed); "pooled": keep-alive pool; "gevent": geventhttpclient
     upstream_timeout: float
     upstream_connect_timeout: float
     max_delay: float
@@ -55,8 +55,8 @@ class Config:
                 f"BENCHAPP_MAX_DELAY ({max_delay:g})"
             )
         upstream = env.get("BENCHAPP_UPSTREAM", "pooled")
-        if upstream not in ("new", "pooled"):
-            raise ConfigError(f"BENCHAPP_UPSTREAM={upstream!r}, expected new or pooled")
+        if upstream not in ("new", "pooled", "gevent"):
+            raise ConfigError(f"BENCHAPP_UPSTREAM={upstream!r}, expected new, pooled or gevent")
         pool = int(_number(env, "BENCHAPP_DB_POOL_SIZE", 10, minimum=1))
         return cls(
             mode=env.get("BENCHAPP_MODE", "unknown"),

@@ -30,7 +30,8 @@ CONCURRENCY = ("serial", "overlap")
 # client timeout, while /healthz answered before the route was asked.
 # Another outcome needs both checks taught first.
 OUTCOMES = ("hang",)
-UPSTREAMS = ("new", "pooled")
+# upstream: gevent (geventhttpclient) needs gevent's patching.
+UPSTREAMS = ("new", "pooled", "gevent")
 # The report's groups of modes (Mode.group), in the report's order: derived
 # from server and patch, so a new mode falls in one without a second edit.
 # gevent: the entry monkey-patches with gevent (any server); peers: an
@@ -195,6 +196,9 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
             raise ModeTableError(f"mode {name} profile {pname}: asgi_thread={opts['asgi_thread']!r} needs server "
                                  f"uvicorn and one of {ASGI_THREADS}")
     patch = choice("patch", PATCHES)
+    for pname, opts in profiles.items():
+        if (opts or {}).get("upstream") == "gevent" and not patch.startswith("gevent"):
+            raise ModeTableError(f"mode {name} profile {pname}: upstream=gevent needs a gevent patch, not {patch!r}")
     if patch == "gevent+grpc" and server != "gunicorn":
         # init_gevent must run in the serving process before any gRPC object:
         # of our servers, only Gunicorn imports the app after its fork.

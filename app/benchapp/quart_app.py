@@ -53,7 +53,7 @@ def create_app(config: Config | None = None) -> Quart:
     @app.before_serving
     async def open_clients() -> None:
         if cfg.upstream == "pooled":
-            sessions.append(aiohttp.ClientSession(timeout=timeout,
+            sessions.append(aiohttp.ClientSession(timeout=timeout.aiohttp(),
                                                   connector=aiohttp.TCPConnector(limit=cfg.http_pool_size)))
         await pool.open()
 

@@ -292,3 +292,17 @@ def test_flask_asgi_refuses_an_unknown_thread_choice():
     assert isinstance(asgi_app("process"), FreshContext) and not isinstance(asgi_app("process").inner, ThreadPerRequest)
     with pytest.raises(ConfigError, match="BENCHAPP_ASGI_THREAD='thread'"):
         asgi_app("thread")
+
+
+def test_the_gevent_client_is_for_gevent_modes_and_theirs_when_tuned(tmp_path):
+    """geventhttpclient needs gevent's sockets: every tuned gevent mode uses it,
+    and a mode without a gevent patch that asks for it fails at load."""
+    for mode in MODES.values():
+        tuned = mode.options("tuned", cores=2)["upstream"]
+        assert (tuned == "gevent") == mode.patch.startswith("gevent"), (mode.name, tuned)
+    text = MODES_FILE.read_text()
+    old = "      seed: {threads: 4, connection_limit: 100, listen: 1024, upstream: new}\n"
+    bad = tmp_path / "modes.yml"
+    bad.write_text(text.replace(old, old.replace("upstream: new", "upstream: gevent"), 1))
+    with pytest.raises(ModeTableError, match="waitress profile seed: upstream=gevent needs a gevent patch, not 'none'"):
+        load_modes(bad)

@@ -31,7 +31,7 @@ def make_client(upstream_url: str, **env: str):
     return app.test_client()
 
 
-@pytest.fixture(params=["new", "pooled"])
+@pytest.fixture(params=["new", "pooled", "gevent"])
 def client(request, slow_api):
     return make_client(slow_api, BENCHAPP_UPSTREAM=request.param)
 
@@ -90,7 +90,7 @@ def test_slow_api_validates_the_same_way():
 
 
 def test_upstream_refusing_connections_is_a_fast_502():
-    for kind in ("new", "pooled"):
+    for kind in ("new", "pooled", "gevent"):
         client = make_client(f"http://127.0.0.1:{free_port()}/", BENCHAPP_UPSTREAM=kind,
                              BENCHAPP_UPSTREAM_CONNECT_TIMEOUT=str(SLOW_CONNECT))
         start = time.monotonic()
@@ -127,7 +127,7 @@ def silent_upstream():
     sock.close()
 
 
-@pytest.mark.parametrize("kind", ["new", "pooled"])
+@pytest.mark.parametrize("kind", ["new", "pooled", "gevent"])
 def test_upstream_slower_than_the_timeout_is_a_504(silent_upstream, kind):
     client = make_client(silent_upstream, BENCHAPP_UPSTREAM=kind, BENCHAPP_MAX_DELAY="0.5",
                          BENCHAPP_UPSTREAM_TIMEOUT="1")
@@ -411,3 +411,14 @@ def test_grpc_recovers_after_the_slow_api_restarts_without_an_app_restart(tmp_pa
         while client.get("/grpc?delay=0").status_code != 200:
             assert time.monotonic() - up < reconnect_bound, f"gRPC did not reconnect within {reconnect_bound:g} s"
             time.sleep(0.05)
+
+
+def test_the_app_imports_neither_aiohttp_nor_requests():
+    """Each mode switch of the bench pays the app's import: aiohttp (async views)
+    and requests (the seed's upstream client) load on first use only."""
+    import subprocess
+    import sys
+
+    code = "import benchapp.patched, sys; print(sorted(m for m in ('aiohttp', 'requests') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out
