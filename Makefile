@@ -65,7 +65,7 @@ demo-check: venv ## Show the app answering in every mode (playbooks/check_modes.
 bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
 	time $(PLAYBOOK) $(INVENTORY_ARG) bench.yml $(BENCH_ARGS)
 	@if [ -e results/latest ]; then \
-	  echo "==> results: $$(readlink -f results/latest)/ (report.md, summary.json, chart.png)"; \
+	  echo "==> results: $$(readlink -f results/latest)/ (report.md, summary.json, chart.png); report: $$(readlink -f results/latest)/report.html"; \
 	fi
 
 lint: venv ## ansible-lint (production profile, offline) and syntax checks

@@ -8,7 +8,8 @@ first (benchreport.collect). A run folder named `compare` or `collect` is
 given as `./compare`, `./collect`.
 
 Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
-load share when benchreport.collect wrote one), RUN_DIR/report.md and RUN_DIR/chart.png, points
+load share when benchreport.collect wrote one), RUN_DIR/report.md, RUN_DIR/chart.png and
+RUN_DIR/report.html (benchreport.html: the interactive page; its path is the last line), points
 RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table (by
 group), what to use (one line per concurrency: the best mode by req/s, p99 and
 CPU per request, benchreport.whattouse), the note on ab's own ceiling, the
@@ -30,6 +31,7 @@ import sys
 from pathlib import Path
 
 from benchreport import EXIT_RUN_ERROR, collect, compare, render
+from benchreport import html as html_report
 from benchreport.summary import BENCH, build_summary, load_timing, unexpected_error, write_bench, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return collect.main(args_in[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchreport",
-        description="Build summary.json, report.md and chart.png from a bench run directory.",
+        description="Build summary.json, report.md, chart.png and report.html from a bench run directory.",
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
         "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B (-h there).",
     )
@@ -103,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     write_bench(run_dir / BENCH, run_id, timing)
     (run_dir / "report.md").write_text(render.markdown(records, run_id, timing))
     render.chart(records, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
+    page = None
+    try:
+        page = html_report.write(run_dir, records, run_id, timing)
+    except Exception as exc:  # noqa: BLE001 - the page is an extra: summary.json and report.md stand without it
+        print(f"benchreport: warning: report.html not written: {exc!r}", file=sys.stderr)
     if not args.no_latest:
         try:
             update_latest(run_dir)
@@ -134,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNotes:")
         for note in found:
             print(f"- {note}")
-    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md, chart.png")
+    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md, chart.png"
+          + (f", {html_report.REPORT}" if page else ""))
+    if page:
+        print(f"Report: {page.resolve()}")
     return EXIT_RUN_ERROR if any(unexpected_error(r) for r in records) else 0
 
 

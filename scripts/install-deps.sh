@@ -6,12 +6,15 @@
 #
 # Debian's nginx and PostgreSQL are installed for their binaries (the app's
 # tests start their own instances); services that this script installs are
-# never left running or enabled on the controller.
+# never left running or enabled on the controller. chromium and its
+# chromium-driver (same version, one source package) open report.html in the
+# report's browser test (tests/test_benchreport_html.py).
 set -euo pipefail
 
 PACKAGES=(
   podman runc debootstrap openssh-client python3-venv
   apache2-utils wrk nginx postgresql ca-certificates git make
+  chromium chromium-driver
 )
 # Services shipped by the packages above that must not run on the controller.
 SERVICES=(nginx postgresql)

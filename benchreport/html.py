@@ -1,0 +1,955 @@
+"""report.html: the run's report as one self-contained interactive page, beside report.md.
+
+`python -m benchreport RUN_DIR` writes it with report.md and chart.png;
+`python -m benchreport.html RUN_DIR` (re)writes it alone from the run's
+summary.json (say for a run made before report.html existed).
+
+Every figure comes from summary.json's records (the ones report.md shows,
+benchreport.summary) or from the run's raw files read with benchreport's own
+readers (abparse.parse_tsv for ab's -g file, wrkparse.load_wrk_run for
+wrk.json; runfiles.part_dirs for the load hosts' folders of a split run).
+Nothing is typed in. The charts (plotly; its JavaScript is embedded once, so
+the file opens without a network):
+
+* % of ideal by mode: one bar per point and profile (render.chart_bars, the
+  same bars as chart.png): the median of the repetitions, their min–max as
+  an error bar, ab's ceiling and the seed's published figure as markers.
+* req/s and p99 against concurrency: one line per mode and profile that ran
+  at two or more c (a sweep); the median of the repetitions, min–max as
+  error bars (summary.spread over the records' own rps and p99_ms).
+* latency distribution: one percentile curve per point (its repetitions'
+  requests pooled, and the load hosts' of a split run), one chart per load
+  (client, c, delay). ab: every request's total time from ab.tsv
+  (whole ms), percentiles by ab's nearest-rank rule (abparse.rank_ms). wrk:
+  wrk.json's latency histogram (latency_hist_us; wrk's percentile rule,
+  wrkparse.hist_percentile; corrected for coordinated omission by wrk when
+  summary's percentiles_from says "corrected"); without the histogram, wrk's
+  own five figures (p50, p90, p99, p99.9, max) as points.
+* timeline of each ab run (a menu picks the run): requests completed in each
+  second since the run's first start and the p99 of those, from ab.tsv (ab
+  records each start in whole seconds: an end is start second + total time,
+  right to ±1 s). wrk keeps no per-request times: no timeline for wrk runs.
+  The sampler (bench-sample.py, server.json) records the server's CPU only as
+  totals before and after the run, so the timeline gives the run's CPU total
+  and its average over ab's time, not a curve.
+* CPU ms per request and peak RSS per point and profile (medians of the
+  repetitions; CPU with its min–max).
+
+The modes' group (summary's `group`) is the first level of every bar chart's
+axis, and the legend's sections of the line charts (colours: one family per
+group). Under each chart a table gives the numbers it draws; at the end, the
+run's full table (render.columns, as report.md) and its notes. Runs with an
+error or an expected failure are left out of the charts (they have no
+figures to draw) and listed; a raw file that is missing or unreadable is
+named at the top of the page with what it left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchreport import render
+from benchreport.abparse import TsvRow, parse_tsv, rank_ms
+from benchreport.runfiles import part_dirs
+from benchreport.summary import counts_for_stats, load_timing, spread
+from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
+
+Record = dict[str, Any]
+REPORT = "report.html"
+SUMMARY = "summary.json"
+DASH = render.DASH
+#: Colour families of the groups (plotly colour scales); modes of a group get shades of it.
+GROUP_SCALES = {"gevent": "Blues", "peers": "Greens", "threads and processes": "Oranges"}
+OTHER_SCALE = "Greys"
+#: Bar colours of the profiles (as chart.png); wrk's bars lighter when both clients ran.
+PROFILE_COLOURS = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
+PROFILE_COLOURS_LIGHT = {"seed": "#cfcfcf", "tuned": "#8fbbd9"}
+PROFILE_DASH = {"seed": "dash", "tuned": "solid"}
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star",
+           "hexagon", "pentagon", "star-triangle-up", "hourglass")
+CEILING_COLOUR = render.CEILING_COLOUR
+IDEAL_COLOUR = "#2e7d32"
+#: The percentiles of the latency tables (and the nines axis' ticks).
+TABLE_PERCENTILES = (50, 90, 99, 99.9)
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+SWEEP_FAMILY = "Throughput and p99 against concurrency (a sweep)"
+LATENCY_FAMILY = "Latency distribution by mode"
+
+
+# --- the raw files -----------------------------------------------------------------------------
+
+@dataclass
+class Latencies:
+    """Per-request latencies of one or more runs, in ms, and the client's percentile rule."""
+
+    #: (latency ms, how many requests) ascending
+    hist: list[tuple[float, int]]
+    #: "ab" (nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram)
+    rule: str
+    source: str
+    runs: int = 1
+    #: wrk's histogram in µs (its percentile rule works on it)
+    hist_us: list[tuple[int, int]] | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(n for _, n in self.hist)
+
+    def percentile(self, p: float) -> float | None:
+        if self.rule == "wrk" and self.hist_us is not None:
+            value = hist_percentile(self.hist_us, p)
+            return None if value is None else value / 1000.0
+        ordered = [ms for ms, n in self.hist for _ in range(n)]
+        return rank_ms(ordered, p)  # type: ignore[arg-type]  (ab's rule takes any percentage)
+
+    @property
+    def max_ms(self) -> float | None:
+        return self.hist[-1][0] if self.hist else None
+
+
+@dataclass
+class RunRaw:
+    """What one record's raw files hold for the charts (None: not there; `missing` says why)."""
+
+    rec: Record
+    rows: list[TsvRow] | None = None
+    hist_us: list[tuple[int, int]] | None = None
+    #: wrk's own percentiles (ms) when wrk.json has no histogram: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
+    wrk_points: dict[float, float] | None = None
+    missing: list[str] = field(default_factory=list)
+
+    def latencies(self) -> Latencies | None:
+        if self.rows:
+            counts: dict[float, int] = {}
+            for row in self.rows:
+                counts[float(row.ttime)] = counts.get(float(row.ttime), 0) + 1
+            return Latencies(sorted(counts.items()), "ab", "ab.tsv")
+        if self.hist_us:
+            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "wrk", "wrk.json latency_hist_us",
+                             hist_us=list(self.hist_us))
+        return None
+
+
+def read_raw(run_dir: Path, rec: Record) -> RunRaw:
+    """The per-request data of one record: ab.tsv's rows (the load hosts' pooled) or wrk's histogram
+    (merged), else wrk's own percentiles; `missing` names what was not there."""
+    raw = RunRaw(rec)
+    directory = run_dir / str(rec.get("raw_dir") or "")
+    if not rec.get("raw_dir") or not directory.is_dir():
+        raw.missing.append(f"{rec.get('raw_dir') or '?'}/ (the run's folder) missing")
+        return raw
+    dirs = part_dirs(directory) or [directory]
+    client = rec.get("client") or "ab"
+    if client == "ab":
+        rows: list[TsvRow] = []
+        for d in dirs:
+            path = d / "ab.tsv"
+            try:
+                rows.extend(parse_tsv(path.read_text()))
+            except OSError:
+                raw.missing.append(f"{path.relative_to(run_dir)} missing")
+                return raw
+            except ValueError as exc:
+                raw.missing.append(f"{path.relative_to(run_dir)} unreadable ({exc})")
+                return raw
+        raw.rows = rows
+    elif client == "wrk":
+        hists = []
+        for d in dirs:
+            run = load_wrk_run(d)
+            where = (d / "wrk.json").relative_to(run_dir)
+            if run.data is None:
+                raw.missing.append(f"{where} missing or unreadable")
+                return raw
+            if run.latency_hist is None:
+                raw.missing.append(f"{where} has no latency histogram (latency_hist_us)")
+                if len(dirs) == 1 and run.p50_ms is not None:
+                    raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
+                                      100: run.max_ms}
+                return raw
+            hists.append(run.latency_hist)
+        raw.hist_us = merge_histograms(hists)
+    return raw
+
+
+def pooled(raws: list[RunRaw]) -> Latencies | None:
+    """One point's latencies: its repetitions' requests together (None unless every one has them)."""
+    found = [r.latencies() for r in raws]
+    if not found or any(lat is None for lat in found):
+        return None
+    lats = [lat for lat in found if lat is not None]
+    if lats[0].rule == "wrk":
+        merged = merge_histograms([lat.hist_us or [] for lat in lats])
+        return Latencies([(us / 1000.0, n) for us, n in merged], "wrk", lats[0].source, len(lats), merged)
+    counts: dict[float, int] = {}
+    for lat in lats:
+        for ms, n in lat.hist:
+            counts[ms] = counts.get(ms, 0) + n
+    return Latencies(sorted(counts.items()), "ab", lats[0].source, len(lats))
+
+
+@dataclass(frozen=True)
+class Second:
+    """One second of an ab run's timeline (since its first request's start second)."""
+
+    t: int
+    completed: int
+    p99_ms: float | None
+
+
+def timeline(rows: list[TsvRow]) -> list[Second]:
+    """Requests completed per second and their p99 (ab's rule), every second from the first start to
+    the last end (seconds with none included: a stall shows as a gap). End = start second + total time."""
+    if not rows:
+        return []
+    t0 = min(r.seconds for r in rows)
+    ends: dict[int, list[float]] = {}
+    for r in rows:
+        ends.setdefault((r.seconds * 1000 + r.ttime) // 1000 - t0, []).append(float(r.ttime))
+    out = []
+    for t in range(0, max(ends) + 1):
+        times = sorted(ends.get(t, []))
+        out.append(Second(t, len(times), rank_ms(times, 99) if times else None))
+    return out
+
+
+# --- names, colours, tables --------------------------------------------------------------------
+
+def group_of(rec: Record) -> str:
+    return str(rec.get("group") or render.NO_GROUP)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    """A figure as it is (up to `digits` decimals, trailing zeros dropped); a dash for None."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return DASH
+        text = f"{value:.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
+
+
+def _range(low: Any, high: Any) -> str:
+    return DASH if low is None or high is None else f"{_fmt(low)}–{_fmt(high)}"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+#: The class of a right-aligned (numeric) cell.
+RIGHT = ' class="r"'
+
+
+def table(headers: list[str], rows: Iterable[list[Any]], right_from: int = 1,
+          caption: str | None = None) -> str:
+    """A plain HTML table; cells are escaped, columns from `right_from` on right-aligned."""
+    head = "".join(f"<th{RIGHT if i >= right_from else ''}>{_e(h)}</th>" for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f"<td{RIGHT if i >= right_from else ''}>{_e(c)}</td>" for i, c in enumerate(row))
+        + "</tr>" for row in rows)
+    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def mode_styles(records: list[Record]) -> dict[str, dict[str, str]]:
+    """Per mode label: a colour (a shade of its group's family) and a marker symbol."""
+    from plotly.colors import sample_colorscale
+
+    by_group: dict[str, list[str]] = {}
+    for rec in render.in_group_order(records):
+        names = by_group.setdefault(group_of(rec), [])
+        if render.mode_label(rec) not in names:
+            names.append(render.mode_label(rec))
+    styles = {}
+    for group, names in by_group.items():
+        scale = GROUP_SCALES.get(group, OTHER_SCALE)
+        spots = [0.45 + 0.5 * i / (len(names) - 1) for i in range(len(names))] if len(names) > 1 else [0.75]
+        for i, (name, colour) in enumerate(zip(names, sample_colorscale(scale, spots))):
+            styles[name] = {"colour": colour, "symbol": SYMBOLS[i % len(SYMBOLS)]}
+    return styles
+
+
+def several(records: list[Record], key: Callable[[Record], Any]) -> bool:
+    return len({key(r) for r in records}) > 1
+
+
+def point_name(rec: Record, records: list[Record]) -> str:
+    """mode and profile, plus the client, c, n and delay where they vary in `records`, and the route
+    where the mode ran on several (each mode has its own route: /db, /grpc...)."""
+    parts = [render.mode_label(rec), str(rec.get("profile") or DASH)]
+    if several(records, lambda r: r.get("client") or "ab"):
+        parts.append(str(rec.get("client") or "ab"))
+    for key, fmt in (("c", "c={}"), ("n", "n={}"), ("delay", "delay={}")):
+        if several(records, lambda r, k=key: r.get(k)):
+            value = rec.get(key)
+            parts.append(fmt.format(DASH if value is None else (f"{value:g}" if key == "delay" else value)))
+    if several([r for r in records if r.get("mode") == rec.get("mode")], lambda r: r.get("route")):
+        parts.append(str(rec.get("route") or DASH))
+    return " ".join(parts)
+
+
+def _counted(recs: list[Record]) -> list[Record]:
+    return [r for r in recs if counts_for_stats(r)]
+
+
+def _spread_of(recs: list[Record], key: str) -> dict[str, Any]:
+    """summary.spread (median, min, max) of the counted records' `key`, and how many values ("runs")."""
+    values = [float(r[key]) for r in _counted(recs) if r.get(key) is not None]
+    return {**spread(values), "runs": len(values)}
+
+
+# --- the charts --------------------------------------------------------------------------------
+
+@dataclass
+class Chart:
+    """One section of the page: a figure (None: nothing to draw, `absent` says why) and its table."""
+
+    key: str
+    title: str
+    how: str
+    figure: Any = None
+    table: str = ""
+    absent: str | None = None
+    #: the mode labels this chart draws (the page's test looks for them in the rendered chart)
+    modes: list[str] = field(default_factory=list)
+    #: charts of one family (the sweep's two, the latency charts) share a heading and `how`
+    family: str | None = None
+
+
+def _xcat(groups: list[tuple[str, list[Record]]], indices: list[int]) -> list[list[str]]:
+    """Multicategory x values: [groups, labels] for the render.chart_groups positions `indices`."""
+    return [[group_of(groups[i][1][0]) for i in indices], [groups[i][0].replace("\n", "<br>") for i in indices]]
+
+
+def _bar_colour(series: str, several_clients: bool) -> str:
+    profile = series.split(" ")[0]
+    light = several_clients and series.endswith(" wrk")
+    return (PROFILE_COLOURS_LIGHT if light else PROFILE_COLOURS).get(profile, "#7e57c2")
+
+
+def ideal_chart(records: list[Record]) -> Chart:
+    """% of ideal by mode (a point per x in a sweep), one bar per profile: render.chart_bars' bars."""
+    import plotly.graph_objects as go
+
+    chart = Chart("pct-of-ideal", "Throughput as % of ideal, by mode: seed vs tuned",
+                  "req/s as % of ideal (c / delay): 100% means every connection got its answer right after "
+                  "the delay. A bar is the median of the point's repetitions, its error bar their min–max; "
+                  "the orange mark is ab's ceiling (the most % of ideal ab itself can show at that n and c), "
+                  "the diamond the seed's published figure. The axis groups modes by group.")
+    ordered = render.in_group_order(records)
+    groups = render.chart_groups(ordered)
+    bars = render.chart_bars(ordered)
+    several_clients = len(render.clients(ordered)) > 1
+    series = render.series_order(ordered)
+    fig = go.Figure()
+    rows = []
+    legend_shown: set[str] = set()
+
+    def once(kind: str) -> bool:
+        """Whether this is the first trace of its kind (the legend names each kind once)."""
+        first = kind not in legend_shown
+        legend_shown.add(kind)
+        return first
+
+    for name in series:
+        mine = [b for b in bars if b["series"] == name]
+        drawn = [b for b in mine if b["pct"] is not None]
+        if drawn:
+            fig.add_trace(go.Bar(
+                name=name, offsetgroup=name, x=_xcat(groups, [b["x"] for b in drawn]),
+                y=[b["pct"] for b in drawn], marker_color=_bar_colour(name, several_clients),
+                error_y=dict(type="data", symmetric=False, color="black", thickness=1.2,
+                             array=[b["max_pct"] - b["pct"] if len(b["counted"]) > 1 else None for b in drawn],
+                             arrayminus=[b["pct"] - b["min_pct"] if len(b["counted"]) > 1 else None
+                                         for b in drawn]),
+                customdata=[[b["min_pct"], b["max_pct"], b["rps"], len(b["counted"]), len(b["records"])]
+                            for b in drawn],
+                hovertemplate=("%{x}<br>" + name + ": <b>%{y}% of ideal</b> (median)<br>min–max "
+                               "%{customdata[0]}–%{customdata[1]}%<br>median req/s %{customdata[2]}<br>"
+                               "runs counted %{customdata[3]} of %{customdata[4]}<extra></extra>")))
+        ceilings = [b for b in mine if b["ceiling_pct"] is not None]
+        if ceilings:
+            fig.add_trace(go.Scatter(
+                name="ab's ceiling", legendgroup="ceiling", showlegend=once("ceiling"), offsetgroup=name, mode="markers", x=_xcat(groups, [b["x"] for b in ceilings]),
+                y=[b["ceiling_pct"] for b in ceilings],
+                marker=dict(symbol="line-ew", size=16, line=dict(width=3, color=CEILING_COLOUR)),
+                hovertemplate="%{x}<br>ab's ceiling at this n and c: %{y}% of ideal<extra></extra>"))
+        failed = [b for b in mine if b["pct"] is None]
+        if failed:
+            fig.add_trace(go.Scatter(
+                name="no figure (error, or no ideal)", legendgroup="error", showlegend=once("error"),
+                offsetgroup=name, mode="markers",
+                x=_xcat(groups, [b["x"] for b in failed]), y=[0] * len(failed),
+                marker=dict(symbol="x", size=11, color="#c62828"),
+                hovertext=[f"{name}: " + "; ".join(str(r.get("error") or (
+                    "no % of ideal (no ideal at delay 0)" if not r.get("delay") else "no % of ideal"))
+                    for r in b["records"]) for b in failed],
+                hovertemplate="%{x}<br>%{hovertext}<extra></extra>"))
+        for b in mine:
+            rec = b["records"][0]
+            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
+                         f"{len(b['counted'])} of {len(b['records'])}", _fmt(b["pct"]),
+                         _range(b["min_pct"], b["max_pct"]), _fmt(b["rps"]), _fmt(b["ceiling_pct"]),
+                         "; ".join(str(r["error"]) for r in b["records"] if r.get("error")) or ""])
+    seed_series = next((s for s in series if s.split(" ")[0] == "seed"), None)
+    published_x, published_y = [], []
+    seen: set[str] = set()
+    for i, (_, recs) in enumerate(groups):
+        rec = recs[0]
+        p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
+        if render.mode_label(rec) in seen or seed is None or not p.get("c") or not p.get("delay"):
+            continue
+        seen.add(render.mode_label(rec))
+        published_x.append(i)
+        published_y.append(100.0 * seed / (p["c"] / p["delay"]))
+    if published_x and seed_series is not None:
+        fig.add_trace(go.Scatter(
+            name="seed's published figure", offsetgroup=seed_series, mode="markers",
+            x=_xcat(groups, published_x), y=published_y, marker=dict(symbol="diamond", size=9, color="black"),
+            hovertemplate="%{x}<br>the seed's published req/s as % of its own ideal: %{y:.1f}%<extra></extra>"))
+    fig.add_hline(y=100, line=dict(color=IDEAL_COLOUR, dash="dash", width=1),
+                  annotation_text="ideal: c / delay", annotation_position="top left")
+    fig.update_layout(barmode="group", scattermode="group", height=520, margin=dict(t=40, b=10),
+                      yaxis_title="req/s as % of ideal", legend=dict(orientation="h", y=1.08),
+                      xaxis=dict(tickangle=-35))
+    chart.figure = fig
+    chart.table = table(["group", "mode", "series", "runs counted", "median % of ideal", "min–max %",
+                         "median req/s", "ab's ceiling %", "error"], rows, right_from=3)
+    chart.modes = list(dict.fromkeys(render.mode_label(r) for r in ordered))
+    return chart
+
+
+def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
+    """Per (mode, profile, client, delay, route): its records by c, for those that ran at two or more c."""
+    found: dict[tuple, dict[int, list[Record]]] = {}
+    for rec in render.in_group_order(records):
+        if rec.get("mode") is None or rec.get("c") is None:
+            continue
+        key = (rec["mode"], rec.get("profile"), rec.get("client") or "ab", rec.get("delay"), rec.get("route"))
+        found.setdefault(key, {}).setdefault(int(rec["c"]), []).append(rec)
+    return {k: v for k, v in found.items() if len(v) >= 2}
+
+
+def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+    """req/s and p99 against c, one line per mode and profile that ran at several c."""
+    import plotly.graph_objects as go
+
+    found = sweep_series(records)
+    how = ("One line per mode and profile that ran at two or more concurrencies; a point is the median "
+           "of the repetitions at that c, its error bar their min–max. Runs with an error are left out. "
+           "Legend sections are the modes' groups (click a mode to hide it).")
+    metrics = (("rps", "Throughput against concurrency", "req/s", "sweep-rps"),
+               ("p99_ms", "p99 latency against concurrency", "p99 ms", "sweep-p99"))
+    if not found:
+        return [Chart("sweep", SWEEP_FAMILY, how, absent="No mode ran at more than one concurrency in this run: "
+                      "nothing to draw against c. A sweep (bench.yml -e c=50,200,1000) draws req/s and p99 "
+                      "against c here, one line per mode.")]
+    all_recs = [r for by_c in found.values() for recs in by_c.values() for r in recs]
+    charts = []
+    for metric, title, unit, key in metrics:
+        fig = go.Figure()
+        rows = []
+        titled: set[str] = set()
+        drawn: list[str] = []
+        for (mode, profile, client, delay, route), by_c in found.items():
+            first = next(iter(by_c.values()))[0]
+            name = point_name({**first, "c": None, "n": None}, [{**r, "c": None, "n": None} for r in all_recs])
+            xs, ys, lows, highs, ks = [], [], [], [], []
+            for c in sorted(by_c):
+                counted = _counted(by_c[c])
+                values = [float(r[metric]) for r in counted if r.get(metric) is not None]
+                stats = spread(values)
+                rows.append([group_of(first), name, c, f"{len(values)} of {len(by_c[c])}",
+                             _fmt(stats["median"]), _range(stats["min"], stats["max"]),
+                             ", ".join(_fmt(v) for v in values) or DASH])
+                if stats["median"] is None:
+                    continue
+                xs.append(c)
+                ys.append(stats["median"])
+                lows.append(stats["median"] - stats["min"] if len(values) > 1 else None)
+                highs.append(stats["max"] - stats["median"] if len(values) > 1 else None)
+                ks.append([stats["min"], stats["max"], len(values)])
+            if not xs:
+                continue
+            group = group_of(first)
+            style = styles.get(render.mode_label(first), {})
+            fig.add_trace(go.Scatter(
+                name=name, x=xs, y=ys, mode="lines+markers", legendgroup=group,
+                legendgrouptitle_text=group if group not in titled else None,
+                line=dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(profile), "dot")),
+                marker=dict(symbol=style.get("symbol"), size=8),
+                error_y=dict(type="data", symmetric=False, array=highs, arrayminus=lows, thickness=1),
+                customdata=ks,
+                hovertemplate=(f"{_e(name)}<br>c=%{{x}}: <b>%{{y}} {unit}</b> (median)<br>min–max "
+                               "%{customdata[0]}–%{customdata[1]}<br>runs %{customdata[2]}<extra></extra>")))
+            titled.add(group)
+            drawn.append(str(mode))
+        if not drawn:
+            charts.append(Chart(key, title, how, table=table(
+                ["group", "mode", "c", "runs counted", f"median {unit}", "min–max", "each run"], rows, right_from=2),
+                absent=f"Every run of the sweep had an error: no {unit} to draw.", family=SWEEP_FAMILY))
+            continue
+        fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="concurrency c", type="log"),
+                          yaxis_title=unit, showlegend=True, legend=dict(groupclick="toggleitem"))
+        charts.append(Chart(key, title, how, figure=fig,
+                            table=table(["group", "mode", "c", "runs counted", f"median {unit}", "min–max",
+                                         "each run"], rows, right_from=2),
+                            modes=list(dict.fromkeys(drawn)), family=SWEEP_FAMILY))
+    return charts
+
+
+def nines(p: float) -> float:
+    """The x of percentile p on the nines axis: -log10(1 - p/100) (p90 -> 1, p99 -> 2, p99.9 -> 3)."""
+    return -math.log10(1.0 - p / 100.0)
+
+
+def curve(lat: Latencies) -> tuple[list[float], list[float], list[str]]:
+    """A percentile curve (x on the nines axis, y ms, hover text) of a latency histogram: each distinct
+    latency from the share of requests faster than it, to the slowest request's own rank."""
+    total = lat.count
+    xs, ys, texts = [], [], []
+    below = 0
+    for ms, n in lat.hist:
+        p = 100.0 * below / total
+        xs.append(nines(p))
+        ys.append(ms)
+        texts.append(f"from p{p:.4g}: {n} request{'s' if n != 1 else ''} at {ms:g} ms")
+        below += n
+    last = 100.0 * (total - 1) / total
+    if total > 1 and (not xs or nines(last) > xs[-1]):
+        xs.append(nines(last))
+        ys.append(lat.hist[-1][0])
+        texts.append(f"max: {lat.hist[-1][0]:g} ms (the slowest of {total})")
+    return xs, ys, texts
+
+
+def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
+                   styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+    """One chart per load (client, c, delay): a percentile curve per point."""
+    import plotly.graph_objects as go
+
+    how = ("The latency of every request of a point (its repetitions pooled), slowest at the right: "
+           "x is the percentile on a 'nines' scale (p90, p99, p99.9 equally spaced), y the time in ms. "
+           "ab: each request's total time from ab.tsv (whole ms). wrk: its latency histogram (wrk corrects "
+           "it for coordinated omission when a response took over twice its expected interval). "
+           "Hover for the exact values; the table gives the percentiles by the client's own rule.")
+    ordered = render.in_group_order(records)
+    loads: dict[tuple, list[list[Record]]] = {}
+    for recs in render.points(ordered):
+        rec = recs[0]
+        if rec.get("mode") is None:
+            continue
+        key = (rec.get("client") or "ab", rec.get("c"), rec.get("delay"))
+        loads.setdefault(key, []).append(recs)
+    charts = []
+    for (client, c, delay), points in sorted(
+            loads.items(), key=lambda kv: (kv[0][0] != "ab", kv[0][1] or 0, kv[0][2] or 0)):
+        everything = [r for recs in points for r in recs]
+        ns = sorted({r.get("n") for r in everything if r.get("n") is not None})
+        label = (f"{client}, c={c}" + (f" (n={', '.join(map(str, ns))})" if ns else "")
+                 + (f", delay {delay:g} s" if delay is not None else ""))
+        key = f"latency-{client}-c{c}-d{_fmt(delay)}"
+        fig = go.Figure()
+        rows = []
+        titled: set[str] = set()
+        drawn: list[str] = []
+        top = 0.0
+        for recs in points:
+            rec = recs[0]
+            name = point_name(rec, everything)
+            counted = _counted(recs)
+            if not counted:
+                continue
+            group = group_of(rec)
+            style = styles.get(render.mode_label(rec), {})
+            line = dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(rec.get("profile")), "dot"))
+            lat = pooled([raws[id(r)] for r in counted])
+            summary_p99 = [r.get("p99_ms") for r in counted]
+            if lat is not None and lat.count:
+                xs, ys, texts = curve(lat)
+                top = max(top, max(xs))
+                fig.add_trace(go.Scatter(
+                    name=name, x=xs, y=ys, mode="lines", line_shape="hv", line=line, legendgroup=group,
+                    legendgrouptitle_text=group if group not in titled else None, hovertext=texts,
+                    hovertemplate=f"{_e(name)}<br>%{{hovertext}}<extra></extra>"))
+                pcts = [lat.percentile(p) for p in TABLE_PERCENTILES]
+                rows.append([group, name, lat.source, lat.runs, lat.count, *map(_fmt, pcts), _fmt(lat.max_ms),
+                             ", ".join(_fmt(v) for v in summary_p99)])
+            else:
+                points_only = [raws[id(r)].wrk_points for r in counted]
+                shown = False
+                for k, wp in enumerate(points_only):
+                    if not wp:
+                        continue
+                    ps = [p for p in (50, 90, 99, 99.9) if wp.get(p) is not None]
+                    xs = [nines(p) for p in ps]
+                    top = max([top, *xs])
+                    fig.add_trace(go.Scatter(
+                        name=f"{name} (wrk's percentiles)", x=xs, y=[wp[p] for p in ps], mode="lines+markers",
+                        line=line, marker=dict(symbol=style.get("symbol")), legendgroup=group,
+                        legendgrouptitle_text=group if group not in titled else None, showlegend=k == 0,
+                        hovertext=[f"p{p:g}: {wp[p]:g} ms (wrk's own, no histogram)" for p in ps],
+                        hovertemplate=f"{_e(name)}<br>%{{hovertext}}<extra></extra>"))
+                    rows.append([group, name, "wrk.json latency_us (no histogram)", 1, DASH,
+                                 *(_fmt(wp.get(p)) for p in TABLE_PERCENTILES), _fmt(wp.get(100)),
+                                 _fmt(recs[k].get("p99_ms"))])
+                    shown = True
+                if not shown:
+                    rows.append([group, name, "no per-request data", len(counted), DASH,
+                                 *([DASH] * len(TABLE_PERCENTILES)), DASH, ", ".join(_fmt(v) for v in summary_p99)])
+                    continue
+            titled.add(group)
+            drawn.append(render.mode_label(rec))
+        headers = ["group", "point", "from", "runs", "requests", *(f"p{p:g} ms" for p in TABLE_PERCENTILES),
+                   "max ms", "p99 ms in summary.json (each run)"]
+        title = f"Latency distribution: {label}"
+        if not rows:
+            continue  # every run at this load failed: listed at the top
+        if not drawn:
+            charts.append(Chart(key, title, how, table=table(headers, rows, right_from=3), family=LATENCY_FAMILY,
+                                absent="No per-request data for any run at this load: nothing to draw "
+                                       "(see what is missing at the top)."))
+            continue
+        ticks = [0.0, nines(50), nines(75), *(float(k) for k in range(1, int(math.ceil(top)) + 1))]
+        fig.update_layout(
+            height=460, margin=dict(t=30), yaxis_title="latency ms", showlegend=True,  # even for one curve
+            legend=dict(groupclick="toggleitem"),
+            xaxis=dict(title="percentile", tickvals=ticks,
+                       ticktext=["p0", "p50", "p75", *(f"p{100 - 10 ** -k * 100:.{max(k - 2, 0)}f}"
+                                                      for k in range(1, len(ticks) - 2))]))
+        charts.append(Chart(key, title, how, figure=fig, table=table(headers, rows, right_from=3),
+                            modes=list(dict.fromkeys(drawn)), family=LATENCY_FAMILY))
+    return charts
+
+
+def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
+    """Per ab run with ab.tsv (a menu picks it): completed requests and their p99 in each second."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    chart = Chart("timeline", "Timeline of each run: completed requests and p99, second by second",
+                  "Pick a run in the menu. Bars: requests that ended in each second since the run's first "
+                  "request started; line: the p99 of those requests (right axis). From ab.tsv: ab records "
+                  "each start in whole seconds, so an end (start + its time) is right to ±1 s. Gaps are "
+                  "seconds in which no request ended (a stall, or ab's rounds at a long delay). The server's "
+                  "CPU: server.json holds its totals before and after the run, not samples over time, so "
+                  "the title gives the run's total and its average over ab's time.")
+    ordered = render.in_group_order(records)
+    runs = [(r, raws[id(r)]) for r in ordered if counts_for_stats(r) and raws[id(r)].rows]
+    wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
+    if not runs:
+        chart.absent = ("No run has per-request start times (ab.tsv): nothing to draw second by second"
+                        + (" (wrk keeps no per-request times, only a latency histogram)." if wrk_runs else "."))
+        return chart
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    buttons = []
+    details = []
+    rows = []
+    for i, (rec, raw) in enumerate(runs):
+        seconds = timeline(raw.rows or [])
+        busy = [s.completed for s in seconds]
+        rows.append([render._name(rec), rec.get("c"), len(raw.rows or []), len(seconds), max(busy),
+                     sum(1 for b in busy if b == 0),
+                     _fmt(max((s.p99_ms for s in seconds if s.p99_ms is not None), default=None)),
+                     _fmt(rec.get("time_taken_s")), _fmt(rec.get("cpu_ms")),
+                     _fmt(100.0 * rec["cpu_ms"] / (rec["time_taken_s"] * 1000.0), 1)
+                     if rec.get("cpu_ms") is not None and rec.get("time_taken_s") else DASH])
+        name = render._name(rec) + (f" c={rec.get('c')}" if several(ordered, lambda r: r.get("c")) else "")
+        fig.add_trace(go.Bar(
+            name="completed in the second", x=[s.t for s in seconds], y=[s.completed for s in seconds],
+            marker_color="#1f77b4", visible=i == 0, legendgroup="completed",
+            hovertemplate="second %{x}: <b>%{y} requests ended</b><extra></extra>"), secondary_y=False)
+        fig.add_trace(go.Scatter(
+            name="p99 of those (ms)", x=[s.t for s in seconds], y=[s.p99_ms for s in seconds],
+            mode="lines+markers", line=dict(color="#c62828"), visible=i == 0, connectgaps=False,
+            legendgroup="p99", hovertemplate="second %{x}: p99 <b>%{y} ms</b><extra></extra>"),
+            secondary_y=True)
+        cpu_ms, taken = rec.get("cpu_ms"), rec.get("time_taken_s")
+        if cpu_ms is not None and taken:
+            cpu = (f"server CPU {_fmt(cpu_ms)} ms over the run, {_fmt(100.0 * cpu_ms / (taken * 1000.0), 1)}% "
+                   f"of a core over ab's {_fmt(taken)} s (totals only)")
+        else:
+            cpu = "server CPU not measured (server.json missing or without its counters)"
+        title = f"{_e(name)}: {len(raw.rows or [])} requests; {cpu}"
+        visible = [j // 2 == i for j in range(2 * len(runs))]
+        buttons.append(dict(label=name, method="update", args=[{"visible": visible}, {"title.text": title}]))
+        details.append(f"<details><summary>{_e(name)}: {len(seconds)} s</summary>" + table(
+            ["second", "requests ended", "p99 ms of those"],
+            [[s.t, s.completed, _fmt(s.p99_ms)] for s in seconds]) + "</details>")
+        if i == 0:
+            fig.update_layout(title=dict(text=title, font=dict(size=13), x=0.01, xanchor="left", y=0.97,
+                                         yanchor="top"))
+    # the menu under the run's title (container top), above the plot
+    fig.update_layout(
+        height=520, margin=dict(t=120), barmode="overlay", legend=dict(orientation="h", y=-0.15),
+        xaxis_title="seconds since the run's first request started",
+        updatemenus=[dict(buttons=buttons, active=0, direction="down", x=0, xanchor="left", y=1.2,
+                          yanchor="top", showactive=True)])
+    fig.update_yaxes(title_text="requests ended in the second", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="p99 ms", secondary_y=True, rangemode="tozero", showgrid=False,
+                     tickmode="auto")
+    chart.figure = fig
+    chart.table = table(["run", "c", "requests", "seconds", "most ended in a second", "seconds with none",
+                         "highest p99 ms of a second", "ab's time s", "server CPU ms (total)",
+                         "server CPU % of a core (average)"], rows) + "".join(details)
+    chart.modes = [render.mode_label(runs[0][0])]
+    if wrk_runs:
+        chart.how += f" The {len(wrk_runs)} wrk run(s) are not in the menu: wrk keeps no per-request times."
+    return chart
+
+
+def resources_chart(records: list[Record]) -> Chart:
+    """CPU ms per request (median, min–max) and peak RSS (median) per point and profile."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    chart = Chart("cpu-rss", "Server CPU per request and peak memory, by mode",
+                  "Top: the server's CPU time per completed request (ms; the unit's CPU over the run / "
+                  "requests), the median of the repetitions with their min–max. Bottom: the unit's peak "
+                  "resident memory (MiB), the median of the repetitions. Runs with an error are left out.")
+    ordered = render.in_group_order(records)
+    groups = render.chart_groups(ordered)
+    bars = render.chart_bars(ordered)
+    several_clients = len(render.clients(ordered)) > 1
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("CPU ms per request", "peak RSS MiB"))
+    rows = []
+    drawn = False
+    for name in render.series_order(ordered):
+        mine = [b for b in bars if b["series"] == name]
+        cpu = [(b, _spread_of(b["records"], "cpu_ms_per_req")) for b in mine]
+        rss = [(b, _spread_of(b["records"], "peak_rss_mib")) for b in mine]
+        colour = _bar_colour(name, several_clients)
+        for row, found, unit in ((1, cpu, "CPU ms/request"), (2, rss, "peak RSS MiB")):
+            have = [(b, s) for b, s in found if s["median"] is not None]
+            if not have:
+                continue
+            drawn = True
+            fig.add_trace(go.Bar(
+                name=name, legendgroup=name, showlegend=row == 1 or not any(s["median"] is not None
+                                                                         for _, s in cpu),
+                offsetgroup=name, marker_color=colour, x=_xcat(groups, [b["x"] for b, _ in have]),
+                y=[s["median"] for _, s in have],
+                error_y=dict(type="data", symmetric=False, color="black", thickness=1.2,
+                             array=[s["max"] - s["median"] if s["runs"] > 1 else None for _, s in have],
+                             arrayminus=[s["median"] - s["min"] if s["runs"] > 1 else None for _, s in have]),
+                customdata=[[s["min"], s["max"]] for _, s in have],
+                hovertemplate=(f"%{{x}}<br>{_e(name)}: <b>%{{y}} {unit}</b> (median)<br>min–max "
+                               "%{customdata[0]}–%{customdata[1]}<extra></extra>")), row=row, col=1)
+        for (b, c), (_, m) in zip(cpu, rss):
+            rec = b["records"][0]
+            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name, _fmt(c["median"]),
+                         _range(c["min"], c["max"]), _fmt(m["median"]), _range(m["min"], m["max"]),
+                         ", ".join(sorted({str(r.get("cpu_source")) for r in b["records"] if r.get("cpu_source")}))
+                         or DASH])
+    if not drawn:
+        chart.absent = "No run has the server's CPU or memory (server.json missing or every run failed)."
+        return chart
+    fig.update_layout(barmode="group", height=640, margin=dict(t=40), legend=dict(orientation="h", y=1.07))
+    fig.update_xaxes(tickangle=-35, row=2, col=1)
+    fig.update_yaxes(title_text="ms / request", row=1, col=1)
+    fig.update_yaxes(title_text="MiB", row=2, col=1)
+    chart.figure = fig
+    chart.table = table(["group", "mode", "series", "median CPU ms/req", "min–max", "median peak RSS MiB",
+                         "min–max", "CPU from"], rows, right_from=3)
+    chart.modes = list(dict.fromkeys(render.mode_label(r) for r in ordered))
+    return chart
+
+
+# --- what is missing ---------------------------------------------------------------------------
+
+def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRaw]) -> list[str]:
+    """What the page could not show and why, one line per kind (the runs named)."""
+    kinds: dict[str, list[str]] = {}
+
+    def add(kind: str, name: str) -> None:
+        kinds.setdefault(kind, []).append(name)
+
+    for rec in records:
+        name = render._name(rec) + (f" c={rec.get('c')}" if several(records, lambda r: r.get("c")) else "")
+        if not counts_for_stats(rec):
+            add("left out of every chart: an error or an expected failure, no figures (see Notes)", name)
+            continue
+        raw = raws[id(rec)]
+        for text in raw.missing:
+            if "latency_hist_us" in text and raw.wrk_points:
+                add("wrk.json without its latency histogram: wrk's five percentiles drawn as points, "
+                    "no curve", text)
+            elif (rec.get("client") or "ab") == "ab":
+                add("no per-request data: left out of the latency distributions and the timeline", text)
+            else:
+                add("no per-request data: left out of the latency distributions", text)
+        directory = run_dir / str(rec.get("raw_dir") or "")
+        if directory.is_dir() and not (directory / "server.json").is_file():
+            add("server.json missing: no server CPU or peak memory", f"{rec.get('raw_dir')}/server.json")
+        if (rec.get("client") or "ab") == "wrk":
+            add("wrk keeps no per-request times: no timeline", name)
+    return [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; color: #222; }
+h1 { margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+p.meta { color: #555; margin-top: 0; } p.how { color: #444; max-width: 75em; }
+.missing { background: #fff8e1; border: 1px solid #ffcc80; padding: .4em 1em; border-radius: 4px; }
+.missing.none { background: #f1f8e9; border-color: #c5e1a5; }
+p.absent { background: #f5f5f5; border-left: 4px solid #bdbdbd; padding: .6em 1em; }
+h3 { margin-top: 1.2em; }
+table { border-collapse: collapse; font-size: 13px; margin: .5em 0; }
+th, td { border: 1px solid #ddd; padding: 2px 6px; } th { background: #f5f5f5; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group td { background: #eef3fb; font-weight: bold; }
+details { margin: .4em 0; } summary { cursor: pointer; color: #1a5fb4; }
+"""
+
+
+def _section(chart: Chart, first_of_family: bool = True) -> str:
+    """A chart's <section>: heading, how to read it (once per family), the figure or why not, its numbers."""
+    how = f"<p class=\"how\">{_e(chart.how)}</p>"
+    if chart.family is None or chart.family == chart.title:
+        head = f"<h2>{_e(chart.title)}</h2>{how}"
+    else:
+        head = (f"<h2>{_e(chart.family)}</h2>{how}" if first_of_family else "") + f"<h3>{_e(chart.title)}</h3>"
+    if chart.figure is None:
+        body = f"<p class=\"absent\">{_e(chart.absent or 'nothing to draw')}</p>"
+    else:
+        body = chart.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{chart.key}",
+                                    config=PLOT_CONFIG)
+    numbers = f"<details><summary>The numbers in this chart</summary>{chart.table}</details>" if chart.table else ""
+    state = "chart-absent" if chart.figure is None else "chart-drawn"
+    return (f"<section class=\"chart {state}\" id=\"{_e(chart.key)}\" data-chart=\"{_e(chart.key)}\" "
+            f"data-modes=\"{_e(json.dumps(chart.modes))}\">{head}{body}{numbers}</section>")
+
+
+def full_table(records: list[Record]) -> str:
+    """The run's table (render.columns: report.md's), a row per record, a heading row per group."""
+    cols = render.columns(records)
+    head = "".join(f"<th{RIGHT if right else ''}>{_e(h)}</th>" for h, right, _ in cols)
+    body = []
+    for group, recs in render.by_group(records) if render.grouped(records) else [(None, records)]:
+        if group is not None or render.grouped(records):
+            what = render.GROUPS.get(group) if group is not None else "modes not in the mode table"
+            body.append(f"<tr class=\"group\"><td colspan=\"{len(cols)}\">{_e(group or render.NO_GROUP)}"
+                        + (f": {_e(what)}" if what else "") + "</td></tr>")
+        for rec in recs:
+            body.append("<tr>" + "".join(f"<td{RIGHT if right else ''}>{_e(fn(rec))}</td>"
+                                         for _, right, fn in cols) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def charts(run_dir: Path, records: list[Record]) -> tuple[list[Chart], list[str]]:
+    """The page's charts, in order, and what is missing (missing_lines)."""
+    raws = {id(r): (read_raw(run_dir, r) if counts_for_stats(r) else RunRaw(r)) for r in records}
+    styles = mode_styles(records)
+    out = [ideal_chart(records), *sweep_charts(records, styles), *latency_charts(records, raws, styles),
+           timeline_chart(records, raws), resources_chart(records)]
+    return out, missing_lines(run_dir, records, raws)
+
+
+def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str, Any] | None = None) -> str:
+    """report.html's text."""
+    from plotly.offline import get_plotlyjs
+
+    found, missing = charts(run_dir, records)
+    modes = list(dict.fromkeys(render.mode_label(r) for r in records))
+    starts = sorted(r["started_at"] for r in records if r.get("started_at"))
+    ends = sorted(r["ended_at"] for r in records if r.get("ended_at"))
+    meta = [f"{len(records)} runs of {len(modes)} modes",
+            "clients " + ", ".join(render.clients(records)),
+            "profiles " + ", ".join(sorted({str(r.get('profile')) for r in records if r.get('profile')}))]
+    if starts:
+        meta.append(f"from {starts[0]}" + (f" to {ends[-1]}" if ends else ""))
+    share = render.timing_line(dict(timing) if timing else None)
+    if share:
+        meta.append(f"bench time: {share}")
+    if missing:
+        missing_html = ("<div class=\"missing\" id=\"missing\"><h2>What this page could not show</h2><ul>"
+                        + "".join(f"<li>{_e(line)}</li>" for line in missing) + "</ul></div>")
+    else:
+        missing_html = ("<div class=\"missing none\" id=\"missing\"><p>Every raw file the charts read was "
+                        "there.</p></div>")
+    best = render.what_to_use_lines(records)
+    best_html = ("<h2>What to use</h2><p class=\"how\">The best mode by req/s, p99 and CPU per request at each "
+                 "concurrency, and its margin over the next mode (report.md's \"What to use\").</p><ul>"
+                 + "".join(f"<li>{_e(line)}</li>" for line in best) + "</ul>") if best else ""
+    notes = render.notes(records)
+    notes_html = "<h2>Notes</h2><ul>" + ("".join(f"<li>{_e(n)}</li>" for n in notes) if notes else
+                                         "<li>none: every run completed without failures.</li>") + "</ul>"
+    heads: dict[str, str] = {}
+    for c in found:
+        heads.setdefault(c.family or c.title, c.key)  # a family's link goes to its first chart
+    nav = " · ".join(f"<a href=\"#{_e(key)}\">{_e(text)}</a>" for text, key in heads.items())
+    return "\n".join([
+        "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>Bench run {_e(run_id)}</title>",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        f"<style>{STYLE}</style>",
+        # plotly's own offline embedding: its config first (no MathJax from a CDN), then plotly.js, once
+        "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
+        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>",
+        "</head><body>",
+        f"<h1>Bench run {_e(run_id)}</h1>",
+        f"<p class=\"meta\">{_e('; '.join(meta))}. Written by benchreport from summary.json and the raw files "
+        f"in {_e(run_dir.resolve().name)}/.</p>",
+        f"<p class=\"meta\">{nav} · <a href=\"#all-runs\">All runs</a></p>",
+        missing_html, best_html,
+        *(_section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
+        "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
+        full_table(records), notes_html,
+        "</body></html>", ""])
+
+
+def write(run_dir: Path, records: list[Record] | None = None, run_id: str | None = None,
+          timing: Mapping[str, Any] | None = None, path: Path | None = None) -> Path:
+    """Write report.html into run_dir (records: summary.json's, read when not given); its path."""
+    if records is None:
+        records = json.loads((run_dir / SUMMARY).read_text())
+    if timing is None:
+        timing, _ = load_timing(run_dir)
+    out = path or run_dir / REPORT
+    text = page(run_dir, records, run_id or run_dir.resolve().name, timing)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchreport.html",
+        description="Write RUN_DIR/report.html from its summary.json and raw files "
+                    "(python -m benchreport RUN_DIR writes it with the rest of the report).")
+    parser.add_argument("run_dir", type=Path, help="results/<run-id> holding summary.json")
+    args = parser.parse_args(argv)
+    summary = args.run_dir / SUMMARY
+    if not summary.is_file():
+        print(f"benchreport.html: no {summary}: run python -m benchreport {args.run_dir} first", file=sys.stderr)
+        return 1
+    try:
+        records = json.loads(summary.read_text())
+    except ValueError as exc:
+        print(f"benchreport.html: {summary} unreadable: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {write(args.run_dir, records)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
