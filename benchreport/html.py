@@ -82,6 +82,8 @@ TABLE_PERCENTILES = (50, 90, 99, 99.9)
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 SWEEP_FAMILY = "Throughput and p99 against concurrency (a sweep)"
 LATENCY_FAMILY = "Latency distribution by mode"
+#: What a wrk.json without latency_hist_us lacks (bench-wrk.lua leaves it out when dumping it would take too long).
+NO_HISTOGRAM = "has no latency histogram"
 
 
 # --- the raw files -----------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class RunRaw:
     rec: Record
     rows: list[TsvRow] | None = None
     hist_us: list[tuple[int, int]] | None = None
-    #: wrk's own percentiles (ms) when wrk.json has no histogram: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
+    #: wrk's own percentiles (ms), one load host's run: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
     wrk_points: dict[float, float] | None = None
     missing: list[str] = field(default_factory=list)
 
@@ -169,11 +171,12 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
             if run.data is None:
                 raw.missing.append(f"{where} missing or unreadable")
                 return raw
+            if len(dirs) == 1 and run.p50_ms is not None:
+                # wrk's own figures: drawn when a repetition of the point lacks its histogram
+                raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
+                                  100: run.max_ms}
             if run.latency_hist is None:
-                raw.missing.append(f"{where} has no latency histogram (latency_hist_us)")
-                if len(dirs) == 1 and run.p50_ms is not None:
-                    raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
-                                      100: run.max_ms}
+                raw.missing.append(f"{where} {NO_HISTOGRAM}")
                 return raw
             hists.append(run.latency_hist)
         raw.hist_us = merge_histograms(hists)
@@ -303,6 +306,11 @@ def point_name(rec: Record, records: list[Record]) -> str:
     return " ".join(parts)
 
 
+def run_name(rec: Record, records: list[Record]) -> str:
+    """One run as the notes name it (mode/profile[/client][ (repetition k)]), with its c when c varies."""
+    return render._name(rec) + (f" c={rec.get('c')}" if several(records, lambda r: r.get("c")) else "")
+
+
 def _counted(recs: list[Record]) -> list[Record]:
     return [r for r in recs if counts_for_stats(r)]
 
@@ -331,6 +339,15 @@ class Chart:
     family: str | None = None
 
 
+def error_bars(medians: list[float], lows: list[float], highs: list[float], runs: list[int],
+               color: str | None = "black", thickness: float = 1.2) -> dict[str, Any]:
+    """Plotly's error_y for a min–max around each median; hidden when no point had 2 or more runs
+    (a single run's range is its own value: plotly would draw a flat cap on every bar)."""
+    out = dict(type="data", symmetric=False, visible=any(n > 1 for n in runs), thickness=thickness,
+               array=[h - m for m, h in zip(medians, highs)], arrayminus=[m - lo for m, lo in zip(medians, lows)])
+    return {**out, "color": color} if color else out
+
+
 def _xcat(groups: list[tuple[str, list[Record]]], indices: list[int]) -> list[list[str]]:
     """Multicategory x values: [groups, labels] for the render.chart_groups positions `indices`."""
     return [[group_of(groups[i][1][0]) for i in indices], [groups[i][0].replace("\n", "<br>") for i in indices]]
@@ -346,7 +363,9 @@ def ideal_chart(records: list[Record]) -> Chart:
     """% of ideal by mode (a point per x in a sweep), one bar per profile: render.chart_bars' bars."""
     import plotly.graph_objects as go
 
-    chart = Chart("pct-of-ideal", "Throughput as % of ideal, by mode: seed vs tuned",
+    profiles = {r.get("profile") for r in records}
+    chart = Chart("pct-of-ideal", "Throughput as % of ideal, by mode"
+                  + (": seed vs tuned" if {"seed", "tuned"} <= profiles else ""),
                   "req/s as % of ideal (c / delay): 100% means every connection got its answer right after "
                   "the delay. A bar is the median of the point's repetitions, its error bar their min–max; "
                   "the orange mark is ab's ceiling (the most % of ideal ab itself can show at that n and c), "
@@ -373,10 +392,8 @@ def ideal_chart(records: list[Record]) -> Chart:
             fig.add_trace(go.Bar(
                 name=name, offsetgroup=name, x=_xcat(groups, [b["x"] for b in drawn]),
                 y=[b["pct"] for b in drawn], marker_color=_bar_colour(name, several_clients),
-                error_y=dict(type="data", symmetric=False, color="black", thickness=1.2,
-                             array=[b["max_pct"] - b["pct"] if len(b["counted"]) > 1 else None for b in drawn],
-                             arrayminus=[b["pct"] - b["min_pct"] if len(b["counted"]) > 1 else None
-                                         for b in drawn]),
+                error_y=error_bars([b["pct"] for b in drawn], [b["min_pct"] for b in drawn],
+                                   [b["max_pct"] for b in drawn], [len(b["counted"]) for b in drawn]),
                 customdata=[[b["min_pct"], b["max_pct"], b["rps"], len(b["counted"]), len(b["records"])]
                             for b in drawn],
                 hovertemplate=("%{x}<br>" + name + ": <b>%{y}% of ideal</b> (median)<br>min–max "
@@ -385,7 +402,8 @@ def ideal_chart(records: list[Record]) -> Chart:
         ceilings = [b for b in mine if b["ceiling_pct"] is not None]
         if ceilings:
             fig.add_trace(go.Scatter(
-                name="ab's ceiling", legendgroup="ceiling", showlegend=once("ceiling"), offsetgroup=name, mode="markers", x=_xcat(groups, [b["x"] for b in ceilings]),
+                name="ab's ceiling", legendgroup="ceiling", showlegend=once("ceiling"), offsetgroup=name,
+                mode="markers", x=_xcat(groups, [b["x"] for b in ceilings]),
                 y=[b["ceiling_pct"] for b in ceilings],
                 marker=dict(symbol="line-ew", size=16, line=dict(width=3, color=CEILING_COLOUR)),
                 hovertemplate="%{x}<br>ab's ceiling at this n and c: %{y}% of ideal<extra></extra>"))
@@ -481,8 +499,8 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                     continue
                 xs.append(c)
                 ys.append(stats["median"])
-                lows.append(stats["median"] - stats["min"] if len(values) > 1 else None)
-                highs.append(stats["max"] - stats["median"] if len(values) > 1 else None)
+                lows.append(stats["min"])
+                highs.append(stats["max"])
                 ks.append([stats["min"], stats["max"], len(values)])
             if not xs:
                 continue
@@ -493,7 +511,7 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 legendgrouptitle_text=group if group not in titled else None,
                 line=dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(profile), "dot")),
                 marker=dict(symbol=style.get("symbol"), size=8),
-                error_y=dict(type="data", symmetric=False, array=highs, arrayminus=lows, thickness=1),
+                error_y=error_bars(ys, lows, highs, [k[2] for k in ks], color=None, thickness=1),
                 customdata=ks,
                 hovertemplate=(f"{_e(name)}<br>c=%{{x}}: <b>%{{y}} {unit}</b> (median)<br>min–max "
                                "%{customdata[0]}–%{customdata[1]}<br>runs %{customdata[2]}<extra></extra>")))
@@ -504,7 +522,9 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 ["group", "mode", "c", "runs counted", f"median {unit}", "min–max", "each run"], rows, right_from=2),
                 absent=f"Every run of the sweep had an error: no {unit} to draw.", family=SWEEP_FAMILY))
             continue
-        fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="concurrency c", type="log"),
+        cs = sorted({c for by_c in found.values() for c in by_c})
+        fig.update_layout(height=480, margin=dict(t=30),
+                          xaxis=dict(title="concurrency c", type="log", tickvals=cs, ticktext=[str(c) for c in cs]),
                           yaxis_title=unit, showlegend=True, legend=dict(groupclick="toggleitem"))
         charts.append(Chart(key, title, how, figure=fig,
                             table=table(["group", "mode", "c", "runs counted", f"median {unit}", "min–max",
@@ -591,9 +611,9 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                 rows.append([group, name, lat.source, lat.runs, lat.count, *map(_fmt, pcts), _fmt(lat.max_ms),
                              ", ".join(_fmt(v) for v in summary_p99)])
             else:
-                points_only = [raws[id(r)].wrk_points for r in counted]
                 shown = False
-                for k, wp in enumerate(points_only):
+                for r in counted:
+                    wp = raws[id(r)].wrk_points
                     if not wp:
                         continue
                     ps = [p for p in (50, 90, 99, 99.9) if wp.get(p) is not None]
@@ -602,12 +622,14 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                     fig.add_trace(go.Scatter(
                         name=f"{name} (wrk's percentiles)", x=xs, y=[wp[p] for p in ps], mode="lines+markers",
                         line=line, marker=dict(symbol=style.get("symbol")), legendgroup=group,
-                        legendgrouptitle_text=group if group not in titled else None, showlegend=k == 0,
-                        hovertext=[f"p{p:g}: {wp[p]:g} ms (wrk's own, no histogram)" for p in ps],
+                        legendgrouptitle_text=group if group not in titled else None, showlegend=not shown,
+                        hovertext=[f"repetition {r.get('repetition')}: p{p:g} {wp[p]:g} ms (wrk's own figure)"
+                                   for p in ps],
                         hovertemplate=f"{_e(name)}<br>%{{hovertext}}<extra></extra>"))
-                    rows.append([group, name, "wrk.json latency_us (no histogram)", 1, DASH,
+                    rows.append([group, f"{name} (repetition {r.get('repetition')})",
+                                 "wrk.json latency_us (a repetition has no histogram)", 1, DASH,
                                  *(_fmt(wp.get(p)) for p in TABLE_PERCENTILES), _fmt(wp.get(100)),
-                                 _fmt(recs[k].get("p99_ms"))])
+                                 _fmt(r.get("p99_ms"))])
                     shown = True
                 if not shown:
                     rows.append([group, name, "no per-request data", len(counted), DASH,
@@ -669,7 +691,7 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
                      _fmt(rec.get("time_taken_s")), _fmt(rec.get("cpu_ms")),
                      _fmt(100.0 * rec["cpu_ms"] / (rec["time_taken_s"] * 1000.0), 1)
                      if rec.get("cpu_ms") is not None and rec.get("time_taken_s") else DASH])
-        name = render._name(rec) + (f" c={rec.get('c')}" if several(ordered, lambda r: r.get("c")) else "")
+        name = run_name(rec, ordered)
         fig.add_trace(go.Bar(
             name="completed in the second", x=[s.t for s in seconds], y=[s.completed for s in seconds],
             marker_color="#1f77b4", visible=i == 0, legendgroup="completed",
@@ -745,9 +767,8 @@ def resources_chart(records: list[Record]) -> Chart:
                                                                          for _, s in cpu),
                 offsetgroup=name, marker_color=colour, x=_xcat(groups, [b["x"] for b, _ in have]),
                 y=[s["median"] for _, s in have],
-                error_y=dict(type="data", symmetric=False, color="black", thickness=1.2,
-                             array=[s["max"] - s["median"] if s["runs"] > 1 else None for _, s in have],
-                             arrayminus=[s["median"] - s["min"] if s["runs"] > 1 else None for _, s in have]),
+                error_y=error_bars([s["median"] for _, s in have], [s["min"] for _, s in have],
+                                   [s["max"] for _, s in have], [s["runs"] for _, s in have]),
                 customdata=[[s["min"], s["max"]] for _, s in have],
                 hovertemplate=(f"%{{x}}<br>{_e(name)}: <b>%{{y}} {unit}</b> (median)<br>min–max "
                                "%{customdata[0]}–%{customdata[1]}<extra></extra>")), row=row, col=1)
@@ -781,15 +802,16 @@ def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRa
         kinds.setdefault(kind, []).append(name)
 
     for rec in records:
-        name = render._name(rec) + (f" c={rec.get('c')}" if several(records, lambda r: r.get("c")) else "")
+        name = run_name(rec, records)
         if not counts_for_stats(rec):
             add("left out of every chart: an error or an expected failure, no figures (see Notes)", name)
             continue
         raw = raws[id(rec)]
         for text in raw.missing:
-            if "latency_hist_us" in text and raw.wrk_points:
-                add("wrk.json without its latency histogram: wrk's five percentiles drawn as points, "
-                    "no curve", text)
+            if text.endswith(NO_HISTOGRAM):
+                add("wrk.json without its latency histogram (latency_hist_us: bench-wrk.lua leaves it out "
+                    "when dumping it would take too long): wrk's own p50, p90, p99 and p99.9 of each "
+                    "repetition drawn as points, no curve", text.removesuffix(f" {NO_HISTOGRAM}"))
             elif (rec.get("client") or "ab") == "ab":
                 add("no per-request data: left out of the latency distributions and the timeline", text)
             else:
@@ -797,9 +819,12 @@ def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRa
         directory = run_dir / str(rec.get("raw_dir") or "")
         if directory.is_dir() and not (directory / "server.json").is_file():
             add("server.json missing: no server CPU or peak memory", f"{rec.get('raw_dir')}/server.json")
-        if (rec.get("client") or "ab") == "wrk":
-            add("wrk keeps no per-request times: no timeline", name)
-    return [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
+    wrk = [r for r in records if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
+    lines = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
+    if wrk:
+        lines.append(f"wrk keeps no per-request times (only a latency histogram): no timeline for the "
+                     f"{len(wrk)} wrk run{'s' if len(wrk) != 1 else ''}")
+    return lines
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -912,7 +937,8 @@ def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str,
         missing_html, best_html,
         *(_section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
         "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
-        full_table(records), notes_html,
+        full_table(records),
+        f"<p class=\"how\">{_e(render.client_limited_footnote(records) or '')}</p>", notes_html,
         "</body></html>", ""])
 
 

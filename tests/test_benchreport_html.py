@@ -1,0 +1,321 @@
+"""report.html (issue 14, benchreport.html): built from recorded runs, opened in a real headless Chromium.
+
+The recorded runs:
+
+* tests/data/benchreport/run-sample: ab, seed and tuned, every run once (the
+  report's other tests use it too); psycopg2/seed has no ab.tsv (ab aborted)
+  and three runs have an error: what a run with missing raw files looks like.
+* tests/data/benchreport/wrk-sweep: wrk at c=200 and c=1000, 3 repetitions
+  each, the tuned profile of a few modes of one group each (copied from a real
+  `make demo` sweep; see its README.md): the sweep and the histograms.
+
+Each is copied to a temporary folder and built with `python -m benchreport
+RUN_DIR` (benchreport.__main__, which writes report.html with report.md), then
+opened in Chromium with the network off: no console error, every chart the
+run's data allows drawn (plotly's .js-plotly-plot with its SVG and traces),
+the run's modes named in them, and a screenshot kept as report.png in the
+run's folder (the path is printed: pytest -s, or -rP).
+
+Browser driver: selenium, because Debian's chromium-driver is built from the
+same source package as chromium (always the same version, no driver
+download: selenium is pointed at /usr/bin/chromedriver, so Selenium Manager
+never fetches one) and its Chrome driver reads the page's console through the
+goog:loggingPrefs capability and speaks the DevTools protocol (network off,
+full-page screenshot). Playwright would want its own browser builds
+(`playwright install`, a download per version) rather than Debian's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+
+from benchreport import html, render
+from benchreport.__main__ import main as cli_main
+from benchreport.abparse import parse_tsv
+from benchreport.summary import counts_for_stats
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "benchreport"
+SAMPLE = DATA / "run-sample"
+SWEEP = DATA / "wrk-sweep"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WIDTH = 1400
+#: How long the page may take to draw its charts (4.8 MB of plotly.js on a busy CI machine).
+DRAW_TIMEOUT_S = 90
+
+#: Per section of the page: its key, drawn or not, the modes it says it draws, and what the browser made of it.
+SECTIONS_JS = """
+return [...document.querySelectorAll('section.chart')].map(s => {
+  const plot = s.querySelector('.js-plotly-plot');
+  const q = sel => plot ? plot.querySelectorAll(sel).length : 0;
+  return {key: s.dataset.chart, drawn: s.classList.contains('chart-drawn'),
+          modes: JSON.parse(s.dataset.modes || '[]'),
+          svgs: q('svg.main-svg'), traces: q('g.trace'),
+          marks: q('g.trace path.js-line') + q('g.trace g.points path') + q('g.trace .point path')
+                 + q('g.trace path.point'),
+          text: plot ? [...plot.querySelectorAll('svg text')].map(t => t.textContent).join('\\n') : '',
+          absent: (s.querySelector('p.absent') || {}).textContent || null};
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's) through selenium, the network switched off, console logged."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} missing: report.html's test needs Debian's chromium and "
+                    "chromium-driver (make deps installs them; or apt-get install -y chromium chromium-driver)",
+                    pytrace=False)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as exc:
+        pytest.fail(f"selenium is not importable ({exc}): make venv installs it (requirements.txt)", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                f"--window-size={WIDTH},1000", "--hide-scrollbars"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        driver.set_page_load_timeout(DRAW_TIMEOUT_S)
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+        yield driver
+    finally:
+        driver.quit()
+
+
+def build(tmp_path: Path, source: Path, capsys) -> tuple[Path, list[dict]]:
+    """The recorded run copied and reported (python -m benchreport): its folder and summary.json."""
+    run_dir = tmp_path / source.name
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns(
+        "summary.json", "bench.json", "report.*", "chart.png", "README.md"))
+    rc = cli_main([str(run_dir), "--no-latest"])
+    out = capsys.readouterr().out
+    assert rc in (0, 3), out
+    page = run_dir / html.REPORT
+    assert page.is_file(), out
+    # the bench's terminal names the page's path (the play shows this output)
+    assert f"Report: {page.resolve()}" in out.splitlines()
+    return run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+def self_contained(text: str) -> None:
+    """Nothing fetched from elsewhere: no script src, stylesheet link or frame; plotly.js inline, once."""
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", text, re.I)
+    assert not re.search(r"<(link|iframe|img)\b", text, re.I)
+    from plotly.offline import get_plotlyjs
+
+    banner = get_plotlyjs()[:40]  # "/**\n* plotly.js v4.1.1\n..."
+    assert "plotly.js v" in banner
+    assert text.count(banner) == 1, "plotly.js is not embedded once"
+
+
+def open_report(driver, page: Path) -> tuple[list[dict], list[dict]]:
+    """Load the page, wait for every drawn section's chart; (the sections, the console's errors)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # drop what an earlier page logged
+    driver.get(page.resolve().as_uri())
+    WebDriverWait(driver, DRAW_TIMEOUT_S).until(lambda d: d.execute_script(
+        "const s = [...document.querySelectorAll('section.chart-drawn')];"
+        "return s.length > 0 && s.every(x => x.querySelector('.js-plotly-plot svg.main-svg g.trace'));"))
+    sections = driver.execute_script(SECTIONS_JS)
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    return sections, errors
+
+
+def screenshot(driver, run_dir: Path) -> Path:
+    """The whole page as report.png in the run's folder (DevTools' capture beyond the viewport)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1}})
+    path = run_dir / "report.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"screenshot: {path}")
+    return path
+
+
+def counted(records: list[dict]) -> list[dict]:
+    return [r for r in records if counts_for_stats(r)]
+
+
+def latency_keys(run_dir: Path, records: list[dict]) -> dict[str, set[str]]:
+    """The latency charts the run's files allow, found here from summary.json and the folders: per
+    (client, c, delay) with a run that counts and has its latencies (ab.tsv; wrk.json's histogram, or
+    at least wrk's own percentiles), the modes that have them."""
+    found: dict[str, set[str]] = {}
+    for rec in counted(records):
+        folder = run_dir / rec["raw_dir"]
+        if rec["client"] == "ab":
+            has = (folder / "ab.tsv").is_file()
+        else:
+            wrk = json.loads((folder / "wrk.json").read_text())
+            has = bool(wrk.get("latency_hist_us")) or (wrk.get("latency_us") or {}).get("p50") is not None
+        if has:
+            found.setdefault(f"latency-{rec['client']}-c{rec['c']}-d{rec['delay']:g}", set()).add(rec["mode"])
+    return found
+
+
+def check_page(sections: list[dict], errors: list[dict], drawn: dict[str, set[str]],
+               absent: dict[str, str]) -> None:
+    """No console error; exactly the `drawn` charts rendered, each with its SVG, traces and marks and the
+    modes given; the `absent` ones say why (a piece of their text)."""
+    assert errors == [], errors
+    by_key = {s["key"]: s for s in sections}
+    assert {k for k, s in by_key.items() if s["drawn"]} == set(drawn)
+    assert {k for k, s in by_key.items() if not s["drawn"]} == set(absent)
+    for key, modes in drawn.items():
+        s = by_key[key]
+        assert s["svgs"] >= 1 and s["traces"] >= 1 and s["marks"] >= 1, s
+        assert modes, key
+        for mode in modes:
+            assert mode in s["text"], f"{mode} not in the {key} chart"
+        assert set(s["modes"]) >= modes, (key, s["modes"])
+    for key, why in absent.items():
+        assert why in (by_key[key]["absent"] or ""), by_key[key]
+
+
+def test_sample_run_in_chromium(browser, tmp_path, capsys):
+    """The ab run: % of ideal, one latency chart per load, the timeline and CPU/RSS drawn; no sweep."""
+    run_dir, records = build(tmp_path, SAMPLE, capsys)
+    text = (run_dir / html.REPORT).read_text()
+    self_contained(text)
+    sections, errors = open_report(browser, run_dir / html.REPORT)
+    every_mode = {r["mode"] for r in records}
+    measured = {r["mode"] for r in counted(records)}
+    with_tsv = {r["mode"] for r in counted(records) if (run_dir / r["raw_dir"] / "ab.tsv").is_file()}
+    drawn = {"pct-of-ideal": every_mode, "cpu-rss": measured, **latency_keys(run_dir, records),
+             # the menu shows the first run (the others are its buttons): one of them
+             "timeline": {next(r["mode"] for r in render.in_group_order(records) if r["mode"] in with_tsv)}}
+    check_page(sections, errors, drawn, {"sweep": "No mode ran at more than one concurrency"})
+    assert len([k for k in drawn if k.startswith("latency-")]) >= 2
+    # the failed runs are named at the top, not drawn
+    missing = browser.find_element("id", "missing").text
+    for rec in records:
+        if not counts_for_stats(rec):
+            assert f"{rec['mode']}/{rec['profile']}" in missing
+    png = screenshot(browser, run_dir)
+    assert png.stat().st_size > 50_000
+
+
+def test_sweep_run_in_chromium(browser, tmp_path, capsys):
+    """The wrk sweep: req/s and p99 against c, a latency chart per c from wrk's histograms; no timeline."""
+    run_dir, records = build(tmp_path, SWEEP, capsys)
+    self_contained((run_dir / html.REPORT).read_text())
+    sections, errors = open_report(browser, run_dir / html.REPORT)
+    modes = {r["mode"] for r in counted(records)}
+    assert len({r["c"] for r in records}) >= 2 and len(modes) >= 2
+    drawn = {"pct-of-ideal": {r["mode"] for r in records}, "sweep-rps": modes, "sweep-p99": modes,
+             "cpu-rss": modes, **latency_keys(run_dir, records)}
+    assert len([k for k in drawn if k.startswith("latency-wrk-")]) >= 2
+    check_page(sections, errors, drawn, {"timeline": "wrk keeps no per-request times"})
+    # the runs whose wrk.json has no histogram are named (their percentiles drawn as points)
+    missing = browser.find_element("id", "missing").text
+    no_hist = [r["raw_dir"] for r in counted(records)
+               if not json.loads((run_dir / r["raw_dir"] / "wrk.json").read_text()).get("latency_hist_us")]
+    assert no_hist
+    for folder in no_hist:
+        assert f"{folder}/wrk.json" in missing
+    screenshot(browser, run_dir)
+
+
+def test_missing_raw_files_still_render(browser, tmp_path, capsys):
+    """A run without some raw files: the page names each missing file, draws the rest, and the run
+    without ab.tsv is left out of the timeline's menu."""
+    run_dir = tmp_path / "src"
+    shutil.copytree(SAMPLE, run_dir)
+    (run_dir / "uwsgi-tuned" / "ab.tsv").unlink()
+    (run_dir / "devserver-seed" / "server.json").unlink()
+    run_dir, records = build(tmp_path / "built", run_dir, capsys)
+    sections, errors = open_report(browser, run_dir / html.REPORT)
+    assert errors == []
+    missing = browser.find_element("id", "missing").text
+    assert "uwsgi-tuned/ab.tsv missing" in missing
+    assert "devserver-seed/server.json" in missing
+    drawn = {s["key"] for s in sections if s["drawn"]}
+    assert {"pct-of-ideal", "timeline", "cpu-rss"} <= drawn
+    labels = browser.execute_script(
+        "return document.getElementById('chart-timeline').layout.updatemenus[0].buttons.map(b => b.label)")
+    assert not any(label.startswith("uwsgi/tuned") for label in labels), labels
+    assert any(label.startswith("uwsgi/seed") for label in labels), labels
+    # devserver/seed has no server CPU or memory: no bar for it in the CPU/RSS chart
+    cpu_rss = json.loads(browser.execute_script(
+        "const d = document.getElementById('chart-cpu-rss').data;"
+        "return JSON.stringify(d.map(t => ({name: t.name, x: t.x[1], y: t.y})));"))
+    assert not any("devserver" in x and t["name"] == "seed" for t in cpu_rss for x in t["x"])
+
+
+def test_numbers_come_from_the_run(tmp_path, capsys):
+    """What the charts draw is summary.json's and the raw files' own figures."""
+    run_dir, records = build(tmp_path, SAMPLE, capsys)
+    charts, _ = html.charts(run_dir, records)
+    by_key = {c.key: c for c in charts}
+    # % of ideal: each bar is its (single) run's pct_of_ideal
+    bars = [y for t in by_key["pct-of-ideal"].figure.data if t.type == "bar" for y in t.y]
+    assert sorted(bars) == sorted(r["pct_of_ideal"] for r in counted(records) if r["pct_of_ideal"] is not None)
+    # timeline: a run's bars add up to its ab.tsv's rows (ab's complete), its p99s are within its times
+    timeline = by_key["timeline"].figure
+    labels = [b.label for b in timeline.layout.updatemenus[0].buttons]
+    for i, label in enumerate(labels):
+        rec = next(r for r in counted(records) if label in (render._name(r), f"{render._name(r)} c={r['c']}"))
+        rows = parse_tsv((run_dir / rec["raw_dir"] / "ab.tsv").read_text())
+        assert sum(timeline.data[2 * i].y) == len(rows) == rec["complete"]
+        assert max(p for p in timeline.data[2 * i + 1].y if p is not None) <= max(r.ttime for r in rows)
+    # latency curves: every request of the run, up to its slowest
+    for chart in (c for c in charts if c.key.startswith("latency-") and c.figure is not None):
+        for trace in chart.figure.data:
+            rec = next(r for r in counted(records) if trace.name.startswith(f"{r['mode']} {r['profile']}")
+                       and chart.key == f"latency-ab-c{r['c']}-d{r['delay']:g}")
+            times = sorted(r.ttime for r in parse_tsv((run_dir / rec["raw_dir"] / "ab.tsv").read_text()))
+            assert max(trace.y) == times[-1] and min(trace.y) == times[0]
+    # CPU per request and RSS: the records' own
+    cpu = [y for t in by_key["cpu-rss"].figure.data if t.yaxis in (None, "y") for y in t.y]
+    assert sorted(cpu) == sorted(r["cpu_ms_per_req"] for r in counted(records) if r["cpu_ms_per_req"] is not None)
+
+
+def test_sweep_numbers_are_the_repeats_medians(tmp_path, capsys):
+    """The sweep's lines: at each c the median of the point's repetitions, its min–max as the error bar
+    (summary.json's stats of the point)."""
+    run_dir, records = build(tmp_path, SWEEP, capsys)
+    charts, _ = html.charts(run_dir, records)
+    by_key = {c.key: c for c in charts}
+    for key, metric in (("sweep-rps", "rps"), ("sweep-p99", "p99_ms")):
+        traces = by_key[key].figure.data
+        assert traces
+        for trace in traces:
+            for c, y, low, high in zip(trace.x, trace.y, trace.error_y.arrayminus, trace.error_y.array):
+                recs = [r for r in counted(records) if r["c"] == c and trace.name.startswith(f"{r['mode']} ")]
+                values = [r[metric] for r in recs]
+                assert len(values) >= 2
+                assert y == pytest.approx(statistics.median(values))
+                assert y == pytest.approx(recs[0]["stats"][metric]["median"])
+                assert (y - low, y + high) == pytest.approx((min(values), max(values)))
+
+
+def test_standalone_writes_from_summary(tmp_path, capsys):
+    """python -m benchreport.html RUN_DIR: report.html from summary.json alone; no summary.json: exit 1."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(SAMPLE, run_dir)
+    assert html.main([str(run_dir)]) == 1
+    assert "no " in capsys.readouterr().err
+    assert cli_main([str(run_dir), "--no-latest"]) in (0, 3)
+    (run_dir / html.REPORT).unlink()
+    capsys.readouterr()
+    assert html.main([str(run_dir)]) == 0
+    assert (run_dir / html.REPORT).is_file()
+    assert str(run_dir / html.REPORT) in capsys.readouterr().out
