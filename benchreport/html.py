@@ -80,6 +80,9 @@ IDEAL_COLOUR = "#2e7d32"
 #: The percentiles of the latency tables (and the nines axis' ticks).
 TABLE_PERCENTILES = (50, 90, 99, 99.9)
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+#: How hover labels print a figure: as summary.json has it (up to 3 decimals, trailing zeros dropped;
+#: d3-format), not rounded to the axis' tick precision.
+EXACT = ":.3~f"
 SWEEP_FAMILY = "Throughput and p99 against concurrency (a sweep)"
 LATENCY_FAMILY = "Latency distribution by mode"
 #: What a wrk.json without latency_hist_us lacks (bench-wrk.lua leaves it out when dumping it would take too long).
@@ -110,7 +113,7 @@ class Latencies:
             value = hist_percentile(self.hist_us, p)
             return None if value is None else value / 1000.0
         ordered = [ms for ms, n in self.hist for _ in range(n)]
-        return rank_ms(ordered, p)  # type: ignore[arg-type]  (ab's rule takes any percentage)
+        return rank_ms(ordered, p)  # ab's nearest-rank rule, which takes any percentage
 
     @property
     def max_ms(self) -> float | None:
@@ -396,8 +399,9 @@ def ideal_chart(records: list[Record]) -> Chart:
                                    [b["max_pct"] for b in drawn], [len(b["counted"]) for b in drawn]),
                 customdata=[[b["min_pct"], b["max_pct"], b["rps"], len(b["counted"]), len(b["records"])]
                             for b in drawn],
-                hovertemplate=("%{x}<br>" + name + ": <b>%{y}% of ideal</b> (median)<br>min–max "
-                               "%{customdata[0]}–%{customdata[1]}%<br>median req/s %{customdata[2]}<br>"
+                hovertemplate=("%{x}<br>" + name + f": <b>%{{y{EXACT}}}% of ideal</b> (median)<br>min–max "
+                               f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}%<br>median req/s "
+                               f"%{{customdata[2]{EXACT}}}<br>"
                                "runs counted %{customdata[3]} of %{customdata[4]}<extra></extra>")))
         ceilings = [b for b in mine if b["ceiling_pct"] is not None]
         if ceilings:
@@ -406,7 +410,7 @@ def ideal_chart(records: list[Record]) -> Chart:
                 mode="markers", x=_xcat(groups, [b["x"] for b in ceilings]),
                 y=[b["ceiling_pct"] for b in ceilings],
                 marker=dict(symbol="line-ew", size=16, line=dict(width=3, color=CEILING_COLOUR)),
-                hovertemplate="%{x}<br>ab's ceiling at this n and c: %{y}% of ideal<extra></extra>"))
+                hovertemplate=f"%{{x}}<br>ab's ceiling at this n and c: %{{y{EXACT}}}% of ideal<extra></extra>"))
         failed = [b for b in mine if b["pct"] is None]
         if failed:
             fig.add_trace(go.Scatter(
@@ -439,7 +443,8 @@ def ideal_chart(records: list[Record]) -> Chart:
         fig.add_trace(go.Scatter(
             name="seed's published figure", offsetgroup=seed_series, mode="markers",
             x=_xcat(groups, published_x), y=published_y, marker=dict(symbol="diamond", size=9, color="black"),
-            hovertemplate="%{x}<br>the seed's published req/s as % of its own ideal: %{y:.1f}%<extra></extra>"))
+            hovertemplate=f"%{{x}}<br>the seed's published req/s as % of its own ideal: %{{y{EXACT}}}%"
+                          "<extra></extra>"))
     fig.add_hline(y=100, line=dict(color=IDEAL_COLOUR, dash="dash", width=1),
                   annotation_text="ideal: c / delay", annotation_position="top left")
     fig.update_layout(barmode="group", scattermode="group", height=520, margin=dict(t=40, b=10),
@@ -513,8 +518,9 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 marker=dict(symbol=style.get("symbol"), size=8),
                 error_y=error_bars(ys, lows, highs, [k[2] for k in ks], color=None, thickness=1),
                 customdata=ks,
-                hovertemplate=(f"{_e(name)}<br>c=%{{x}}: <b>%{{y}} {unit}</b> (median)<br>min–max "
-                               "%{customdata[0]}–%{customdata[1]}<br>runs %{customdata[2]}<extra></extra>")))
+                hovertemplate=(f"{_e(name)}<br>c=%{{x}}: <b>%{{y{EXACT}}} {unit}</b> (median)<br>min–max "
+                               f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}<br>runs %{{customdata[2]}}"
+                               "<extra></extra>")))
             titled.add(group)
             drawn.append(str(mode))
         if not drawn:
@@ -699,7 +705,7 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
         fig.add_trace(go.Scatter(
             name="p99 of those (ms)", x=[s.t for s in seconds], y=[s.p99_ms for s in seconds],
             mode="lines+markers", line=dict(color="#c62828"), visible=i == 0, connectgaps=False,
-            legendgroup="p99", hovertemplate="second %{x}: p99 <b>%{y} ms</b><extra></extra>"),
+            legendgroup="p99", hovertemplate=f"second %{{x}}: p99 <b>%{{y{EXACT}}} ms</b><extra></extra>"),
             secondary_y=True)
         cpu_ms, taken = rec.get("cpu_ms"), rec.get("time_taken_s")
         if cpu_ms is not None and taken:
@@ -770,8 +776,9 @@ def resources_chart(records: list[Record]) -> Chart:
                 error_y=error_bars([s["median"] for _, s in have], [s["min"] for _, s in have],
                                    [s["max"] for _, s in have], [s["runs"] for _, s in have]),
                 customdata=[[s["min"], s["max"]] for _, s in have],
-                hovertemplate=(f"%{{x}}<br>{_e(name)}: <b>%{{y}} {unit}</b> (median)<br>min–max "
-                               "%{customdata[0]}–%{customdata[1]}<extra></extra>")), row=row, col=1)
+                hovertemplate=(f"%{{x}}<br>{_e(name)}: <b>%{{y{EXACT}}} {unit}</b> (median)<br>min–max "
+                               f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}<extra></extra>")),
+                row=row, col=1)
         for (b, c), (_, m) in zip(cpu, rss):
             rec = b["records"][0]
             rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name, _fmt(c["median"]),

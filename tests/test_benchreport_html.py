@@ -67,6 +67,16 @@ return [...document.querySelectorAll('section.chart')].map(s => {
 """
 
 
+#: Hover the first point of a chart's first bar trace (plotly's own Fx.hover): its y and the label's text.
+HOVER_JS = """
+const d = document.getElementById(arguments[0]);
+const i = d.data.findIndex(t => t.type === 'bar');
+Plotly.Fx.hover(d, [{curveNumber: i, pointNumber: 0}]);
+const label = d.querySelector('g.hovertext');
+return [d.data[i].y[0], label ? label.textContent : null];
+"""
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium (Debian's) through selenium, the network switched off, console logged."""
@@ -150,6 +160,11 @@ def screenshot(driver, run_dir: Path) -> Path:
     return path
 
 
+def exact(value: float) -> str:
+    """A figure as the page prints it: up to 3 decimals, trailing zeros dropped."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def counted(records: list[dict]) -> list[dict]:
     return [r for r in records if counts_for_stats(r)]
 
@@ -204,6 +219,10 @@ def test_sample_run_in_chromium(browser, tmp_path, capsys):
              "timeline": {next(r["mode"] for r in render.in_group_order(records) if r["mode"] in with_tsv)}}
     check_page(sections, errors, drawn, {"sweep": "No mode ran at more than one concurrency"})
     assert len([k for k in drawn if k.startswith("latency-")]) >= 2
+    # hovering a bar shows its figure exactly as summary.json has it
+    value, label = browser.execute_script(HOVER_JS, "chart-pct-of-ideal")
+    assert value in [r["pct_of_ideal"] for r in records]
+    assert f"{exact(value)}% of ideal" in (label or ""), label
     # the failed runs are named at the top, not drawn
     missing = browser.find_element("id", "missing").text
     for rec in records:
@@ -224,6 +243,14 @@ def test_sweep_run_in_chromium(browser, tmp_path, capsys):
              "cpu-rss": modes, **latency_keys(run_dir, records)}
     assert len([k for k in drawn if k.startswith("latency-wrk-")]) >= 2
     check_page(sections, errors, drawn, {"timeline": "wrk keeps no per-request times"})
+    # hovering a bar: the median of its point's repetitions and their min–max, as summary.json has them
+    value, label = browser.execute_script(HOVER_JS, "chart-pct-of-ideal")
+    points: dict[tuple, list[float]] = {}
+    for rec in counted(records):
+        points.setdefault((rec["mode"], rec["c"]), []).append(rec["pct_of_ideal"])
+    pcts = next(p for p in points.values() if statistics.median(p) == value)
+    assert f"{exact(value)}% of ideal (median)" in label, label
+    assert f"min–max {exact(min(pcts))}–{exact(max(pcts))}%" in label, label
     # the runs whose wrk.json has no histogram are named (their percentiles drawn as points)
     missing = browser.find_element("id", "missing").text
     no_hist = [r["raw_dir"] for r in counted(records)
