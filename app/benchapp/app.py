@@ -88,7 +88,8 @@ def create_app(config: Config | None = None) -> Flask:
                 statement_timeout_ms=int((cfg.max_delay + 5) * 1000))
     app.extensions["benchapp_pool"] = pool
     # The channel is made on the first /grpc call, in the serving process.
-    grpc_fetch = GrpcFetch(cfg.upstream_grpc, cfg.upstream_connect_timeout, cfg.upstream_timeout)
+    grpc_fetch = GrpcFetch(cfg.upstream_grpc, cfg.upstream_connect_timeout, cfg.upstream_timeout,
+                           channels=cfg.grpc_channels)
     app.extensions["benchapp_grpc"] = grpc_fetch
     background = Counters()
     # Entry points patch before importing the app, so this cannot change later.

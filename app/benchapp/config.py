@@ -32,6 +32,7 @@ class Config:
     server: str
     upstream_url: str
     upstream_grpc: str  # host:port of the slow API's gRPC service (the /grpc route)
+    grpc_channels: int  # channels per process, each its own HTTP/2 connection
     upstream: str  # "new": a connection per request (the seed); "pooled": keep-alive pool; "gevent": geventhttpclient
     upstream_timeout: float
     upstream_connect_timeout: float
@@ -64,6 +65,7 @@ class Config:
             server=env.get("BENCHAPP_SERVER", "unknown"),
             upstream_url=env.get("BENCHAPP_UPSTREAM_URL", "http://127.0.0.1:8000/"),
             upstream_grpc=env.get("BENCHAPP_UPSTREAM_GRPC", "127.0.0.1:8001"),
+            grpc_channels=int(_number(env, "BENCHAPP_GRPC_CHANNELS", 1, minimum=1)),
             upstream=upstream,
             upstream_timeout=upstream_timeout,
             upstream_connect_timeout=_number(env, "BENCHAPP_UPSTREAM_CONNECT_TIMEOUT", 1.0),

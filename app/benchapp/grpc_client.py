@@ -1,6 +1,9 @@
 """The app's gRPC client to the slow API (benchapp.grpc_api's Delay method).
 
-One channel per process, made on the first call and reused: the servers
+One channel per process (or `channels`, each its own HTTP/2 connection:
+gRPC shares one connection between identical channels unless told to keep
+a local subchannel pool; the calls go round-robin, so they spread over the
+slow API's worker processes), made on the first call and reused: the servers
 fork after importing the app (uWSGI) or import it in each worker (Gunicorn),
 and gRPC objects must not cross a fork, so nothing of gRPC is created, or
 even imported, until a request needs it. Failures raise the HTTP clients'
@@ -14,6 +17,7 @@ it is needed).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -44,14 +48,16 @@ def grpc_gevent_active() -> bool:
 class GrpcFetch:
     """`fetch(delay) -> body` over gRPC with a deadline, one channel per process."""
 
-    def __init__(self, target: str, connect_timeout: float, timeout: float) -> None:
+    def __init__(self, target: str, connect_timeout: float, timeout: float, channels: int = 1) -> None:
         self.target = target
+        self.channels = channels
+        self._next = itertools.count()
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self._lock = threading.Lock()
         self._pid: int | None = None
-        self._channel: Any = None
-        self._call: Callable[..., str] | None = None
+        self._channels: list[Any] = []
+        self._calls: list[Callable[..., str]] = []
 
     def _method(self) -> Callable[..., str]:
         pid = os.getpid()
@@ -62,18 +68,21 @@ class GrpcFetch:
 
                     from benchapp import grpc_api
 
-                    channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+                    options = CHANNEL_OPTIONS + ((("grpc.use_local_subchannel_pool", 1),) if self.channels > 1 else ())
+                    channels = []
                     try:
-                        self._connect(grpc, channel)
+                        for _ in range(self.channels):
+                            channels.append(grpc.insecure_channel(self.target, options=options))
+                            self._connect(grpc, channels[-1])
                     except UpstreamDown:
-                        channel.close()  # not kept: the next request connects again
+                        for channel in channels:
+                            channel.close()  # not kept: the next request connects again
                         raise
-                    self._call = channel.unary_unary(grpc_api.METHOD,
-                                                     request_serializer=grpc_api.encode_delay,
-                                                     response_deserializer=grpc_api.decode_body)
-                    self._channel, self._pid = channel, pid
-        assert self._call is not None
-        return self._call
+                    self._calls = [channel.unary_unary(grpc_api.METHOD, request_serializer=grpc_api.encode_delay,
+                                                       response_deserializer=grpc_api.decode_body)
+                                   for channel in channels]
+                    self._channels, self._pid = channels, pid
+        return self._calls[next(self._next) % len(self._calls)]
 
     def _connect(self, grpc: Any, channel: Any) -> None:
         """Connect before the first call, within the connect timeout, as the

@@ -45,7 +45,7 @@ PEER_SERVERS = ("granian", "waitress", "uvicorn")
 LOOPS = {"libev": "libev-cext", "libuv": "libuv"}
 
 # Profile options that are process, thread or connection counts.
-COUNT_OPTIONS = {"workers", "threads", "gevent", "worker_connections", "listen",
+COUNT_OPTIONS = {"workers", "grpc_channels", "threads", "gevent", "worker_connections", "listen",
                  "blocking_threads", "backpressure", "connection_limit"}
 # uvicorn-asgiref: the thread WsgiToAsgi runs the app on (benchapp.flask_asgi).
 ASGI_THREADS = ("process", "request")

@@ -199,6 +199,9 @@ def server_env(mode: Mode, profile: str) -> dict[str, str]:
         # (or anything of gevent) starts, as the loop must be chosen before
         # the first hub exists. Sync modes get none.
         **({"GEVENT_LOOP": LOOPS[mode.loop]} if mode.loop else {}),
+        # /grpc: channels per process, each its own connection (benchapp.grpc_client).
+        **({"BENCHAPP_GRPC_CHANNELS": str(mode.options(profile)["grpc_channels"])}
+           if "grpc_channels" in mode.profiles[profile] else {}),
         # uvicorn-asgiref: WsgiToAsgi's thread, per process or per request (benchapp.flask_asgi).
         **({"BENCHAPP_ASGI_THREAD": str(mode.profiles[profile]["asgi_thread"])}
            if "asgi_thread" in mode.profiles[profile] else {}),
