@@ -29,7 +29,7 @@ export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := ==> %0R s
 PLAYBOOK := $(BIN)/ansible-playbook
 
-.PHONY: help deps venv image hosts site demo demo-check bench lint pytest molecule test clean distclean
+.PHONY: help deps venv image hosts site demo demo-check bench profile lint pytest molecule test clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
 	@if [ -e results/latest ]; then \
 	  echo "==> results: $$(readlink -f results/latest)/ (report.md, summary.json, chart.png); report: $$(readlink -f results/latest)/report.html"; \
 	fi
+
+# Where a mode's CPU goes, on this machine: one worker under wrk, sampled by py-spy.
+PROFILE_MODE ?= gevent-pywsgi
+profile: venv ## Profile one worker of PROFILE_MODE under load (scripts/profile-worker.py)
+	$(BIN)/python scripts/profile-worker.py --mode $(PROFILE_MODE)
 
 lint: venv ## ansible-lint (production profile, offline) and syntax checks
 	time $(BIN)/ansible-lint

@@ -1,4 +1,4 @@
-"""Bench report: ab's and wrk's raw output -> summary.json, report.md, chart.png.
+"""Bench report: ab's and wrk's raw output -> summary.json, report.md, chart.png, report.html.
 
 Runs on the controller after bench.yml has fetched every run's files to
 results/<run-id>/<name>/ (see benchreport.runfiles for the layout: run.json,
