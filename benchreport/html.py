@@ -25,13 +25,15 @@ the file opens without a network):
   wrkparse.hist_percentile; corrected for coordinated omission by wrk when
   summary's percentiles_from says "corrected"); without the histogram, wrk's
   own five figures (p50, p90, p99, p99.9, max) as points.
-* timeline of each ab run (a menu picks the run): requests completed in each
-  second since the run's first start and the p99 of those, from ab.tsv (ab
-  records each start in whole seconds: an end is start second + total time,
-  right to ±1 s). wrk keeps no per-request times: no timeline for wrk runs.
-  The sampler (bench-sample.py, server.json) records the server's CPU only as
-  totals before and after the run, so the timeline gives the run's CPU total
-  and its average over ab's time, not a curve.
+* timeline of each run (a menu picks the run), on one wall-clock axis:
+  requests completed in each second since the run's first start and the p99
+  of those, from ab.tsv (ab records each start in whole seconds: an end is
+  start second + total time, right to ±1 s), and below them the server's CPU
+  as % of one core between consecutive samples of server.json's series
+  (bench-sample.py, about one a second: runfiles.cpu_per_second). wrk keeps
+  no per-request times: its runs show the CPU only, from loadgen.json's
+  start. A run whose server.json has no samples (older runs) shows its
+  answers only and is named at the top.
 * CPU ms per request and peak RSS per point and profile (medians of the
   repetitions; CPU with its min–max).
 
@@ -53,12 +55,13 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from benchreport import render
 from benchreport.abparse import TsvRow, parse_tsv, rank_ms
-from benchreport.runfiles import part_dirs
+from benchreport.runfiles import SERVER, CpuSecond, Sample, cpu_per_second, part_dirs, server_samples
 from benchreport.summary import counts_for_stats, load_timing, spread
 from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
 
@@ -129,6 +132,8 @@ class RunRaw:
     hist_us: list[tuple[int, int]] | None = None
     #: wrk's own percentiles (ms), one load host's run: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
     wrk_points: dict[float, float] | None = None
+    #: server.json's per-second series (None: no server.json, or one without samples)
+    samples: list[Sample] | None = None
     missing: list[str] = field(default_factory=list)
 
     def latencies(self) -> Latencies | None:
@@ -151,6 +156,7 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
     if not rec.get("raw_dir") or not directory.is_dir():
         raw.missing.append(f"{rec.get('raw_dir') or '?'}/ (the run's folder) missing")
         return raw
+    raw.samples = read_samples(directory)
     dirs = part_dirs(directory) or [directory]
     client = rec.get("client") or "ab"
     if client == "ab":
@@ -186,6 +192,15 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
     return raw
 
 
+def read_samples(directory: Path) -> list[Sample] | None:
+    """server.json's per-second series (runfiles.server_samples); None without server.json or samples."""
+    try:
+        server = json.loads((directory / SERVER).read_text())
+    except (OSError, ValueError):
+        return None
+    return server_samples(server) if isinstance(server, dict) else None
+
+
 def pooled(raws: list[RunRaw]) -> Latencies | None:
     """One point's latencies: its repetitions' requests together (None unless every one has them)."""
     found = [r.latencies() for r in raws]
@@ -204,27 +219,79 @@ def pooled(raws: list[RunRaw]) -> Latencies | None:
 
 @dataclass(frozen=True)
 class Second:
-    """One second of an ab run's timeline (since its first request's start second)."""
+    """One second of a run's timeline (since its t0): requests that ended in it and their p99."""
 
     t: int
     completed: int
     p99_ms: float | None
 
 
+def per_second(ends: Iterable[tuple[int, float]]) -> list[Second]:
+    """(second an answer ended in, its latency ms) -> every second from 0 to the last end with the
+    answers that ended in it and their p99 (ab's nearest rank); seconds with none included: a stall
+    shows as a gap. Ends before 0 (none expected) count in second 0."""
+    by_second: dict[int, list[float]] = {}
+    for t, ms in ends:
+        by_second.setdefault(max(t, 0), []).append(ms)
+    out = []
+    for t in range(0, max(by_second, default=-1) + 1):
+        times = sorted(by_second.get(t, []))
+        out.append(Second(t, len(times), rank_ms(times, 99) if times else None))
+    return out
+
+
 def timeline(rows: list[TsvRow]) -> list[Second]:
-    """Requests completed per second and their p99 (ab's rule), every second from the first start to
-    the last end (seconds with none included: a stall shows as a gap). End = start second + total time."""
+    """An ab run second by second from its first start second. End = start second + total time."""
     if not rows:
         return []
     t0 = min(r.seconds for r in rows)
-    ends: dict[int, list[float]] = {}
-    for r in rows:
-        ends.setdefault((r.seconds * 1000 + r.ttime) // 1000 - t0, []).append(float(r.ttime))
-    out = []
-    for t in range(0, max(ends) + 1):
-        times = sorted(ends.get(t, []))
-        out.append(Second(t, len(times), rank_ms(times, 99) if times else None))
-    return out
+    return per_second(((r.seconds * 1000 + r.ttime) // 1000 - t0, float(r.ttime)) for r in rows)
+
+
+def epoch(text: Any) -> float | None:
+    """An ISO time (loadgen.json's started_at: "2026-11-22T04:00:00Z") as Unix seconds; None if not one."""
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@dataclass
+class RunTimeline:
+    """One run on the wall clock: t0 (Unix s) and, from it, the answers of each second and the server's CPU."""
+
+    t0: float
+    #: what t0 is, for the axis and the table
+    since: str
+    seconds: list[Second]
+    cpu: list[CpuSecond]
+
+    @property
+    def requests(self) -> int:
+        return sum(s.completed for s in self.seconds)
+
+    @property
+    def peak_cpu_pct(self) -> float | None:
+        return max((c.pct for c in self.cpu), default=None)
+
+
+def run_timeline(rec: Record, raw: RunRaw) -> RunTimeline | None:
+    """A run's timeline from its per-request data (ab.tsv) and its server samples; t0 the first
+    request's start second (ab), else the client's start (loadgen.json's started_at: wrk), else the
+    first sample. None when it has neither."""
+    cpu = cpu_per_second(raw.samples or [])
+    if raw.rows:
+        t0, since = float(min(r.seconds for r in raw.rows)), "the first request's start (ab's whole second)"
+        seconds = timeline(raw.rows)
+    elif cpu:
+        started = epoch(rec.get("started_at")) if rec.get("started_at") else None
+        t0, since = ((started, "the client's start (loadgen.json)") if started is not None
+                     else (cpu[0].t_from, "the first server sample"))
+        seconds = []
+    else:
+        return None
+    return RunTimeline(t0, since, seconds, cpu)
 
 
 # --- names, colours, tables --------------------------------------------------------------------
@@ -666,78 +733,103 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
 
 
 def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
-    """Per ab run with ab.tsv (a menu picks it): completed requests and their p99 in each second."""
+    """Per run with per-request data or server samples (a menu picks it): the answers of each second
+    and their p99 above, the server's CPU below, on one wall-clock axis."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    chart = Chart("timeline", "Timeline of each run: completed requests and p99, second by second",
-                  "Pick a run in the menu. Bars: requests that ended in each second since the run's first "
-                  "request started; line: the p99 of those requests (right axis). From ab.tsv: ab records "
-                  "each start in whole seconds, so an end (start + its time) is right to ±1 s. Gaps are "
-                  "seconds in which no request ended (a stall, or ab's rounds at a long delay). The server's "
-                  "CPU: server.json holds its totals before and after the run, not samples over time, so "
-                  "the title gives the run's total and its average over ab's time.")
+    chart = Chart("timeline", "Timeline of each run: completed requests, p99 and server CPU, second by second",
+                  "Pick a run in the menu. Top: bars are the requests that ended in each second, the line "
+                  "their p99 (right axis); from ab.tsv, where ab records each start in whole seconds, so an "
+                  "end (start + its time) is right to ±1 s. Gaps are seconds in which no request ended (a "
+                  "stall, or ab's rounds at a long delay). Bottom: the server's CPU as % of one core between "
+                  "two consecutive samples of server.json (bench-sample.py reads the unit's processes about "
+                  "once a second), drawn at the middle of their interval. Both share the wall clock: x is "
+                  "seconds since the run's first request started (wrk keeps no per-request times: its runs "
+                  "show the CPU only, from the client's start); samples before 0 are the sampler's baseline, "
+                  "taken before the load began.")
     ordered = render.in_group_order(records)
-    runs = [(r, raws[id(r)]) for r in ordered if counts_for_stats(r) and raws[id(r)].rows]
+    runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(r, raws[id(r)]))]
     wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
     if not runs:
-        chart.absent = ("No run has per-request start times (ab.tsv): nothing to draw second by second"
+        chart.absent = ("No run has per-request start times (ab.tsv) or server samples (server.json's "
+                        "samples): nothing to draw second by second"
                         + (" (wrk keeps no per-request times, only a latency histogram)." if wrk_runs else "."))
         return chart
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38],
+                        specs=[[{"secondary_y": True}], [{"secondary_y": False}]])
     buttons = []
     details = []
     rows = []
-    for i, (rec, raw) in enumerate(runs):
-        seconds = timeline(raw.rows or [])
-        busy = [s.completed for s in seconds]
-        rows.append([render._name(rec), rec.get("c"), len(raw.rows or []), len(seconds), max(busy),
-                     sum(1 for b in busy if b == 0),
-                     _fmt(max((s.p99_ms for s in seconds if s.p99_ms is not None), default=None)),
-                     _fmt(rec.get("time_taken_s")), _fmt(rec.get("cpu_ms")),
-                     _fmt(100.0 * rec["cpu_ms"] / (rec["time_taken_s"] * 1000.0), 1)
-                     if rec.get("cpu_ms") is not None and rec.get("time_taken_s") else DASH])
-        name = run_name(rec, ordered)
-        fig.add_trace(go.Bar(
-            name="completed in the second", x=[s.t for s in seconds], y=[s.completed for s in seconds],
-            marker_color="#1f77b4", visible=i == 0, legendgroup="completed",
-            hovertemplate="second %{x}: <b>%{y} requests ended</b><extra></extra>"), secondary_y=False)
-        fig.add_trace(go.Scatter(
-            name="p99 of those (ms)", x=[s.t for s in seconds], y=[s.p99_ms for s in seconds],
-            mode="lines+markers", line=dict(color="#c62828"), visible=i == 0, connectgaps=False,
-            legendgroup="p99", hovertemplate=f"second %{{x}}: p99 <b>%{{y{EXACT}}} ms</b><extra></extra>"),
-            secondary_y=True)
+    per_run = 3  # traces of a run: its bars, its p99 line, its CPU line
+    for i, (rec, tl) in enumerate(runs):
+        busy = [s.completed for s in tl.seconds]
         cpu_ms, taken = rec.get("cpu_ms"), rec.get("time_taken_s")
+        average = 100.0 * cpu_ms / (taken * 1000.0) if cpu_ms is not None and taken else None
+        rows.append([render._name(rec), rec.get("c"), tl.requests if tl.seconds else DASH, len(tl.seconds),
+                     max(busy, default=DASH), sum(1 for b in busy if b == 0) if busy else DASH,
+                     _fmt(max((s.p99_ms for s in tl.seconds if s.p99_ms is not None), default=None)),
+                     _fmt(taken), _fmt(cpu_ms), _fmt(average, 1), _fmt(tl.peak_cpu_pct, 1), len(tl.cpu)])
+        name = run_name(rec, ordered)
+        mid = [(c.t_from + c.t_to) / 2 - tl.t0 for c in tl.cpu]
+        fig.add_trace(go.Bar(
+            name="completed in the second", x=[s.t + 0.5 for s in tl.seconds], y=busy, width=0.9,
+            customdata=[s.t for s in tl.seconds], marker_color="#1f77b4", visible=i == 0, legendgroup="completed",
+            hovertemplate="second %{customdata}: <b>%{y} requests ended</b><extra></extra>"),
+            row=1, col=1, secondary_y=False)
+        fig.add_trace(go.Scatter(
+            name="p99 of those (ms)", x=[s.t + 0.5 for s in tl.seconds], y=[s.p99_ms for s in tl.seconds],
+            customdata=[s.t for s in tl.seconds], mode="lines+markers", line=dict(color="#c62828"),
+            visible=i == 0, connectgaps=False, legendgroup="p99",
+            hovertemplate=f"second %{{customdata}}: p99 <b>%{{y{EXACT}}} ms</b><extra></extra>"),
+            row=1, col=1, secondary_y=True)
+        fig.add_trace(go.Scatter(
+            name="server CPU (% of a core)", x=mid, y=[c.pct for c in tl.cpu], mode="lines+markers",
+            line=dict(color="#6a1b9a"), visible=i == 0, legendgroup="cpu",
+            customdata=[[c.t_from - tl.t0, c.t_to - tl.t0] for c in tl.cpu],
+            hovertemplate=(f"%{{customdata[0]:.1f}} to %{{customdata[1]:.1f}} s: server CPU <b>%{{y:.1f}}%</b> "
+                           "of a core<extra></extra>")), row=2, col=1)
         if cpu_ms is not None and taken:
-            cpu = (f"server CPU {_fmt(cpu_ms)} ms over the run, {_fmt(100.0 * cpu_ms / (taken * 1000.0), 1)}% "
-                   f"of a core over ab's {_fmt(taken)} s (totals only)")
+            cpu = (f"server CPU {_fmt(cpu_ms)} ms over the run, {_fmt(average, 1)}% of a core over the client's "
+                   f"{_fmt(taken)} s")
         else:
             cpu = "server CPU not measured (server.json missing or without its counters)"
-        title = f"{_e(name)}: {len(raw.rows or [])} requests; {cpu}"
-        visible = [j // 2 == i for j in range(2 * len(runs))]
+        cpu += (f"; at most {_fmt(tl.peak_cpu_pct, 1)}% in a second" if tl.cpu
+                else "; no per-second samples in server.json")
+        title = f"{_e(name)}: " + (f"{tl.requests} requests; " if tl.seconds else "") + cpu
+        visible = [j // per_run == i for j in range(per_run * len(runs))]
         buttons.append(dict(label=name, method="update", args=[{"visible": visible}, {"title.text": title}]))
-        details.append(f"<details><summary>{_e(name)}: {len(seconds)} s</summary>" + table(
-            ["second", "requests ended", "p99 ms of those"],
-            [[s.t, s.completed, _fmt(s.p99_ms)] for s in seconds]) + "</details>")
+        details.append(f"<details><summary>{_e(name)}: {len(tl.seconds)} s of answers, {len(tl.cpu)} CPU "
+                       f"intervals (t0: {_e(tl.since)})</summary>"
+                       + (table(["second", "requests ended", "p99 ms of those"],
+                                [[s.t, s.completed, _fmt(s.p99_ms)] for s in tl.seconds]) if tl.seconds else "")
+                       + (table(["from s", "to s", "server CPU % of a core"],
+                                [[_fmt(c.t_from - tl.t0), _fmt(c.t_to - tl.t0), _fmt(c.pct, 1)] for c in tl.cpu])
+                          if tl.cpu else "") + "</details>")
         if i == 0:
             fig.update_layout(title=dict(text=title, font=dict(size=13), x=0.01, xanchor="left", y=0.97,
                                          yanchor="top"))
     # the menu under the run's title (container top), above the plot
     fig.update_layout(
-        height=520, margin=dict(t=120), barmode="overlay", legend=dict(orientation="h", y=-0.15),
-        xaxis_title="seconds since the run's first request started",
+        height=620, margin=dict(t=120), barmode="overlay", legend=dict(orientation="h", y=-0.12),
         updatemenus=[dict(buttons=buttons, active=0, direction="down", x=0, xanchor="left", y=1.2,
                           yanchor="top", showactive=True)])
-    fig.update_yaxes(title_text="requests ended in the second", secondary_y=False, rangemode="tozero")
+    fig.update_xaxes(title_text="seconds since the run's first request started (wrk: the client's start)",
+                     row=2, col=1)
+    fig.update_yaxes(title_text="requests ended in the second", secondary_y=False, rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="p99 ms", secondary_y=True, rangemode="tozero", showgrid=False,
-                     tickmode="auto")
+                     tickmode="auto", row=1, col=1)
+    fig.update_yaxes(title_text="server CPU % of a core", rangemode="tozero", row=2, col=1)
     chart.figure = fig
     chart.table = table(["run", "c", "requests", "seconds", "most ended in a second", "seconds with none",
-                         "highest p99 ms of a second", "ab's time s", "server CPU ms (total)",
-                         "server CPU % of a core (average)"], rows) + "".join(details)
+                         "highest p99 ms of a second", "client's time s", "server CPU ms (total)",
+                         "server CPU % of a core (average)", "server CPU % of a core (busiest interval)",
+                         "CPU intervals"], rows) + "".join(details)
     chart.modes = [render.mode_label(runs[0][0])]
     if wrk_runs:
-        chart.how += f" The {len(wrk_runs)} wrk run(s) are not in the menu: wrk keeps no per-request times."
+        chart.how += (f" {len(wrk_runs)} wrk run(s): CPU only"
+                      + (", and only those whose server.json has samples." if len(wrk_runs) > sum(
+                          1 for r, _ in runs if (r.get("client") or "ab") == "wrk") else "."))
     return chart
 
 
@@ -824,13 +916,16 @@ def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRa
             else:
                 add("no per-request data: left out of the latency distributions", text)
         directory = run_dir / str(rec.get("raw_dir") or "")
-        if directory.is_dir() and not (directory / "server.json").is_file():
-            add("server.json missing: no server CPU or peak memory", f"{rec.get('raw_dir')}/server.json")
+        if directory.is_dir() and not (directory / SERVER).is_file():
+            add("server.json missing: no server CPU or peak memory", f"{rec.get('raw_dir')}/{SERVER}")
+        elif directory.is_dir() and raw.samples is None:
+            add("server.json without per-second samples (written before bench-sample.py kept them): no "
+                "server CPU in the timeline", f"{rec.get('raw_dir')}/{SERVER}")
     wrk = [r for r in records if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
     lines = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
     if wrk:
-        lines.append(f"wrk keeps no per-request times (only a latency histogram): no timeline for the "
-                     f"{len(wrk)} wrk run{'s' if len(wrk) != 1 else ''}")
+        lines.append(f"wrk keeps no per-request times (only a latency histogram): the timeline shows only the "
+                     f"server's CPU of the {len(wrk)} wrk run{'s' if len(wrk) != 1 else ''}")
     return lines
 
 

@@ -58,7 +58,16 @@ server.json (bench-sample.py's)::
      "cpu_ns_before": 1200000000, "cpu_ns_after": 9800000000,   # the unit's CPU time, ns
      "cpu_source": "systemd",            # systemd (CPUUsageNSec) | proc (utime+stime of its pids)
      "peak_rss_kib": 181234,             # systemd MemoryPeak / 1024 | max over samples of VmRSS
-     "rss_source": "proc", "rss_samples": 11}
+     "rss_source": "proc", "rss_samples": 11,
+     "samples": [                        # the run second by second (absent in runs before it was kept)
+       {"t": 1795320598.25,              # wall clock, Unix s (ms precision): lines up with the clients'
+        "cpu_ns": 250000000,             # the unit's pids' cumulative CPU (utime+stime from /proc), ns
+        "rss_kib": 33864}, ...],         # their summed VmRSS
+     "sample_every_s": 1.0,              # at most one sample per this; doubled each time the series
+                                         # is thinned (over 3600 samples: every other one dropped)
+     "samples_cpu_source": "proc"}       # the series' CPU, /proc's whatever cpu_source says
+    # the first sample is the baseline (before "go"); CPU per second = the difference of two
+    # consecutive samples' cpu_ns over their t's (server_samples, cpu_per_second)
 
 outcome.json (the bench's, after the run)::
 
@@ -109,6 +118,50 @@ def integer(x: Any) -> int | None:
 
 def _text(x: Any) -> str | None:
     return None if x is None else str(x)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of server.json's series: wall-clock time (Unix s), cumulative CPU ns, summed RSS KiB."""
+
+    t: float
+    cpu_ns: int
+    rss_kib: int | None
+
+
+@dataclass(frozen=True)
+class CpuSecond:
+    """The server's CPU between two consecutive samples, as % of one core; t_from/t_to Unix s."""
+
+    t_from: float
+    t_to: float
+    pct: float
+
+
+def server_samples(server: dict[str, Any]) -> list[Sample] | None:
+    """server.json's series in time order; None when it has none (runs before it was kept, or not a
+    list); readings without a time or a CPU figure are skipped."""
+    raw = server.get("samples")
+    if not isinstance(raw, list):
+        return None
+    out = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        t, cpu = finite(item.get("t")), integer(item.get("cpu_ns"))
+        if t is not None and cpu is not None:
+            out.append(Sample(t, cpu, integer(item.get("rss_kib"))))
+    return sorted(out, key=lambda s: s.t)
+
+
+def cpu_per_second(samples: list[Sample]) -> list[CpuSecond]:
+    """CPU % of one core over each pair of consecutive samples (a counter that went back, a pid gone
+    and its number reused, gives no figure for that pair)."""
+    out = []
+    for a, b in zip(samples, samples[1:]):
+        if b.t > a.t and b.cpu_ns >= a.cpu_ns:
+            out.append(CpuSecond(a.t, b.t, 100.0 * (b.cpu_ns - a.cpu_ns) / ((b.t - a.t) * 1e9)))
+    return out
 
 
 def _outcome(x: Any) -> str | None:

@@ -9,6 +9,11 @@ The recorded runs:
   each, the tuned profile of a few modes of one group each (copied from a real
   `make demo` sweep; see its README.md): the sweep and the histograms.
 
+Both were recorded before bench-sample.py kept its per-second series
+(server.json's samples): the tests that draw the server's CPU in the timeline
+add a series to a copy (SAMPLES), spanning the run's own times and CPU totals;
+the runs left without one show what a page of an older run says.
+
 Each is copied to a temporary folder and built with `python -m benchreport
 RUN_DIR` (benchreport.__main__, which writes report.html with report.md), then
 opened in Chromium with the network off: no console error, every chart the
@@ -50,6 +55,17 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH = 1400
 #: How long the page may take to draw its charts (4.8 MB of plotly.js on a busy CI machine).
 DRAW_TIMEOUT_S = 90
+
+#: Per-second series added to copies of run-sample (its server.json files predate them): per run folder,
+#: (t Unix s, cumulative cpu_ns, rss_kib) from before its ab.tsv's first start second to after its last end,
+#: from its cpu_ns_before to its cpu_ns_after.
+SAMPLES = {
+    "uwsgi-tuned": [(1795320597.8, 250_000_000, 33_800), (1795320598.8, 375_000_000, 34_048),
+                    (1795320599.8, 398_000_000, 34_000), (1795320600.8, 400_000_000, 33_990)],
+    "uwsgi-seed": [(1795320597.6, 200_000_000, 33_700), (1795320598.6, 248_000_000, 33_864),
+                   (1795320599.6, 250_000_000, 33_800)],
+}
+CPU_TRACE = "server CPU (% of a core)"
 
 #: Per section of the page: its key, drawn or not, the modes it says it draws, and what the browser made of it.
 SECTIONS_JS = """
@@ -120,6 +136,28 @@ def build(tmp_path: Path, source: Path, capsys) -> tuple[Path, list[dict]]:
     # the bench's terminal names the page's path (the play shows this output)
     assert f"Report: {page.resolve()}" in out.splitlines()
     return run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+def add_samples(folder: Path, samples: list[tuple[float, int, int]]) -> None:
+    """Give a run's server.json the series bench-sample.py now writes (its other fields unchanged)."""
+    server = json.loads((folder / "server.json").read_text())
+    server.update(samples=[{"t": t, "cpu_ns": cpu, "rss_kib": rss} for t, cpu, rss in samples],
+                  sample_every_s=1.0, samples_cpu_source="proc")
+    (folder / "server.json").write_text(json.dumps(server))
+
+
+def sampled(tmp_path: Path) -> Path:
+    """run-sample copied, with SAMPLES in two of its runs' server.json (the others have none)."""
+    source = tmp_path / "src" / SAMPLE.name
+    shutil.copytree(SAMPLE, source)
+    for folder, samples in SAMPLES.items():
+        add_samples(source / folder, samples)
+    return source
+
+
+def cpu_pcts(samples: list[tuple[float, int, int]]) -> list[float]:
+    """% of a core between consecutive samples."""
+    return [100.0 * (b[1] - a[1]) / ((b[0] - a[0]) * 1e9) for a, b in zip(samples, samples[1:])]
 
 
 def self_contained(text: str) -> None:
@@ -205,9 +243,26 @@ def check_page(sections: list[dict], errors: list[dict], drawn: dict[str, set[st
         assert why in (by_key[key]["absent"] or ""), by_key[key]
 
 
+#: Pick a run in the timeline's menu (its button's own update; async: selenium's callback last) and say
+#: whether its CPU line is drawn in the lower subplot (a path through its points), with the trace's y.
+PICK_RUN_JS = """
+const done = arguments[arguments.length - 1];
+const d = document.getElementById('chart-timeline');
+const k = d.layout.updatemenus[0].buttons.findIndex(
+  b => b.label === arguments[0] || b.label.startsWith(arguments[0] + ' '));
+const b = d.layout.updatemenus[0].buttons[k];
+Plotly.update(d, b.args[0], b.args[1]).then(() => {
+  const cpu = d.data.findIndex(t => t.visible === true && t.name === arguments[1]);
+  const path = d.querySelector('.subplot.x2y3 g.trace.scatter path.js-line');
+  done([k, cpu >= 0 ? d.data[cpu].y : null, path ? path.getAttribute('d') : null]);
+});
+"""
+
+
 def test_sample_run_in_chromium(browser, tmp_path, capsys):
-    """The ab run: % of ideal, one latency chart per load, the timeline and CPU/RSS drawn; no sweep."""
-    run_dir, records = build(tmp_path, SAMPLE, capsys)
+    """The ab run: % of ideal, one latency chart per load, the timeline (with the server's CPU where
+    server.json has samples) and CPU/RSS drawn; no sweep."""
+    run_dir, records = build(tmp_path, sampled(tmp_path), capsys)
     text = (run_dir / html.REPORT).read_text()
     self_contained(text)
     sections, errors = open_report(browser, run_dir / html.REPORT)
@@ -228,6 +283,12 @@ def test_sample_run_in_chromium(browser, tmp_path, capsys):
     for rec in records:
         if not counts_for_stats(rec):
             assert f"{rec['mode']}/{rec['profile']}" in missing
+    # the runs whose server.json has no samples are named; uwsgi/tuned's CPU is drawn under its answers
+    assert "without per-second samples" in missing
+    assert "gunicorn-seed/server.json" in missing and "uwsgi-tuned/server.json" not in missing
+    k, ys, path = browser.execute_async_script(PICK_RUN_JS, "uwsgi/tuned", CPU_TRACE)
+    assert k >= 0 and ys == pytest.approx(cpu_pcts(SAMPLES["uwsgi-tuned"]))
+    assert path and path.count(",") >= 3, path
     png = screenshot(browser, run_dir)
     assert png.stat().st_size > 50_000
 
@@ -274,6 +335,7 @@ def test_missing_raw_files_still_render(browser, tmp_path, capsys):
     missing = browser.find_element("id", "missing").text
     assert "uwsgi-tuned/ab.tsv missing" in missing
     assert "devserver-seed/server.json" in missing
+    assert "server.json without per-second samples" in missing
     drawn = {s["key"] for s in sections if s["drawn"]}
     assert {"pct-of-ideal", "timeline", "cpu-rss"} <= drawn
     labels = browser.execute_script(
@@ -289,7 +351,7 @@ def test_missing_raw_files_still_render(browser, tmp_path, capsys):
 
 def test_numbers_come_from_the_run(tmp_path, capsys):
     """What the charts draw is summary.json's and the raw files' own figures."""
-    run_dir, records = build(tmp_path, SAMPLE, capsys)
+    run_dir, records = build(tmp_path, sampled(tmp_path), capsys)
     charts, _ = html.charts(run_dir, records)
     by_key = {c.key: c for c in charts}
     # % of ideal: each bar is its (single) run's pct_of_ideal
@@ -301,8 +363,14 @@ def test_numbers_come_from_the_run(tmp_path, capsys):
     for i, label in enumerate(labels):
         rec = next(r for r in counted(records) if label in (render._name(r), f"{render._name(r)} c={r['c']}"))
         rows = parse_tsv((run_dir / rec["raw_dir"] / "ab.tsv").read_text())
-        assert sum(timeline.data[2 * i].y) == len(rows) == rec["complete"]
-        assert max(p for p in timeline.data[2 * i + 1].y if p is not None) <= max(r.ttime for r in rows)
+        bars, p99, cpu = timeline.data[3 * i:3 * i + 3]
+        assert sum(bars.y) == len(rows) == rec["complete"]
+        assert max(p for p in p99.y if p is not None) <= max(r.ttime for r in rows)
+        # the server's CPU: from server.json's samples where it has them, on the same clock as ab's seconds
+        samples = SAMPLES.get(rec["raw_dir"], [])
+        assert cpu.name == CPU_TRACE and list(cpu.y) == pytest.approx(cpu_pcts(samples))
+        t0 = min(r.seconds for r in rows)
+        assert list(cpu.x) == pytest.approx([(a[0] + b[0]) / 2 - t0 for a, b in zip(samples, samples[1:])])
     # latency curves: every request of the run, up to its slowest
     for chart in (c for c in charts if c.key.startswith("latency-") and c.figure is not None):
         for trace in chart.figure.data:
@@ -313,6 +381,32 @@ def test_numbers_come_from_the_run(tmp_path, capsys):
     # CPU per request and RSS: the records' own
     cpu = [y for t in by_key["cpu-rss"].figure.data if t.yaxis in (None, "y") for y in t.y]
     assert sorted(cpu) == sorted(r["cpu_ms_per_req"] for r in counted(records) if r["cpu_ms_per_req"] is not None)
+
+
+def test_wrk_timeline_shows_the_server_cpu(tmp_path, capsys):
+    """wrk keeps no per-request times: a wrk run whose server.json has samples is in the timeline with its
+    CPU alone, from the client's start (loadgen.json); the runs without samples are not."""
+    source = tmp_path / "src" / SWEEP.name
+    shutil.copytree(SWEEP, source)
+    folder = "uwsgi-gevent-tuned-wrk-c200-r1"
+    started = html.epoch(json.loads((source / folder / "loadgen.json").read_text())["started_at"])
+    assert started is not None
+    samples = [(started - 0.4, 10_000_000_000, 90_000), (started + 0.6, 10_450_000_000, 95_000),
+               (started + 1.6, 11_350_000_000, 96_000), (started + 2.6, 11_360_000_000, 96_000)]
+    add_samples(source / folder, samples)
+    run_dir, records = build(tmp_path, source, capsys)
+    charts, missing = html.charts(run_dir, records)
+    timeline = next(c for c in charts if c.key == "timeline")
+    assert timeline.figure is not None and timeline.modes == ["uwsgi-gevent"]
+    labels = [b.label for b in timeline.figure.layout.updatemenus[0].buttons]
+    assert len(labels) == 1 and labels[0].startswith("uwsgi-gevent/tuned/wrk")
+    bars, p99, cpu = timeline.figure.data
+    assert list(bars.y) == [] and list(p99.y) == []
+    assert list(cpu.y) == pytest.approx([45.0, 90.0, 1.0])
+    assert list(cpu.x) == pytest.approx([0.1, 1.1, 2.1])
+    assert any("the timeline shows only the server's CPU" in line for line in missing)
+    assert any("without per-second samples" in line and "granian-tuned-wrk-c200-r1/server.json" in line
+               for line in missing)
 
 
 def test_sweep_numbers_are_the_repeats_medians(tmp_path, capsys):

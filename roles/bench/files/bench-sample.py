@@ -1,15 +1,29 @@
 #!/usr/bin/python3
 """Sample a systemd unit's CPU time and peak memory while a bench runs.
 
-Runs on the app host with the system Python (stdlib only). Prints one JSON
-object when stopped (SIGTERM/SIGINT, --stop-file appearing, or after --max-seconds):
+Runs on the app host with the system Python (stdlib only). Writes one JSON
+object to --out when stopped (SIGTERM/SIGINT, --stop-file appearing, or after --max-seconds):
 
     {"unit", "cpu_ns_before", "cpu_ns_after", "cpu_source", "peak_rss_kib",
-     "rss_source", "rss_samples"}
+     "rss_source", "rss_samples",
+     "samples": [{"t": 1795320598.25, "cpu_ns": 250000000, "rss_kib": 33864}, ...],
+     "sample_every_s": 1.0, "samples_cpu_source": "proc"}
 
 systemd's own figures are used where they are set; inside containers without
 cgroup v2 controllers they read "[not set]", so CPU and RSS fall back to sums
 over the pids of the unit's cgroup, read from /proc.
+
+samples is the run as a series, for report.html's timeline: t is the wall
+clock (Unix seconds, ms precision: it lines up with the clients' own
+timestamps), cpu_ns the unit's pids' cumulative CPU (utime + stime from /proc,
+whatever cpu_source the totals have: /proc is read every --interval anyway,
+where systemd's counter would cost a systemctl call per reading) and rss_kib
+their summed VmRSS. The first is the baseline reading (before "go"), then at
+most one every sample_every_s (SAMPLE_EVERY_S, 1 s); CPU per second is the
+difference of two consecutive samples. At most MAX_SAMPLES are kept: past
+that every other one is dropped and sample_every_s doubles, so a long run
+keeps its whole span in a bounded file. Empty when the unit's cgroup was not
+found.
 """
 
 import argparse
@@ -22,6 +36,9 @@ import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CGROUP_ROOTS = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup", "/sys/fs/cgroup/unified")
+#: The series' spacing (at most one sample per this many seconds) and its bound (then thinned).
+SAMPLE_EVERY_S = 1.0
+MAX_SAMPLES = 3600
 
 
 def systemd_figures(unit):
@@ -99,7 +116,7 @@ def proc_rss_kib(pid):
 
 
 class ProcSampler:
-    """CPU ticks per pid (first and last seen) and the peak of the summed RSS."""
+    """CPU ticks per pid (first and last seen), the peak of the summed RSS and the per-second series."""
 
     def __init__(self, unit):
         self.cgroup = unit_cgroup_dir(unit)
@@ -107,6 +124,9 @@ class ProcSampler:
         self.last = {}
         self.peak_rss = 0
         self.samples = 0
+        self.series = []
+        self.every = SAMPLE_EVERY_S
+        self.kept_at = None  # time.monotonic() of the series' last sample
 
     def sample(self, baseline=False):
         rss = 0
@@ -121,6 +141,20 @@ class ProcSampler:
             self.last[pid] = ticks
         self.peak_rss = max(self.peak_rss, rss)
         self.samples += 1
+        if self.cgroup is not None:
+            self.keep(rss)
+
+    def keep(self, rss_kib):
+        """Add this reading to the series when the last one is sample_every_s old; thin it past MAX_SAMPLES."""
+        now = time.monotonic()
+        if self.kept_at is not None and now - self.kept_at < self.every:
+            return
+        self.kept_at = now
+        cpu_ns = sum(self.last.values()) * 10**9 // CLK_TCK
+        self.series.append({"t": round(time.time(), 3), "cpu_ns": cpu_ns, "rss_kib": rss_kib})
+        if len(self.series) > MAX_SAMPLES:
+            self.series = self.series[::2]  # the first (baseline) stays; evenly spaced again
+            self.every *= 2
 
     def cpu_ns(self):
         before = sum(self.first.values()) * 10**9 // CLK_TCK
@@ -167,6 +201,7 @@ def main():
     else:
         result.update(peak_rss_kib=sampler.peak_rss or None, rss_source="proc")
     result["rss_samples"] = sampler.samples
+    result.update(samples=sampler.series, sample_every_s=sampler.every, samples_cpu_source="proc")
     with open(args.out + ".tmp", "w") as fh:
         json.dump(result, fh)
     os.replace(args.out + ".tmp", args.out)
