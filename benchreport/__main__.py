@@ -2,7 +2,7 @@
 
 `python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
 instead (benchreport.compare: its own options and exit status; it writes
-nothing). `python -m benchreport collect RUN_DIR` (= `python -m
+nothing but the page `--html` asks for, benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
 benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
 first (benchreport.collect). A run folder named `compare` or `collect` is
 given as `./compare`, `./collect`.

@@ -2,7 +2,12 @@
 
 A CI job runs the bench, then compares the new run (B) with a kept baseline
 (A) and fails on exit 1. Only the two runs' summary.json files are read
-(`python -m benchreport RUN_DIR` writes them); nothing is written.
+(`python -m benchreport RUN_DIR` writes them); nothing is written, unless
+`--html [PATH]` asks for the comparison as a self-contained page
+(benchreport.comparehtml: a chart per metric, A's and B's bars with the noise
+band and the verdicts, and the table): to PATH, or without one into RUN_B's
+folder as compare-<A's id>.html (the newer run keeps its comparisons, one
+per baseline). A page that cannot be written exits 2.
 
 A *point* is one measured configuration: (mode, profile, client, c, n, delay,
 route). Two records are compared only when all seven agree: a change of
@@ -62,8 +67,8 @@ Keys read for noise (the one place; the repeat feature writes them):
 with metric one of "rps", "p99_ms", "cpu_ms_per_req".
 
 Exit status (EXIT_*): 0 no point regressed; 1 at least one regressed;
-2 a run not found, without a readable summary.json, no point in common, or a
-bad command line.
+2 a run not found, without a readable summary.json, no point in common, a
+bad command line, or --html's page not written.
 """
 
 from __future__ import annotations
@@ -560,21 +565,28 @@ def text_report(cmp: Comparison) -> str:
              "or failed requests from 0 to more", ""]
     header, right, rows = table_rows(cmp)
     lines.append(aligned(header, right, rows))
-    changed = [p for p in cmp.compared() if p.reasons or p.notes]
-    if changed:
-        lines += ["", "Points:"]
-        for p in changed:
+    for heading, items in point_lists(cmp):
+        lines += ["", f"{heading}:", *(f"- {item}" for item in items)]
+    lines += ["", summary_line(cmp)]
+    return "\n".join(lines)
+
+
+def point_lists(cmp: Comparison) -> list[tuple[str, list[str]]]:
+    """The lists under the table, (heading, items), the empty ones left out: the compared points with
+    reasons or notes, then the points not comparable, only in A, only in B."""
+    changed = []
+    for p in cmp.compared():
+        if p.reasons or p.notes:
             why = f"{p.verdict}: {', '.join(p.reasons)}" if p.reasons else p.verdict
-            lines.append(f"- {point_label(p.point)}: " + "; ".join([str(why), *p.notes]))
+            changed.append(f"{point_label(p.point)}: " + "; ".join([str(why), *p.notes]))
+    out = [("Points", changed)] if changed else []
     for status in (NOT_COMPARABLE, ONLY_A, ONLY_B):
         found = [p for p in cmp.points if p.status == status]
         if found:
-            lines += ["", f"{status[0].upper()}{status[1:]}:"]
-            for p in found:
-                named = point_label(p.point) if p.point.get("mode") is not None else "(unnamed)"
-                lines.append(f"- {named}" + (f": {'; '.join(p.reasons)}" if p.reasons else ""))
-    lines += ["", summary_line(cmp)]
-    return "\n".join(lines)
+            out.append((f"{status[0].upper()}{status[1:]}", [
+                (point_label(p.point) if p.point.get("mode") is not None else "(unnamed)")
+                + (f": {'; '.join(p.reasons)}" if p.reasons else "") for p in found]))
+    return out
 
 
 def as_json(cmp: Comparison) -> dict[str, Any]:
@@ -612,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
         "records carry stats.<metric>.cv, else --noise. A point regressed when a metric is outside the band "
         "and worse by more than --threshold, or failed requests went from 0 to more. Exit status: "
         f"{EXIT_OK} no regression, {EXIT_REGRESSED} a point regressed, {EXIT_USAGE} a run missing, "
-        "without summary.json, no point in common, or usage.",
+        "without summary.json, no point in common, --html's page not written, or usage.",
     )
     parser.add_argument("run_a", help="the baseline: a run id under --results, `latest`, or a run folder's path")
     parser.add_argument("run_b", help="the run compared with it (same forms)")
@@ -624,6 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a worse change beyond the band regresses when larger than this, in %%; "
                         "default: %(default)g")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    parser.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                        help="also write the comparison as a self-contained page (charts and the table): to "
+                        "PATH, or without one to RUN_B's folder as compare-<A's id>.html")
     return parser
 
 
@@ -636,8 +651,20 @@ def main(argv: list[str] | None = None) -> int:
     except CompareError as exc:
         print(f"benchreport compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    page = None
+    if args.html is not None:
+        from benchreport import comparehtml  # plotly loads only when a page is asked for
+
+        try:
+            page = comparehtml.write(cmp, Path(args.html) if args.html else None)
+        except OSError as exc:
+            print(f"benchreport compare: --html: cannot write the page: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.json:
-        print(json.dumps(as_json(cmp), indent=2, allow_nan=False))
+        result = as_json(cmp) | ({"html": str(page.resolve())} if page is not None else {})
+        print(json.dumps(result, indent=2, allow_nan=False))
     else:
         print(text_report(cmp))
+        if page is not None:
+            print(f"Wrote {page.resolve()}")
     return cmp.exit_code()

@@ -53,7 +53,7 @@ import html
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -329,11 +329,13 @@ RIGHT = ' class="r"'
 
 
 def table(headers: list[str], rows: Iterable[list[Any]], right_from: int = 1,
-          caption: str | None = None) -> str:
-    """A plain HTML table; cells are escaped, columns from `right_from` on right-aligned."""
-    head = "".join(f"<th{RIGHT if i >= right_from else ''}>{_e(h)}</th>" for i, h in enumerate(headers))
+          caption: str | None = None, right: Sequence[bool] | None = None) -> str:
+    """A plain HTML table; cells are escaped, columns from `right_from` on right-aligned (or those
+    `right` marks, one flag per column)."""
+    flags = list(right) if right is not None else [i >= right_from for i in range(len(headers))]
+    head = "".join(f"<th{RIGHT if flags[i] else ''}>{_e(h)}</th>" for i, h in enumerate(headers))
     body = "".join(
-        "<tr>" + "".join(f"<td{RIGHT if i >= right_from else ''}>{_e(c)}</td>" for i, c in enumerate(row))
+        "<tr>" + "".join(f"<td{RIGHT if flags[i] else ''}>{_e(c)}</td>" for i, c in enumerate(row))
         + "</tr>" for row in rows)
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -947,7 +949,7 @@ details { margin: .4em 0; } summary { cursor: pointer; color: #1a5fb4; }
 """
 
 
-def _section(chart: Chart, first_of_family: bool = True) -> str:
+def section(chart: Chart, first_of_family: bool = True) -> str:
     """A chart's <section>: heading, how to read it (once per family), the figure or why not, its numbers."""
     how = f"<p class=\"how\">{_e(chart.how)}</p>"
     if chart.family is None or chart.family == chart.title:
@@ -990,10 +992,30 @@ def charts(run_dir: Path, records: list[Record]) -> tuple[list[Chart], list[str]
     return out, missing_lines(run_dir, records, raws)
 
 
-def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str, Any] | None = None) -> str:
-    """report.html's text."""
+def head(title: str) -> list[str]:
+    """A page's start, to its <body>: the title, the style and plotly.js embedded once."""
     from plotly.offline import get_plotlyjs
 
+    return [
+        "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">", f"<title>{_e(title)}</title>",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        f"<style>{STYLE}</style>",
+        # plotly's own offline embedding: its config first (no MathJax from a CDN), then plotly.js, once
+        "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
+        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>",
+        "</head><body>"]
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a page whole (a temporary file renamed over it): a reader never sees half of it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str, Any] | None = None) -> str:
+    """report.html's text."""
     found, missing = charts(run_dir, records)
     modes = list(dict.fromkeys(render.mode_label(r) for r in records))
     starts = sorted(r["started_at"] for r in records if r.get("started_at"))
@@ -1024,20 +1046,13 @@ def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str,
         heads.setdefault(c.family or c.title, c.key)  # a family's link goes to its first chart
     nav = " · ".join(f"<a href=\"#{_e(key)}\">{_e(text)}</a>" for text, key in heads.items())
     return "\n".join([
-        "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        f"<title>Bench run {_e(run_id)}</title>",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-        f"<style>{STYLE}</style>",
-        # plotly's own offline embedding: its config first (no MathJax from a CDN), then plotly.js, once
-        "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
-        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>",
-        "</head><body>",
+        *head(f"Bench run {run_id}"),
         f"<h1>Bench run {_e(run_id)}</h1>",
         f"<p class=\"meta\">{_e('; '.join(meta))}. Written by benchreport from summary.json and the raw files "
         f"in {_e(run_dir.resolve().name)}/.</p>",
         f"<p class=\"meta\">{nav} · <a href=\"#all-runs\">All runs</a></p>",
         missing_html, best_html,
-        *(_section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
+        *(section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
         "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
         full_table(records),
         f"<p class=\"how\">{_e(render.client_limited_footnote(records) or '')}</p>", notes_html,
@@ -1051,12 +1066,7 @@ def write(run_dir: Path, records: list[Record] | None = None, run_id: str | None
         records = json.loads((run_dir / SUMMARY).read_text())
     if timing is None:
         timing, _ = load_timing(run_dir)
-    out = path or run_dir / REPORT
-    text = page(run_dir, records, run_id or run_dir.resolve().name, timing)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_text(path or run_dir / REPORT, page(run_dir, records, run_id or run_dir.resolve().name, timing))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""report.html (issue 14, benchreport.html): built from recorded runs, opened in a real headless Chromium.
+"""report.html (issue 14, benchreport.html) and compare's page: built from recorded runs, opened in a real
+headless Chromium.
 
 The recorded runs:
 
@@ -20,6 +21,10 @@ opened in Chromium with the network off: no console error, every chart the
 run's data allows drawn (plotly's .js-plotly-plot with its SVG and traces),
 the run's modes named in them, and a screenshot kept as report.png in the
 run's folder (the path is printed: pytest -s, or -rP).
+
+The compare view (`python -m benchreport compare A B --html`, benchreport.comparehtml)
+is opened the same way: the built wrk sweep as A, B a copy with two figures
+changed in its summary.json.
 
 Browser driver: selenium, because Debian's chromium-driver is built from the
 same source package as chromium (always the same version, no driver
@@ -440,3 +445,64 @@ def test_standalone_writes_from_summary(tmp_path, capsys):
     assert html.main([str(run_dir)]) == 0
     assert (run_dir / html.REPORT).is_file()
     assert str(run_dir / html.REPORT) in capsys.readouterr().out
+
+
+def compared_runs(tmp_path: Path, capsys) -> tuple[Path, list[dict]]:
+    """results/ holding the wrk sweep built (A, "wrk-sweep") and B, a copy whose summary.json has
+    uwsgi-gevent's c=200 median req/s 20% lower (a regression) and granian's c=1000 p99 30% lower."""
+    results = tmp_path / "results"
+    run_a, records = build(results, SWEEP, capsys)
+    run_b = results / "B"
+    shutil.copytree(run_a, run_b)
+    changed = json.loads((run_b / "summary.json").read_text())
+    for rec in changed:
+        if (rec["mode"], rec["c"]) == ("uwsgi-gevent", 200):
+            rec["stats"]["rps"]["median"] = round(rec["stats"]["rps"]["median"] * 0.8, 3)
+        if (rec["mode"], rec["c"]) == ("granian", 1000):
+            rec["stats"]["p99_ms"]["median"] = round(rec["stats"]["p99_ms"]["median"] * 0.7, 3)
+    (run_b / "summary.json").write_text(json.dumps(changed))
+    return results, records
+
+
+def test_compare_page_in_chromium(browser, tmp_path, capsys):
+    """compare --html: a self-contained page in B's folder, a chart per metric with every compared point's
+    modes, B's bars by verdict (the regression red), the table; no console error."""
+    results, records = compared_runs(tmp_path, capsys)
+    rc = cli_main(["compare", "wrk-sweep", "B", "--results", str(results), "--html"])
+    out = capsys.readouterr().out
+    page = results / "B" / "compare-wrk-sweep.html"
+    assert rc == 1 and out.splitlines()[-1] == f"Wrote {page.resolve()}"
+    self_contained(page.read_text())
+    sections, errors = open_report(browser, page)
+    modes = {r["mode"] for r in counted(records)}
+    check_page(sections, errors, {"compare-rps": modes, "compare-p99_ms": modes, "compare-cpu_ms_per_req": modes},
+               {})
+    traces = browser.execute_script(
+        "return document.getElementById('chart-compare-rps').data.map(t => [t.name, t.x, t.y]);")
+    by_name = {name: dict(zip(xs, ys)) for name, xs, ys in traces}
+    assert set(by_name) == {"A (baseline)", "B: slower", "B: within noise"}
+    (slow, b_rps), = by_name["B: slower"].items()
+    assert slow == "uwsgi-gevent/tuned c=200 n=2000"
+    assert b_rps == pytest.approx(0.8 * by_name["A (baseline)"][slow], abs=0.01)
+    verdict = browser.find_element("id", "verdict").text
+    assert "4 points compared: 1 regressed" in verdict and "exits 1" in verdict
+    assert "regressed: req/s -20.0%" in browser.find_element("tag name", "body").text
+    screenshot(browser, results / "B")
+
+
+def test_compare_page_to_a_path_and_in_json(tmp_path, capsys):
+    """--html PATH writes there; with --json the result names the page; without --html nothing is written."""
+    results, _ = compared_runs(tmp_path, capsys)
+    before = sorted(p.name for p in (results / "B").iterdir())
+    assert cli_main(["compare", "wrk-sweep", "B", "--results", str(results), "--json"]) == 1
+    assert "html" not in json.loads(capsys.readouterr().out)
+    assert sorted(p.name for p in (results / "B").iterdir()) == before
+    page = tmp_path / "cmp.html"
+    assert cli_main(["compare", "wrk-sweep", "B", "--results", str(results), "--json", "--html", str(page)]) == 1
+    assert json.loads(capsys.readouterr().out)["html"] == str(page.resolve())
+    text = page.read_text()
+    assert "Compare wrk-sweep → B" in text and 'id="chart-compare-p99_ms"' in text
+    # a page that cannot be written: exit 2, one line on stderr
+    assert cli_main(["compare", "wrk-sweep", "B", "--results", str(results), "--html",
+                     str(tmp_path / "no" / "such" / "dir" / "x.html")]) == 2
+    assert capsys.readouterr().err.startswith("benchreport compare: --html: cannot write the page")
