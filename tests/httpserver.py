@@ -9,6 +9,9 @@ GET /?QUERY answers, per ?key= (each key counts its own requests from 0):
   status=N              with status N (default 200)
   slow_after=K&slow=S   after S seconds (default 5) from the key's K-th request on
   vary=1                with a body i % 3 bytes longer for the key's i-th request
+  stall_at=K&stall=S    the key's K-th request freezes the whole server for S seconds
+                        (once per key): every answer due in that time waits for its end,
+                        as when a process stops (a pause, a blocked event loop)
 
 GET /count?key=K answers how many other requests with that key it has taken.
 
@@ -36,6 +39,7 @@ def serve() -> None:
 
     counters: dict[str, int] = {}
     lock = threading.Lock()
+    frozen_until = [0.0]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -53,10 +57,13 @@ def serve() -> None:
                 with lock:
                     i = counters.get(key, 0)
                     counters[key] = i + 1
+                    if "stall_at" in q and i == int(q["stall_at"]):
+                        frozen_until[0] = time.monotonic() + float(q.get("stall", 2))
                 delay = float(q.get("delay", 0))
                 if "slow_after" in q and i >= int(q["slow_after"]):
                     delay = float(q.get("slow", 5))
                 time.sleep(delay)
+                time.sleep(max(0.0, frozen_until[0] - time.monotonic()))
                 body = BODY + b"." * (i % 3 if "vary" in q else 0)
                 status = int(q.get("status", 200))
             self.send_response(status)

@@ -1,0 +1,361 @@
+#!/usr/bin/python3
+"""Send requests at a constant rate (an open model), as DIR/run.json says, and time each from its schedule.
+
+Runs on the load host with the system Python (stdlib only):
+
+    bench-rate.py --dir DIR
+
+DIR/run.json is the bench's plan entry (schema 2; this reads url, rate,
+duration, c, time_limit and timeout). Request i is due at t0 + i / rate, for
+n = round(rate x duration) requests. At its time it gets a new connection
+and one HTTP/1.0 GET, as ab and bench-wrk.lua send them, whatever the
+earlier requests are doing: a stalled server does not slow the schedule
+down. Each request's latency runs from the moment it was DUE, so the
+requests that were due during a stall carry the stall (a closed-loop client,
+ab or wrk, would have sent them after it, and timed them from then: the
+coordinated omission). The latency from when the connection was actually
+opened is kept too (service_latency_us), and so is the lag between the two.
+
+c caps the open connections (a descriptor each): a request due while c are
+open waits for one to close, and its lag says so. The bench sets c above
+rate x delay with room (bench_rate_headroom), so the cap is a guard, not a
+closed loop; late_sends counts the requests opened more than LATE_MS late,
+and the report marks such a run as client-limited.
+
+Writes into DIR:
+
+* rate.json: {"client": "rate", "rate", "duration_s", "n", "sent", "complete"
+  (answers of any status), "ok" (2xx), "non_2xx", "status_counts"
+  {"200": k, ...}, "errors" {"connect", "read", "timeout"}, "failed" (errors
+  + non_2xx), "unsent" (due after time_limit: the run was capped), "capped",
+  "started_at", "ended_at" (UTC), "elapsed_s" (first due time to the last
+  answer), "rps" (complete / elapsed_s), "latency_us" {"min", "p50", "p90",
+  "p99", "p99_9", "max", "mean"} from the due time, "service_latency_us" (the
+  same keys, from the connection's opening), "lag_us" {"p50", "p99", "max"},
+  "late_sends", "max_open", "latency_hist_ms" [[ms, count], ...] (whole-ms
+  bins of the latency from the due time of the answered requests: load hosts'
+  parts merge by adding them)}. Percentiles are nearest-rank over the
+  answered requests.
+* rate.tsv: a header, then one line per request sent: sched_ms (its due time
+  since t0), lag_ms, latency_ms, service_ms, status (0: no HTTP answer; the
+  two latencies are then empty).
+* loadgen.json: {"client": "rate", "argv", "started_at", "ended_at", "started",
+  "ended", "cpus", "cpu_stat_before", "cpu_stat_after", "client_cpu_ms",
+  "interrupted"}.
+
+Why our own client: see README ("Constant-rate load"). In short, the open-model
+tools Debian packages do not fit: httperf busy-polls a whole core and caps at
+1024 descriptors, wrk's Lua delay() opens the connection before the scheduled
+send (an idle connection then holds a server's worker), hey, siege, ab and
+h2load pace each connection (closed loop).
+
+SIGTERM, SIGINT or SIGHUP stop the schedule and the open requests at once;
+the files are still written, loadgen.json's "interrupted" naming the signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import errno
+import json
+import math
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: A request opened later than this after its due time counts as a late send.
+LATE_MS = 10.0
+#: The first request is due this long after the schedule is built.
+START_AFTER_S = 0.05
+#: Requests due within this much of now open now (epoll's timeout is in whole ms).
+TICK_S = 0.0005
+READ_SIZE = 65536
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cpu_line() -> str:
+    with open("/proc/stat") as fh:
+        return fh.readline().strip()
+
+
+def read_run(directory: Path) -> dict:
+    """url, rate, duration, c, time_limit, timeout from DIR/run.json; SystemExit naming what is wrong."""
+    path = directory / "run.json"
+    try:
+        run = json.loads(path.read_text())
+        params = {"url": str(run["url"]), "rate": float(run["rate"]), "duration": float(run["duration"])}
+        for key in ("c", "time_limit", "timeout"):
+            params[key] = int(run[key])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"bench-rate.py: {path}: {type(exc).__name__}: {exc}")
+    problems = [f"{k} must be positive: {params[k]}" for k in ("rate", "duration", "c", "time_limit", "timeout")
+                if not params[k] > 0 or not math.isfinite(params[k])]
+    if urlsplit(params["url"]).scheme != "http":
+        problems.append(f"url must be http://: {params['url']}")
+    if problems:
+        sys.exit(f"bench-rate.py: {path}: " + "; ".join(problems))
+    params["n"] = max(1, round(params["rate"] * params["duration"]))
+    return params
+
+
+def request_bytes(url: str) -> tuple[str, int, bytes]:
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or "localhost"
+    port = parts.port or 80
+    head = f"GET {target} HTTP/1.0\r\nHost: {parts.netloc}\r\nUser-Agent: flaskbench-rate\r\nAccept: */*\r\n\r\n"
+    return host, port, head.encode("ascii")
+
+
+class Interrupted(Exception):
+    """A stop signal: the schedule ends, the open requests are dropped, the files are written."""
+
+
+def stop_on_signals() -> None:
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def answer_status(buf: bytes) -> int:
+    """The HTTP status of a whole answer (head, and a body as long as its Content-Length); 0 otherwise."""
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    line = head.split(b"\r\n", 1)[0].split()
+    if not sep or len(line) < 2 or not line[0].startswith(b"HTTP/") or not line[1].isdigit():
+        return 0
+    for field in head.split(b"\r\n")[1:]:
+        name, _, value = field.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit() and len(body) < int(value):
+            return 0
+    return int(line[1])
+
+
+class Schedule:
+    """The open-model run: request i opens at t0 + i / rate, whatever the others do.
+
+    One thread and epoll, no busy wait: it sleeps until the next due time or
+    the next socket event. A request is a non-blocking connect, one send once
+    writable, and reads to the server's close (HTTP/1.0).
+    """
+
+    def __init__(self, params: dict) -> None:
+        self.params = params
+        host, port, self.payload = request_bytes(params["url"])
+        self.address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
+        self.family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        self.n, self.rate, self.cap = params["n"], params["rate"], params["c"]
+        self.timeout = float(params["timeout"])
+        # per request opened: due, opened, ended (monotonic s; ended None: no answer), status
+        self.due: list[float] = []
+        self.opened: list[float] = []
+        self.ended: list[float | None] = []
+        self.status: list[int] = []
+        self.errors = {"connect": 0, "read": 0, "timeout": 0}
+        self.max_open = 0
+        self.t0 = 0.0
+        self.epoll = select.epoll()
+        self.conns: dict[int, list] = {}  # fd -> [index, socket, connected, buffer]
+        self.deadlines: collections.deque = collections.deque()  # (deadline, fd, index), in opening order
+
+    def open_one(self, now: float) -> None:
+        i = len(self.due)
+        self.due.append(self.t0 + i / self.rate)
+        self.opened.append(now)
+        self.ended.append(None)
+        self.status.append(0)
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        if sock.connect_ex(self.address) not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.errors["connect"] += 1
+            return
+        fd = sock.fileno()
+        self.conns[fd] = [i, sock, False, bytearray()]
+        self.epoll.register(fd, select.EPOLLOUT)
+        self.deadlines.append((now + self.timeout, fd, i))
+        self.max_open = max(self.max_open, len(self.conns))
+
+    def close(self, fd: int, error: str | None, now: float) -> None:
+        i, sock, _, buf = self.conns.pop(fd)
+        self.epoll.unregister(fd)
+        sock.close()
+        if error is None:
+            status = answer_status(bytes(buf))
+            if status:
+                self.ended[i], self.status[i] = now, status
+                return
+            error = "read"
+        self.errors[error] += 1
+
+    def on_event(self, fd: int, event: int, now: float) -> None:
+        conn = self.conns.get(fd)
+        if conn is None:
+            return
+        sock = conn[1]
+        if not conn[2]:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                self.close(fd, "connect", now)
+                return
+            conn[2] = True
+            try:
+                sock.send(self.payload)  # a few hundred bytes: one send
+            except OSError:
+                self.close(fd, "read", now)
+                return
+            self.epoll.modify(fd, select.EPOLLIN)
+            return
+        while True:
+            try:
+                chunk = sock.recv(READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                # a reset after the whole answer still counts as an answer
+                self.close(fd, None if answer_status(bytes(conn[3])) else "read", now)
+                return
+            if not chunk:
+                self.close(fd, None, now)
+                return
+            conn[3] += chunk
+
+    def expire(self, now: float) -> None:
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, fd, i = self.deadlines.popleft()
+            conn = self.conns.get(fd)
+            if conn is not None and conn[0] == i:
+                self.close(fd, "timeout", now)
+
+    def run(self) -> tuple[int, str | None]:
+        """Open every request at its time; (requests not sent: time_limit or a stop, the stop's signal)."""
+        self.t0 = time.monotonic() + START_AFTER_S
+        cap_at = self.t0 + self.params["time_limit"]
+        interrupted = None
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= cap_at:
+                    break
+                self.expire(now)
+                sent = len(self.due)
+                while sent < self.n and self.t0 + sent / self.rate <= now + TICK_S and len(self.conns) < self.cap:
+                    self.open_one(now)
+                    sent += 1
+                if sent >= self.n and not self.conns:
+                    break
+                wake = [cap_at, self.deadlines[0][0] if self.deadlines else cap_at]
+                if sent < self.n and len(self.conns) < self.cap:
+                    wake.append(self.t0 + sent / self.rate)
+                timeout = max(0.0, min(wake) - time.monotonic())
+                for fd, event in self.epoll.poll(timeout):
+                    self.on_event(fd, event, time.monotonic())
+        except Interrupted as why:
+            interrupted = str(why)
+        for fd in list(self.conns):
+            self.close(fd, "timeout", time.monotonic())
+        return self.n - len(self.due), interrupted
+
+
+def nearest_rank(values: list[float], p: float) -> float | None:
+    """The p-th percentile of sorted values, nearest-rank (as ab's table)."""
+    if not values:
+        return None
+    k = max(1, math.ceil(p / 100 * len(values)))
+    return values[min(k, len(values)) - 1]
+
+
+def figures(values_s: list[float]) -> dict:
+    """min, p50, p90, p99, p99_9, max, mean in whole µs; nulls when there is nothing."""
+    v = sorted(values_s)
+    out = {key: nearest_rank(v, p) for key, p in (("p50", 50), ("p90", 90), ("p99", 99), ("p99_9", 99.9))}
+    out.update({"min": v[0] if v else None, "max": v[-1] if v else None, "mean": sum(v) / len(v) if v else None})
+    return {k: (None if x is None else round(x * 1e6)) for k, x in out.items()}
+
+
+def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
+    """rate.json's record and rate.tsv's lines."""
+    sent = len(s.due)
+    answered = [i for i in range(sent) if s.ended[i] is not None]
+    latency = [s.ended[i] - s.due[i] for i in answered]
+    service = [s.ended[i] - s.opened[i] for i in answered]
+    lags = sorted(max(0.0, s.opened[i] - s.due[i]) for i in range(sent))
+    counts: dict[str, int] = {}
+    for i in answered:
+        counts[str(s.status[i])] = counts.get(str(s.status[i]), 0) + 1
+    ok = sum(k for code, k in counts.items() if code.startswith("2"))
+    non_2xx = len(answered) - ok
+    last = max((s.ended[i] for i in answered), default=None)
+    elapsed = (last - s.t0) if last is not None else None
+    hist: dict[int, int] = {}
+    for x in latency:
+        ms = int(x * 1000)
+        hist[ms] = hist.get(ms, 0) + 1
+    lag = figures(lags)
+    record = {
+        "client": "rate", "rate": s.rate, "duration_s": s.params["duration"], "n": s.n, "sent": sent,
+        "complete": len(answered), "ok": ok, "non_2xx": non_2xx, "status_counts": dict(sorted(counts.items())),
+        "errors": s.errors, "failed": sum(s.errors.values()) + non_2xx, "unsent": unsent, "capped": unsent > 0,
+        "elapsed_s": None if elapsed is None else round(elapsed, 6),
+        "rps": round(len(answered) / elapsed, 2) if elapsed else None,
+        "latency_us": figures(latency), "service_latency_us": figures(service),
+        "lag_us": {k: lag[k] for k in ("p50", "p99", "max")},
+        "late_sends": sum(1 for x in lags if x * 1000 > LATE_MS),
+        "max_open": s.max_open, "connections_cap": s.params["c"],
+        "latency_hist_ms": [[ms, k] for ms, k in sorted(hist.items())],
+    }
+    lines = ["sched_ms\tlag_ms\tlatency_ms\tservice_ms\tstatus"]
+    for i in range(sent):
+        done = s.ended[i] is not None
+        lines.append("\t".join((
+            f"{(s.due[i] - s.t0) * 1000:.3f}", f"{max(0.0, s.opened[i] - s.due[i]) * 1000:.3f}",
+            f"{(s.ended[i] - s.due[i]) * 1000:.3f}" if done else "",
+            f"{(s.ended[i] - s.opened[i]) * 1000:.3f}" if done else "", str(s.status[i] if done else 0))))
+    return record, lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", required=True, help="the run's folder, holding run.json")
+    args = parser.parse_args()
+    directory = Path(args.dir)
+    params = read_run(directory)
+    # a descriptor per open connection; SSH sessions start with a soft limit of 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if params["c"] + 64 > hard:
+        sys.exit(f"bench-rate.py: c={params['c']} connections need more descriptors than this host allows ({hard})")
+    for name in ("rate.json", "rate.tsv", "loadgen.json"):
+        (directory / name).unlink(missing_ok=True)
+    record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now_iso(),
+              "started": time.time(), "cpu_stat_before": cpu_line(), "interrupted": None}
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    stop_on_signals()
+    schedule = Schedule(params)
+    unsent, record["interrupted"] = schedule.run()
+    rate, lines = results(schedule, unsent)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    rate["started_at"], rate["ended_at"] = record["started_at"], now_iso()
+    record.update({"ended_at": rate["ended_at"], "ended": time.time(), "cpu_stat_after": cpu_line(),
+                   "client_cpu_ms": round(((after.ru_utime - before.ru_utime)
+                                           + (after.ru_stime - before.ru_stime)) * 1000)})
+    (directory / "rate.tsv").write_text("\n".join(lines) + "\n")
+    (directory / "rate.json").write_text(json.dumps(rate) + "\n")
+    (directory / "loadgen.json").write_text(json.dumps(record) + "\n")
+    print(json.dumps({k: rate[k] for k in ("rate", "n", "sent", "complete", "failed", "rps", "latency_us")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
