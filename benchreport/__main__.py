@@ -10,7 +10,9 @@ given as `./compare`, `./collect`.
 Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
 load share when benchreport.collect wrote one), RUN_DIR/report.md, RUN_DIR/chart.png and
 RUN_DIR/report.html (benchreport.html: the interactive page; its path is the last line), points
-RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the text table (by
+RUN_DIR/../latest at RUN_DIR (a relative symlink), prints the short version first
+(benchreport.short: the best modes by req/s, p99 and CPU per request, the knee where a rate sweep
+ran, report.html's absolute path), then the text table (by
 group), what to use (one line per concurrency: the best mode by req/s, p99 and
 CPU per request, benchreport.whattouse), the note on ab's own ceiling, the
 ab-vs-wrk comparison (when both ran) and the notes.
@@ -30,7 +32,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchreport import EXIT_RUN_ERROR, collect, compare, render
+from benchreport import EXIT_RUN_ERROR, collect, compare, render, short
 from benchreport import html as html_report
 from benchreport.summary import BENCH, build_summary, load_timing, unexpected_error, write_bench, write_summary
 
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"benchreport: warning: latest link not updated: {exc}", file=sys.stderr)
 
+    print("\n".join(short.lines(records, page)) + "\n")
     print(f"Bench run {run_id} ({run_dir})")
     share = render.timing_line(timing)
     if share:

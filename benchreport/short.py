@@ -1,0 +1,107 @@
+"""The bench's answer in a few lines: what `python -m benchreport RUN_DIR` prints first.
+
+When a bench ends, the play shows benchreport's output (roles/bench/tasks/report.yml);
+these lines come before the full table, so a person who opens no file still
+sees the answer:
+
+    In short (12 runs of 2 modes; points ran up to 3 times: medians):
+      best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s (granian/tuned within noise)
+                     c=1000: uwsgi-gevent/tuned 83.0% of ideal, 830.19 req/s
+      best by p99    c=200: uwsgi-gevent/tuned 1143 ms
+                     c=1000: uwsgi-gevent/tuned 1715 ms (granian/tuned within noise)
+      best by CPU    c=200: uwsgi-gevent/tuned 0.875 ms/request (granian/tuned within noise)
+                     c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)
+      report.html    /abs/path/results/<run-id>/report.html
+
+The picks are report.md's "What to use" (benchreport.whattouse.settings: per
+concurrency, delay and client, the best point among those without an error or
+a failed request; a repeated point's median): one line per metric, one entry
+per setting (a line each); the settings where no point qualified are named on
+one line. A pick within noise of the next mode says so ("<next> within
+noise"), a client-limited one too. Runs with an error are counted in the
+first line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchreport import whattouse
+from benchreport.runfiles import finite
+from benchreport.summary import unexpected_error
+
+Record = dict[str, Any]
+INDENT = "  "
+#: How each metric's line is named, and the unit after its figure.
+LABELS = {"rps": "best by req/s", "p99_ms": "best by p99", "cpu_ms_per_req": "best by CPU"}
+UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
+
+
+def head(records: list[Record]) -> str:
+    """"In short (N runs of M modes; ...):" with the errors and the repetitions."""
+    modes = {r.get("mode") for r in records if r.get("mode") is not None}
+    errors = sum(1 for r in records if unexpected_error(r))
+    rounds = max((r.get("repeats") or 0 for r in records), default=0)
+    notes = [f"{len(records)} run{'s' if len(records) != 1 else ''} of {len(modes)} mode{'s' if len(modes) != 1 else ''}"]
+    if errors:
+        notes.append(f"{errors} with an error, see the notes")
+    if rounds >= 2:
+        notes.append(f"points ran up to {rounds} times: medians")
+    return f"In short ({'; '.join(notes)}):"
+
+
+def figure(pick: whattouse.Pick) -> str:
+    """The best point's figure: req/s as % of ideal with the req/s, p99 in ms, CPU in ms/request."""
+    key = pick.metric.key
+    text = whattouse._fig(pick.metric, pick.best_value) + UNITS[key]
+    if key == "rps" and pick.best is not None and pick.best_value is not None:
+        ideal = finite(pick.best.rep.get("ideal_rps"))
+        if ideal:
+            text = f"{100.0 * pick.best_value / ideal:.1f}% of ideal, {text}"
+    return text
+
+
+def entry(pick: whattouse.Pick) -> str:
+    """mode/profile and its figure, and whether the next mode is within noise or it was client-limited."""
+    if pick.best is None:
+        return "not measured"
+    notes = []
+    if pick.noise == whattouse.WITHIN and pick.next is not None:
+        notes.append(f"{pick.next.name} within noise")
+    if pick.best.client_limited:
+        notes.append("client-limited")
+    return f"{pick.best.name} {figure(pick)}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def best_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
+    """Per metric, its label and its best point at each setting (whattouse.settings)."""
+    found = whattouse.settings(records)
+    if not found:
+        return []
+    vary_delay, vary_client = whattouse._varies(found)
+    rows = []
+    for key, label in LABELS.items():
+        entries = [f"{whattouse.setting_label(s, vary_delay, vary_client)}: "
+                   + entry(next(p for p in s.picks if p.metric.key == key)) for s in found if s.candidates]
+        if entries:
+            rows.append((label, entries))
+    empty = [whattouse.setting_label(s, vary_delay, vary_client) for s in found if not s.candidates]
+    if empty:  # every point there had an error or failed requests: the notes say which and why
+        rows.append(("no usable point", [", ".join(empty) + " (errors or failed requests: see the notes)"]))
+    return rows
+
+
+def aligned(rows: list[tuple[str, list[str]]]) -> list[str]:
+    """Label, then each entry on its own line, the entries in one column after the longest label."""
+    width = max((len(label) for label, _ in rows), default=0) + 2
+    out = []
+    for label, entries in rows:
+        out += [INDENT + (label if i == 0 else "").ljust(width) + text for i, text in enumerate(entries)]
+    return out
+
+
+def lines(records: list[Record], page: Path | None) -> list[str]:
+    """The short version: its head, the best modes, and report.html's absolute path."""
+    where = str(page.resolve()) if page is not None else "not written (see the warning above)"
+    return [head(records), *aligned([*best_rows(records), ("report.html", [where])])]
