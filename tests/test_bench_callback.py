@@ -44,6 +44,8 @@ RUNS = [
      "expect": None},
     {"name": "grpc-gevent-noinit-seed", "mode": "grpc-gevent-noinit", "profile": "seed", "client": "ab", "c": 10,
      "delay": 1, "expect": "hang"},
+    {"name": "uwsgi-tuned-rate400", "mode": "uwsgi", "profile": "tuned", "client": "rate", "rate": 400.0,
+     "c": 1600, "delay": 1, "expect": None},
 ]
 
 
@@ -83,6 +85,15 @@ def test_a_line_per_finished_run_as_the_poll_sees_it(callback, tmp_path: Path) -
     cb.v2_runner_item_on_ok(poll(first, second))
     assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (wrk): 170.0 req/s (85.0% of ideal), "
                                            "p99 1200 ms, 3 failed")
+
+
+def test_a_rate_run_reads_against_its_schedule(callback, tmp_path: Path) -> None:
+    _, cb = callback
+    start_bench(cb, tmp_path, total=4)
+    cb.v2_runner_item_on_ok(poll({"index": 3, "name": "uwsgi-tuned-rate400", "error": None,
+                                  "parts": {"lg1": part(380.0, 1480.5, complete=4000)}}))
+    assert cb._display.lines[0].startswith("[1/4] uwsgi tuned rate=400/s (rate): 380.0 req/s (95.0% of the rate), "
+                                           "p99 1480 ms, 0 failed")
 
 
 def test_an_expected_failure_and_an_error_read_as_such(callback, tmp_path: Path) -> None:

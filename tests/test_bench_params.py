@@ -88,15 +88,28 @@ BAD = [
     (["mode=uwsgi", "time_limit=0"], "time_limit=0: must be a whole number of seconds"),
     (["mode=uwsgi", "time_limit=5m"], "time_limit=5m:"),
     (["mode=uwsgi", "monitor=maybe"], "monitor=maybe: must be true or false"),
-    (["mode=uwsgi", "client=wrk2"], "client=wrk2: must be ab, wrk or both"),
-    (["mode=uwsgi", "client="], "client=: must be ab, wrk or both"),
-    (["mode=uwsgi", "client=ab,wrk"], "client=ab,wrk: must be ab, wrk or both"),
-    (["mode=uwsgi", "client=WRK"], "client=WRK: must be ab, wrk or both"),
+    (["mode=uwsgi", "client=wrk2"], "client=wrk2: must be ab, wrk, both or rate"),
+    (["mode=uwsgi", "client="], "client=: must be ab, wrk, both or rate"),
+    (["mode=uwsgi", "client=ab,wrk"], "client=ab,wrk: must be ab, wrk, both or rate"),
+    (["mode=uwsgi", "client=WRK"], "client=WRK: must be ab, wrk, both or rate"),
     (["mode=uwsgi", "repeat=0"], "repeat=0: must be a whole number of runs per point (1 or more)"),
     (["mode=uwsgi", "repeat=-1"], "repeat=-1: must be a whole number of runs per point"),
     (["mode=uwsgi", "repeat=1.5"], "repeat=1.5: must be a whole number of runs per point"),
     (["mode=uwsgi", "repeat=two"], "repeat=two: must be a whole number of runs per point"),
     (["mode=uwsgi", "seed=x1"], "seed=x1: must be a whole number"),
+    (["mode=uwsgi", "client=rate"], "client=rate: needs rate=R, the requests per second to schedule"),
+    (["mode=uwsgi", "client=rate", "rate=0"], "rate=0: must be a number of requests per second above 0"),
+    (["mode=uwsgi", "client=rate", "rate=-5"], "rate=-5: must be a number of requests per second above 0"),
+    (["mode=uwsgi", "client=rate", "rate=fast"], "rate=fast: must be a number of requests per second above 0"),
+    (["mode=uwsgi", "client=rate", "rate=100,,200"], "rate=100,,200: must be a number of requests per second above 0, or a comma list of them (an empty item"),
+    (["mode=uwsgi", "client=rate", "rate=100", "duration=0"], "duration=0: must be a number of seconds above 0"),
+    (["mode=uwsgi", "client=rate", "rate=100", "duration=ten"], "duration=ten: must be a number of seconds above 0"),
+    (["mode=uwsgi", "client=rate", "rate=100", "c=50"], "c=50: client=rate takes rate and duration instead"),
+    (["mode=uwsgi", "client=rate", "rate=100", "n=500"], "n=500: client=rate takes rate and duration instead"),
+    (["mode=uwsgi", "rate=100"], "rate=100: only client=rate sends at a rate (-e client=rate)"),
+    (["mode=uwsgi", "client=wrk", "duration=5"], "duration=5: only client=rate sends at a rate"),
+    (["mode=uwsgi", "client=rate", "rate=5000"],
+     "rate=5000.0 (uwsgi-tuned-rate5000): 5000.0 req/s per load host, more than one load host schedules (bench_rate_max_per_host=1500"),
 ]
 
 
@@ -178,6 +191,16 @@ def test_client_plans_one_run_per_mode_profile_and_client(tmp_path, client, name
     task = task[:task.index("TASK [", 1)]
     planned = re.findall(r"^ok: \[localhost\] => \(item=(\S+) n=\S+ c=\S+ limit=300s timeout=90s\)$", task, re.M)
     assert planned == names, out[-3000:]
+    assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
+
+
+def test_a_rate_sweep_plans_a_run_per_rate_with_room_for_its_connections(tmp_path):
+    """client=rate: n = rate x duration; c, the connection cap, rate x (3 x delay + 1 s) (bench_rate_headroom)."""
+    result = run_bench(inventory(tmp_path), "mode=uwsgi-gevent", "client=rate", "rate=50,200.5", "duration=4",
+                       "delay=0.5")
+    out = result.stdout + result.stderr
+    assert planned_points(out) == [("uwsgi-gevent-tuned-rate50", 200, 125),
+                                   ("uwsgi-gevent-tuned-rate200.5", 802, 502)], out[-3000:]
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]  # valid: on to the (unreachable) app host
 
 

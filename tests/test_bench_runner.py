@@ -86,7 +86,7 @@ def scripts(tmp_path: Path) -> Path:
     """scripts_dir: the real client wrappers, the fake sampler, mode command and journalctl."""
     folder = tmp_path / "scripts"
     folder.mkdir()
-    for real in (AB_WRAPPER, WRK_WRAPPER, LUA):
+    for real in (AB_WRAPPER, WRK_WRAPPER, LUA, FILES / "bench-rate.py"):
         (folder / real.name).symlink_to(real)
     script(folder / "bench-sample.py", FAKE_SAMPLER)
     script(folder / "flaskbench-mode", FAKE_MODE)
@@ -278,6 +278,38 @@ def test_two_load_hosts_each_run_their_part(tmp_path: Path, scripts: Path, serve
         assert (plan.parent / "load" / host / "r-wrk" / "wrk.json").is_file()
 
 
+def test_a_rate_run_splits_its_schedule_between_the_load_hosts(tmp_path: Path, scripts: Path, server: Server,
+                                                               runners: Runners) -> None:
+    """client=rate: each load host schedules its part's rate over the run's duration (bench-rate.py)."""
+    hosts = ("lg1", "lg2")
+    run = run_entry(server, tmp_path.name, "r-rate", client="rate", n=60, c=20, loadgens=hosts)
+    run.update(rate=30.0, duration=2.0)
+    for part in run["parts"]:
+        part["rate"] = 15.0
+    plan = write_plan(tmp_path / "plan", scripts, [run], loadgens=hosts)
+    app = runners.start(plan, "app", "--linger", "0.3")
+    loads = [runners.start(plan, "load", "--host", h) for h in hosts]
+    for load in loads:
+        rc, log = runners.finish(load)
+        assert rc == 0, log
+        assert "rate=15/s n=30" in log
+    assert runners.finish(app)[0] == 0
+    line = progress(plan)[0]
+    assert line["error"] is None and sorted(line["parts"]) == ["lg1", "lg2"]
+    for summary in line["parts"].values():
+        assert summary["complete"] == 30 and summary["failed"] == 0
+        assert 10 < summary["rps"] < 16 and summary["p99_ms"] >= 10  # 30 answers over 29 intervals + a delay
+    for k, host in enumerate(hosts):
+        folder = plan.parent / "load" / host / "r-rate"
+        part_run = read(folder / "run.json")
+        assert (part_run["n"], part_run["c"], part_run["rate"]) == (30, 10, 15.0)
+        assert part_run["point"] == {"n": 60, "c": 20, "rate": 30.0}
+        assert read(folder / "rate.json")["sent"] == 30
+        assert read(folder / "loadgen.json")["client"] == "rate"
+    # 2 x 30 scheduled + each host's warm-up of min(warmup_requests, its c) = 10
+    assert server.answered(f"{tmp_path.name}-r-rate") == 80
+
+
 def test_failed_runs_are_recorded_and_the_next_one_runs(tmp_path: Path, scripts: Path, server: Server,
                                                         runners: Runners) -> None:
     # a switch that fails skips its run; a client that fails (wrk needs n >= c) is the run's error
@@ -406,6 +438,17 @@ def test_a_deadline_in_the_past_stops_at_once(tmp_path: Path, scripts: Path, ser
     assert progress(plan) == [{"interrupted": "deadline"}]
     assert calls(scripts, "mode") == []
     assert not (plan.parent / "app").exists()
+
+
+def test_a_rate_run_without_a_rate_is_refused(runner_module: ModuleType, tmp_path: Path, server: Server,
+                                              scripts: Path) -> None:
+    run = run_entry(server, "x", "r-rate", client="rate", n=10, c=2)
+    run.update(rate=0, duration="soon")
+    with pytest.raises(runner_module.PlanError) as err:
+        runner_module.load_plan(write_plan(tmp_path / "plan", scripts, [run]))
+    assert "runs[0].rate must be above 0: 0" in str(err.value)
+    assert "runs[0].duration is not a number: 'soon'" in str(err.value)
+    assert "runs[0].parts[0].rate is not a number: None" in str(err.value)
 
 
 def test_a_bad_plan_or_host_is_refused(tmp_path: Path, scripts: Path, server: Server, runners: Runners) -> None:

@@ -141,7 +141,8 @@ class CallbackModule(CallbackBase):
 
     def _figures(self, entry: dict) -> str:
         run = self._run(int(entry["index"]))
-        what = f"{run['mode']} {run['profile']} c={run['c']} ({run['client']})"
+        load = f"rate={float(run['rate']):g}/s" if run.get("client") == "rate" else f"c={run['c']}"
+        what = f"{run['mode']} {run['profile']} {load} ({run['client']})"
         if entry.get("error"):
             return f"{what}: error: {entry['error']}"
         parts = [p for p in (entry.get("parts") or {}).values() if isinstance(p, dict)]
@@ -151,8 +152,11 @@ class CallbackModule(CallbackBase):
             return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed"
         rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
         p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
-        ideal = float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None
-        pct = f" ({100 * rps / ideal:.1f}% of ideal)" if rps is not None and ideal else ""
+        if run.get("client") == "rate":  # an open model: its ideal is the schedule
+            ideal, of = float(run["rate"]), "of the rate"
+        else:
+            ideal, of = (float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None), "of ideal"
+        pct = f" ({100 * rps / ideal:.1f}% {of})" if rps is not None and ideal else ""
         rps_text = "–" if rps is None else f"{rps:.1f}"
         p99 = "–" if not p99s else f"{max(p99s):.0f}"
         return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed"

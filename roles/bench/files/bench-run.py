@@ -11,7 +11,8 @@ and port, loadgens, scripts_dir, mode_command, switch_timeout,
 monitor_max_blocking, warmup_requests, lost_after (optional, 60 s: the
 default of --lost-after) and the runs, each a run.json entry
 (schema 2) plus "parts": [{"host", "c", "n"}, ...], one per load host in the
-order of loadgens). Each runner goes through every run in order; a failed
+order of loadgens; a client=rate run also has "rate" and "duration", and each
+part its "rate"). Each runner goes through every run in order; a failed
 run is recorded and the next one follows.
 
 The app runner serves the control endpoint on control.address:port and owns
@@ -38,15 +39,16 @@ until every load host has posted the last run's result or seen "finished"
 (at most --linger, 5 s), and exits 0.
 
 Each load runner (NAME in loadgens) writes <plan dir>/load/NAME/<name>/run.json
-(the run with its part's n and c, plus "part": {"host", "index", "of"} and
-"point": {"n", "c"} of the whole run), warms up with ab (not for a run that
-expects a failure; a failed warm-up is a warning), reports it, waits for
-"go" and the common start, runs SCRIPTS/bench-ab.py or bench-wrk.py (they
-write the client's files and loadgen.json), and posts its summary: rps,
-complete, failed (ab: "Failed requests" + "Non-2xx responses"; wrk:
-socket errors + timeouts + non-2xx, as benchreport counts them), p99_ms (ab's
-"99%" line; wrk.json's latency_us.p99 / 1000), started_at and ended_at
-(loadgen.json); null where absent.
+(the run with its part's n, c and rate, plus "part": {"host", "index", "of"}
+and "point": {"n", "c", "rate"} of the whole run), warms up with ab (not for
+a run that expects a failure; a failed warm-up is a warning), reports it,
+waits for "go" and the common start, runs the client's wrapper,
+SCRIPTS/bench-ab.py, bench-wrk.py or bench-rate.py (CLIENTS; they write the
+client's files and loadgen.json), and posts its summary: rps, complete,
+failed (ab: "Failed requests" + "Non-2xx responses"; wrk: socket errors +
+timeouts + non-2xx, as benchreport counts them; rate: rate.json's), p99_ms
+(ab's "99%" line; wrk.json's latency_us.p99 / 1000; rate.json's, timed from
+the schedule), started_at and ended_at (loadgen.json); null where absent.
 
 Control endpoint: every request carries X-Flaskbench-Token (else 403).
 GET /state -> {"index", "phase": switching|warm|go|skipped|finished,
@@ -129,6 +131,8 @@ MAX_BODY = 65536
 BLOCKED_MARK = "appears to be blocked"
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
 SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "started_at", "ended_at")
+#: The load clients and their wrappers (in the scripts folder), which write loadgen.json.
+CLIENTS = {"ab": "bench-ab.py", "wrk": "bench-wrk.py", "rate": "bench-rate.py"}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 
 ROLE = "runner"
@@ -277,9 +281,13 @@ def load_plan(path: Path) -> dict:
         for key in ("mode", "profile", "url", "unit"):
             if not isinstance(run.get(key), str) or not run[key]:
                 p.append(f"{where}.{key} is missing")
-        if run.get("client") not in ("ab", "wrk"):
-            p.append(f"{where}.client must be ab or wrk: {run.get('client')!r}")
+        if run.get("client") not in CLIENTS:
+            p.append(f"{where}.client must be one of {', '.join(CLIENTS)}: {run.get('client')!r}")
         n, c = (_int(run.get(k), f"{where}.{k}", p, 1) for k in ("n", "c"))
+        if run.get("client") == "rate":
+            for key in ("rate", "duration"):
+                if not _number(run.get(key), f"{where}.{key}", p) > 0:
+                    p.append(f"{where}.{key} must be above 0: {run.get(key)!r}")
         for key in ("time_limit", "timeout"):
             _int(run.get(key), f"{where}.{key}", p, 1)
         parts = run.get("parts")
@@ -293,6 +301,10 @@ def load_plan(path: Path) -> dict:
         pc = [_int(part.get("c"), f"{where}.parts[{k}].c", p, 1) for k, part in enumerate(parts)]
         if sum(pn) != n or sum(pc) != c:
             p.append(f"{where}.parts add up to n={sum(pn)} c={sum(pc)}, not the run's n={n} c={c}")
+        if run.get("client") == "rate":
+            for k, part in enumerate(parts):
+                if not _number(part.get("rate"), f"{where}.parts[{k}].rate", p) > 0:
+                    p.append(f"{where}.parts[{k}].rate must be above 0: {part.get('rate')!r}")
     if p:
         raise PlanError("; ".join(p))
     return plan
@@ -826,6 +838,20 @@ def parse_wrk(data: object) -> dict:
     return out
 
 
+def parse_rate(data: object) -> dict:
+    """rps, complete, failed and p99_ms (timed from the schedule) from bench-rate.py's rate.json."""
+    out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
+    if not isinstance(data, dict):
+        return out
+    for key in ("rps", "failed", "complete"):
+        if isinstance(data.get(key), (int, float)):
+            out[key] = data[key]
+    latency = data.get("latency_us") if isinstance(data.get("latency_us"), dict) else {}
+    if isinstance(latency.get("p99"), (int, float)):
+        out["p99_ms"] = round(latency["p99"] / 1000, 3)
+    return out
+
+
 def summarize(folder: Path, client: str) -> dict:
     """The figures a load runner posts with /done; null where its files lack them."""
     if client == "ab":
@@ -833,6 +859,8 @@ def summarize(folder: Path, client: str) -> dict:
             summary = parse_ab((folder / "ab.txt").read_text(errors="replace"))
         except OSError:
             summary = parse_ab("")
+    elif client == "rate":
+        summary = parse_rate(read_json(folder / "rate.json"))
     else:
         summary = parse_wrk(read_json(folder / "wrk.json"))
     loadgen = read_json(folder / "loadgen.json")
@@ -878,10 +906,13 @@ class LoadRunner:
         part = run["parts"][self.k]
         folder = self.dir / run["name"]
         folder.mkdir(parents=True, exist_ok=True)
+        own = {"n": int(part["n"]), "c": int(part["c"])}
+        point = {"n": int(run["n"]), "c": int(run["c"])}
+        if run["client"] == "rate":
+            own["rate"], point["rate"] = float(part["rate"]), float(run["rate"])
         write_json(folder / "run.json", {
-            **run, "n": int(part["n"]), "c": int(part["c"]),
-            "part": {"host": self.host, "index": self.k, "of": len(self.plan["loadgens"])},
-            "point": {"n": int(run["n"]), "c": int(run["c"])}})
+            **run, **own, "part": {"host": self.host, "index": self.k, "of": len(self.plan["loadgens"])},
+            "point": point})
         warning = None
         if state["phase"] == "warm":
             if not expects_failure(run):
@@ -894,7 +925,8 @@ class LoadRunner:
         start_in = state.get("start_in")
         if isinstance(start_in, (int, float)) and start_in > 0:
             self.guard.sleep(min(float(start_in), 10.0))
-        log(f"run {index} {run['name']}: {run['client']} n={part['n']} c={part['c']}")
+        load = f"rate={float(part['rate']):g}/s n={part['n']}" if run["client"] == "rate" else f"n={part['n']} c={part['c']}"
+        log(f"run {index} {run['name']}: {run['client']} {load}")
         error = self.run_client(index, run, folder)
         summary = summarize(folder, run["client"])
         summary["warning"] = warning
@@ -919,10 +951,9 @@ class LoadRunner:
 
     def run_client(self, index: int, run: dict, folder: Path) -> str | None:
         """Run the client's wrapper; None, or why the part failed."""
-        if run["client"] == "ab":
-            argv = [self.scripts / "bench-ab.py", "--dir", folder]
-        else:
-            argv = [self.scripts / "bench-wrk.py", "--dir", folder, "--script", self.scripts / "bench-wrk.lua"]
+        argv = [self.scripts / CLIENTS[run["client"]], "--dir", folder]
+        if run["client"] == "wrk":
+            argv += ["--script", self.scripts / "bench-wrk.lua"]
         name = Path(argv[0]).name
         cap = int(run["time_limit"]) + int(run["timeout"]) + WRAPPER_GRACE_S
         (folder / "loadgen.json").unlink(missing_ok=True)
