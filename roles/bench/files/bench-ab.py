@@ -20,34 +20,14 @@ then says "interrupted" with the signal's name.
 """
 
 import argparse
-import datetime
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
 
-
-class Interrupted(Exception):
-    """A stop signal reached the wrapper: its client must not outlive it."""
-
-
-def stop_on_signals():
-    def handler(signum, _frame):
-        raise Interrupted(signal.Signals(signum).name)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, handler)
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cpu_line():
-    with open("/proc/stat") as fh:
-        return fh.readline().strip()
+from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
 
 
 #: Seconds past time_limit + timeout before a wedged client is killed.
@@ -76,11 +56,7 @@ def main():
     run = read_run(args.dir)
     kill_after = run["time_limit"] + run["timeout"] + KILL_GRACE_S
 
-    # ab needs a descriptor per concurrent connection; SSH sessions start
-    # with a soft limit of 1024, so raise it to the hard limit for ab.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
     path = lambda name: os.path.join(args.dir, name)  # noqa: E731
     # -t must come before -n: ab's -t sets -n to 50000 itself.
     argv = [args.ab, "-r", "-t", str(run["time_limit"]), "-n", str(run["n"]), "-c", str(run["c"]),

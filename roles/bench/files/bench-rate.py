@@ -57,19 +57,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import errno
 import json
 import math
 import os
 import resource
 import select
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
 
 #: A request opened later than this after its due time counts as a late send.
 LATE_MS = 10.0
@@ -78,15 +78,6 @@ START_AFTER_S = 0.05
 #: Requests due within this much of now open now (epoll's timeout is in whole ms).
 TICK_S = 0.0005
 READ_SIZE = 65536
-
-
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cpu_line() -> str:
-    with open("/proc/stat") as fh:
-        return fh.readline().strip()
 
 
 def read_run(directory: Path) -> dict:
@@ -116,17 +107,6 @@ def request_bytes(url: str) -> tuple[str, int, bytes]:
     port = parts.port or 80
     head = f"GET {target} HTTP/1.0\r\nHost: {parts.netloc}\r\nUser-Agent: flaskbench-rate\r\nAccept: */*\r\n\r\n"
     return host, port, head.encode("ascii")
-
-
-class Interrupted(Exception):
-    """A stop signal: the schedule ends, the open requests are dropped, the files are written."""
-
-
-def stop_on_signals() -> None:
-    def handler(signum: int, _frame: object) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, handler)
 
 
 def answer_status(buf: bytes) -> int:
@@ -330,15 +310,12 @@ def main() -> int:
     args = parser.parse_args()
     directory = Path(args.dir)
     params = read_run(directory)
-    # a descriptor per open connection; SSH sessions start with a soft limit of 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    hard = raise_nofile()
     if params["c"] + 64 > hard:
         sys.exit(f"bench-rate.py: c={params['c']} connections need more descriptors than this host allows ({hard})")
     for name in ("rate.json", "rate.tsv", "loadgen.json"):
         (directory / name).unlink(missing_ok=True)
-    record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now_iso(),
+    record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now(),
               "started": time.time(), "cpu_stat_before": cpu_line(), "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_SELF)
     stop_on_signals()
@@ -346,7 +323,7 @@ def main() -> int:
     unsent, record["interrupted"] = schedule.run()
     rate, lines = results(schedule, unsent)
     after = resource.getrusage(resource.RUSAGE_SELF)
-    rate["started_at"], rate["ended_at"] = record["started_at"], now_iso()
+    rate["started_at"], rate["ended_at"] = record["started_at"], now()
     record.update({"ended_at": rate["ended_at"], "ended": time.time(), "cpu_stat_after": cpu_line(),
                    "client_cpu_ms": round(((after.ru_utime - before.ru_utime)
                                            + (after.ru_stime - before.ru_stime)) * 1000)})

@@ -33,7 +33,6 @@ playbooks/bench_stop.yml) kill wrk at once; loadgen.json then says
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import resource
@@ -43,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
+
 #: How often the marker files are looked for; bounds how late SIGINT comes.
 POLL_S = 0.005
 #: SIGINT is sent again at this interval until wrk exits: a signal that lands
@@ -50,15 +51,6 @@ POLL_S = 0.005
 RESIGNAL_S = 0.5
 #: Seconds past time_limit + timeout before a wedged client is killed.
 KILL_GRACE_S = 30
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cpu_line() -> str:
-    with open("/proc/stat") as fh:
-        return fh.readline().strip()
 
 
 def pick_threads(c: int, cpus: int) -> int:
@@ -82,17 +74,6 @@ def read_run(directory: Path) -> dict:
     if params["n"] < params["c"] or params["c"] < 1:
         sys.exit(f"bench-wrk.py: {path}: need n >= c >= 1 (n={params['n']}, c={params['c']})")
     return params
-
-
-class Interrupted(Exception):
-    """A stop signal reached the wrapper (an interrupted bench's clean-up): wrk must not outlive it."""
-
-
-def stop_on_signals() -> None:
-    def handler(signum: int, _frame: object) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, handler)
 
 
 def run(args: argparse.Namespace, params: dict) -> dict:
@@ -159,11 +140,7 @@ def main() -> int:
     if args.threads and params["c"] % args.threads:
         parser.error("--threads must divide run.json's c (wrk gives each thread c // t connections)")
 
-    # wrk needs a descriptor per connection; SSH sessions start with a soft
-    # limit of 1024, so raise it to the hard limit for wrk.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
     record = run(args, params)
     with open(os.path.join(args.dir, "loadgen.json"), "w") as fh:
         json.dump(record, fh)

@@ -1,0 +1,45 @@
+"""What the load clients' wrappers share (bench-ab.py, bench-wrk.py, bench-rate.py): stdlib only.
+
+Installed beside them on the load hosts; each imports it from its own folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import resource
+import signal
+
+
+class Interrupted(Exception):
+    """A stop signal reached the wrapper (an interrupted bench's clean-up): its client must not outlive it."""
+
+
+def stop_on_signals() -> None:
+    """SIGTERM, SIGINT and SIGHUP raise Interrupted, named after the signal."""
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def now() -> str:
+    """UTC, to the second, as loadgen.json's started_at and ended_at."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cpu_line() -> str:
+    """/proc/stat's first line: the host's CPU times, read before and after a run."""
+    with open("/proc/stat") as fh:
+        return fh.readline().strip()
+
+
+def raise_nofile() -> int:
+    """The open-files soft limit raised to the hard one, which it returns.
+
+    A client needs a descriptor per connection, and SSH sessions start with a
+    soft limit of 1024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
