@@ -298,7 +298,7 @@ def test_a_rate_run_splits_its_schedule_between_the_load_hosts(tmp_path: Path, s
     assert line["error"] is None and sorted(line["parts"]) == ["lg1", "lg2"]
     for summary in line["parts"].values():
         assert summary["complete"] == 30 and summary["failed"] == 0
-        assert 10 < summary["rps"] < 16 and summary["p99_ms"] >= 10  # 30 answers over 29 intervals + a delay
+        assert 12 < summary["rps"] < 18 and summary["p99_ms"] >= 10
     for k, host in enumerate(hosts):
         folder = plan.parent / "load" / host / "r-rate"
         part_run = read(folder / "run.json")

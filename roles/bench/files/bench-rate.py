@@ -29,7 +29,10 @@ Writes into DIR:
   {"200": k, ...}, "errors" {"connect", "read", "timeout"}, "failed" (errors
   + non_2xx), "unsent" (due after time_limit: the run was capped), "capped",
   "started_at", "ended_at" (UTC), "elapsed_s" (first due time to the last
-  answer), "rps" (complete / elapsed_s), "latency_us" {"min", "p50", "p90",
+  answer), "rps" (the rate the answers came at: (complete - 1) / (last answer
+  - first answer); the schedule's rate when the server keeps up, less when it
+  falls behind, and not lowered by the last requests' own latency as
+  complete / elapsed_s would be), "latency_us" {"min", "p50", "p90",
   "p99", "p99_9", "max", "mean"} from the due time, "service_latency_us" (the
   same keys, from the connection's opening), "lag_us" {"p50", "p99", "max"},
   "late_sends", "max_open", "latency_hist_ms" [[ms, count], ...] (whole-ms
@@ -275,8 +278,9 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
         counts[str(s.status[i])] = counts.get(str(s.status[i]), 0) + 1
     ok = sum(k for code, k in counts.items() if code.startswith("2"))
     non_2xx = len(answered) - ok
-    last = max((s.ended[i] for i in answered), default=None)
-    elapsed = (last - s.t0) if last is not None else None
+    ends = sorted(s.ended[i] for i in answered)
+    elapsed = (ends[-1] - s.t0) if ends else None
+    span = ends[-1] - ends[0] if len(ends) > 1 else 0.0
     hist: dict[int, int] = {}
     for x in latency:
         ms = int(x * 1000)
@@ -287,7 +291,7 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
         "complete": len(answered), "ok": ok, "non_2xx": non_2xx, "status_counts": dict(sorted(counts.items())),
         "errors": s.errors, "failed": sum(s.errors.values()) + non_2xx, "unsent": unsent, "capped": unsent > 0,
         "elapsed_s": None if elapsed is None else round(elapsed, 6),
-        "rps": round(len(answered) / elapsed, 2) if elapsed else None,
+        "rps": round((len(ends) - 1) / span, 2) if span > 0 else None,
         "latency_us": figures(latency), "service_latency_us": figures(service),
         "lag_us": {k: lag[k] for k in ("p50", "p99", "max")},
         "late_sends": sum(1 for x in lags if x * 1000 > LATE_MS),
