@@ -130,7 +130,7 @@ class Schedule:
 
     One thread and epoll, no busy wait: it sleeps until the next due time or
     the next socket event. A request is a non-blocking connect, one send once
-    writable, and reads to the server's close (HTTP/1.0).
+    writable, and reads to the server's close (HTTP/1.0): about 8 system calls.
     """
 
     def __init__(self, params: dict) -> None:
@@ -166,7 +166,8 @@ class Schedule:
             return
         fd = sock.fileno()
         self.conns[fd] = [i, sock, False, bytearray()]
-        self.epoll.register(fd, select.EPOLLOUT)
+        # edge-triggered: one event when the connect completes, then one per arrival of data
+        self.epoll.register(fd, select.EPOLLOUT | select.EPOLLIN | select.EPOLLET)
         self.deadlines.append((now + self.timeout, fd, i))
         self.max_open = max(self.max_open, len(self.conns))
 
@@ -188,8 +189,8 @@ class Schedule:
             return
         sock = conn[1]
         if not conn[2]:
-            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                self.close(fd, "connect", now)
+            if event & select.EPOLLERR or not event & select.EPOLLOUT:
+                self.close(fd, "connect", now)  # refused, unreachable
                 return
             conn[2] = True
             try:
@@ -197,8 +198,8 @@ class Schedule:
             except OSError:
                 self.close(fd, "read", now)
                 return
-            self.epoll.modify(fd, select.EPOLLIN)
-            return
+            if not event & select.EPOLLIN:
+                return
         while True:
             try:
                 chunk = sock.recv(READ_SIZE)
