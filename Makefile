@@ -21,6 +21,8 @@ INVENTORY_ARG := $(if $(INVENTORY),-i $(INVENTORY))
 BENCH_ARGS ?= -e mode=all -e profile=both
 # make demo's second bench: where each gevent mode stops scaling (wrk, n = 10 x c).
 SWEEP_ARGS ?= -e mode=gevent -e client=wrk -e c=50,200,1000
+# make demo's third: the knee of two gevent modes and two peers at constant rates.
+KNEE_ARGS ?= -e mode=uwsgi-gevent,gevent-pywsgi,granian,waitress -e client=rate -e rate=200,400,800 -e duration=5
 MOLECULE_SCENARIOS ?= default cluster
 
 # The venv's tools first (molecule calls ansible-playbook), and each long
@@ -54,10 +56,11 @@ hosts: venv image ## Create (or restart, or recreate) the local test hosts
 site: venv ## Deploy everything: ansible-playbook site.yml
 	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml
 
-demo: deps venv image hosts ## Everything: hosts, site.yml, the bench over all modes, a sweep of the gevent modes
+demo: deps venv image hosts ## Everything: hosts, site.yml, the bench over all modes, a sweep of the gevent modes, a knee
 	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml
 	@$(MAKE) --no-print-directory bench
 	@$(MAKE) --no-print-directory bench BENCH_ARGS="$(SWEEP_ARGS)"
+	@$(MAKE) --no-print-directory bench BENCH_ARGS="$(KNEE_ARGS)"
 
 demo-check: venv ## Show the app answering in every mode (playbooks/check_modes.yml)
 	time $(PLAYBOOK) $(INVENTORY_ARG) playbooks/check_modes.yml

@@ -127,15 +127,17 @@ def test_the_connection_cap_delays_sends_and_says_so(tmp_path, server):
     assert result["latency_us"]["p99"] > result["service_latency_us"]["p99"] + 1_000_000
 
 
-def test_a_stop_signal_ends_the_run_and_still_writes_the_files(tmp_path, server):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stop_signal_ends_the_run_and_still_writes_the_files(tmp_path, server, sig):
+    """bench_stop.yml's SIGTERM (a Ctrl-C'd bench), or a signal by hand: the schedule stops at once."""
     folder = write_run(tmp_path, server.url("key=stop&delay=0.5"), 50, 30)
     proc = subprocess.Popen([sys.executable, str(RATE), "--dir", str(folder)], stdout=subprocess.DEVNULL)
     time.sleep(1.5)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(timeout=10) == 0
     loadgen = json.loads((folder / "loadgen.json").read_text())
     result = json.loads((folder / "rate.json").read_text())
-    assert loadgen["interrupted"] == "SIGTERM"
+    assert loadgen["interrupted"] == sig.name
     assert 0 < result["sent"] < 200 and result["unsent"] == 1500 - result["sent"]
 
 
