@@ -6,6 +6,13 @@ import os
 from dataclasses import dataclass
 
 
+#: How the app calls the slow API (BENCHAPP_UPSTREAM, the mode table's `upstream`):
+#: "new" a connection per request (the seed's), "pooled" a keep-alive pool,
+#: "gevent" geventhttpclient's pool (needs gevent's patching). benchapp.upstream.CLIENTS
+#: has a client for each.
+UPSTREAMS = ("new", "pooled", "gevent")
+
+
 class ConfigError(ValueError):
     """A setting that would make the service misbehave; refuse to start."""
 
@@ -56,8 +63,8 @@ class Config:
                 f"BENCHAPP_MAX_DELAY ({max_delay:g})"
             )
         upstream = env.get("BENCHAPP_UPSTREAM", "pooled")
-        if upstream not in ("new", "pooled", "gevent"):
-            raise ConfigError(f"BENCHAPP_UPSTREAM={upstream!r}, expected new, pooled or gevent")
+        if upstream not in UPSTREAMS:
+            raise ConfigError(f"BENCHAPP_UPSTREAM={upstream!r}, expected {', '.join(UPSTREAMS)}")
         pool = int(_number(env, "BENCHAPP_DB_POOL_SIZE", 10, minimum=1))
         return cls(
             mode=env.get("BENCHAPP_MODE", "unknown"),

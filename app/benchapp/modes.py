@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from benchapp.config import UPSTREAMS
+
 # FLASKBENCH_MODES_FILE points everything that reads the table (the app's
 # launcher, flaskbench-mode, the roles' lookup, benchreport) at another copy:
 # the tests use it to show a new entry reaches every consumer.
@@ -30,8 +32,7 @@ CONCURRENCY = ("serial", "overlap")
 # client timeout, while /healthz answered before the route was asked.
 # Another outcome needs both checks taught first.
 OUTCOMES = ("hang",)
-# upstream: gevent (geventhttpclient) needs gevent's patching.
-UPSTREAMS = ("new", "pooled", "gevent")
+# upstream: benchapp.config's (the app's setting); gevent (geventhttpclient) needs gevent's patching.
 # The report's groups of modes (Mode.group), in the report's order: derived
 # from server and patch, so a new mode falls in one without a second edit.
 # gevent: the entry monkey-patches with gevent (any server); peers: an
@@ -179,6 +180,7 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         backend_port = defaults.get("backend_port")
         if not backend_port:
             raise ModeTableError(f"mode {name}: front nginx needs backend_port")
+    patch = choice("patch", PATCHES)
     profiles = raw.get("profiles") or {}
     if set(profiles) != set(PROFILES):
         raise ModeTableError(f"mode {name}: profiles must be exactly {PROFILES}")
@@ -192,13 +194,11 @@ def _check(name: str, raw: dict[str, Any], defaults: dict[str, Any]) -> Mode:
         upstream = (opts or {}).get("upstream")
         if upstream not in UPSTREAMS:
             raise ModeTableError(f"mode {name} profile {pname}: upstream={upstream!r}, expected {UPSTREAMS}")
+        if upstream == "gevent" and not patch.startswith("gevent"):
+            raise ModeTableError(f"mode {name} profile {pname}: upstream=gevent needs a gevent patch, not {patch!r}")
         if "asgi_thread" in (opts or {}) and (server != "uvicorn" or opts["asgi_thread"] not in ASGI_THREADS):
             raise ModeTableError(f"mode {name} profile {pname}: asgi_thread={opts['asgi_thread']!r} needs server "
                                  f"uvicorn and one of {ASGI_THREADS}")
-    patch = choice("patch", PATCHES)
-    for pname, opts in profiles.items():
-        if (opts or {}).get("upstream") == "gevent" and not patch.startswith("gevent"):
-            raise ModeTableError(f"mode {name} profile {pname}: upstream=gevent needs a gevent patch, not {patch!r}")
     if patch == "gevent+grpc" and server != "gunicorn":
         # init_gevent must run in the serving process before any gRPC object:
         # of our servers, only Gunicorn imports the app after its fork.

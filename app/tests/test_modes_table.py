@@ -306,3 +306,12 @@ def test_the_gevent_client_is_for_gevent_modes_and_theirs_when_tuned(tmp_path):
     bad.write_text(text.replace(old, old.replace("upstream: new", "upstream: gevent"), 1))
     with pytest.raises(ModeTableError, match="waitress profile seed: upstream=gevent needs a gevent patch, not 'none'"):
         load_modes(bad)
+
+
+def test_every_upstream_the_table_allows_has_a_client() -> None:
+    """config.UPSTREAMS is the one list: the table checks against it, upstream.CLIENTS serves each."""
+    from benchapp import modes, upstream
+    from benchapp.config import UPSTREAMS
+
+    assert modes.UPSTREAMS is UPSTREAMS
+    assert sorted(upstream.CLIENTS) == sorted(UPSTREAMS)
