@@ -7,7 +7,9 @@ summary.json (say for a run made before report.html existed).
 Every figure comes from summary.json's records (the ones report.md shows,
 benchreport.summary) or from the run's raw files read with benchreport's own
 readers (abparse.parse_tsv for ab's -g file, wrkparse.load_wrk_run for
-wrk.json; runfiles.part_dirs for the load hosts' folders of a split run).
+wrk.json, rateparse.parse_tsv for bench-rate.py's rate.tsv,
+runfiles.server_samples for server.json's series; runfiles.part_dirs for the
+load hosts' folders of a split run).
 Nothing is typed in. The charts (plotly; its JavaScript is embedded once, so
 the file opens without a network):
 
@@ -17,9 +19,16 @@ the file opens without a network):
 * req/s and p99 against concurrency: one line per mode and profile that ran
   at two or more c (a sweep); the median of the repetitions, min–max as
   error bars (summary.spread over the records' own rps and p99_ms).
+* the knee (constant-rate runs, client=rate; benchreport.knee): per delay, the
+  p99 timed from the schedule against the rate scheduled, one line per mode
+  and profile (the median of a rate's repetitions, min–max as error bars),
+  the budget 1.5 × delay as a dashed line, the rates over it crossed and each
+  knee a star. Only when rate runs are in the run.
 * latency distribution: one percentile curve per point (its repetitions'
   requests pooled, and the load hosts' of a split run), one chart per load
-  (client, c, delay). ab: every request's total time from ab.tsv
+  (client, c, delay; a rate run's load is its rate). rate: every answered
+  request's time from its scheduled send, from rate.tsv (whole ms, nearest
+  rank: as rate.json's latency_hist_ms). ab: every request's total time from ab.tsv
   (whole ms), percentiles by ab's nearest-rank rule (abparse.rank_ms). wrk:
   wrk.json's latency histogram (latency_hist_us; wrk's percentile rule,
   wrkparse.hist_percentile; corrected for coordinated omission by wrk when
@@ -28,11 +37,13 @@ the file opens without a network):
 * timeline of each run (a menu picks the run), on one wall-clock axis:
   requests completed in each second since the run's first start and the p99
   of those, from ab.tsv (ab records each start in whole seconds: an end is
-  start second + total time, right to ±1 s), and below them the server's CPU
+  start second + total time, right to ±1 s) or rate.tsv (an end is the
+  scheduled send + its latency, on the clock from loadgen.json's start), and
+  below them the server's CPU
   as % of one core between consecutive samples of server.json's series
   (bench-sample.py, about one a second: runfiles.cpu_per_second). wrk keeps
   no per-request times: its runs show the CPU only, from loadgen.json's
-  start. A run whose server.json has no samples (older runs) shows its
+  start (its `started`, Unix s). A run whose server.json has no samples (older runs) shows its
   answers only and is named at the top.
 * CPU ms per request and peak RSS per point and profile (medians of the
   repetitions; CPU with its min–max).
@@ -59,9 +70,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchreport import render
+from benchreport import knee, render
 from benchreport.abparse import TsvRow, parse_tsv, rank_ms
-from benchreport.runfiles import SERVER, CpuSecond, Sample, cpu_per_second, part_dirs, server_samples
+from benchreport.rateparse import RATE_TSV, rank_percentile
+from benchreport.rateparse import parse_tsv as parse_rate_tsv
+from benchreport.runfiles import (CLIENTS, LOADGEN, SERVER, CpuSecond, Sample, cpu_per_second, finite, part_dirs,
+                                  server_samples)
 from benchreport.summary import counts_for_stats, load_timing, spread
 from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
 
@@ -100,7 +114,8 @@ class Latencies:
 
     #: (latency ms, how many requests) ascending
     hist: list[tuple[float, int]]
-    #: "ab" (nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram)
+    #: "ab" (ab's nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram) |
+    #: "rate" (bench-rate.py's nearest rank over rate.tsv's times in whole ms, as its latency_hist_ms)
     rule: str
     source: str
     runs: int = 1
@@ -115,6 +130,8 @@ class Latencies:
         if self.rule == "wrk" and self.hist_us is not None:
             value = hist_percentile(self.hist_us, p)
             return None if value is None else value / 1000.0
+        if self.rule == "rate":
+            return rank_percentile(self.hist, p)
         ordered = [ms for ms, n in self.hist for _ in range(n)]
         return rank_ms(ordered, p)  # ab's nearest-rank rule, which takes any percentage
 
@@ -132,25 +149,60 @@ class RunRaw:
     hist_us: list[tuple[int, int]] | None = None
     #: wrk's own percentiles (ms), one load host's run: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
     wrk_points: dict[float, float] | None = None
+    #: rate.tsv's answered requests (the load hosts' pooled): (when it ended, Unix s; its latency from the
+    #: schedule, ms)
+    answers: list[tuple[float, float]] | None = None
+    #: when the client started (loadgen.json's `started`, Unix s; the earliest load host's)
+    started: float | None = None
     #: server.json's per-second series (None: no server.json, or one without samples)
     samples: list[Sample] | None = None
     missing: list[str] = field(default_factory=list)
 
     def latencies(self) -> Latencies | None:
         if self.rows:
-            counts: dict[float, int] = {}
-            for row in self.rows:
-                counts[float(row.ttime)] = counts.get(float(row.ttime), 0) + 1
-            return Latencies(sorted(counts.items()), "ab", "ab.tsv")
+            return Latencies(counted(float(row.ttime) for row in self.rows), "ab", "ab.tsv")
+        if self.answers:
+            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "rate", "rate.tsv")
         if self.hist_us:
             return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "wrk", "wrk.json latency_hist_us",
                              hist_us=list(self.hist_us))
         return None
 
 
+def counted(values: Iterable[float]) -> list[tuple[float, int]]:
+    """(value, how many times) ascending."""
+    counts: dict[float, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts.items())
+
+
+def read_rows(run_dir: Path, path: Path, parse: Callable[[str], list[Any]], raw: RunRaw) -> list[Any] | None:
+    """A client's per-request file parsed; None, and why in raw.missing, when missing or unreadable."""
+    try:
+        return parse(path.read_text())
+    except OSError:
+        raw.missing.append(f"{path.relative_to(run_dir)} missing")
+    except ValueError as exc:
+        raw.missing.append(f"{path.relative_to(run_dir)} unreadable ({exc})")
+    return None
+
+
+def client_start(directory: Path) -> float | None:
+    """When the client started on one load host: loadgen.json's `started` (Unix s), else its started_at."""
+    try:
+        loadgen = json.loads((directory / LOADGEN).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(loadgen, dict):
+        return None
+    started = finite(loadgen.get("started"))
+    return started if started is not None else epoch(loadgen.get("started_at"))
+
+
 def read_raw(run_dir: Path, rec: Record) -> RunRaw:
-    """The per-request data of one record: ab.tsv's rows (the load hosts' pooled) or wrk's histogram
-    (merged), else wrk's own percentiles; `missing` names what was not there."""
+    """The per-request data of one record: ab.tsv's or rate.tsv's rows (the load hosts' pooled) or wrk's
+    histogram (merged), else wrk's own percentiles; `missing` names what was not there."""
     raw = RunRaw(rec)
     directory = run_dir / str(rec.get("raw_dir") or "")
     if not rec.get("raw_dir") or not directory.is_dir():
@@ -158,20 +210,31 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
         return raw
     raw.samples = read_samples(directory)
     dirs = part_dirs(directory) or [directory]
+    starts = [t for d in dirs if (t := client_start(d)) is not None]
+    raw.started = min(starts) if starts else None
     client = rec.get("client") or "ab"
     if client == "ab":
         rows: list[TsvRow] = []
         for d in dirs:
-            path = d / "ab.tsv"
-            try:
-                rows.extend(parse_tsv(path.read_text()))
-            except OSError:
-                raw.missing.append(f"{path.relative_to(run_dir)} missing")
+            found = read_rows(run_dir, d / "ab.tsv", parse_tsv, raw)
+            if found is None:
                 return raw
-            except ValueError as exc:
-                raw.missing.append(f"{path.relative_to(run_dir)} unreadable ({exc})")
-                return raw
+            rows.extend(found)
         raw.rows = rows
+    elif client == "rate":
+        answers: list[tuple[float, float]] = []
+        for d in dirs:
+            found = read_rows(run_dir, d / RATE_TSV, parse_rate_tsv, raw)
+            t0 = client_start(d)
+            if found is None:
+                return raw
+            if t0 is None:  # its schedule cannot be put on the clock
+                raw.missing.append(f"{(d / LOADGEN).relative_to(run_dir)} without the client's start: its "
+                                   "rate.tsv has no time of day")
+                return raw
+            answers += [(t0 + (r.sched_ms + r.latency_ms) / 1000.0, r.latency_ms) for r in found
+                        if r.answered and r.latency_ms is not None]
+        raw.answers = answers
     elif client == "wrk":
         hists = []
         for d in dirs:
@@ -214,7 +277,7 @@ def pooled(raws: list[RunRaw]) -> Latencies | None:
     for lat in lats:
         for ms, n in lat.hist:
             counts[ms] = counts.get(ms, 0) + n
-    return Latencies(sorted(counts.items()), "ab", lats[0].source, len(lats))
+    return Latencies(sorted(counts.items()), lats[0].rule, lats[0].source, len(lats))
 
 
 @dataclass(frozen=True)
@@ -277,16 +340,18 @@ class RunTimeline:
 
 
 def run_timeline(rec: Record, raw: RunRaw) -> RunTimeline | None:
-    """A run's timeline from its per-request data (ab.tsv) and its server samples; t0 the first
-    request's start second (ab), else the client's start (loadgen.json's started_at: wrk), else the
-    first sample. None when it has neither."""
+    """A run's timeline from its per-request data (ab.tsv, rate.tsv) and its server samples; t0 the
+    first request's start second (ab), else the client's start (loadgen.json: rate, wrk), else the first
+    sample. None when it has neither."""
     cpu = cpu_per_second(raw.samples or [])
     if raw.rows:
         t0, since = float(min(r.seconds for r in raw.rows)), "the first request's start (ab's whole second)"
         seconds = timeline(raw.rows)
+    elif raw.answers and raw.started is not None:
+        t0, since = raw.started, "the client's start (loadgen.json), its schedule's first send 0.05 s after"
+        seconds = per_second((math.floor(end - t0), ms) for end, ms in raw.answers)
     elif cpu:
-        started = epoch(rec.get("started_at")) if rec.get("started_at") else None
-        t0, since = ((started, "the client's start (loadgen.json)") if started is not None
+        t0, since = ((raw.started, "the client's start (loadgen.json)") if raw.started is not None
                      else (cpu[0].t_from, "the first server sample"))
         seconds = []
     else:
@@ -369,10 +434,10 @@ def point_name(rec: Record, records: list[Record]) -> str:
     parts = [render.mode_label(rec), str(rec.get("profile") or DASH)]
     if several(records, lambda r: r.get("client") or "ab"):
         parts.append(str(rec.get("client") or "ab"))
-    for key, fmt in (("c", "c={}"), ("n", "n={}"), ("delay", "delay={}")):
+    for key, fmt in (("rate", "rate={}/s"), ("c", "c={}"), ("n", "n={}"), ("delay", "delay={}")):
         if several(records, lambda r, k=key: r.get(k)):
             value = rec.get(key)
-            parts.append(fmt.format(DASH if value is None else (f"{value:g}" if key == "delay" else value)))
+            parts.append(fmt.format(DASH if value is None else (f"{value:g}" if key in ("delay", "rate") else value)))
     if several([r for r in records if r.get("mode") == rec.get("mode")], lambda r: r.get("route")):
         parts.append(str(rec.get("route") or DASH))
     return " ".join(parts)
@@ -441,7 +506,9 @@ def ideal_chart(records: list[Record]) -> Chart:
                   "req/s as % of ideal (c / delay): 100% means every connection got its answer right after "
                   "the delay. A bar is the median of the point's repetitions, its error bar their min–max; "
                   "the orange mark is ab's ceiling (the most % of ideal ab itself can show at that n and c), "
-                  "the diamond the seed's published figure. The axis groups modes by group.")
+                  "the diamond the seed's published figure. The axis groups modes by group."
+                  + (" A constant-rate run's ideal is its rate: 100% means the answers came as fast as the "
+                     "requests were scheduled." if "rate" in render.clients(records) else ""))
     ordered = render.in_group_order(records)
     groups = render.chart_groups(ordered)
     bars = render.chart_bars(ordered)
@@ -515,7 +582,8 @@ def ideal_chart(records: list[Record]) -> Chart:
             hovertemplate=f"%{{x}}<br>the seed's published req/s as % of its own ideal: %{{y{EXACT}}}%"
                           "<extra></extra>"))
     fig.add_hline(y=100, line=dict(color=IDEAL_COLOUR, dash="dash", width=1),
-                  annotation_text="ideal: c / delay", annotation_position="top left")
+                  annotation_text="ideal: c / delay" + (" (rate runs: the rate)" if "rate" in render.clients(records)
+                                                        else ""), annotation_position="top left")
     fig.update_layout(barmode="group", scattermode="group", height=520, margin=dict(t=40, b=10),
                       yaxis_title="req/s as % of ideal", legend=dict(orientation="h", y=1.08),
                       xaxis=dict(tickangle=-35))
@@ -527,10 +595,11 @@ def ideal_chart(records: list[Record]) -> Chart:
 
 
 def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
-    """Per (mode, profile, client, delay, route): its records by c, for those that ran at two or more c."""
+    """Per (mode, profile, client, delay, route): its records by c, for those that ran at two or more c
+    (ab and wrk: a rate run's c is only its cap on connections; the knee chart draws rate sweeps)."""
     found: dict[tuple, dict[int, list[Record]]] = {}
     for rec in render.in_group_order(records):
-        if rec.get("mode") is None or rec.get("c") is None:
+        if rec.get("mode") is None or rec.get("c") is None or rec.get("client") == "rate":  # c: a rate's cap
             continue
         key = (rec["mode"], rec.get("profile"), rec.get("client") or "ab", rec.get("delay"), rec.get("route"))
         found.setdefault(key, {}).setdefault(int(rec["c"]), []).append(rec)
@@ -608,6 +677,85 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
     return charts
 
 
+KNEE_FAMILY = "The knee: p99 against the scheduled rate (constant-rate runs)"
+BUDGET_COLOUR = "#c62828"
+
+
+def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+    """Per delay, p99 against the scheduled rate, a line per mode and profile (benchreport.knee): the budget
+    as a horizontal line, the rates over it crossed, each knee a star. None without rate runs."""
+    import plotly.graph_objects as go
+
+    found = knee.knees(render.in_group_order(records))
+    how = (f"Constant-rate runs (client rate): x is the rate scheduled, y the p99 timed from each request's "
+           f"scheduled send (the median of the rate's repetitions, their min–max as the error bar). The dashed "
+           f"line is the latency budget, {knee.BUDGET_FACTOR:g} × delay; a rate is within it when its p99 is "
+           "at most that and no request failed or was left unsent (a cross marks a rate that is not). The star "
+           "is the knee: the highest rate at which it and every lower rate were within the budget. report.md's "
+           "\"Knee\" ranks the modes by it.")
+    charts = []
+    for delay in sorted({k.delay for k in found}, key=lambda d: (d is None, d or 0)):
+        mine = [k for k in found if k.delay == delay]
+        fig = go.Figure()
+        rows = []
+        titled: set[str] = set()
+        drawn: list[str] = []
+        for k in mine:
+            first = k.steps[0].records[0]
+            group = group_of(first)
+            style = styles.get(k.mode, {})
+            name = k.name + (f" {k.route}" if len({kk.route for kk in mine if kk.mode == k.mode}) > 1 else "")
+            have = [s for s in k.steps if s.p99_ms is not None]
+            for s in k.steps:
+                rows.append([group, name, _fmt(s.rate), f"{len(s.counted)} of {len(s.records)}", _fmt(s.p99_ms),
+                             _fmt(s.failed), s.unsent, _fmt(s.cpu_ms_per_req), s.over or "within the budget",
+                             knee.knee_text(k) if s.rate == k.knee_rps else ""])
+            if not have:
+                continue
+            spreads = [spread([float(r["p99_ms"]) for r in s.counted if r.get("p99_ms") is not None]) for s in have]
+            fig.add_trace(go.Scatter(
+                name=name, x=[s.rate for s in have], y=[s.p99_ms for s in have], mode="lines+markers",
+                legendgroup=group, legendgrouptitle_text=group if group not in titled else None,
+                line=dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(k.profile), "dot")),
+                marker=dict(size=[8 if s.over is None else 12 for s in have],
+                            symbol=[style.get("symbol") if s.over is None else "x" for s in have]),
+                error_y=error_bars([s.p99_ms or 0.0 for s in have], [sp["min"] for sp in spreads],
+                                   [sp["max"] for sp in spreads], [len(s.counted) for s in have], color=None,
+                                   thickness=1),
+                customdata=[[len(s.counted), s.failed, s.over or "within the budget"] for s in have],
+                hovertemplate=(f"{_e(name)}<br>%{{x:g}} req/s scheduled: p99 <b>%{{y{EXACT}}} ms</b> (median of "
+                               "%{customdata[0]})<br>failed %{customdata[1]}: %{customdata[2]}<extra></extra>")))
+            at = k.at_knee
+            if at is not None and at.p99_ms is not None:
+                fig.add_trace(go.Scatter(
+                    name=f"knee of {name}", x=[at.rate], y=[at.p99_ms], mode="markers+text", showlegend=False,
+                    legendgroup=group, text=[f"knee {knee.knee_text(k)}"], textposition="top center",
+                    cliponaxis=False,
+                    marker=dict(symbol="star", size=18, color=style.get("colour"), line=dict(width=1, color="black")),
+                    hovertemplate=f"{_e(name)}: knee <b>{_e(knee.knee_text(k))}</b><br>{_e(k.why)}<extra></extra>"))
+            titled.add(group)
+            drawn.append(k.mode)
+        title = "p99 against the scheduled rate" + (f", delay {delay:g} s" if delay is not None else "")
+        key = f"knee-d{_fmt(delay)}"
+        headers = ["group", "mode", "rate req/s", "runs counted", "median p99 ms", "failed (most of a run)",
+                   "unsent", "median CPU ms/req", "verdict", "knee"]
+        if not drawn:
+            charts.append(Chart(key, title, how, table=table(headers, rows, right_from=2), family=KNEE_FAMILY,
+                                absent="No rate run has a p99 to draw (every one had an error)."))
+            continue
+        if delay is not None:
+            budget = knee.BUDGET_FACTOR * delay * 1000.0
+            fig.add_hline(y=budget, line=dict(color=BUDGET_COLOUR, dash="dash", width=1),
+                          annotation_text=f"budget: {knee.BUDGET_FACTOR:g} × delay = {budget:g} ms",
+                          annotation_position="top left")
+        fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="rate scheduled (req/s)", rangemode="tozero"),
+                          yaxis=dict(title="p99 ms (from the schedule)", rangemode="tozero"), showlegend=True,
+                          legend=dict(groupclick="toggleitem"))
+        charts.append(Chart(key, title, how, figure=fig, table=table(headers, rows, right_from=2),
+                            modes=list(dict.fromkeys(drawn)), family=KNEE_FAMILY))
+    return charts
+
+
 def nines(p: float) -> float:
     """The x of percentile p on the nines axis: -log10(1 - p/100) (p90 -> 1, p99 -> 2, p99.9 -> 3)."""
     return -math.log10(1.0 - p / 100.0)
@@ -641,7 +789,9 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
     how = ("The latency of every request of a point (its repetitions pooled), slowest at the right: "
            "x is the percentile on a 'nines' scale (p90, p99, p99.9 equally spaced), y the time in ms. "
            "ab: each request's total time from ab.tsv (whole ms). wrk: its latency histogram (wrk corrects "
-           "it for coordinated omission when a response took over twice its expected interval). "
+           "it for coordinated omission when a response took over twice its expected interval). rate: each "
+           "answered request's time from its scheduled send, from rate.tsv (whole ms, as rate.json's "
+           "histogram): a stall counts for every request due during it. "
            "Hover for the exact values; the table gives the percentiles by the client's own rule.")
     ordered = render.in_group_order(records)
     loads: dict[tuple, list[list[Record]]] = {}
@@ -649,16 +799,20 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
         rec = recs[0]
         if rec.get("mode") is None:
             continue
-        key = (rec.get("client") or "ab", rec.get("c"), rec.get("delay"))
+        client = rec.get("client") or "ab"
+        # a rate run's load is its schedule (its c is a cap on connections); the others' their c
+        key = (client, rec.get("rate") if client == "rate" else rec.get("c"), rec.get("delay"))
         loads.setdefault(key, []).append(recs)
     charts = []
     for (client, c, delay), points in sorted(
-            loads.items(), key=lambda kv: (kv[0][0] != "ab", kv[0][1] or 0, kv[0][2] or 0)):
+            loads.items(), key=lambda kv: (CLIENTS.index(kv[0][0]) if kv[0][0] in CLIENTS else len(CLIENTS),
+                                           kv[0][1] or 0, kv[0][2] or 0)):
         everything = [r for recs in points for r in recs]
         ns = sorted({r.get("n") for r in everything if r.get("n") is not None})
-        label = (f"{client}, c={c}" + (f" (n={', '.join(map(str, ns))})" if ns else "")
+        load = f"{c:g} req/s scheduled" if client == "rate" and c is not None else f"c={c}"
+        label = (f"{client}, {load}" + (f" (n={', '.join(map(str, ns))})" if ns else "")
                  + (f", delay {delay:g} s" if delay is not None else ""))
-        key = f"latency-{client}-c{c}-d{_fmt(delay)}"
+        key = f"latency-{client}-{'r' if client == 'rate' else 'c'}{_fmt(c)}-d{_fmt(delay)}"
         fig = go.Figure()
         rows = []
         titled: set[str] = set()
@@ -743,18 +897,20 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     chart = Chart("timeline", "Timeline of each run: completed requests, p99 and server CPU, second by second",
                   "Pick a run in the menu. Top: bars are the requests that ended in each second, the line "
                   "their p99 (right axis); from ab.tsv, where ab records each start in whole seconds, so an "
-                  "end (start + its time) is right to ±1 s. Gaps are seconds in which no request ended (a "
+                  "end (start + its time) is right to ±1 s, or from rate.tsv (an end is the request's "
+                  "scheduled send + its latency from it, on the clock from the client's start in "
+                  "loadgen.json: right to about 0.1 s). Gaps are seconds in which no request ended (a "
                   "stall, or ab's rounds at a long delay). Bottom: the server's CPU as % of one core between "
                   "two consecutive samples of server.json (bench-sample.py reads the unit's processes about "
                   "once a second), drawn at the middle of their interval. Both share the wall clock: x is "
-                  "seconds since the run's first request started (wrk keeps no per-request times: its runs "
-                  "show the CPU only, from the client's start); samples before 0 are the sampler's baseline, "
-                  "taken before the load began.")
+                  "seconds since the run's first request started (ab) or its client started (rate; wrk, which "
+                  "keeps no per-request times: its runs show the CPU only); samples before 0 are the "
+                  "sampler's baseline, taken before the load began.")
     ordered = render.in_group_order(records)
     runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(r, raws[id(r)]))]
     wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
     if not runs:
-        chart.absent = ("No run has per-request start times (ab.tsv) or server samples (server.json's "
+        chart.absent = ("No run has per-request times (ab.tsv, rate.tsv) or server samples (server.json's "
                         "samples): nothing to draw second by second"
                         + (" (wrk keeps no per-request times, only a latency histogram)." if wrk_runs else "."))
         return chart
@@ -816,7 +972,7 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
         height=620, margin=dict(t=120), barmode="overlay", legend=dict(orientation="h", y=-0.12),
         updatemenus=[dict(buttons=buttons, active=0, direction="down", x=0, xanchor="left", y=1.2,
                           yanchor="top", showactive=True)])
-    fig.update_xaxes(title_text="seconds since the run's first request started (wrk: the client's start)",
+    fig.update_xaxes(title_text="seconds since the run's first request started (rate, wrk: since the client's start)",
                      row=2, col=1)
     fig.update_yaxes(title_text="requests ended in the second", secondary_y=False, rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="p99 ms", secondary_y=True, rangemode="tozero", showgrid=False,
@@ -913,7 +1069,7 @@ def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRa
                 add("wrk.json without its latency histogram (latency_hist_us: bench-wrk.lua leaves it out "
                     "when dumping it would take too long): wrk's own p50, p90, p99 and p99.9 of each "
                     "repetition drawn as points, no curve", text.removesuffix(f" {NO_HISTOGRAM}"))
-            elif (rec.get("client") or "ab") == "ab":
+            elif (rec.get("client") or "ab") in ("ab", "rate"):
                 add("no per-request data: left out of the latency distributions and the timeline", text)
             else:
                 add("no per-request data: left out of the latency distributions", text)
@@ -987,7 +1143,8 @@ def charts(run_dir: Path, records: list[Record]) -> tuple[list[Chart], list[str]
     """The page's charts, in order, and what is missing (missing_lines)."""
     raws = {id(r): (read_raw(run_dir, r) if counts_for_stats(r) else RunRaw(r)) for r in records}
     styles = mode_styles(records)
-    out = [ideal_chart(records), *sweep_charts(records, styles), *latency_charts(records, raws, styles),
+    out = [ideal_chart(records), *sweep_charts(records, styles), *knee_charts(records, styles),
+           *latency_charts(records, raws, styles),
            timeline_chart(records, raws), resources_chart(records)]
     return out, missing_lines(run_dir, records, raws)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare, whattouse
+from benchreport import compare, knee, whattouse
 
 Record = dict[str, Any]
 DASH = "–"
@@ -115,6 +115,11 @@ REPETITION_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "rep", True, lambda r: str(r.get("repetition") or 1))
 
 
+#: Shown when a constant-rate run is in the table (client=rate): the req/s it scheduled.
+RATE_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
+    "rate /s", True, lambda r: DASH if r.get("rate") is None else f"{r['rate']:g}")
+
+
 #: Shown when a run was split over several load hosts (the plan runner): how many.
 LOADGENS_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
     "load hosts", True, lambda r: str(r.get("loadgens") or 1))
@@ -160,8 +165,10 @@ def client_limited_footnote(records: list[Record]) -> str | None:
     """The line under the table that explains its † (None when no record is client-limited)."""
     if not any(r.get("client_limited") for r in records):
         return None
+    rate = (", or bench-rate did not keep its schedule (lag p99 over 10 ms, or a send more than 10 ms late)"
+            if any(r.get("client_limited") and r.get("client") == "rate" for r in records) else "")
     return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
-            "used at least 90% of its cores, or ab ran at 95% or more of its own ceiling; the figure "
+            f"used at least 90% of its cores, or ab ran at 95% or more of its own ceiling{rate}; the figure "
             "measures the client as much as the server (why: in the notes).")
 
 
@@ -183,6 +190,8 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
         cols.insert(cols.index(next(c for c in cols if c[0] == "profile")) + 1, REPETITION_COLUMN)
     if several_loadgens(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, LOADGENS_COLUMN)
+    if "rate" in clients(records):
+        cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, RATE_COLUMN)
     return cols + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
 
 
@@ -253,13 +262,15 @@ def mode_label(rec: Record) -> str:
 
 
 def _name(rec: Record) -> str:
-    """mode/profile, and /client for a client other than ab (ab's names stay as they were)."""
+    """mode/profile, and /client for a client other than ab (ab's names stay as they were), a rate run's
+    rate."""
     if rec.get("mode") is None:
         return mode_label(rec)
     client = rec.get("client") or "ab"
     rep = (f" (repetition {rec.get('repetition') or 1})"
            if max(rec.get("repeats") or 0, rec.get("repeats_planned") or 0) >= 2 else "")
-    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}") + rep
+    rate = f" at {rec['rate']:g} req/s" if client == "rate" and rec.get("rate") is not None else ""
+    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}") + rate + rep
 
 
 def notes(records: list[Record]) -> list[str]:
@@ -283,7 +294,14 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: capped by {limit_text}: {rec.get('complete')} of {rec.get('n')} requests "
                 f"completed in {rec.get('time_taken_s')} s"
             )
-        if rec.get("failed") and (rec.get("client") or "ab") == "wrk":
+        if rec.get("failed") and rec.get("client") == "rate":
+            d = rec.get("failed_detail") or {}
+            out.append(
+                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
+                f"timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); bench-rate counts non-2xx "
+                "answers in its complete requests and req/s, errors not"
+            )
+        elif rec.get("failed") and (rec.get("client") or "ab") == "wrk":
             d = rec.get("failed_detail") or {}
             out.append(
                 f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
@@ -325,9 +343,13 @@ def notes(records: list[Record]) -> list[str]:
             if (rec.get("client") or "ab") == "wrk":
                 out.append(f"{name}: wrk used {rec['loadgen_cpu_pct']}% of its {rec.get('client_threads')} "
                            "threads' cores: the client may have set the pace")
+            elif rec.get("client") == "rate":
+                out.append(f"{name}: bench-rate used {rec['loadgen_cpu_pct']}% of a core: it may not have kept "
+                           "its schedule")
             else:
                 out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
-        if rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec.get("mode") not in seed_noted:
+        if (rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec.get("mode") not in seed_noted
+                and rec.get("client") != "rate"):  # the seed's figure is closed-loop: no rate compares with it
             seed_noted.add(rec["mode"])
             p = rec.get("seed_params") or {}
             out.append(
@@ -495,9 +517,10 @@ def _stat(rec: Record, metric: str, what: str) -> Any:
 
 def repeats_table(records: list[Record]) -> str:
     """The "Repeats" markdown table: one row per point, over its counted repetitions."""
-    lines = ["| mode | profile | client | c | K | median req/s | min–max req/s | CV % | median p99 ms "
-             "| median CPU ms/req | noise |",
-             "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|"]
+    rate = "rate" in clients(records)
+    lines = ["| mode | profile | client | c |" + (" rate /s |" if rate else "") + " K | median req/s | min–max "
+             "req/s | CV % | median p99 ms | median CPU ms/req | noise |",
+             "|:---|:---|:---|---:|" + ("---:|" if rate else "") + "---:|---:|---:|---:|---:|---:|:---|"]
     for recs in points(records):
         rec = recs[0]
         k = rec.get("repeats") or 0
@@ -505,7 +528,8 @@ def repeats_table(records: list[Record]) -> str:
         low, high = _stat(rec, "rps", "min"), _stat(rec, "rps", "max")
         cv = _stat(rec, "rps", "cv")
         cells = [mode_label(rec), str(rec.get("profile") or DASH), str(rec.get("client") or "ab"),
-                 _num(rec.get("c"), 0), str(k) if k == planned else f"{k} of {planned}",
+                 _num(rec.get("c"), 0), *([RATE_COLUMN[2](rec)] if rate else []),
+                 str(k) if k == planned else f"{k} of {planned}",
                  _num(_stat(rec, "rps", "median"), 2),
                  DASH if low is None or high is None else f"{low:.2f}–{high:.2f}",
                  DASH if cv is None else f"{100 * cv:.1f}",
@@ -523,6 +547,48 @@ def repeats_section(records: list[Record]) -> list[str]:
             "K: the repetitions that count (no error, no expected failure; \"k of K\" when some did not); "
             "median, min–max and CV % (population stdev / mean) are over them; noisy: req/s CV over "
             f"{100 * NOISY_CV:g}%. {REPEATS_TEXT}", ""]
+
+
+RATE_TEXT = (
+    "Constant-rate runs (client rate, bench-rate.py): rate /s is the requests per second scheduled, whatever "
+    "the server did, n the requests scheduled and c the cap on open connections; req/s is the rate the "
+    "answers came at (from the first answer to the last: the schedule's rate when the server keeps up, less "
+    "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
+    "that was due during it (corrected for coordinated omission); summary.json's p99_service_ms is timed "
+    "from when the connection opened, as a closed-loop client would report it. A rate run is client-limited "
+    "when bench-rate opened connections late (lag p99 over 10 ms, or any send more than 10 ms late). The "
+    "closed-loop picks of \"What to use\" leave rate runs out: the knee ranks them."
+)
+
+
+def knee_section(records: list[Record]) -> list[str]:
+    """report.md's "Knee": the rate sweeps' knees ranked (benchreport.knee); empty without rate runs."""
+    found = knee.ranked(knee.knees(records))
+    if not found:
+        return []
+    vary = [k for k in ("delay", "route") if len({getattr(f, k) for f in found}) > 1]
+    head = ["rank", "mode", "profile", *(["delay s"] if "delay" in vary else []),
+            *(["route"] if "route" in vary else []), "knee req/s", "p99 ms at the knee", "CPU ms/req at the knee",
+            "rates run (req/s)", "why not higher"]
+    lines = ["## Knee", "",
+             f"The constant-rate sweeps: for each mode and profile, the highest scheduled rate at which it and every "
+             f"lower rate run kept p99 ≤ {knee.BUDGET_FACTOR:g} × delay (timed from the schedule; the median of a "
+             "rate's repetitions) with no failed request and none left unsent. Ranked by the knee, a tie by the "
+             "lower CPU ms/request at the knee; ≥: every rate run passed, so the knee is at least the highest "
+             "(a sweep that goes higher tells more); none: even the lowest rate failed.", "",
+             "| " + " | ".join(head) + " |",
+             "|" + "|".join("---:" if h in ("rank", "delay s") or h.startswith(("knee", "p99", "CPU"))
+                            else ":---" for h in head) + "|"]
+    for i, k in enumerate(found, start=1):
+        at = k.at_knee
+        rates = ", ".join(f"{st.rate:g}" + (f" ({len(st.records)})" if len(st.records) > 1 else "") for st in k.steps)
+        cells = [str(i) if k.knee_rps is not None else DASH, k.mode, str(k.profile or DASH),
+                 *([DASH if k.delay is None else _g(k.delay)] if "delay" in vary else []),
+                 *([str(k.route or DASH)] if "route" in vary else []), knee.knee_text(k, unit=False),
+                 _ms(at.p99_ms if at else None), _num(at.cpu_ms_per_req if at else None, 3), rates, k.why]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    repeated_rates = any(len(st.records) > 1 for k in found for st in k.steps)
+    return lines + ["", *(["(n) after a rate: its repetitions.", ""] if repeated_rates else [])]
 
 
 COMPARE_TEXT = (
@@ -689,7 +755,10 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
     ceiling = ceiling_note(records)
     if ceiling:
         lines += [ceiling, ""]
+    if "rate" in clients(records):
+        lines += [RATE_TEXT, ""]
     lines += whattouse.markdown_section(records)
+    lines += knee_section(records)
     lines += repeats_section(records)
     table = compare_table(records)
     if table:
@@ -718,7 +787,8 @@ def chart_groups(records: list[Record]) -> list[tuple[str, list[Record]]]:
     for (mode, key), recs in groups.items():
         label = mode
         if key is not None:
-            c, n, delay, route = key
+            c, n, delay, route, rate = key
+            label += f"\nrate={_g(rate)}/s" if rate is not None else ""
             label += f"\nc={_num(c, 0)} n={_num(n, 0)} delay={DASH if delay is None else _g(delay)}"
             label += f" {route}" if len({p[3] for p in params[mode]}) > 1 else ""
         out.append((label, recs))
@@ -726,7 +796,7 @@ def chart_groups(records: list[Record]) -> list[tuple[str, list[Record]]]:
 
 
 def _params(rec: Record) -> tuple:
-    return (rec.get("c"), rec.get("n"), rec.get("delay"), rec.get("route"))
+    return (rec.get("c"), rec.get("n"), rec.get("delay"), rec.get("route"), rec.get("rate"))
 
 
 def bar_series(rec: Record, several: bool) -> str:

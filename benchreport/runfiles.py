@@ -9,6 +9,8 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         outcome.json  written by the bench after the run: {"error", "blocked"}
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
+        rate.json, rate.tsv               bench-rate.py's figures and per-request lines (client=rate:
+                                          constant-rate load; benchreport.rateparse says what they hold)
 
 With several load hosts (the plan runner, benchreport.collect) the run is split
 into parts, one per load host, that start together: <name>/ keeps run.json
@@ -17,7 +19,7 @@ host's files go to its own folder::
 
     results/<run-id>/<name>/loadgen/<host>/
         run.json      the part's: n and c are the part's, plus "part" and "point" (below)
-        loadgen.json, ab.txt, ab.err, ab.tsv, ab.csv / wrk.txt, wrk.err, wrk.json
+        loadgen.json, ab.txt, ab.err, ab.tsv, ab.csv / wrk.txt, wrk.err, wrk.json / rate.json, rate.tsv
 
 benchreport.summary makes one record of them (the parts merged). With one load
 host the files stay directly in <name>/ as above (its run.json may carry
@@ -28,7 +30,7 @@ arrive as numeric strings (templating), anything else non-numeric there is an
 error for that run::
 
     {"schema": 2, "run_id": "20261122T040000Z", "name": "uwsgi-gevent-tuned-wrk",
-     "mode": "uwsgi-gevent", "profile": "tuned", "client": "wrk",      # ab | wrk
+     "mode": "uwsgi-gevent", "profile": "tuned", "client": "wrk",      # ab | wrk | rate
      "n": 2000, "c": 200, "delay": 1, "route": "/", "port": 3000,
      "url": "http://10.89.7.11:3000/?delay=1",                        # what the client requests
      "monitor": false,            # gevent's monitor thread on (its blockages land in outcome.json)
@@ -43,10 +45,14 @@ error for that run::
     # without repetition/repeats (older runs): repetition 1 of 1; seed null
     # a part's run.json (loadgen/<host>/run.json): n, c its own, plus
     #   "part": {"host": "loadgen2", "index": 1, "of": 2}, "point": {"n": 2000, "c": 200}
+    # client=rate (bench-rate.py): also "rate" (req/s scheduled) and "duration" (s of schedule);
+    #   n = round(rate x duration) is the requests scheduled, c the cap on open connections;
+    #   each part has its "rate" (the shares add up to the run's), and a part's "point" the whole "rate"
 
 loadgen.json (the wrapper's)::
 
-    {"client": "ab", "ab_argv": [...], "ab_rc": 0,       # wrk: wrk_argv, wrk_rc, "threads"
+    {"client": "ab", "ab_argv": [...], "ab_rc": 0,       # wrk: wrk_argv, wrk_rc, "threads"; rate: argv,
+                                                         # "started"/"ended" (Unix s), client_cpu_ms
      "started_at": "2026-11-22T04:00:00Z", "ended_at": "2026-11-22T04:00:11Z",
      "cpus": 2, "cpu_stat_before": "cpu  4705 0 1200 ...", "cpu_stat_after": "cpu  5705 ...",
      "ab_cpu_ms": 850,                                   # wrk: wrk_cpu_ms
@@ -87,12 +93,13 @@ RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outc
 #: The schema-1 file bench.yml wrote before run.json (no longer read).
 OLD_META = "meta.json"
 SCHEMA = 2
-CLIENTS = ("ab", "wrk")
+CLIENTS = ("ab", "wrk", "rate")
 #: The client's files, the one without which nothing was measured first.
-RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json", "wrk.txt", "wrk.err")}
+RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json", "wrk.txt", "wrk.err"),
+             "rate": ("rate.json", "rate.tsv")}
 REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
 #: A folder holding any of these is a run folder.
-MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json")
+MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json", "rate.json")
 #: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
 LOADGEN_DIR = "loadgen"
 
@@ -178,6 +185,8 @@ class PartSpec:
     host: str
     c: int | None
     n: int | None
+    #: client=rate: this load host's scheduled req/s
+    rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,11 @@ class RunSpec:
     seed: int | None = None
     #: the load hosts' shares, in the plan's order (None when run.json has no `parts`)
     parts: tuple[PartSpec, ...] | None = None
+    #: client=rate: the req/s scheduled (this load host's, in a part's run.json) and the schedule's seconds
+    rate: float | None = None
+    duration: float | None = None
+    #: client=rate: the whole run's req/s (a part's `point`; else `rate`)
+    point_rate: float | None = None
 
 
 @dataclass
@@ -282,7 +296,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         errors.append(f"{RUN} lacks {', '.join(missing)}")
     for key, conv in (("n", integer), ("c", integer), ("delay", finite),
                       ("time_limit", integer), ("timeout", integer), ("port", integer),
-                      ("repetition", integer), ("repeats", integer), ("seed", integer)):
+                      ("repetition", integer), ("repeats", integer), ("seed", integer),
+                      ("rate", finite), ("duration", finite)):
         if data.get(key) is not None and conv(data[key]) is None:
             errors.append(f"{RUN}: {key} is not a number: {data[key]!r}")
     client = data.get("client")
@@ -295,7 +310,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
     if data.get("parts") is not None:
         raw = data["parts"]
         if isinstance(raw, list) and all(isinstance(p, dict) and p.get("host") for p in raw):
-            parts = tuple(PartSpec(str(p["host"]), integer(p.get("c")), integer(p.get("n"))) for p in raw)
+            parts = tuple(PartSpec(str(p["host"]), integer(p.get("c")), integer(p.get("n")), finite(p.get("rate")))
+                          for p in raw)
         else:
             errors.append(f"{RUN}: parts is not a list of {{host, c, n}}: {raw!r}")
     return RunSpec(
@@ -310,6 +326,9 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         loadgen_host=_text(data.get("loadgen_host")),
         repetition=integer(data.get("repetition")), repeats=integer(data.get("repeats")),
         seed=integer(data.get("seed")), parts=parts,
+        rate=finite(data.get("rate")), duration=finite(data.get("duration")),
+        point_rate=finite((data.get("point") or {}).get("rate")) if isinstance(data.get("point"), dict)
+        else finite(data.get("rate")),
     )
 
 

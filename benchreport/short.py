@@ -13,6 +13,13 @@ sees the answer:
                      c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)
       report.html    /abs/path/results/<run-id>/report.html
 
+After them, when a rate sweep ran (client=rate), its knees best first
+(benchreport.knee: the highest rate kept at p99 <= 1.5 x delay with no
+failure), with the p99 and CPU per request at the knee:
+
+      knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.835 ms/request)
+                                 granian/tuned 50 req/s (p99 1016 ms, CPU 1.570 ms/request)
+
 The picks are report.md's "What to use" (benchreport.whattouse.settings: per
 concurrency, delay and client, the best point among those without an error or
 a failed request; a repeated point's median): one line per metric, one entry
@@ -27,7 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchreport import whattouse
+from benchreport import knee, render, whattouse
 from benchreport.runfiles import finite
 from benchreport.summary import unexpected_error
 
@@ -36,6 +43,8 @@ INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
 LABELS = {"rps": "best by req/s", "p99_ms": "best by p99", "cpu_ms_per_req": "best by CPU"}
 UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
+#: The knees the short version names (report.md's "Knee" has them all).
+KNEES_SHOWN = 5
 
 
 def head(records: list[Record]) -> str:
@@ -101,7 +110,25 @@ def aligned(rows: list[tuple[str, list[str]]]) -> list[str]:
     return out
 
 
+def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
+    """The rate sweeps' knees, best first (benchreport.knee.ranked), at most KNEES_SHOWN of them."""
+    found = knee.ranked(knee.knees(records))
+    if not found:
+        return []
+    delays = len({k.delay for k in found}) > 1
+    entries = []
+    for k in found[:KNEES_SHOWN]:
+        at = k.at_knee
+        figures = f" (p99 {render._ms(at.p99_ms)} ms" + (
+            f", CPU {at.cpu_ms_per_req:.3f} ms/request)" if at.cpu_ms_per_req is not None else ")") if at else ""
+        where = f"delay {k.delay:g} s: " if delays and k.delay is not None else ""
+        entries.append(f"{where}{k.name} {knee.knee_text(k)}{figures}" + ("" if at else f": {k.why}"))
+    if len(found) > KNEES_SHOWN:
+        entries.append(f"and {len(found) - KNEES_SHOWN} more (report.md's \"Knee\")")
+    return [(f"knee (p99 <= {knee.BUDGET_FACTOR:g} x delay)", entries)]
+
+
 def lines(records: list[Record], page: Path | None) -> list[str]:
-    """The short version: its head, the best modes, and report.html's absolute path."""
+    """The short version: its head, the best modes, the knees, and report.html's absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
-    return [head(records), *aligned([*best_rows(records), ("report.html", [where])])]
+    return [head(records), *aligned([*best_rows(records), *knee_rows(records), ("report.html", [where])])]

@@ -40,6 +40,38 @@ Derived figures:
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
 
+Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate.json):
+
+* rate: the req/s scheduled for the whole point (run.json's `point.rate`, else
+  its `rate`); n the requests scheduled (rate x duration), c the cap on open
+  connections. ideal_rps = rate and pct_of_ideal = 100 * rps / rate.
+* rps: rate.json's, the rate the answers came at ((complete - 1) / the span
+  from the first answer to the last: the schedule's rate when the server keeps
+  up, less when it falls behind); time_taken_s = elapsed_s (first due time to
+  the last answer); complete = answers of any status, failed = connect, read
+  and timeout errors + non-2xx (failed_detail: each), capped = requests left
+  unsent at time_limit.
+* p50/p99/max/mean_ms are timed from each request's SCHEDULED send (corrected
+  for coordinated omission; percentiles_from "rate-scheduled"); p99_service_ms
+  from when its connection opened (what a closed-loop client would report);
+  lag_p99_ms how late connections opened; late_sends how many opened more
+  than 10 ms late. client_detail: p90_ms, p99_9_ms, duration_s, scheduled,
+  sent, unsent, service_p50_ms, lag_max_ms, max_open.
+* loadgen_cpu_pct: client_cpu_ms as % of one core (bench-rate.py is one thread).
+* client_limited also when lag_p99_ms > 10 ms or late_sends > 0: the client
+  did not keep its schedule.
+* Several load hosts: merged as wrk's, but rps = (complete summed - 1) / the
+  longest part's span of answers (each (complete - 1) / its rps: the parts
+  start together, so the union's span is about the longest); percentiles from
+  the parts' latency_hist_ms added up (whole ms, nearest rank: "rate-scheduled-merged");
+  p99_service_ms and lag_p99_ms the parts' highest (an upper bound), late_sends
+  summed; each part in `parts` with its own rate, p99_service_ms, lag_p99_ms,
+  late_sends.
+* knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
+  highest rate with it and every lower one at p99 <= 1.5 x delay and 0 failed
+  (benchreport.knee says how), on every rate record of the group; null for
+  ab and wrk.
+
 Several load hosts (the plan runner: run.json's `parts`, each host's files in
 <name>/loadgen/<host>/, see benchreport.runfiles): one record per run, its
 parts merged (_merged_measures says how: req/s = complete summed / the slowest
@@ -113,6 +145,7 @@ from benchreport import compare, environment
 from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, part_dirs, read_run)
+from benchreport.rateparse import LATE_MS, load_rate_run, rank_percentile
 from benchreport.wrkparse import hist_percentile, histogram, load_wrk_run, merge_histograms
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
@@ -145,6 +178,8 @@ class Record:
     n: int | None = None
     c: int | None = None
     delay: float | int | None = None
+    #: client=rate: the req/s scheduled for the whole point (all load hosts); null for ab and wrk
+    rate: float | None = None
     route: str | None = None
     url: str | None = None
     complete: int | None = None
@@ -168,6 +203,12 @@ class Record:
     percentiles_from: str | None = None
     #: several load hosts whose percentiles could not be merged: p99_ms is the parts' highest, an upper bound
     p99_upper_bound: bool = False
+    #: client=rate: p99 timed from the connection's opening (what a closed-loop client reports; p99_ms is
+    #: timed from the schedule), how late the client opened its connections (p99), and how many opened
+    #: more than 10 ms late (several load hosts: the highest p99s, an upper bound, and the sum)
+    p99_service_ms: float | None = None
+    lag_p99_ms: float | None = None
+    late_sends: int | None = None
     connect_mean_ms: int | None = None
     connect_max_ms: int | None = None
     cpu_ms: float | None = None
@@ -209,6 +250,10 @@ class Record:
     #: per metric of STATS_METRICS, {median, min, max, cv} over the point's counted records
     stats: dict[str, dict[str, float | None]] | None = None
     noisy: bool = False
+    #: client=rate: the knee of the record's (mode, profile, delay, route) over its rates (benchreport.knee):
+    #: the highest rate kept within p99 <= 1.5 x delay with 0 failed, and why not higher
+    knee_rps: float | None = None
+    knee_why: str | None = None
     #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
     environment: dict[str, Any] | None = None
 
@@ -267,6 +312,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.route, rec.url, rec.time_limit_s, rec.monitor = spec.route, spec.url, spec.time_limit, spec.monitor
         rec.repetition = spec.repetition if spec.repetition is not None else 1
         rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
+        rec.rate = spec.point_rate if client == "rate" else None
     rec.loadgens = len(spec.parts) if spec is not None and spec.parts else max(len(parts), 1)
     if files.error:
         errors.append(files.error)
@@ -282,7 +328,8 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     else:
         ceiling = _client_measures(rec, files, warnings, errors)
 
-    ideal = (rec.c / rec.delay) if (rec.c and rec.delay) else None
+    # a rate run's ideal is its schedule; the closed-loop clients' is c answers every delay
+    ideal = rec.rate if rec.client == "rate" else (rec.c / rec.delay) if (rec.c and rec.delay) else None
     rec.ideal_rps = _round(ideal, 3)
     rec.pct_of_ideal = _round(100.0 * rec.rps / ideal, 1) if (rec.rps is not None and ideal) else None
     rec.ab_ceiling_rps = _round(ceiling, 3)
@@ -330,6 +377,8 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
     ceiling = None  # ab's own bound on req/s (wrk has none)
     if client == "wrk":
         _wrk_measures(rec, files, warnings, errors)
+    elif client == "rate":
+        _rate_measures(rec, files, warnings, errors)
     elif client == "ab":
         ceiling = _ab_measures(rec, files, warnings, errors)
     rec.host_cpu_pct = _round(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
@@ -339,6 +388,8 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
 #: A part's figures kept in the record's `parts` (summary.json), with its "host".
 PART_KEYS = ("n", "c", "complete", "failed", "capped", "rps", "time_taken_s", "p50_ms", "p99_ms", "max_ms",
              "loadgen_cpu_pct", "host_cpu_pct", "client_threads", "client_rc", "started_at", "ended_at")
+#: ...and a rate part's own.
+RATE_PART_KEYS = ("rate", "p99_service_ms", "lag_p99_ms", "late_sends")
 
 
 def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: list[str],
@@ -388,7 +439,9 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         if spec is not None:
             pfiles.run = dataclasses.replace(spec, n=n, c=c, parts=None)
         pfiles.error = files.error  # an outcome error explains a part without output (no second error)
-        part = Record(mode=rec.mode, profile=rec.profile, client=rec.client, n=n, c=c, delay=rec.delay)
+        part = Record(mode=rec.mode, profile=rec.profile, client=rec.client, n=n, c=c, delay=rec.delay,
+                      rate=(own.rate if own is not None and own.rate is not None else share.rate if share else None)
+                      if rec.client == "rate" else None)
         if LOADGEN not in pfiles.present:
             pwarn.append(f"{LOADGEN} missing: no client exit status, CPU or times")
         named = pfiles.loadgen.get("client")
@@ -399,7 +452,8 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         warnings.extend(f"loadgen {host}: {w}" for w in pwarn if not w.startswith(f"{RUN} missing"))
         part.error = "; ".join(dict.fromkeys(perr)) or None
         measured.append((host, part, pfiles, ceiling, part.complete is not None and bool(part.time_taken_s)))
-    rec.parts = [{"host": host, **{k: getattr(p, k) for k in PART_KEYS}, "error": p.error}
+    keys = PART_KEYS + (RATE_PART_KEYS if rec.client == "rate" else ())
+    rec.parts = [{"host": host, **{k: getattr(p, k) for k in keys}, "error": p.error}
                  for host, p, _, _, _ in measured]
     recs = [p for _, p, _, _, _ in measured]
     rec.started_at = min((p.started_at for p in recs if p.started_at), default=None)
@@ -428,6 +482,8 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         mean = _weighted([(p.connect_mean_ms, p.complete) for p in recs], 0)
         rec.connect_mean_ms = None if mean is None else int(mean)
     _merged_percentiles(rec, [(p, f) for _, p, f, _, _ in measured])
+    if rec.client == "rate":
+        _merged_rate_figures(rec, recs)
     if rec.client == "ab" and not rec.capped and all(ceiling for *_, ceiling, _ in measured):
         slowest = max(p.n / ceiling for _, p, _, ceiling, _ in measured)  # each part's least time
         return sum(p.n for p in recs) / slowest
@@ -487,6 +543,18 @@ def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> No
                 "threads_reached": sum((p.client_detail or {}).get("threads_reached") or 0 for p, _ in parts),
             }
             return
+    elif rec.client == "rate":
+        hists = [load_rate_run(files.directory).hist_ms for _, files in parts]
+        if all(h is not None for h in hists):
+            merged = merge_histograms([h for h in hists if h is not None])
+            rank = {p: rank_percentile(merged, p) for p in (50, 90, 99, 99.9)}
+            rec.p50_ms, rec.p99_ms = rank[50], rank[99]
+            rec.max_ms = max((m for m in maxes if m is not None), default=None)
+            rec.percentiles_from = "rate-scheduled-merged" if merged else None
+            rec.client_detail = {"p90_ms": rank[90], "p99_9_ms": rank[99.9],
+                                 **{k: sum((p.client_detail or {}).get(k) or 0 for p, _ in parts)
+                                    for k in ("scheduled", "sent", "unsent")}}
+            return
     # no per-request data from some part: the union's p99 is at most the highest part's
     p99s = [p.p99_ms for p, _ in parts]
     rec.p50_ms = None
@@ -494,6 +562,20 @@ def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> No
     rec.max_ms = max(maxes) if maxes and all(v is not None for v in maxes) else None
     rec.p99_upper_bound = rec.p99_ms is not None
     rec.percentiles_from = "max-of-parts" if rec.p99_ms is not None else None
+
+
+def _merged_rate_figures(rec: Record, parts: list[Record]) -> None:
+    """A split rate run's req/s (its answers over the longest part's span of answers, as bench-rate.py's
+    own rps), service p99 and lag p99 (the parts' highest: the union's is at most that) and late sends
+    (summed)."""
+    spans = [(p.complete - 1) / p.rps for p in parts if p.rps and p.complete and p.complete > 1]
+    rec.rps = (_round((rec.complete - 1) / max(spans), 2)
+               if rec.complete and len(spans) == len(parts) and max(spans) > 0 else None)
+    for key in ("p99_service_ms", "lag_p99_ms"):
+        values = [getattr(p, key) for p in parts]
+        setattr(rec, key, max(values) if values and all(v is not None for v in values) else None)
+    late = [p.late_sends for p in parts]
+    rec.late_sends = sum(v for v in late if v is not None) if all(v is not None for v in late) else None
 
 
 def client_limits(rec: Record, spec: Any = None) -> list[str]:
@@ -523,6 +605,12 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
             why.append(f"{client} used {own:g}% of {cores}" + (f" on {host}" if rec.parts else ""))
     if rec.pct_of_ceiling is not None and rec.pct_of_ceiling >= CLIENT_CEILING_PCT:
         why.append(f"req/s at {rec.pct_of_ceiling:g}% of ab's own ceiling ({rec.ab_ceiling_rps:.2f} req/s)")
+    lag, late = rec.lag_p99_ms, rec.late_sends
+    if (lag is not None and lag > LATE_MS) or (late or 0) > 0:
+        figures = [f"lag p99 {lag:g} ms" if lag is not None else None,
+                   f"{late} sends more than {LATE_MS:g} ms late" if late is not None else None]
+        why.append(f"bench-rate opened its connections late ({', '.join(f for f in figures if f)}): the schedule "
+                   "was not kept")
     return why
 
 
@@ -632,15 +720,51 @@ def _wrk_measures(rec: Record, files: RunFiles, warnings: list[str], errors: lis
     rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("wrk_cpu_ms")), threads)
 
 
+def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> None:
+    """The figures of a constant-rate run (rate.json, benchreport.rateparse): latencies from the schedule."""
+    if files.error and files.missing(["rate.json"]):
+        return  # the run failed before bench-rate.py wrote anything: the error says why
+    run = load_rate_run(files.directory)
+    warnings.extend(run.warnings)
+    if run.error is not None:
+        errors.append(run.error)
+    if files.loadgen.get("interrupted"):
+        errors.append(f"bench-rate.py was interrupted ({files.loadgen['interrupted']})")
+    rec.capped = run.capped
+    if run.complete is None:
+        return
+    lat = run.latency_ms
+    rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.elapsed_s, run.failed
+    rec.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
+    rec.percentiles_from = "rate-scheduled" if rec.p99_ms is not None else None
+    rec.p99_service_ms, rec.lag_p99_ms, rec.late_sends = run.service_ms.get("p99"), run.lag_ms.get("p99"), run.late_sends
+    rec.client_detail = {"p90_ms": lat.get("p90"), "p99_9_ms": lat.get("p99_9"), "duration_s": run.duration_s,
+                         "scheduled": run.scheduled, "sent": run.sent, "unsent": run.unsent,
+                         "service_p50_ms": run.service_ms.get("p50"), "lag_max_ms": run.lag_ms.get("max"),
+                         "max_open": run.max_open}
+    rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("client_cpu_ms")), 1)
+
+
+def add_knees(records: list[Record]) -> None:
+    """knee_rps and knee_why on every rate record (benchreport.knee: per mode, profile, delay, route)."""
+    from benchreport import knee  # it reads counts_for_stats from here
+
+    for found in knee.knees(records):
+        for rec in found.records:
+            rec.knee_rps, rec.knee_why = found.knee_rps, found.why
+
+
 def sort_key(modes: Mapping[str, Any]):
-    """Order records as modes.yml lists the modes, seed before tuned, ab before wrk; unnamed runs last."""
+    """Order records as modes.yml lists the modes, seed before tuned, ab before wrk before rate, a rate
+    sweep's rates ascending; unnamed runs last."""
     order = {name: i for i, name in enumerate(modes)}
 
     def key(rec: Mapping[str, Any]) -> tuple:
         mode, profile, client = rec.get("mode"), rec.get("profile"), rec.get("client") or ""
         return (mode is None, order.get(mode, len(order)), str(mode or rec.get("raw_dir") or ""),
                 PROFILE_ORDER.get(profile, 9), str(profile or ""),
-                CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client)
+                CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client, finite(rec.get("rate")) or 0.0)
 
     return key
 
@@ -693,6 +817,7 @@ def build_records(run_dir: Path, modes: Mapping[str, Mode]) -> list[Record]:
     env, env_error = environment.load(run_dir)
     records = [build_record(d, modes, run_dir, env, env_error) for d in run_dirs(run_dir)]
     add_repeat_stats(records)
+    add_knees(records)
     key = sort_key(modes)
     return sorted(records, key=lambda r: (*key(r.as_dict()), r.repetition))
 

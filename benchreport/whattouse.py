@@ -24,6 +24,9 @@ and CPU ms/request: lower is better):
   margin within it is "within noise"; otherwise there is no noise estimate and
   the margin is given without a verdict, labelled so.
 
+Constant-rate runs (client=rate) are left out: their req/s is their schedule,
+and their ranking is the knee (benchreport.knee, report.md's "Knee").
+
 Client-limited points (summary's client_limited, on any counted repetition)
 are named as such wherever they appear in the section, and listed per setting.
 
@@ -169,7 +172,7 @@ def settings(records: list[Record]) -> list[Setting]:
     by_setting: dict[tuple, dict[compare.Point, list[Record]]] = {}
     for rec in records:
         key = compare.point_key(rec)
-        if key is None:
+        if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
             continue
         _, _, client, c, _, delay, _ = key
         by_setting.setdefault((c, delay, client), {}).setdefault(key, []).append(rec)

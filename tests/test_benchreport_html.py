@@ -10,7 +10,12 @@ The recorded runs:
   each, the tuned profile of a few modes of one group each (copied from a real
   `make demo` sweep; see its README.md): the sweep and the histograms.
 
-Both were recorded before bench-sample.py kept its per-second series
+* tests/data/benchreport/rate-sweep: constant-rate runs (client=rate) of two
+  modes at three rates, built by hand from bench-rate.py's schema (see its
+  README.md): the knee chart, the latency curves and timelines from rate.tsv,
+  the server's CPU from server.json's samples.
+
+The first two were recorded before bench-sample.py kept its per-second series
 (server.json's samples): the tests that draw the server's CPU in the timeline
 add a series to a copy (SAMPLES), spanning the run's own times and CPU totals;
 the runs left without one show what a page of an older run says.
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import shutil
 import statistics
@@ -49,12 +55,14 @@ import pytest
 from benchreport import html, render
 from benchreport.__main__ import main as cli_main
 from benchreport.abparse import parse_tsv
+from benchreport.rateparse import parse_tsv as parse_rate_tsv
 from benchreport.summary import counts_for_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "benchreport"
 SAMPLE = DATA / "run-sample"
 SWEEP = DATA / "wrk-sweep"
+RATE_SWEEP = DATA / "rate-sweep"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH = 1400
@@ -394,8 +402,7 @@ def test_wrk_timeline_shows_the_server_cpu(tmp_path, capsys):
     source = tmp_path / "src" / SWEEP.name
     shutil.copytree(SWEEP, source)
     folder = "uwsgi-gevent-tuned-wrk-c200-r1"
-    started = html.epoch(json.loads((source / folder / "loadgen.json").read_text())["started_at"])
-    assert started is not None
+    started = json.loads((source / folder / "loadgen.json").read_text())["started"]  # Unix s
     samples = [(started - 0.4, 10_000_000_000, 90_000), (started + 0.6, 10_450_000_000, 95_000),
                (started + 1.6, 11_350_000_000, 96_000), (started + 2.6, 11_360_000_000, 96_000)]
     add_samples(source / folder, samples)
@@ -445,6 +452,70 @@ def test_standalone_writes_from_summary(tmp_path, capsys):
     assert html.main([str(run_dir)]) == 0
     assert (run_dir / html.REPORT).is_file()
     assert str(run_dir / html.REPORT) in capsys.readouterr().out
+
+
+#: The knee chart's markers: per trace its name, x, y and marker symbols; and the budget line's y.
+KNEE_JS = """
+const d = document.getElementById(arguments[0]);
+return [d.data.map(t => [t.name, t.x, t.y, (t.marker || {}).symbol || null]),
+        (d.layout.shapes || []).map(s => s.y0)];
+"""
+
+
+def test_rate_sweep_in_chromium(browser, tmp_path, capsys):
+    """A constant-rate sweep: the knee chart (a line per mode, the budget, the knees starred), a latency chart
+    per rate from rate.tsv, the timeline with the server's CPU; no concurrency sweep; no console error."""
+    run_dir, records = build(tmp_path, RATE_SWEEP, capsys)
+    self_contained((run_dir / html.REPORT).read_text())
+    sections, errors = open_report(browser, run_dir / html.REPORT)
+    modes = {r["mode"] for r in counted(records)}
+    first = render.in_group_order(records)[0]["mode"]
+    drawn = {"pct-of-ideal": modes, "knee-d1": modes, "cpu-rss": modes, "timeline": {first},
+             **{f"latency-rate-r{rate:g}-d1": modes for rate in (50, 100, 150)}}
+    check_page(sections, errors, drawn, {"sweep": "No mode ran at more than one concurrency"})
+    traces, budget = browser.execute_script(KNEE_JS, "chart-knee-d1")
+    assert budget == [1500]
+    lines = {name: (xs, ys, symbols) for name, xs, ys, symbols in traces if not name.startswith("knee of")}
+    knees = {name: (xs, ys, symbols) for name, xs, ys, symbols in traces if name.startswith("knee of")}
+    assert set(lines) == {"uwsgi-gevent/tuned", "granian/tuned"}
+    assert knees["knee of uwsgi-gevent/tuned"][:2] == ([100], [pytest.approx(1194.6065)])
+    assert knees["knee of granian/tuned"][0] == [50] and knees["knee of granian/tuned"][2] == "star"
+    assert lines["uwsgi-gevent/tuned"][0] == [50, 100, 150] and lines["uwsgi-gevent/tuned"][2][2] == "x"
+    assert "knee 100 req/s" in next(s["text"] for s in sections if s["key"] == "knee-d1")
+    # the missing box: every raw file was there
+    assert "Every raw file the charts read was there" in browser.find_element("id", "missing").text
+    screenshot(browser, run_dir)
+
+
+def test_rate_sweep_numbers_come_from_the_run(tmp_path, capsys):
+    """The knee chart's points are the rates' median p99s; a rate run's timeline adds up to its answered
+    requests and its latency curve spans its answers (rate.tsv, whole ms)."""
+    run_dir, records = build(tmp_path, RATE_SWEEP, capsys)
+    charts, missing = html.charts(run_dir, records)
+    assert missing == []
+    by_key = {c.key: c for c in charts}
+    for trace in by_key["knee-d1"].figure.data:
+        if trace.name.startswith("knee of"):
+            continue
+        mode = trace.name.split("/")[0]
+        for rate, y in zip(trace.x, trace.y):
+            assert y == pytest.approx(statistics.median(
+                r["p99_ms"] for r in records if r["mode"] == mode and r["rate"] == rate))
+    timeline = by_key["timeline"].figure
+    labels = [b.label for b in timeline.layout.updatemenus[0].buttons]
+    assert len(labels) == len(records)
+    for i, label in enumerate(labels):
+        rec = next(r for r in records if label in (render._name(r), f"{render._name(r)} c={r['c']}"))
+        bars, p99, cpu = timeline.data[3 * i:3 * i + 3]
+        assert sum(bars.y) == rec["complete"], label
+        assert len(cpu.y) >= 4 and cpu.customdata[0][0] < 0  # the sampler's baseline came before the load
+    rec = next(r for r in records if r["raw_dir"] == "uwsgi-gevent-tuned-rate150")
+    rows = parse_rate_tsv((run_dir / rec["raw_dir"] / "rate.tsv").read_text())
+    (curve,) = [t for t in by_key["latency-rate-r150-d1"].figure.data if t.name.startswith("uwsgi-gevent ")]
+    answered = sorted(int(r.latency_ms) for r in rows if r.answered)
+    assert max(curve.y) == answered[-1] and min(curve.y) == answered[0]
+    table_p99 = by_key["latency-rate-r150-d1"].table
+    assert f"<td class=\"r\">{answered[math.ceil(0.99 * len(answered)) - 1]}</td>" in table_p99
 
 
 def compared_runs(tmp_path: Path, capsys) -> tuple[Path, list[dict]]:

@@ -1,0 +1,177 @@
+"""The knee of a constant-rate sweep (client=rate): the highest rate a mode keeps within its latency budget.
+
+A rate run (bench-rate.py) schedules its requests at a fixed rate whatever the
+server does and times each from its due time, so its p99 includes the
+requests that waited behind a stall. Over a sweep of rates the p99 stays near
+the app's delay until the server saturates, then climbs: the knee is where.
+
+Groups: the rate records of one (mode, profile, delay, route), by scheduled
+rate (the record's `rate`: the whole point's, all load hosts together). At
+each rate, over its repetitions that count (summary.counts_for_stats: no
+error, no expected failure):
+
+* p99: the median of their p99_ms (timed from the schedule);
+* failed: the most failed requests of any of them (one failing repetition is
+  enough to fail the rate), and capped: any of them left requests unsent;
+* a rate is within the budget when p99 <= BUDGET_FACTOR (1.5) x delay, no
+  request failed and none was left unsent; a rate without a counted
+  repetition, or without a p99, is not.
+
+knee_rps: the highest rate such that it and every lower rate were within the
+budget; None when even the lowest was not. knee_why: the first criterion
+that failed, at the first rate above the knee ("p99 1840 ms > 1500 ms at 150
+req/s"), or, when every rate passed, that the knee is at least the highest
+rate run (a sweep that went higher would tell more). summary.json records
+both on every rate record of the group (benchreport.summary.add_knees);
+report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
+knee), report.html draws p99 against the rate with the budget and each knee.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchreport.runfiles import finite, integer
+from benchreport.summary import counts_for_stats
+
+#: The latency budget: p99 at most this times the app's delay.
+BUDGET_FACTOR = 1.5
+#: The client whose runs have a knee.
+RATE_CLIENT = "rate"
+
+
+def get(rec: Any, key: str) -> Any:
+    """A field of a record, a summary.json object or a summary.Record alike."""
+    return rec.get(key) if isinstance(rec, Mapping) else getattr(rec, key)
+
+
+def group_key(rec: Any) -> tuple | None:
+    """(mode, profile, delay, route) of a rate record with a rate; None for any other."""
+    if get(rec, "client") != RATE_CLIENT or get(rec, "mode") is None or finite(get(rec, "rate")) is None:
+        return None
+    return (get(rec, "mode"), get(rec, "profile"), finite(get(rec, "delay")), get(rec, "route"))
+
+
+def _median(values: list[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return statistics.median(found) if found else None
+
+
+@dataclass
+class Step:
+    """One rate of a group: its records, the figures judged, and why it is over the budget (None: within)."""
+
+    rate: float
+    records: list[Any]
+    counted: list[Any]
+    p99_ms: float | None
+    failed: int | None
+    unsent: int
+    cpu_ms_per_req: float | None
+    over: str | None
+
+
+@dataclass
+class Knee:
+    """One (mode, profile, delay, route): its rates in order, the knee and why it is not higher."""
+
+    mode: str
+    profile: str | None
+    delay: float | None
+    route: str | None
+    steps: list[Step] = field(default_factory=list)
+    knee_rps: float | None = None
+    why: str = ""
+
+    @property
+    def budget_ms(self) -> float | None:
+        return None if self.delay is None else BUDGET_FACTOR * self.delay * 1000.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.mode}/{self.profile or '?'}"
+
+    @property
+    def at_knee(self) -> Step | None:
+        return next((s for s in self.steps if s.rate == self.knee_rps), None)
+
+    @property
+    def open_ended(self) -> bool:
+        """Every rate passed: the knee is at least the highest rate run."""
+        return self.knee_rps is not None and self.knee_rps == self.steps[-1].rate
+
+    @property
+    def records(self) -> list[Any]:
+        return [r for s in self.steps for r in s.records]
+
+
+def step(rate: float, records: list[Any], budget_ms: float | None) -> Step:
+    """A rate's figures over its counted repetitions, and whether it kept the budget."""
+    counted = [r for r in records if counts_for_stats(r)]
+    p99 = _median([finite(get(r, "p99_ms")) for r in counted])
+    fails = [integer(get(r, "failed")) for r in counted]
+    failed = max((f for f in fails if f is not None), default=None)
+    unsent = max((integer((get(r, "client_detail") or {}).get("unsent")) or 0 for r in counted), default=0)
+    cpu = _median([finite(get(r, "cpu_ms_per_req")) for r in counted])
+    if not counted:
+        over = "no run without an error"
+    elif budget_ms is None:
+        over = "no delay: no latency budget"
+    elif p99 is None:
+        over = "no p99 measured"
+    elif p99 > budget_ms:
+        over = f"p99 {p99:g} ms > {budget_ms:g} ms"
+    elif failed:
+        over = f"{failed} failed request{'s' if failed != 1 else ''}"
+    elif failed is None:
+        over = "failed requests not measured"
+    elif unsent:
+        over = f"{unsent} requests left unsent (capped)"
+    else:
+        over = None
+    return Step(rate, records, counted, p99, failed, unsent, cpu, over)
+
+
+def judge(knee: Knee) -> None:
+    """knee_rps and why, from the steps in rate order."""
+    for s in knee.steps:
+        if s.over is not None:
+            knee.why = f"{s.over} at {s.rate:g} req/s"
+            return
+        knee.knee_rps = s.rate
+    knee.why = f"every rate run passed: the knee is at least {knee.knee_rps:g} req/s (the highest run)"
+
+
+def knees(records: list[Any]) -> list[Knee]:
+    """Every group's knee, in the order of the groups' first records."""
+    groups: dict[tuple, dict[float, list[Any]]] = {}
+    for rec in records:
+        key = group_key(rec)
+        if key is not None:
+            groups.setdefault(key, {}).setdefault(float(get(rec, "rate")), []).append(rec)
+    out = []
+    for (mode, profile, delay, route), by_rate in groups.items():
+        knee = Knee(mode, profile, delay, route)
+        knee.steps = [step(rate, by_rate[rate], knee.budget_ms) for rate in sorted(by_rate)]
+        judge(knee)
+        out.append(knee)
+    return out
+
+
+def ranked(found: list[Knee]) -> list[Knee]:
+    """By knee_rps, highest first; a tie to the lower CPU ms/request at the knee; no knee last."""
+    def key(k: Knee) -> tuple:
+        at = k.at_knee
+        cpu = at.cpu_ms_per_req if at is not None and at.cpu_ms_per_req is not None else float("inf")
+        return (k.knee_rps is None, -(k.knee_rps or 0.0), cpu)
+    return sorted(found, key=key)
+
+
+def knee_text(k: Knee, unit: bool = True) -> str:
+    """"120 req/s", "≥ 150 req/s" (every rate passed) or "none"; without the unit for a table's column."""
+    if k.knee_rps is None:
+        return "none"
+    return ("≥ " if k.open_ended else "") + f"{k.knee_rps:g}" + (" req/s" if unit else "")
