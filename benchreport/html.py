@@ -188,13 +188,20 @@ def read_rows(run_dir: Path, path: Path, parse: Callable[[str], list[Any]], raw:
     return None
 
 
-def client_start(directory: Path) -> float | None:
-    """When the client started on one load host: loadgen.json's `started` (Unix s), else its started_at."""
+def read_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a run's file; None when missing, unreadable or not an object (the summary
+    already warned about it)."""
     try:
-        loadgen = json.loads((directory / LOADGEN).read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(loadgen, dict):
+    return data if isinstance(data, dict) else None
+
+
+def client_start(directory: Path) -> float | None:
+    """When the client started on one load host: loadgen.json's `started` (Unix s), else its started_at."""
+    loadgen = read_object(directory / LOADGEN)
+    if loadgen is None:
         return None
     started = finite(loadgen.get("started"))
     return started if started is not None else epoch(loadgen.get("started_at"))
@@ -257,11 +264,8 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
 
 def read_samples(directory: Path) -> list[Sample] | None:
     """server.json's per-second series (runfiles.server_samples); None without server.json or samples."""
-    try:
-        server = json.loads((directory / SERVER).read_text())
-    except (OSError, ValueError):
-        return None
-    return server_samples(server) if isinstance(server, dict) else None
+    server = read_object(directory / SERVER)
+    return None if server is None else server_samples(server)
 
 
 def pooled(raws: list[RunRaw]) -> Latencies | None:
