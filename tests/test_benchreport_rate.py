@@ -120,6 +120,19 @@ def test_late_sends_make_a_run_client_limited(records):
     assert rec["failed_detail"] == {"connect": 0, "read": 0, "timeout": 24, "non_2xx": 0}
 
 
+def test_a_few_late_sends_do_not_make_a_run_client_limited():
+    """Under 1% of the sends late by over 10 ms (lag p99 within it): their lateness is in the latency anyway."""
+    from benchreport.summary import Record, client_limits
+
+    def rec(lag: float, late: int) -> Record:
+        return Record(mode="m", profile="tuned", client="rate", rps=100.0, lag_p99_ms=lag, late_sends=late)
+
+    assert client_limits(rec(3.4, 9)) == []
+    assert client_limits(rec(10.5, 90)) == [
+        "bench-rate opened its connections late (lag p99 10.5 ms, 90 sends more than 10 ms late): "
+        "the schedule was not kept"]
+
+
 def test_a_split_rate_run_merges_its_parts(records):
     """Two load hosts at 50 req/s each: the point's rate 100, complete and failed summed, req/s the answers
     over the longest part's span of answers (bench-rate.py's rps: (complete - 1) / span), p99 the nearest rank
