@@ -700,6 +700,8 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
     charts = []
     for delay in sorted({k.delay for k in found}, key=lambda d: (d is None, d or 0)):
         mine = [k for k in found if k.delay == delay]
+        # the ranking in words: at a glance, and where several stars share a rate
+        said = f"{how} Knees, best first: {'; '.join(f'{k.name} {knee.knee_text(k)}' for k in knee.ranked(mine))}."
         fig = go.Figure()
         rows = []
         titled: set[str] = set()
@@ -732,9 +734,9 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             at = k.at_knee
             if at is not None and at.p99_ms is not None:
                 fig.add_trace(go.Scatter(
-                    name=f"knee of {name}", x=[at.rate], y=[at.p99_ms], mode="markers+text", showlegend=False,
-                    legendgroup=group, text=[f"knee {knee.knee_text(k)}"], textposition="top center",
-                    cliponaxis=False,
+                    # no text label: several modes often share a knee's rate, their labels would overlap
+                    name=f"knee of {name}", x=[at.rate], y=[at.p99_ms], mode="markers", showlegend=False,
+                    legendgroup=group, cliponaxis=False,
                     marker=dict(symbol="star", size=18, color=style.get("colour"), line=dict(width=1, color="black")),
                     hovertemplate=f"{_e(name)}: knee <b>{_e(knee.knee_text(k))}</b><br>{_e(k.why)}<extra></extra>"))
             titled.add(group)
@@ -744,7 +746,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
         headers = ["group", "mode", "rate req/s", "runs counted", "median p99 ms", "failed (most of a run)",
                    "unsent", "median CPU ms/req", "verdict", "knee"]
         if not drawn:
-            charts.append(Chart(key, title, how, table=table(headers, rows, right_from=2), family=KNEE_FAMILY,
+            charts.append(Chart(key, title, said, table=table(headers, rows, right_from=2), family=KNEE_FAMILY,
                                 absent="No rate run has a p99 to draw (every one had an error)."))
             continue
         if delay is not None:
@@ -753,9 +755,10 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
                           annotation_text=f"budget: {knee.BUDGET_FACTOR:g} × delay = {budget:g} ms",
                           annotation_position="top left")
         fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="rate scheduled (req/s)", rangemode="tozero"),
-                          yaxis=dict(title="p99 ms (from the schedule)", rangemode="tozero"), showlegend=True,
+                          # log: past the knee p99 grows tenfold, and the budget's region must stay readable
+                          yaxis=dict(title="p99 ms (from the schedule, log scale)", type="log"), showlegend=True,
                           legend=dict(groupclick="toggleitem"))
-        charts.append(Chart(key, title, how, figure=fig, table=table(headers, rows, right_from=2),
+        charts.append(Chart(key, title, said, figure=fig, table=table(headers, rows, right_from=2),
                             modes=list(dict.fromkeys(drawn)), family=KNEE_FAMILY))
     return charts
 
