@@ -10,8 +10,9 @@ folder as compare-<A's id>.html (the newer run keeps its comparisons, one
 per baseline). A page that cannot be written exits 2.
 
 A *point* is one measured configuration: (mode, profile, client, c, n, delay,
-route). Two records are compared only when all seven agree: a change of
-flags changes the figures for reasons that are not the server's.
+route, and a constant-rate run's rate). Two records are compared only when all
+agree: a change of flags changes the figures for reasons that are not the
+server's.
 
 Metrics (METRICS): req/s (higher is better), p99 ms and CPU ms/request (lower
 is better). Their change is 100 × (B − A) / A, in %. Verdict per metric:
@@ -104,7 +105,8 @@ STATS_KEY = "stats"
 CV_KEY = "cv"
 MEDIAN_KEY = "median"
 
-POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route")
+#: rate: a constant-rate run's scheduled req/s (client rate); a point without one leaves it out of its JSON.
+POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route", "rate")
 
 FASTER, SLOWER, NOISE, NOT_MEASURED = "faster", "slower", "within noise", "not measured"
 REGRESSED, IMPROVED, MIXED = "regressed", "improved", "mixed"
@@ -251,12 +253,14 @@ def point_key(rec: Mapping[str, Any]) -> Point | None:
         return None
     delay = finite(rec.get("delay"))
     return (str(rec["mode"]), _text(rec.get("profile")), str(rec.get("client") or "ab"),
-            integer(rec.get("c")), integer(rec.get("n")), delay, _text(rec.get("route")))
+            integer(rec.get("c")), integer(rec.get("n")), delay, _text(rec.get("route")), finite(rec.get("rate")))
 
 
 def point_dict(key: Point) -> dict[str, Any]:
     """The point as a JSON object (integral delays as ints)."""
     out = dict(zip(POINT_KEYS, key))
+    if out["rate"] is None:
+        del out["rate"]
     delay = out["delay"]
     if delay is not None and delay == int(delay):
         out["delay"] = int(delay)
@@ -444,7 +448,7 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
     by_b, unnamed_b = index(records_b)
     if not set(by_a) & set(by_b):
         raise CompareError(f"no point in common between {run_a} and {run_b} "
-                           "(a point is mode, profile, client, c, n, delay, route)")
+                           "(a point is mode, profile, client, c, n, delay, route, rate)")
     points: list[PointResult] = []
     for key in [*by_a, *(k for k in by_b if k not in by_a)]:
         recs_a, recs_b = by_a.get(key, []), by_b.get(key, [])

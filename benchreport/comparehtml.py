@@ -119,7 +119,7 @@ def page(cmp: Comparison) -> str:
         f"({e(cmp.run_b)})</p>",
         f"<p class=\"meta\">{e(compare.noise_line(cmp))}. Regressed: a metric worse by more than "
         f"{cmp.threshold_pct:g}% and outside its noise band, or failed requests from 0 to more. "
-        f"A point is mode, profile, client, c, n, delay and route: all seven must match.</p>",
+        f"A point is mode, profile, client, c, n, delay, route and a rate run's rate: all must match.</p>",
         f"<div class=\"missing{' none' if cmp.exit_code() == compare.EXIT_OK else ''}\" id=\"verdict\"><p>"
         f"{e(compare.summary_line(cmp))}: {e(verdict)}.</p></div>",
         *(page_html.section(c) for c in charts),

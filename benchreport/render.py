@@ -442,7 +442,7 @@ def compared(records: list[Record]) -> list[dict[str, Any]]:
         key = compare.point_key(rec)
         if key is None:
             continue
-        mode, profile, client, c, n, delay, route = key
+        mode, profile, client, c, n, delay, route, _rate = key
         pairs.setdefault((mode, profile, c, n, delay, route, rec.get("repetition") or 1), {})[client] = rec
     rows = []
     for (mode, profile, *_, repetition), by in pairs.items():

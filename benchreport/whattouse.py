@@ -174,7 +174,7 @@ def settings(records: list[Record]) -> list[Setting]:
         key = compare.point_key(rec)
         if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
             continue
-        _, _, client, c, _, delay, _ = key
+        _, _, client, c, _, delay, _, _ = key
         by_setting.setdefault((c, delay, client), {}).setdefault(key, []).append(rec)
     out = []
     for (c, delay, client) in sorted(by_setting, key=_setting_order):

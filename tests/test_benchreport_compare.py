@@ -415,3 +415,14 @@ def test_the_module_runs_compare_and_still_runs_a_report(results, base, tmp_path
                           text=True, timeout=120)
     assert proc.returncode == 0 and "run_dir" in proc.stdout and "compare RUN_A RUN_B" in proc.stdout
     assert cli_main([str(tmp_path / "nope")]) == 1  # RUN_DIR's own exit status, unchanged
+
+
+def test_a_rate_runs_rate_is_part_of_its_point() -> None:
+    """Two constant-rate runs that happen to share n and c (other durations) are not one point."""
+    rec = {"mode": "uwsgi-gevent", "profile": "tuned", "client": "rate", "c": 4000, "n": 8000, "delay": 1,
+           "route": "/"}
+    at_800, at_1000 = {**rec, "rate": 800.0}, {**rec, "rate": 1000}
+    assert compare.point_key(at_800) != compare.point_key(at_1000)
+    assert compare.point_dict(compare.point_key(at_1000))["rate"] == 1000
+    # a point of another client keeps its JSON as it was: no rate key
+    assert "rate" not in compare.point_dict(compare.point_key({**rec, "client": "wrk"}))
