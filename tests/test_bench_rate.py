@@ -72,6 +72,7 @@ def test_a_sustainable_rate_matches_the_schedule_and_the_delay(tmp_path, server)
     assert result["max_open"] < 100  # about rate x delay open at once, not a growing queue
     loadgen = json.loads((tmp_path / "loadgen.json").read_text())
     assert loadgen["client"] == "rate" and loadgen["interrupted"] is None and loadgen["client_cpu_ms"] > 0
+    assert loadgen["started"] < result["first_due_at"] < loadgen["started"] + 1
 
 
 def p99_ms_of_ab(folder: Path, url: str, n: int, c: int) -> float:
@@ -147,6 +148,7 @@ def test_a_stop_signal_ends_the_run_and_still_writes_the_files(tmp_path, server,
     ("rate", "fast", "ValueError"),
     ("duration", 0, "duration must be positive"),
     ("url", "https://127.0.0.1/", "url must be http://"),
+    ("url", "http://no-such-host.invalid/", "no-such-host.invalid"),
 ])
 def test_a_bad_run_json_is_refused_before_any_request(tmp_path, field, value, message):
     folder = write_run(tmp_path, "http://127.0.0.1:9/", 10, 1)

@@ -28,7 +28,9 @@ Writes into DIR:
   (answers of any status), "ok" (2xx), "non_2xx", "status_counts"
   {"200": k, ...}, "errors" {"connect", "read", "timeout"}, "failed" (errors
   + non_2xx), "unsent" (due after time_limit: the run was capped), "capped",
-  "started_at", "ended_at" (UTC), "elapsed_s" (first due time to the last
+  "started_at", "ended_at" (UTC, to the second), "first_due_at" (the first
+  request's due time, seconds since the epoch: rate.tsv's sched_ms count
+  from it), "elapsed_s" (first due time to the last
   answer), "rps" (the rate the answers came at: (complete - 1) / (last answer
   - first answer); the schedule's rate when the server keeps up, less when it
   falls behind, and not lowered by the last requests' own latency as
@@ -148,6 +150,7 @@ class Schedule:
         self.errors = {"connect": 0, "read": 0, "timeout": 0}
         self.max_open = 0
         self.t0 = 0.0
+        self.t0_epoch = 0.0
         self.epoll = select.epoll()
         self.conns: dict[int, list] = {}  # fd -> [index, socket, connected, buffer]
         self.deadlines: collections.deque = collections.deque()  # (deadline, fd, index), in opening order
@@ -224,6 +227,7 @@ class Schedule:
     def run(self) -> tuple[int, str | None]:
         """Open every request at its time; (requests not sent: time_limit or a stop, the stop's signal)."""
         self.t0 = time.monotonic() + START_AFTER_S
+        self.t0_epoch = time.time() + START_AFTER_S
         cap_at = self.t0 + self.params["time_limit"]
         interrupted = None
         try:
@@ -289,6 +293,7 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
     lag = figures(lags)
     record = {
         "client": "rate", "rate": s.rate, "duration_s": s.params["duration"], "n": s.n, "sent": sent,
+        "first_due_at": round(s.t0_epoch, 6),
         "complete": len(answered), "ok": ok, "non_2xx": non_2xx, "status_counts": dict(sorted(counts.items())),
         "errors": s.errors, "failed": sum(s.errors.values()) + non_2xx, "unsent": unsent, "capped": unsent > 0,
         "elapsed_s": None if elapsed is None else round(elapsed, 6),
@@ -324,7 +329,10 @@ def main() -> int:
               "started": time.time(), "cpu_stat_before": cpu_line(), "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_SELF)
     stop_on_signals()
-    schedule = Schedule(params)
+    try:
+        schedule = Schedule(params)
+    except OSError as exc:  # the host's name does not resolve
+        sys.exit(f"bench-rate.py: {params['url']}: {exc}")
     unsent, record["interrupted"] = schedule.run()
     rate, lines = results(schedule, unsent)
     after = resource.getrusage(resource.RUSAGE_SELF)
