@@ -788,8 +788,9 @@ def chart_groups(records: list[Record]) -> list[tuple[str, list[Record]]]:
         label = mode
         if key is not None:
             c, n, delay, route, rate = key
-            label += f"\nrate={_g(rate)}/s" if rate is not None else ""
-            label += f"\nc={_num(c, 0)} n={_num(n, 0)} delay={DASH if delay is None else _g(delay)}"
+            # a rate run's c and n follow from its rate (the connection cap, rate x duration)
+            label += f"\nrate={_g(rate)}/s" if rate is not None else f"\nc={_num(c, 0)} n={_num(n, 0)}"
+            label += f" delay={DASH if delay is None else _g(delay)}"
             label += f" {route}" if len({p[3] for p in params[mode]}) > 1 else ""
         out.append((label, recs))
     return out

@@ -287,3 +287,12 @@ def test_what_bench_rate_writes_is_read(tmp_path, server):
     timeline = by_key["timeline"].figure
     for i, rec in enumerate(records):
         assert sum(timeline.data[3 * i].y) == rec["complete"]
+
+
+def test_a_rate_sweeps_bars_are_named_by_their_rate(records):
+    """chart.png's and report.html's x labels: a rate run's c and n follow from its rate, so the rate names it."""
+    from benchreport import render
+
+    labels = [label for label, _ in render.chart_groups(records)]
+    assert "uwsgi-gevent\nrate=50/s delay=1" in labels
+    assert not any("n=" in label for label in labels if "rate=" in label)
