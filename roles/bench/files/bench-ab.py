@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
+from benchclient import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
 
 
 #: Seconds past time_limit + timeout before a wedged client is killed.
@@ -67,8 +67,9 @@ def main():
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop_on_signals()
     with open(path("ab.txt"), "wb") as out, open(path("ab.err"), "wb") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        proc = spawn(argv, stdout=out, stderr=err)
         try:
+            release_signals()
             record["ab_rc"] = proc.wait(kill_after)
         except subprocess.TimeoutExpired:
             proc.kill()

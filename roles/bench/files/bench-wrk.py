@@ -37,12 +37,11 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
+from benchclient import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
 
 #: How often the marker files are looked for; bounds how late SIGINT comes.
 POLL_S = 0.005
@@ -98,10 +97,11 @@ def run(args: argparse.Namespace, params: dict) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop_on_signals()
     with open(out / "wrk.txt", "wb") as so, open(out / "wrk.err", "wb") as se:
-        proc = subprocess.Popen(argv, stdout=so, stderr=se, env=env)
+        proc = spawn(argv, stdout=so, stderr=se, env=env)
         deadline = time.monotonic() + kill_after
         next_signal = 0.0
         try:
+            release_signals()
             while proc.poll() is None:
                 t = time.monotonic()
                 if t >= deadline:

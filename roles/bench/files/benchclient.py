@@ -8,6 +8,10 @@ from __future__ import annotations
 import datetime
 import resource
 import signal
+import subprocess
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class Interrupted(Exception):
@@ -18,8 +22,34 @@ def stop_on_signals() -> None:
     """SIGTERM, SIGINT and SIGHUP raise Interrupted, named after the signal."""
     def handler(signum: int, _frame: object) -> None:
         raise Interrupted(signal.Signals(signum).name)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, handler)
+
+
+def _release_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def spawn(argv: list, **kwargs: object) -> subprocess.Popen:
+    """The client, started with the stop signals held: call release_signals() inside the try that kills it.
+
+    A stop that came while Popen ran would raise in Popen itself, and the
+    client, already forked, would run on with nobody holding its pid. Held,
+    it is delivered by release_signals(), where the caller can kill the
+    client. The client gets them unblocked before its exec (the wrappers
+    are single-threaded, so preexec_fn is safe here).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        return subprocess.Popen(argv, preexec_fn=_release_signals, **kwargs)
+    except BaseException:
+        _release_signals()
+        raise
+
+
+def release_signals() -> None:
+    """Deliver the stop signals held by spawn() (a pending one raises Interrupted here)."""
+    _release_signals()
 
 
 def now() -> str:
