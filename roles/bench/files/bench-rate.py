@@ -54,8 +54,9 @@ tools Debian packages do not fit: httperf busy-polls a whole core and caps at
 send (an idle connection then holds a server's worker), hey, siege, ab and
 h2load pace each connection (closed loop).
 
-SIGTERM, SIGINT or SIGHUP stop the schedule and the open requests at once;
-the files are still written, loadgen.json's "interrupted" naming the signal.
+SIGTERM, SIGINT or SIGHUP stop the schedule and the open requests at once
+(the requests still open count as timeouts); the files are still written,
+loadgen.json's "interrupted" naming the signal.
 """
 
 from __future__ import annotations
@@ -68,13 +69,14 @@ import math
 import os
 import resource
 import select
+import signal
 import socket
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchclient import Interrupted, cpu_line, now, raise_nofile, stop_on_signals
+from benchclient import STOP_SIGNALS, cpu_line, now, raise_nofile
 
 #: A request opened later than this after its due time counts as a late send.
 LATE_MS = 10.0
@@ -127,6 +129,37 @@ def answer_status(buf: bytes) -> int:
     return int(line[1])
 
 
+class StopSignals:
+    """SIGTERM, SIGINT and SIGHUP set `name` (the first one's) and wake the schedule's epoll.
+
+    The handler only sets a flag, which the loop reads between requests: an
+    exception raised from it could land between the appends of open_one or
+    inside close, leaving the per-request lists out of step or a request
+    neither answered nor failed. Python runs handlers between bytecodes and
+    retries an epoll_wait a signal interrupted, so the signal's byte, which
+    the C handler writes to the wakeup pipe (`fd`, in the epoll), is what
+    ends the wait at once.
+    """
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handler)
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        if self.name is None:
+            self.name = signal.Signals(signum).name
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
 class Schedule:
     """The open-model run: request i opens at t0 + i / rate, whatever the others do.
 
@@ -135,8 +168,8 @@ class Schedule:
     writable, and reads to the server's close (HTTP/1.0): about 8 system calls.
     """
 
-    def __init__(self, params: dict) -> None:
-        self.params = params
+    def __init__(self, params: dict, stop: StopSignals) -> None:
+        self.params, self.stop = params, stop
         host, port, self.payload = request_bytes(params["url"])
         self.address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
         self.family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
@@ -152,54 +185,62 @@ class Schedule:
         self.t0 = 0.0
         self.t0_epoch = 0.0
         self.epoll = select.epoll()
+        self.epoll.register(stop.fd, select.EPOLLIN)
         self.conns: dict[int, list] = {}  # fd -> [index, socket, connected, buffer]
         self.deadlines: collections.deque = collections.deque()  # (deadline, fd, index), in opening order
 
-    def open_one(self, now: float) -> None:
+    def open_one(self) -> float:
+        """Open the next request; its opening time, read as it opens (not when its loop pass began)."""
         i = len(self.due)
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        now = time.monotonic()
         self.due.append(self.t0 + i / self.rate)
         self.opened.append(now)
         self.ended.append(None)
         self.status.append(0)
-        sock = socket.socket(self.family, socket.SOCK_STREAM)
-        sock.setblocking(False)
         if sock.connect_ex(self.address) not in (0, errno.EINPROGRESS):
             sock.close()
             self.errors["connect"] += 1
-            return
+            return now
         fd = sock.fileno()
         self.conns[fd] = [i, sock, False, bytearray()]
         # edge-triggered: one event when the connect completes, then one per arrival of data
         self.epoll.register(fd, select.EPOLLOUT | select.EPOLLIN | select.EPOLLET)
         self.deadlines.append((now + self.timeout, fd, i))
         self.max_open = max(self.max_open, len(self.conns))
+        return now
 
-    def close(self, fd: int, error: str | None, now: float) -> None:
+    def close(self, fd: int, error: str | None) -> None:
+        """Close a request: answered (its end read now, after its last read) or an error of that kind."""
         i, sock, _, buf = self.conns.pop(fd)
         self.epoll.unregister(fd)
         sock.close()
         if error is None:
             status = answer_status(bytes(buf))
             if status:
-                self.ended[i], self.status[i] = now, status
+                self.ended[i], self.status[i] = time.monotonic(), status
                 return
             error = "read"
         self.errors[error] += 1
 
-    def on_event(self, fd: int, event: int, now: float) -> None:
+    def on_event(self, fd: int, event: int) -> None:
+        if fd == self.stop.fd:
+            self.stop.drain()  # the loop's top reads stop.name
+            return
         conn = self.conns.get(fd)
         if conn is None:
             return
         sock = conn[1]
         if not conn[2]:
             if event & select.EPOLLERR or not event & select.EPOLLOUT:
-                self.close(fd, "connect", now)  # refused, unreachable
+                self.close(fd, "connect")  # refused, unreachable
                 return
             conn[2] = True
             try:
                 sock.send(self.payload)  # a few hundred bytes: one send
             except OSError:
-                self.close(fd, "read", now)
+                self.close(fd, "read")
                 return
             if not event & select.EPOLLIN:
                 return
@@ -210,10 +251,10 @@ class Schedule:
                 return
             except OSError:
                 # a reset after the whole answer still counts as an answer
-                self.close(fd, None if answer_status(bytes(conn[3])) else "read", now)
+                self.close(fd, None if answer_status(bytes(conn[3])) else "read")
                 return
             if not chunk:
-                self.close(fd, None, now)
+                self.close(fd, None)
                 return
             conn[3] += chunk
 
@@ -222,37 +263,36 @@ class Schedule:
             _, fd, i = self.deadlines.popleft()
             conn = self.conns.get(fd)
             if conn is not None and conn[0] == i:
-                self.close(fd, "timeout", now)
+                self.close(fd, "timeout")
 
     def run(self) -> tuple[int, str | None]:
         """Open every request at its time; (requests not sent: time_limit or a stop, the stop's signal)."""
         self.t0 = time.monotonic() + START_AFTER_S
         self.t0_epoch = time.time() + START_AFTER_S
         cap_at = self.t0 + self.params["time_limit"]
-        interrupted = None
-        try:
-            while True:
-                now = time.monotonic()
-                if now >= cap_at:
-                    break
-                self.expire(now)
-                sent = len(self.due)
-                while sent < self.n and self.t0 + sent / self.rate <= now + TICK_S and len(self.conns) < self.cap:
-                    self.open_one(now)
-                    sent += 1
-                if sent >= self.n and not self.conns:
-                    break
-                wake = [cap_at, self.deadlines[0][0] if self.deadlines else cap_at]
-                if sent < self.n and len(self.conns) < self.cap:
-                    wake.append(self.t0 + sent / self.rate)
-                timeout = max(0.0, min(wake) - time.monotonic())
-                for fd, event in self.epoll.poll(timeout):
-                    self.on_event(fd, event, time.monotonic())
-        except Interrupted as why:
-            interrupted = str(why)
+        stop = self.stop
+        while stop.name is None:
+            now = time.monotonic()
+            if now >= cap_at:
+                break
+            self.expire(now)
+            sent = len(self.due)
+            # each open reads the clock again: a batch due together is stamped as each really opened
+            while (sent < self.n and self.t0 + sent / self.rate <= now + TICK_S and len(self.conns) < self.cap
+                   and stop.name is None):
+                now = self.open_one()
+                sent += 1
+            if sent >= self.n and not self.conns:
+                break
+            wake = [cap_at, self.deadlines[0][0] if self.deadlines else cap_at]
+            if sent < self.n and len(self.conns) < self.cap:
+                wake.append(self.t0 + sent / self.rate)
+            timeout = max(0.0, min(wake) - time.monotonic())
+            for fd, event in self.epoll.poll(timeout):
+                self.on_event(fd, event)
         for fd in list(self.conns):
-            self.close(fd, "timeout", time.monotonic())
-        return self.n - len(self.due), interrupted
+            self.close(fd, "timeout")
+        return self.n - len(self.due), stop.name
 
 
 def nearest_rank(values: list[float], p: float) -> float | None:
@@ -315,6 +355,7 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
 
 
 def main() -> int:
+    stop = StopSignals()  # first: a stop from here on still writes the files
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", required=True, help="the run's folder, holding run.json")
     args = parser.parse_args()
@@ -328,9 +369,8 @@ def main() -> int:
     record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now(),
               "started": time.time(), "cpu_stat_before": cpu_line(), "interrupted": None}
     before = resource.getrusage(resource.RUSAGE_SELF)
-    stop_on_signals()
     try:
-        schedule = Schedule(params)
+        schedule = Schedule(params, stop)
     except OSError as exc:  # the host's name does not resolve
         sys.exit(f"bench-rate.py: {params['url']}: {exc}")
     unsent, record["interrupted"] = schedule.run()
