@@ -13,6 +13,7 @@ consistent files.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,15 +75,11 @@ def run_rate(folder: Path, timeout: float = 60) -> tuple[dict, list[list[str]]]:
 def run_rate_timed(folder: Path, timeout: float = 60) -> tuple[dict, list[list[str]], float]:
     """run_rate, and how long the client waited for a CPU (ms), runnable but not running: its
     /proc/PID/schedstat run_delay, read from the exited process before it is reaped."""
-    proc = start_rate(folder)
-    try:
+    with rate_process(folder) as proc:
         wait_for(lambda: os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
                  "the client's exit", timeout)
         waited_ms = int(Path(f"/proc/{proc.pid}/schedstat").read_text().split()[1]) / 1e6
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.wait() == 0, proc.stderr.read()
+        assert proc.wait() == 0, proc.stderr.read()
     return *read_files(folder), waited_ms
 
 
@@ -99,9 +97,17 @@ def wait_for(check, what: str, timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
-def start_rate(folder: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(RATE), "--dir", str(folder)], stdout=subprocess.DEVNULL,
+@contextlib.contextmanager
+def rate_process(folder: Path) -> Iterator[subprocess.Popen]:
+    """bench-rate.py running on folder; killed if the test ends with it still running."""
+    proc = subprocess.Popen([sys.executable, str(RATE), "--dir", str(folder)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_a_sustainable_rate_matches_the_schedule_and_the_delay(tmp_path, server):
@@ -111,13 +117,12 @@ def test_a_sustainable_rate_matches_the_schedule_and_the_delay(tmp_path, server)
     assert (result["n"], result["sent"], result["complete"], result["failed"]) == (300, 300, 300, 0)
     assert result["status_counts"] == {"200": 300}
     assert server.answered("steady") == 300
-    # sent on time, by what the report judges the client (lag p99 over LATE_MS marks a run client-limited):
-    # epoll wakes it within a ms of each due time, and the work between is a few hundred µs (SLACK_MS) ...
-    lag_p99_ms = result["lag_us"]["p99"] / 1000
-    print(f"100 req/s: lag p99 {lag_p99_ms} ms, {result['late_sends']} late sends, waited for a CPU {waited_ms} ms")
-    # ... unless the machine kept it from a CPU that long: a loaded machine's scheduler, not the client
-    # (test_an_on_time_clock_gives_no_lag holds it to 0 late sends where the clock is the only cause)
-    assert lag_p99_ms < LATE_MS or lag_p99_ms <= waited_ms + SLACK_MS, (lag_p99_ms, waited_ms)
+    # sent on time: late by no more than the client waited for a CPU, and SLACK_MS. Given its CPU (waited
+    # under LATE_MS - SLACK_MS), no send is late and lag p99 is under LATE_MS: the report's criterion. On
+    # a loaded machine the scheduler's delays are the machine's, which the bound lets through
+    # (test_an_on_time_clock_gives_no_lag holds the client to no lag at all where time is simulated)
+    print(f"100 req/s: lag {result['lag_us']} µs, {result['late_sends']} late sends, "
+          f"waited for a CPU {waited_ms:.1f} ms")
     assert result["lag_us"]["max"] / 1000 <= waited_ms + SLACK_MS, (result["lag_us"], waited_ms)
     # the schedule written (sched_ms is i / rate by construction: the lag above is what proves the sends)
     assert [float(r[0]) for r in rows] == pytest.approx([i * 10.0 for i in range(300)], abs=0.001)
@@ -346,11 +351,11 @@ def assert_consistent(folder: Path, sig: signal.Signals) -> dict:
 def test_a_stop_signal_ends_the_run_and_still_writes_the_files(tmp_path, server, sig):
     """bench_stop.yml's SIGTERM (a Ctrl-C'd bench), or a signal by hand: the schedule stops at once."""
     folder = write_run(tmp_path, server.url("key=stop&delay=0.5"), 50, 30)
-    proc = start_rate(folder)
-    wait_for(lambda: server.answered("stop") > 0, "request at the server")
-    proc.send_signal(sig)
-    # the 30 s schedule's 1500 requests and their 0.5 s answers are not waited for
-    assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    with rate_process(folder) as proc:
+        wait_for(lambda: server.answered("stop") > 0, "a request at the server")
+        proc.send_signal(sig)
+        # the 30 s schedule's 1500 requests and their 0.5 s answers are not waited for
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
     result = assert_consistent(folder, sig)
     assert 0 < result["sent"] < 1500
     # the requests still open when the stop came count as timeouts (each takes 0.5 s: some were)
@@ -361,13 +366,11 @@ def test_a_stop_wakes_a_schedule_waiting_for_its_next_request(tmp_path, server):
     """One request a minute: the stop is seen at once, not when the next one is due (the signal's byte wakes
     the epoll; the handler only sets a flag)."""
     folder = write_run(tmp_path, server.url("key=idle"), 1 / 60, 120, time_limit=600, timeout=300)
-    proc = start_rate(folder)
-    wait_for(lambda: (folder / "rate.tsv").exists() or server.answered("idle") > 0, "the first request")
-    time.sleep(0.2)  # its answer is in (or not: either way the next request is due in a minute)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=50) == 0, proc.stderr.read()
-    assert time.monotonic() - started < 50  # the next request was due 60 s after the first
+    with rate_process(folder) as proc:
+        wait_for(lambda: server.answered("idle") > 0, "the first request at the server")
+        proc.send_signal(signal.SIGTERM)
+        # the epoll's next timeout is the second request's due time, 60 s after the first
+        assert proc.wait(timeout=50) == 0, proc.stderr.read()
     result = assert_consistent(folder, signal.SIGTERM)
     assert result["sent"] == 1 and result["unsent"] == 1
 
@@ -393,16 +396,16 @@ def test_a_stop_at_any_moment_leaves_consistent_files(tmp_path, server):
         # half against the server (connects, reads, closes), half refused (opens only)
         url = server.url(f"key=any{k}") if k % 2 else f"http://127.0.0.1:{port}/"
         folder = write_run(tmp_path / str(k), url, 2000, 20, c=200, timeout=2)
-        proc = start_rate(folder)
-        # before its handlers are in, a stop ends the process as the signal's default does (SIGINT's,
-        # Python's own handler, is caught from the start: SIGHUP's is the last put in)
-        wait_for(lambda: catches(proc.pid, signal.SIGHUP) and catches(proc.pid, signal.SIGTERM),
-                 "the stop signals' handlers")
-        if k % 2:
-            wait_for(lambda: server.answered(f"any{k}") > 0, "a request at the server")
-        time.sleep(rng.uniform(0, 0.2))
-        proc.send_signal(sig)
-        assert proc.wait(timeout=30) == 0, (k, proc.stderr.read())
+        with rate_process(folder) as proc:
+            # before its handlers are in, a stop ends the process as the signal's default does (SIGINT's,
+            # Python's own handler, is caught from the start: SIGHUP's is the last put in)
+            wait_for(lambda: catches(proc.pid, signal.SIGHUP) and catches(proc.pid, signal.SIGTERM),
+                     "the stop signals' handlers")
+            if k % 2:
+                wait_for(lambda: server.answered(f"any{k}") > 0, "a request at the server")
+            time.sleep(rng.uniform(0, 0.2))
+            proc.send_signal(sig)
+            assert proc.wait(timeout=30) == 0, (k, proc.stderr.read())
         result = assert_consistent(folder, sig)
         assert result["sent"] < result["n"] and (result["sent"] > 0 or k % 2 == 0)
 
@@ -414,8 +417,7 @@ def test_a_client_that_falls_behind_its_schedule_says_so_and_is_client_limited(t
     out = tmp_path / "run" / "test-tuned-rate100"
     write_bench_run(out, server.url("key=paused&delay=0.01"), 400, 100, 0.01, client="rate", timeout=10)
     edit_json(out / "run.json", rate=float(rate), duration=4.0)
-    proc = start_rate(out)
-    try:
+    with rate_process(out) as proc:
         wait_for(lambda: server.answered("paused") >= 50, "50 requests at the server")  # 3.5 s left
         os.kill(proc.pid, signal.SIGSTOP)
         paused_at = time.monotonic()
@@ -423,10 +425,6 @@ def test_a_client_that_falls_behind_its_schedule_says_so_and_is_client_limited(t
         pause = time.monotonic() - paused_at
         os.kill(proc.pid, signal.SIGCONT)
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     write_outcome(out)
     result, rows = read_files(out)
     assert result["complete"] == 400 and result["failed"] == 0
