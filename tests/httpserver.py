@@ -122,11 +122,23 @@ class Server:
             self.proc.wait()
 
 
+#: closed_port's sockets, bound for as long as this process runs
+_HELD: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port nobody listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on: connections to it are refused for as long as this process runs.
+
+    A socket of ours stays bound to it, not listening: a port bound then released could be taken by
+    another process (a test server, a client's ephemeral port) before the test used it. SO_REUSEADDR
+    lets a listener that also sets it, and is given this port (the plan runner's control endpoint,
+    http.server's), bind it on purpose; nothing else can.
+    """
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return s.getsockname()[1]
 
 
 if __name__ == "__main__":
