@@ -165,7 +165,7 @@ def client_limited_footnote(records: list[Record]) -> str | None:
     """The line under the table that explains its † (None when no record is client-limited)."""
     if not any(r.get("client_limited") for r in records):
         return None
-    rate = (", or bench-rate did not keep its schedule (lag p99 over 10 ms, or a send more than 10 ms late)"
+    rate = (", or bench-rate did not keep its schedule (lag p99 over 10 ms: over 1% of its sends late)"
             if any(r.get("client_limited") and r.get("client") == "rate" for r in records) else "")
     return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
             f"used at least 90% of its cores, or ab ran at 95% or more of its own ceiling{rate}; the figure "
@@ -556,7 +556,7 @@ RATE_TEXT = (
     "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
     "that was due during it (corrected for coordinated omission); summary.json's p99_service_ms is timed "
     "from when the connection opened, as a closed-loop client would report it. A rate run is client-limited "
-    "when bench-rate opened connections late (lag p99 over 10 ms, or any send more than 10 ms late). The "
+    "when bench-rate opened connections late (lag p99 over 10 ms: over 1% of its sends more than 10 ms late). The "
     "closed-loop picks of \"What to use\" leave rate runs out: the knee ranks them."
 )
 

@@ -441,6 +441,17 @@ def test_a_client_that_falls_behind_its_schedule_says_so_and_is_client_limited(t
     assert f"{result['late_sends']} sends more than 10 ms late" in rec["client_limited_why"]
 
 
+def test_the_reports_words_for_a_late_client_are_its_criterion():
+    """The report says what summary judges: lag p99 over 10 ms marks a rate run, not any late send."""
+    from benchreport import render
+    from benchreport.summary import Record, client_limits
+
+    assert client_limits(Record(mode="m", profile="tuned", client="rate", lag_p99_ms=3.4, late_sends=9)) == []
+    footnote = render.client_limited_footnote([{"client_limited": True, "client": "rate"}])
+    for text in (footnote, render.RATE_TEXT):
+        assert "lag p99 over 10 ms" in text and "any send" not in text and "or a send" not in text, text
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("rate", 0, "rate must be positive"),
     ("rate", -5, "rate must be positive"),

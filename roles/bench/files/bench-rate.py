@@ -15,12 +15,15 @@ requests that were due during a stall carry the stall (a closed-loop client,
 ab or wrk, would have sent them after it, and timed them from then: the
 coordinated omission). The latency from when the connection was actually
 opened is kept too (service_latency_us), and so is the lag between the two.
+Each request's opening and answer are timed as they happen (the clock read
+for each), not when the loop's pass began.
 
 c caps the open connections (a descriptor each): a request due while c are
 open waits for one to close, and its lag says so. The bench sets c above
 rate x delay with room (bench_rate_headroom), so the cap is a guard, not a
 closed loop; late_sends counts the requests opened more than LATE_MS late,
-and the report marks such a run as client-limited.
+and the report marks a run whose lag p99 is over LATE_MS (over 1% of its
+requests late) as client-limited.
 
 Writes into DIR:
 
