@@ -40,6 +40,13 @@ The run's figures come from its series (server.json's samples, about every
   (cpu_window says so). Null when server.json does not say pids_read (runs
   before it).
 
+CPU per request carries its resolution (the bound / the divisor): report.md
+and report.html print it beside the figure ("2.0 ± 1.0") when it is over
+RESOLUTION_SHOWN (5%) of it, and no ranking tells apart two figures closer
+than their resolutions added (within_resolution; a point's resolution is its
+records' highest, point_resolution): whattouse's "best by CPU", knee's tie
+break by CPU at the knee.
+
 The divisor of CPU per request (cpu_divisor): the requests the server
 worked on, answered or not: ab's complete (its receive and length errors
 are counted in it; ab stops at a -s timeout), wrk's requests + read errors
@@ -51,6 +58,7 @@ errors (and wrk's write errors) never reached it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,3 +240,26 @@ def cpu_divisor(client: str | None, complete: int | None, failed_detail: dict[st
         return None
     detail = failed_detail or {}
     return complete + sum(integer(detail.get(k)) or 0 for k in REACHED_NOT_COMPLETE.get(client or "", ()))
+
+
+#: A figure's resolution is shown beside it ("2.0 ± 1.0") when over this share of the figure.
+RESOLUTION_SHOWN = 0.05
+
+
+def shows_resolution(value: float | None, resolution: float | None) -> bool:
+    """Whether a resolution is worth printing beside its figure (over RESOLUTION_SHOWN of it)."""
+    return value is not None and resolution is not None and resolution > RESOLUTION_SHOWN * abs(value)
+
+
+def within_resolution(a: float, res_a: float | None, b: float, res_b: float | None) -> bool:
+    """Two figures closer than their resolutions added: the measurement cannot tell them apart (no
+    resolution: exact)."""
+    return abs(a - b) <= (res_a or 0.0) + (res_b or 0.0)
+
+
+def point_resolution(records: list[Any], key: str = "cpu_ms_per_req_resolution") -> float | None:
+    """A point's resolution over its records (a median of repetitions is no finer than its coarsest one):
+    the highest; None when none has one."""
+    found = [v for r in records
+             if (v := finite(r.get(key) if isinstance(r, Mapping) else getattr(r, key, None))) is not None]
+    return max(found) if found else None
