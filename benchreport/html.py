@@ -72,7 +72,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchreport import knee, render
+from benchreport import knee, render, serverfigures
 from benchreport.abparse import TsvRow, parse_tsv, rank_ms
 from benchreport.rateparse import RATE_TSV, rank_percentile
 from benchreport.rateparse import parse_tsv as parse_rate_tsv
@@ -716,7 +716,8 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             have = [s for s in k.steps if s.p99_ms is not None]
             for s in k.steps:
                 rows.append([group, name, _fmt(s.rate), f"{len(s.counted)} of {len(s.records)}", _fmt(s.p99_ms),
-                             _fmt(s.failed), s.unsent, _fmt(s.cpu_ms_per_req), s.over or "within the budget",
+                             _fmt(s.failed), s.unsent, _cpu_fmt(s.cpu_ms_per_req, s.cpu_ms_per_req_resolution),
+                             s.over or "within the budget",
                              knee.knee_text(k) if s.rate == k.knee_rps else ""])
             if not have:
                 continue
@@ -897,6 +898,12 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
     return charts
 
 
+def _cpu_fmt(value: float | None, resolution: float | None) -> str:
+    """CPU ms per request, "± resolution" after it where that is not negligible (serverfigures)."""
+    text = _fmt(value)
+    return text + f" ± {_fmt(resolution)}" if serverfigures.shows_resolution(value, resolution) else text
+
+
 def cpu_window_s(rec: Record) -> float | None:
     """The seconds the record's server CPU was measured over (summary's cpu_window.s)."""
     window = rec.get("cpu_window")
@@ -1064,7 +1071,8 @@ def resources_chart(records: list[Record]) -> Chart:
                 row=row, col=1)
         for (b, c), (_, m) in zip(cpu, rss):
             rec = b["records"][0]
-            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name, _fmt(c["median"]),
+            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
+                         _cpu_fmt(c["median"], serverfigures.point_resolution(b["records"])),
                          _range(c["min"], c["max"]), _fmt(m["median"]), _range(m["min"], m["max"]),
                          ", ".join(sorted({str(r.get("cpu_source")) for r in b["records"] if r.get("cpu_source")}))
                          or DASH])

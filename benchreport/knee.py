@@ -24,7 +24,9 @@ req/s"), or, when every rate passed, that the knee is at least the highest
 rate run (a sweep that went higher would tell more). summary.json records
 both on every rate record of the group (benchreport.summary.add_knees);
 report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
-knee, unless the two are within their resolutions, serverfigures.within_resolution), report.html draws p99 against the rate with the budget and each knee.
+knee, unless the two are within their resolutions, serverfigures.within_resolution:
+then in the groups' order), report.html draws p99 against the rate with the
+budget and each knee.
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ The run's figures come from its series (server.json's samples, about every
   says, so a windowed figure always carries the ticks. The totals: proc's
   2 x tick x pids_read; systemd's CPUUsageNSec moves in µs (cgroup v2's
   usage_usec), 2 x SYSTEMD_STEP_NS, but over the sampler's longer window
-  (cpu_window says so). Null when server.json does not say pids_read (runs
-  before it).
+  (cpu_window says so). A /proc figure's is null when server.json does not
+  say pids_read (runs before it). Not bounded: the CPU a pid used between
+  its last reading and its exit, which /proc no longer shows.
 
 CPU per request carries its resolution (the bound / the divisor): report.md
 and report.html print it beside the figure ("2.0 ± 1.0") when it is over
@@ -208,7 +209,7 @@ def _sampler_peak(server: dict[str, Any], out: ServerFigures) -> None:
                             "runs): not reported as the run's")
 
 
-def server_figures(server: dict[str, Any], window: Window | None, no_window: str = "") -> ServerFigures:
+def server_figures(server: dict[str, Any], window: Window | None, no_window: str = "no load window") -> ServerFigures:
     """The run's CPU and peak memory from server.json: over the load window from its samples when they span
     it, else its totals (see the module's docstring)."""
     out = ServerFigures()
