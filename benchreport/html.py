@@ -41,12 +41,14 @@ the file opens without a network):
   scheduled send + its latency, on the clock from loadgen.json's start), and
   below them the server's CPU
   as % of one core between consecutive samples of server.json's series
-  (bench-sample.py, about one a second: runfiles.cpu_per_second). wrk keeps
+  (bench-sample.py, about one every 0.25 s: runfiles.cpu_per_second). wrk keeps
   no per-request times: its runs show the CPU only, from loadgen.json's
   start (its `started`, Unix s). A run whose server.json has no samples (older runs) shows its
   answers only and is named at the top.
 * CPU ms per request and peak RSS per point and profile (medians of the
-  repetitions; CPU with its min–max).
+  repetitions; CPU with its min–max), both over the load window (summary's
+  cpu_window). The timeline's "% of a core" is that CPU over the same
+  window's seconds.
 
 The modes' group (summary's `group`) is the first level of every bar chart's
 axis, and the legend's sections of the line charts (colours: one family per
@@ -70,7 +72,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchreport import knee, render
+from benchreport import knee, render, serverfigures
 from benchreport.abparse import TsvRow, parse_tsv, rank_ms
 from benchreport.rateparse import RATE_TSV, rank_percentile
 from benchreport.rateparse import parse_tsv as parse_rate_tsv
@@ -154,7 +156,7 @@ class RunRaw:
     answers: list[tuple[float, float]] | None = None
     #: when the client started (loadgen.json's `started`, Unix s; the earliest load host's)
     started: float | None = None
-    #: server.json's per-second series (None: no server.json, or one without samples)
+    #: server.json's series (a sample about every 0.25 s) (None: no server.json, or one without samples)
     samples: list[Sample] | None = None
     missing: list[str] = field(default_factory=list)
 
@@ -263,7 +265,7 @@ def read_raw(run_dir: Path, rec: Record) -> RunRaw:
 
 
 def read_samples(directory: Path) -> list[Sample] | None:
-    """server.json's per-second series (runfiles.server_samples); None without server.json or samples."""
+    """server.json's series (runfiles.server_samples); None without server.json or samples."""
     server = read_object(directory / SERVER)
     return None if server is None else server_samples(server)
 
@@ -714,7 +716,8 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             have = [s for s in k.steps if s.p99_ms is not None]
             for s in k.steps:
                 rows.append([group, name, _fmt(s.rate), f"{len(s.counted)} of {len(s.records)}", _fmt(s.p99_ms),
-                             _fmt(s.failed), s.unsent, _fmt(s.cpu_ms_per_req), s.over or "within the budget",
+                             _fmt(s.failed), s.unsent, _cpu_fmt(s.cpu_ms_per_req, s.cpu_ms_per_req_resolution),
+                             s.over or "within the budget",
                              knee.knee_text(k) if s.rate == k.knee_rps else ""])
             if not have:
                 continue
@@ -895,6 +898,32 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
     return charts
 
 
+def _cpu_fmt(value: float | None, resolution: float | None) -> str:
+    """CPU ms per request, "± resolution" after it where that is not negligible (serverfigures)."""
+    text = _fmt(value)
+    return text + f" ± {_fmt(resolution)}" if serverfigures.shows_resolution(value, resolution) else text
+
+
+def cpu_window_s(rec: Record) -> float | None:
+    """The seconds the record's server CPU was measured over (summary's cpu_window.s)."""
+    window = rec.get("cpu_window")
+    return finite(window.get("s")) if isinstance(window, Mapping) else None
+
+
+def cpu_window_source(rec: Record) -> str:
+    """What the record's server CPU was measured over, in words (summary's cpu_window.source)."""
+    window = rec.get("cpu_window")
+    source = str(window.get("source")) if isinstance(window, Mapping) and window.get("source") else None
+    return {None: "its window not recorded", "samples": "the load window, from the samples"}.get(
+        source, f"the sampler's whole run: {source}")
+
+
+def core_share_pct(rec: Record) -> float | None:
+    """The server's CPU as % of one core: its CPU over its own window's seconds (the same window)."""
+    cpu_ms, seconds = finite(rec.get("cpu_ms")), cpu_window_s(rec)
+    return 100.0 * cpu_ms / (seconds * 1000.0) if cpu_ms is not None and seconds else None
+
+
 def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     """Per run with per-request data or server samples (a menu picks it): the answers of each second
     and their p99 above, the server's CPU below, on one wall-clock axis."""
@@ -909,7 +938,7 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
                   "loadgen.json: right to about 0.1 s). Gaps are seconds in which no request ended (a "
                   "stall, or ab's rounds at a long delay). Bottom: the server's CPU as % of one core between "
                   "two consecutive samples of server.json (bench-sample.py reads the unit's processes about "
-                  "once a second), drawn at the middle of their interval. Both share the wall clock: x is "
+                  "every 0.25 s), drawn at the middle of their interval. Both share the wall clock: x is "
                   "seconds since the run's first request started (ab) or its client started (rate; wrk, which "
                   "keeps no per-request times: its runs show the CPU only); samples before 0 are the "
                   "sampler's baseline, taken before the load began.")
@@ -929,12 +958,13 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     per_run = 3  # traces of a run: its bars, its p99 line, its CPU line
     for i, (rec, tl) in enumerate(runs):
         busy = [s.completed for s in tl.seconds]
-        cpu_ms, taken = rec.get("cpu_ms"), rec.get("time_taken_s")
-        average = 100.0 * cpu_ms / (taken * 1000.0) if cpu_ms is not None and taken else None
+        cpu_ms, taken, over_s = rec.get("cpu_ms"), rec.get("time_taken_s"), cpu_window_s(rec)
+        average = core_share_pct(rec)
         rows.append([render._name(rec), rec.get("c"), tl.requests if tl.seconds else DASH, len(tl.seconds),
                      max(busy, default=DASH), sum(1 for b in busy if b == 0) if busy else DASH,
                      _fmt(max((s.p99_ms for s in tl.seconds if s.p99_ms is not None), default=None)),
-                     _fmt(taken), _fmt(cpu_ms), _fmt(average, 1), _fmt(tl.peak_cpu_pct, 1), len(tl.cpu)])
+                     _fmt(taken), _fmt(cpu_ms), _fmt(over_s), _fmt(average, 1), _fmt(tl.peak_cpu_pct, 1),
+                     len(tl.cpu)])
         name = run_name(rec, ordered)
         mid = [(c.t_from + c.t_to) / 2 - tl.t0 for c in tl.cpu]
         fig.add_trace(go.Bar(
@@ -954,13 +984,15 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
             customdata=[[c.t_from - tl.t0, c.t_to - tl.t0] for c in tl.cpu],
             hovertemplate=(f"%{{customdata[0]:.1f}} to %{{customdata[1]:.1f}} s: server CPU <b>%{{y:.1f}}%</b> "
                            "of a core<extra></extra>")), row=2, col=1)
-        if cpu_ms is not None and taken:
-            cpu = (f"server CPU {_fmt(cpu_ms)} ms over the run, {_fmt(average, 1)}% of a core over the client's "
-                   f"{_fmt(taken)} s")
+        if cpu_ms is not None and average is not None:
+            cpu = (f"server CPU {_fmt(cpu_ms)} ms over {_fmt(over_s)} s ({_e(cpu_window_source(rec))}), "
+                   f"{_fmt(average, 1)}% of a core")
+        elif cpu_ms is not None:
+            cpu = f"server CPU {_fmt(cpu_ms)} ms ({_e(cpu_window_source(rec))}: its seconds not recorded)"
         else:
             cpu = "server CPU not measured (server.json missing or without its counters)"
-        cpu += (f"; at most {_fmt(tl.peak_cpu_pct, 1)}% in a second" if tl.cpu
-                else "; no per-second samples in server.json")
+        cpu += (f"; at most {_fmt(tl.peak_cpu_pct, 1)}% between two samples" if tl.cpu
+                else "; no samples in server.json")
         title = f"{_e(name)}: " + (f"{tl.requests} requests; " if tl.seconds else "") + cpu
         visible = [j // per_run == i for j in range(per_run * len(runs))]
         buttons.append(dict(label=name, method="update", args=[{"visible": visible}, {"title.text": title}]))
@@ -987,9 +1019,9 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     fig.update_yaxes(title_text="server CPU % of a core", rangemode="tozero", row=2, col=1)
     chart.figure = fig
     chart.table = table(["run", "c", "requests", "seconds", "most ended in a second", "seconds with none",
-                         "highest p99 ms of a second", "client's time s", "server CPU ms (total)",
-                         "server CPU % of a core (average)", "server CPU % of a core (busiest interval)",
-                         "CPU intervals"], rows) + "".join(details)
+                         "highest p99 ms of a second", "client's time s", "server CPU ms (its window)",
+                         "server CPU window s", "server CPU % of a core (average over its window)",
+                         "server CPU % of a core (busiest interval)", "CPU intervals"], rows) + "".join(details)
     chart.modes = [render.mode_label(runs[0][0])]
     if wrk_runs:
         chart.how += (f" {len(wrk_runs)} wrk run(s): CPU only"
@@ -1004,9 +1036,10 @@ def resources_chart(records: list[Record]) -> Chart:
     from plotly.subplots import make_subplots
 
     chart = Chart("cpu-rss", "Server CPU per request and peak memory, by mode",
-                  "Top: the server's CPU time per completed request (ms; the unit's CPU over the run / "
-                  "requests), the median of the repetitions with their min–max. Bottom: the unit's peak "
-                  "resident memory (MiB), the median of the repetitions. Runs with an error are left out.")
+                  "Top: the server's CPU time per request (ms; the unit's CPU over the load window / the "
+                  "requests it worked on: answered, timed out or cut on read), the median of the repetitions "
+                  "with their min–max. Bottom: the unit's peak resident memory in the load window (MiB), the "
+                  "median of the repetitions. Runs with an error are left out.")
     ordered = render.in_group_order(records)
     groups = render.chart_groups(ordered)
     bars = render.chart_bars(ordered)
@@ -1038,7 +1071,8 @@ def resources_chart(records: list[Record]) -> Chart:
                 row=row, col=1)
         for (b, c), (_, m) in zip(cpu, rss):
             rec = b["records"][0]
-            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name, _fmt(c["median"]),
+            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
+                         _cpu_fmt(c["median"], serverfigures.point_resolution(b["records"])),
                          _range(c["min"], c["max"]), _fmt(m["median"]), _range(m["min"], m["max"]),
                          ", ".join(sorted({str(r.get("cpu_source")) for r in b["records"] if r.get("cpu_source")}))
                          or DASH])

@@ -24,7 +24,9 @@ req/s"), or, when every rate passed, that the knee is at least the highest
 rate run (a sweep that went higher would tell more). summary.json records
 both on every rate record of the group (benchreport.summary.add_knees);
 report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
-knee), report.html draws p99 against the rate with the budget and each knee.
+knee, unless the two are within their resolutions, serverfigures.within_resolution:
+then in the groups' order), report.html draws p99 against the rate with the
+budget and each knee.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchreport import serverfigures
 from benchreport.runfiles import finite, integer
 from benchreport.summary import counts_for_stats
 
@@ -72,6 +75,8 @@ class Step:
     unsent: int
     cpu_ms_per_req: float | None
     over: str | None
+    #: the CPU figure's resolution: its counted records' highest (serverfigures.point_resolution)
+    cpu_ms_per_req_resolution: float | None = None
 
 
 @dataclass
@@ -132,7 +137,8 @@ def step(rate: float, records: list[Any], budget_ms: float | None) -> Step:
         over = f"{unsent} requests left unsent (capped)"
     else:
         over = None
-    return Step(rate, records, counted, p99, failed, unsent, cpu, over)
+    return Step(rate, records, counted, p99, failed, unsent, cpu, over,
+                cpu_ms_per_req_resolution=serverfigures.point_resolution(counted))
 
 
 def judge(knee: Knee) -> None:
@@ -161,13 +167,31 @@ def knees(records: list[Any]) -> list[Knee]:
     return out
 
 
+def _cpu_order(a: Knee, b: Knee) -> int:
+    """-1 when a's CPU ms/request at the knee is lower than b's by more than their resolutions, 1 when
+    higher, 0 when the measurement cannot tell them apart (or one has none: measured goes first)."""
+    at_a, at_b = a.at_knee, b.at_knee
+    cpu_a = at_a.cpu_ms_per_req if at_a is not None else None
+    cpu_b = at_b.cpu_ms_per_req if at_b is not None else None
+    if cpu_a is None or cpu_b is None:
+        return (cpu_a is None) - (cpu_b is None)
+    assert at_a is not None and at_b is not None
+    if serverfigures.within_resolution(cpu_a, at_a.cpu_ms_per_req_resolution, cpu_b, at_b.cpu_ms_per_req_resolution):
+        return 0
+    return -1 if cpu_a < cpu_b else 1
+
+
 def ranked(found: list[Knee]) -> list[Knee]:
-    """By knee_rps, highest first; a tie to the lower CPU ms/request at the knee; no knee last."""
-    def key(k: Knee) -> tuple:
-        at = k.at_knee
-        cpu = at.cpu_ms_per_req if at is not None and at.cpu_ms_per_req is not None else float("inf")
-        return (k.knee_rps is None, -(k.knee_rps or 0.0), cpu)
-    return sorted(found, key=key)
+    """By knee_rps, highest first; a tie to the lower CPU ms/request at the knee, unless the two are within
+    their resolutions (then in the groups' order); no knee last."""
+    by_knee = sorted(found, key=lambda k: (k.knee_rps is None, -(k.knee_rps or 0.0)))
+    out: list[Knee] = []
+    for k in by_knee:  # inserted after every knee it does not clearly beat: ties keep their order
+        i = len(out)
+        while i > 0 and out[i - 1].knee_rps == k.knee_rps and _cpu_order(k, out[i - 1]) < 0:
+            i -= 1
+        out.insert(i, k)
+    return out
 
 
 def knee_text(k: Knee, unit: bool = True) -> str:

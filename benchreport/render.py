@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare, knee, whattouse
+from benchreport import compare, knee, serverfigures, whattouse
 
 Record = dict[str, Any]
 DASH = "–"
@@ -78,6 +78,15 @@ def _failed(rec: Record) -> str:
     return str(rec["failed"])
 
 
+def cpu_text(value: Any, resolution: Any, digits: int) -> str:
+    """CPU ms per request, "± resolution" after it where that is not negligible (serverfigures)."""
+    text = _num(value, digits)
+    res = resolution if isinstance(resolution, (int, float)) else None
+    if value is not None and serverfigures.shows_resolution(float(value), res):
+        text += f" ± {res:.{digits}f}"
+    return text
+
+
 #: (header, right-aligned, cell function) for both tables.
 COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("mode", False, lambda r: mode_label(r)),
@@ -92,7 +101,7 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
     ("p99 ms", True, _p99),
     ("max ms", True, lambda r: _ms(r.get("max_ms"))),
-    ("CPU ms/req", True, lambda r: _num(r.get("cpu_ms_per_req"), 2)),
+    ("CPU ms/req", True, lambda r: cpu_text(r.get("cpu_ms_per_req"), r.get("cpu_ms_per_req_resolution"), 2)),
     ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
     ("ab CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),  # "client CPU %" with wrk
     ("host CPU %", True, lambda r: _num(r.get("host_cpu_pct"), 1)),
@@ -533,7 +542,8 @@ def repeats_table(records: list[Record]) -> str:
                  _num(_stat(rec, "rps", "median"), 2),
                  DASH if low is None or high is None else f"{low:.2f}–{high:.2f}",
                  DASH if cv is None else f"{100 * cv:.1f}",
-                 _ms(_stat(rec, "p99_ms", "median")), _num(_stat(rec, "cpu_ms_per_req", "median"), 3),
+                 _ms(_stat(rec, "p99_ms", "median")),
+                 cpu_text(_stat(rec, "cpu_ms_per_req", "median"), serverfigures.point_resolution(recs), 3),
                  "noisy" if rec.get("noisy") or (cv is not None and cv > NOISY_CV) else ""]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
@@ -574,7 +584,8 @@ def knee_section(records: list[Record]) -> list[str]:
              f"The constant-rate sweeps: for each mode and profile, the highest scheduled rate at which it and every "
              f"lower rate run kept p99 ≤ {knee.BUDGET_FACTOR:g} × delay (timed from the schedule; the median of a "
              "rate's repetitions) with no failed request and none left unsent. Ranked by the knee, a tie by the "
-             "lower CPU ms/request at the knee; ≥: every rate run passed, so the knee is at least the highest "
+             "lower CPU ms/request at the knee (unless the two are within their resolutions, ±: then in the "
+             "records' order); ≥: every rate run passed, so the knee is at least the highest "
              "(a sweep that goes higher tells more); none: even the lowest rate failed.", "",
              "| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if h in ("rank", "delay s") or h.startswith(("knee", "p99", "CPU"))
@@ -585,7 +596,8 @@ def knee_section(records: list[Record]) -> list[str]:
         cells = [str(i) if k.knee_rps is not None else DASH, k.mode, str(k.profile or DASH),
                  *([DASH if k.delay is None else _g(k.delay)] if "delay" in vary else []),
                  *([str(k.route or DASH)] if "route" in vary else []), knee.knee_text(k, unit=False),
-                 _ms(at.p99_ms if at else None), _num(at.cpu_ms_per_req if at else None, 3), rates, k.why]
+                 _ms(at.p99_ms if at else None),
+                 cpu_text(at.cpu_ms_per_req, at.cpu_ms_per_req_resolution, 3) if at else DASH, rates, k.why]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     repeated_rates = any(len(st.records) > 1 for k in found for st in k.steps)
     return lines + ["", *(["(n) after a rate: its repetitions.", ""] if repeated_rates else [])]

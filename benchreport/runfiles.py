@@ -52,8 +52,10 @@ error for that run::
 loadgen.json (the wrapper's)::
 
     {"client": "ab", "ab_argv": [...], "ab_rc": 0,       # wrk: wrk_argv, wrk_rc, "threads"; rate: argv,
-                                                         # "started"/"ended" (Unix s), client_cpu_ms
+                                                         # client_cpu_ms
      "started_at": "2026-11-22T04:00:00Z", "ended_at": "2026-11-22T04:00:11Z",
+     "started": 1795320600.21, "ended": 1795320611.43,   # Unix s: just before the client started, once
+                                                         # it exited (the load window; absent in older runs)
      "cpus": 2, "cpu_stat_before": "cpu  4705 0 1200 ...", "cpu_stat_after": "cpu  5705 ...",
      "ab_cpu_ms": 850,                                   # wrk: wrk_cpu_ms
      "kill_after_s": 370, "killed": false}               # killed: the client outlived the cap
@@ -61,19 +63,27 @@ loadgen.json (the wrapper's)::
 server.json (bench-sample.py's)::
 
     {"unit": "flask-uwsgi-gevent.service",
-     "cpu_ns_before": 1200000000, "cpu_ns_after": 9800000000,   # the unit's CPU time, ns
-     "cpu_source": "systemd",            # systemd (CPUUsageNSec) | proc (utime+stime of its pids)
-     "peak_rss_kib": 181234,             # systemd MemoryPeak / 1024 | max over samples of VmRSS
-     "rss_source": "proc", "rss_samples": 11,
-     "samples": [                        # the run second by second (absent in runs before it was kept)
+     "cpu_ns_before": 1200000000, "cpu_ns_after": 9800000000,   # the unit's CPU time, ns, at the sampler's
+     "cpu_source": "systemd",            # first and last reading: systemd (CPUUsageNSec) | proc (utime+stime
+                                         # of its pids)
+     "started": 1795320598.2, "ended": 1795320610.9,   # wall clock of those readings, Unix s (absent in
+                                         # older runs)
+     "peak_rss_kib": 181234,             # max over the sampler's readings of the pids' summed VmRSS (older
+     "rss_source": "proc", "rss_samples": 11,   # runs: systemd's MemoryPeak / 1024 there, rss_source "systemd")
+     "memory_peak_kib": 190000,          # systemd's MemoryPeak / 1024: the unit's since it started (not the
+                                         # run's: a kept mode carries it over); null where not set
+     "clk_tck": 100, "pids_read": 3,     # /proc's CPU tick (Hz) and the pids read (absent in older runs)
+     "samples": [                        # the run as a series (absent in runs before it was kept)
        {"t": 1795320598.25,              # wall clock, Unix s (ms precision): lines up with the clients'
         "cpu_ns": 250000000,             # the unit's pids' cumulative CPU (utime+stime from /proc), ns
         "rss_kib": 33864}, ...],         # their summed VmRSS
-     "sample_every_s": 1.0,              # at most one sample per this; doubled each time the series
-                                         # is thinned (over 3600 samples: every other one dropped)
+     "sample_every_s": 0.25,             # at most one sample per this (1.0 in older runs), plus the final
+                                         # reading; doubled each time the series is thinned (over 3600
+                                         # samples: every other one dropped)
      "samples_cpu_source": "proc"}       # the series' CPU, /proc's whatever cpu_source says
-    # the first sample is the baseline (before "go"); CPU per second = the difference of two
-    # consecutive samples' cpu_ns over their t's (server_samples, cpu_per_second)
+    # the first sample is the baseline (before "go"), the last the final reading (after the load hosts
+    # are done); CPU between two samples = the difference of their cpu_ns over their t's (server_samples,
+    # cpu_per_second); the run's CPU and peak memory over the load window: benchreport.serverfigures
 
 outcome.json (the bench's, after the run)::
 
@@ -129,7 +139,7 @@ def _text(x: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One reading of server.json's series: wall-clock time (Unix s), cumulative CPU ns, summed RSS KiB."""
+    """One sample of server.json's series: wall-clock time (Unix s), cumulative CPU ns, summed RSS KiB."""
 
     t: float
     cpu_ns: int

@@ -25,7 +25,8 @@ concurrency, delay and client, the best point among those without an error or
 a failed request; a repeated point's median): one line per metric, one entry
 per setting (a line each); the settings where no point qualified are named on
 one line. A pick within noise of the next mode says so ("<next> within
-noise"), a client-limited one too. Runs with an error are counted in the
+noise"), or within the CPU figures' resolution ("<next> within
+resolution"), a client-limited one too. Runs with an error are counted in the
 first line.
 """
 
@@ -76,8 +77,8 @@ def entry(pick: whattouse.Pick) -> str:
     if pick.best is None:
         return "not measured"
     notes = []
-    if pick.noise == whattouse.WITHIN and pick.next is not None:
-        notes.append(f"{pick.next.name} within noise")
+    if pick.noise in (whattouse.WITHIN, whattouse.WITHIN_RESOLUTION) and pick.next is not None:
+        notes.append(f"{pick.next.name} within {'noise' if pick.noise == whattouse.WITHIN else 'resolution'}")
     if pick.best.client_limited:
         notes.append("client-limited")
     return f"{pick.best.name} {figure(pick)}" + (f" ({'; '.join(notes)})" if notes else "")

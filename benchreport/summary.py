@@ -8,8 +8,24 @@ profile and client null, the error naming the missing file).
 
 Derived figures:
 
-* cpu_ms = (cpu_ns_after - cpu_ns_before) / 1e6; cpu_ms_per_req = cpu_ms / complete;
-  peak_rss_mib = peak_rss_kib / 1024.
+* The server's CPU and memory over the load window (benchreport.serverfigures says how):
+  cpu_ms = the unit's CPU over cpu_window, {"from", "to" (Unix s), "s", "source"}: source
+  "samples" = server.json's series interpolated linearly at the window's edges (from the first
+  request's due time, rate, or the client's start, ab and wrk, to the client's end; the earliest
+  and latest part's with several load hosts); "totals (<why>)" = cpu_ns_after - cpu_ns_before
+  over the sampler's whole life (from/to its started/ended, null in older server.json) when the
+  series does not span the window. cpu_source: "proc" (the series' /proc) or the totals' own.
+  cpu_divisor_requests = the requests the server worked on: complete + the ones that reached it
+  but are not in complete (wrk: read errors; rate: read and timeout errors; ab: none, its
+  receive errors are in complete); not connect errors. cpu_ms_per_req = cpu_ms /
+  cpu_divisor_requests; cpu_ms_per_req_resolution = the CPU figure's bound (/proc's 2 ticks per
+  pid read, plus the interpolation at the edges; systemd's totals: 2 µs) / cpu_divisor_requests,
+  in ms: figures closer than their resolutions added are not ranked apart (whattouse, knee).
+  Null where server.json does not say pids_read (older runs).
+  peak_rss_mib = the highest summed VmRSS of the samples in the load window / 1024, rss_source
+  "samples in the load window"; without a series that spans it, server.json's peak_rss_kib when
+  the sampler read it from /proc ("proc readings over the sampler's run"); never systemd's
+  MemoryPeak (the unit's since it started: null, with a warning).
 * ideal_rps = c / delay; pct_of_ideal = 100 * rps / ideal_rps (the issue's definitions).
 * ab_ceiling_rps = n / (delay * (1 + ceil((n-1)/c))): ab sends one request alone
   and opens its other c connections only when it has answered, so with a server
@@ -143,7 +159,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchreport import compare, environment
+from benchreport import compare, environment, serverfigures
 from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, part_dirs, read_run)
@@ -213,9 +229,15 @@ class Record:
     late_sends: int | None = None
     connect_mean_ms: int | None = None
     connect_max_ms: int | None = None
+    #: the server's CPU over cpu_window and per request it worked on (cpu_divisor_requests), ± its
+    #: resolution (benchreport.serverfigures)
     cpu_ms: float | None = None
     cpu_ms_per_req: float | None = None
     cpu_source: str | None = None
+    cpu_window: dict[str, Any] | None = None
+    cpu_divisor_requests: int | None = None
+    cpu_ms_per_req_resolution: float | None = None
+    #: the server's peak memory in the load window (rss_source says where from)
     peak_rss_mib: float | None = None
     rss_source: str | None = None
     loadgen_cpu_pct: float | None = None
@@ -337,7 +359,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.ab_ceiling_rps = _round(ceiling, 3)
     rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
     rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
-    _server_figures(rec, files.server, warnings)
+    _server_figures(rec, files, parts, warnings)
     rec.blocked = files.blocked if rec.monitor else None
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
@@ -620,21 +642,23 @@ def _text(x: Any) -> str | None:
     return None if x is None else str(x)
 
 
-def _server_figures(rec: Record, server: dict[str, Any], warnings: list[str]) -> None:
-    """CPU time and peak memory of the mode's unit (server.json)."""
-    before, after = finite(server.get("cpu_ns_before")), finite(server.get("cpu_ns_after"))
-    cpu_ms = None
-    if before is not None and after is not None:
-        if after >= before:
-            cpu_ms = (after - before) / 1e6
-        else:
-            warnings.append("server CPU counter went backwards (processes exited?): CPU not reported")
-    rec.cpu_ms = _round(cpu_ms, 1)
-    rec.cpu_ms_per_req = _round(cpu_ms / rec.complete, 3) if (cpu_ms is not None and rec.complete) else None
-    rec.cpu_source = _text(server.get("cpu_source")) if cpu_ms is not None else None
-    rss_kib = finite(server.get("peak_rss_kib"))
-    rec.peak_rss_mib = _round(rss_kib / 1024.0, 1) if rss_kib is not None else None
-    rec.rss_source = _text(server.get("rss_source")) if rss_kib is not None else None
+def _server_figures(rec: Record, files: RunFiles, parts: list[Path], warnings: list[str]) -> None:
+    """CPU time and peak memory of the mode's unit over the load window (benchreport.serverfigures)."""
+    loadgens = [(d, read_run(d).loadgen) for d in parts] if parts else (
+        [(files.directory, files.loadgen)] if files.loadgen else [])
+    window, why = serverfigures.load_window(loadgens, rec.client)
+    found = serverfigures.server_figures(files.server, window, why)
+    warnings.extend(found.warnings)
+    if found.cpu_ns is not None:
+        cpu_ms = found.cpu_ns / 1e6
+        rec.cpu_ms, rec.cpu_source, rec.cpu_window = _round(cpu_ms, 1), found.cpu_source, found.cpu_window
+        divisor = serverfigures.cpu_divisor(rec.client, rec.complete, rec.failed_detail)
+        if divisor:
+            rec.cpu_divisor_requests, rec.cpu_ms_per_req = divisor, _round(cpu_ms / divisor, 3)
+            if found.resolution_ns is not None:
+                rec.cpu_ms_per_req_resolution = _round(found.resolution_ns / 1e6 / divisor, 3)
+    if found.peak_rss_kib is not None:
+        rec.peak_rss_mib, rec.rss_source = _round(found.peak_rss_kib / 1024.0, 1), found.rss_source
 
 
 def _client_cpu(rec: Record, cpu_ms: float | None, cores: int | None) -> float | None:

@@ -19,6 +19,11 @@ and CPU ms/request: lower is better):
   mode).
 * margin = how far the best is ahead, in % of the next one's figure:
   100 × (best − next) / next for req/s, 100 × (next − best) / next for the others.
+* resolution (CPU ms/request): a point's is its records' highest
+  cpu_ms_per_req_resolution (serverfigures); when the best and the next are
+  closer than their resolutions added, the measurement cannot tell them
+  apart: no margin is claimed ("within resolution"), whatever the noise. The
+  figure shows "± resolution" where that is over 5% of it.
 * noise: when both points carry a cv for the metric (repeat=K, K >= 2:
   compare.cv), the band is compare's, CV_FACTOR × the larger cv (in %), and a
   margin within it is "within noise"; otherwise there is no noise estimate and
@@ -39,13 +44,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchreport import compare
+from benchreport import compare, serverfigures
 from benchreport.runfiles import finite, integer
 from benchreport.summary import counts_for_stats
 
 Record = dict[str, Any]
 DASH = "–"
 WITHIN, AHEAD, NO_ESTIMATE = "within noise", "outside noise", "no noise estimate"
+#: The two figures are closer than their resolutions added (CPU ms/request: serverfigures): not ranked apart.
+WITHIN_RESOLUTION = "within resolution"
+#: The metrics whose records carry a resolution, and its field.
+RESOLUTION_KEY = {"cpu_ms_per_req": "cpu_ms_per_req_resolution"}
 #: How the terminal names each metric.
 SHORT_LABEL = {"rps": "req/s", "p99_ms": "p99", "cpu_ms_per_req": "CPU"}
 #: The figure's unit after it, in the terminal.
@@ -95,6 +104,11 @@ class Candidate:
     def cv(self, metric: str) -> float | None:
         return compare.cv(self.rep, metric)
 
+    def resolution(self, metric: str) -> float | None:
+        """The figure's resolution (its records' highest, serverfigures.point_resolution); None: exact."""
+        key = RESOLUTION_KEY.get(metric)
+        return serverfigures.point_resolution(self.records, key) if key else None
+
 
 @dataclass
 class Pick:
@@ -109,7 +123,7 @@ class Pick:
     margin_pct: float | None = None
     #: the noise band in % (CV_FACTOR × the larger cv); None: no noise estimate
     band_pct: float | None = None
-    #: WITHIN, AHEAD or NO_ESTIMATE; None without a next one
+    #: WITHIN, AHEAD, NO_ESTIMATE or WITHIN_RESOLUTION; None without a next one
     noise: str | None = None
 
 
@@ -154,6 +168,11 @@ def pick(metric: compare.Metric, candidates: list[Candidate]) -> Pick:
     if rival is None:
         return result
     result.next, result.next_value = rival
+    resolutions = (result.best.resolution(metric.key), result.next.resolution(metric.key))
+    if resolutions != (None, None) and serverfigures.within_resolution(
+            result.best_value, resolutions[0], result.next_value, resolutions[1]):
+        result.noise = WITHIN_RESOLUTION  # the measurement cannot tell them apart: no margin is claimed
+        return result
     if result.next_value != 0:
         ahead = (result.best_value - result.next_value) / result.next_value
         result.margin_pct = round(100.0 * (ahead if metric.higher_is_better else -ahead), 6)
@@ -210,10 +229,14 @@ def _fig(metric: compare.Metric, x: float | None) -> str:
 
 
 def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
-    """A figure as the table shows it: ≤ before an upper-bound p99, (median of K) for a repeated point."""
+    """A figure as the table shows it: ≤ before an upper-bound p99, ± its resolution where that is not
+    negligible, (median of K) for a repeated point."""
     if cand is None:
         return DASH
     text = _fig(p.metric, x)
+    res = cand.resolution(p.metric.key)
+    if serverfigures.shows_resolution(x, res):
+        text += f" ± {_fig(p.metric, res)}"
     if p.metric.key == "p99_ms" and any(r.get("p99_upper_bound") for r in cand.records) and cand.runs == 1:
         text = "≤" + text
     return text + (f" (median of {cand.runs})" if cand.runs > 1 else "")
@@ -234,6 +257,8 @@ def margin_text(p: Pick) -> str:
         return DASH
     if p.next is None:
         return "no other mode measured"
+    if p.noise == WITHIN_RESOLUTION:
+        return "no margin: within the two figures' resolutions (±), the measurement cannot tell them apart"
     if p.margin_pct is None:
         return "no margin (the next figure is 0)"
     ahead = f"{p.margin_pct:.1f}% ahead"
@@ -280,7 +305,10 @@ def markdown_section(records: list[Record]) -> list[str]:
         "A figure is the median of the point's repetitions when it ran more than once. Within noise: the "
         f"margin is at most {compare.CV_FACTOR:g} × the larger of the two points' CV (as compare's noise "
         "band)" + ("." if repeated else "; every point here ran once, so there is no noise estimate and "
-                   "the margins are given without a verdict (repeat=K gives one)."),
+                   "the margins are given without a verdict (repeat=K gives one).")
+        + (" Within resolution: two CPU figures closer than their resolutions (±) added, which the "
+           "measurement cannot tell apart, so no margin is claimed." if any(
+               p.noise == WITHIN_RESOLUTION for s in found for p in s.picks) else ""),
         "",
     ]
     head = ["c"] + (["delay s"] if vary_delay else []) + (["client"] if vary_client else [])
@@ -316,6 +344,8 @@ def _short(p: Pick) -> str:
     notes = []
     if p.next is None:
         notes.append("no other mode")
+    elif p.noise == WITHIN_RESOLUTION:
+        notes.append(f"{p.next.name} within resolution")
     elif p.margin_pct is not None:
         notes.append(f"{p.margin_pct:.1f}% ahead, " + {WITHIN: "within noise", AHEAD: "outside noise",
                                                          NO_ESTIMATE: "no noise estimate"}[p.noise])

@@ -212,8 +212,8 @@ def test_report_md_ranks_the_knees(records):
     section = md.split("## Knee\n")[1].split("\n## ")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
     assert rows == [
-        "| 1 | uwsgi-gevent | tuned | 100 | 1195 | 0.835 | 50, 100 (2), 150 | p99 2085.24 ms > 1500 ms at 150 req/s |",
-        "| 2 | granian | tuned | 50 | 1016 | 1.570 | 50, 100, 150 | 4 failed requests at 100 req/s |",
+        "| 1 | uwsgi-gevent | tuned | 100 | 1195 | 0.780 | 50, 100 (2), 150 | p99 2085.24 ms > 1500 ms at 150 req/s |",
+        "| 2 | granian | tuned | 50 | 1016 | 1.467 | 50, 100, 150 | 4 failed requests at 100 req/s |",
     ]
     assert "| rate /s |" in md.split("## Knee")[0]  # the table's rate column
     assert "Constant-rate runs (client rate, bench-rate.py)" in md
@@ -231,8 +231,8 @@ def test_what_to_use_leaves_rate_runs_out(records):
 def test_the_short_version_names_the_knees(records):
     assert short.lines(records, Path("/r/report.html")) == [
         "In short (7 runs of 2 modes; points ran up to 2 times: medians):",
-        "  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.835 ms/request)",
-        "                             granian/tuned 50 req/s (p99 1016 ms, CPU 1.570 ms/request)",
+        "  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.780 ms/request)",
+        "                             granian/tuned 50 req/s (p99 1016 ms, CPU 1.467 ms/request)",
         "  report.html                /r/report.html",
     ]
 

@@ -83,7 +83,11 @@ def test_figures_come_from_the_raw_files(run_dir, modes):
     cpu_ms = (server["cpu_ns_after"] - server["cpu_ns_before"]) / 1e6
     assert rec["cpu_ms"] == cpu_ms and rec["cpu_ms_per_req"] == round(cpu_ms / 50, 3)
     assert rec["peak_rss_mib"] == round(server["peak_rss_kib"] / 1024, 1)
-    assert (rec["cpu_source"], rec["rss_source"]) == ("proc", "proc")
+    # this run's server.json has no samples and its loadgen.json no started/ended: the sampler's totals
+    assert (rec["cpu_source"], rec["rss_source"]) == ("proc", "proc readings over the sampler's run")
+    assert rec["cpu_window"] == {"from": None, "to": None, "s": None,
+                                 "source": "totals (no load window: loadgen.json has no started/ended)"}
+    assert rec["cpu_divisor_requests"] == 50 and rec["cpu_ms_per_req_resolution"] is None  # no pids_read
     assert (rec["client_rc"], rec["started_at"], rec["ended_at"]) == (lg["ab_rc"], lg["started_at"], lg["ended_at"])
     assert rec["warnings"] == []
     assert rec["host_cpu_pct"] == round(cpu_stat_busy_pct(lg["cpu_stat_before"], lg["cpu_stat_after"]), 1)

@@ -1,29 +1,45 @@
 #!/usr/bin/python3
-"""Sample a systemd unit's CPU time and peak memory while a bench runs.
+"""Sample a systemd unit's CPU time and memory while a bench runs.
 
 Runs on the app host with the system Python (stdlib only). Writes one JSON
 object to --out when stopped (SIGTERM/SIGINT, --stop-file appearing, or after --max-seconds):
 
     {"unit", "cpu_ns_before", "cpu_ns_after", "cpu_source", "peak_rss_kib",
-     "rss_source", "rss_samples",
+     "rss_source", "rss_samples", "memory_peak_kib", "started", "ended",
+     "clk_tck", "pids_read",
      "samples": [{"t": 1795320598.25, "cpu_ns": 250000000, "rss_kib": 33864}, ...],
-     "sample_every_s": 1.0, "samples_cpu_source": "proc"}
+     "sample_every_s": 0.25, "samples_cpu_source": "proc"}
 
-systemd's own figures are used where they are set; inside containers without
-cgroup v2 controllers they read "[not set]", so CPU and RSS fall back to sums
-over the pids of the unit's cgroup, read from /proc.
+cpu_ns_before/after are taken at the sampler's first and last readings
+(started and ended: the wall clock, Unix s, before the first and after the
+last): systemd's CPUUsageNSec where it is set (cpu_source "systemd");
+inside containers without cgroup v2 controllers it reads "[not set]", so
+the sum over the pids of the unit's cgroup, read from /proc (cpu_source
+"proc"). peak_rss_kib is the highest summed VmRSS of those pids over the
+sampler's readings (rss_source "proc"; rss_samples: how many), its whole
+life: from before "go" to after every load host is done. memory_peak_kib
+is systemd's MemoryPeak / 1024 (null where not set): the unit's peak since
+it started, which carries over from earlier runs while a mode is kept
+running, so it is not the run's.
 
-samples is the run as a series, for report.html's timeline: t is the wall
-clock (Unix seconds, ms precision: it lines up with the clients' own
-timestamps), cpu_ns the unit's pids' cumulative CPU (utime + stime from /proc,
-whatever cpu_source the totals have: /proc is read every --interval anyway,
-where systemd's counter would cost a systemctl call per reading) and rss_kib
-their summed VmRSS. The first is the baseline reading (before "go"), then at
-most one every sample_every_s (SAMPLE_EVERY_S, 1 s); CPU per second is the
-difference of two consecutive samples. At most MAX_SAMPLES are kept: past
-that every other one is dropped and sample_every_s doubles, so a long run
-keeps its whole span in a bounded file. Empty when the unit's cgroup was not
-found.
+clk_tck is the tick /proc counts CPU in (utime and stime, each truncated to
+a tick); pids_read how many pids the sampler read over its life. A CPU
+difference from /proc is exact to within 2 ticks per pid (utime and stime
+are truncated separately at each reading): benchreport.serverfigures
+bounds the report's CPU per request with them.
+
+samples is the run as a series, for the report's load window and its
+timeline: t is the wall clock (Unix seconds, ms precision: it lines up with
+the clients' own timestamps), cpu_ns the unit's pids' cumulative CPU
+(utime + stime from /proc, whatever cpu_source the totals have: /proc is
+read every --interval anyway, where systemd's counter would cost a
+systemctl call per reading) and rss_kib their summed VmRSS. The first is
+the baseline reading (before "go"), then at most one every sample_every_s
+(SAMPLE_EVERY_S, 0.25 s), and the last reading always (taken once stopped,
+after the load hosts are done: the series spans the load). At most
+MAX_SAMPLES are kept: past that every other one is dropped and
+sample_every_s doubles, so a long run keeps its whole span in a bounded
+file. Empty when the unit's cgroup was not found.
 """
 
 import argparse
@@ -36,8 +52,12 @@ import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CGROUP_ROOTS = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup", "/sys/fs/cgroup/unified")
-#: The series' spacing (at most one sample per this many seconds) and its bound (then thinned).
-SAMPLE_EVERY_S = 1.0
+#: The series' spacing (at most one sample per this many seconds) and its bound (then thinned). The
+#: report takes the server's CPU and peak memory over the load window from the series, interpolating
+#: at the window's edges: a short run (n=10 lasts well under a second) needs samples that close
+#: around and inside it. 0.25 s is the default --interval, so every reading is kept, and 3600 of
+#: them cover 15 minutes before the first thinning.
+SAMPLE_EVERY_S = 0.25
 MAX_SAMPLES = 3600
 
 
@@ -128,7 +148,8 @@ class ProcSampler:
         self.every = SAMPLE_EVERY_S
         self.kept_at = None  # time.monotonic() of the series' last sample
 
-    def sample(self, baseline=False):
+    def sample(self, baseline=False, last=False):
+        """Read every pid of the unit; last: the final reading, kept in the series whatever its spacing."""
         rss = 0
         for pid in unit_pids(self.cgroup):
             try:
@@ -142,18 +163,22 @@ class ProcSampler:
         self.peak_rss = max(self.peak_rss, rss)
         self.samples += 1
         if self.cgroup is not None:
-            self.keep(rss)
+            self.keep(rss, force=last)
 
-    def keep(self, rss_kib):
-        """Add this reading to the series when the last one is sample_every_s old; thin it past MAX_SAMPLES."""
+    def keep(self, rss_kib, force=False):
+        """Add this reading to the series when the last one is sample_every_s old (or force); thin it past
+        MAX_SAMPLES."""
         now = time.monotonic()
-        if self.kept_at is not None and now - self.kept_at < self.every:
+        if not force and self.kept_at is not None and now - self.kept_at < self.every:
             return
         self.kept_at = now
         cpu_ns = sum(self.last.values()) * 10**9 // CLK_TCK
         self.series.append({"t": round(time.time(), 3), "cpu_ns": cpu_ns, "rss_kib": rss_kib})
         if len(self.series) > MAX_SAMPLES:
+            newest = self.series[-1]
             self.series = self.series[::2]  # the first (baseline) stays; evenly spaced again
+            if force and self.series[-1] is not newest:
+                self.series.append(newest)  # the final reading closes the series
             self.every *= 2
 
     def cpu_ns(self):
@@ -176,6 +201,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
 
+    started = time.time()
     sysd_before = systemd_figures(args.unit)
     sampler = ProcSampler(args.unit)
     sampler.sample(baseline=True)
@@ -187,7 +213,10 @@ def main():
             break
         time.sleep(args.interval)
         sampler.sample()
+    # stopped once the load hosts are done: this reading closes the series after the load window
+    sampler.sample(last=True)
     sysd_after = systemd_figures(args.unit)
+    ended = time.time()
 
     result = {"unit": args.unit}
     if sysd_before.get("CPUUsageNSec") is not None and sysd_after.get("CPUUsageNSec") is not None:
@@ -196,11 +225,11 @@ def main():
     else:
         before, after = sampler.cpu_ns()
         result.update(cpu_ns_before=before, cpu_ns_after=after, cpu_source="proc")
-    if sysd_after.get("MemoryPeak") is not None:
-        result.update(peak_rss_kib=sysd_after["MemoryPeak"] // 1024, rss_source="systemd")
-    else:
-        result.update(peak_rss_kib=sampler.peak_rss or None, rss_source="proc")
-    result["rss_samples"] = sampler.samples
+    # systemd's MemoryPeak is the unit's since it started (a kept mode carries it over): kept aside
+    result.update(peak_rss_kib=sampler.peak_rss or None, rss_source="proc", rss_samples=sampler.samples)
+    peak = sysd_after.get("MemoryPeak")
+    result.update(memory_peak_kib=None if peak is None else peak // 1024, started=round(started, 3),
+                  ended=round(ended, 3), clk_tck=CLK_TCK, pids_read=len(sampler.last))
     result.update(samples=sampler.series, sample_every_s=sampler.every, samples_cpu_source="proc")
     with open(args.out + ".tmp", "w") as fh:
         json.dump(result, fh)
