@@ -70,9 +70,11 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   summed; each part in `parts` with its own rate, p99_service_ms, lag_p99_ms,
   late_sends.
 * knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
-  highest rate with it and every lower one at p99 <= 1.5 x delay and 0 failed
-  (benchreport.knee says how), on every rate record of the group; null for
-  ab and wrk.
+  highest rate with it and every lower one at p99 <= 1.5 x delay, 0 failed
+  and every repetition present and clean (benchreport.knee says how), on
+  every rate record of the group; null for ab and wrk.
+* A rate run whose client exited non-zero (loadgen.json's rate_rc) has an
+  error ("bench-rate.py exited 1"): its figures may be a partial run's.
 
 Several load hosts (the plan runner: run.json's `parts`, each host's files in
 <name>/loadgen/<host>/, see benchreport.runfiles): one record per run, its
@@ -732,6 +734,8 @@ def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: li
         errors.append(run.error)
     if files.loadgen.get("interrupted"):
         errors.append(f"bench-rate.py was interrupted ({files.loadgen['interrupted']})")
+    if rec.client_rc is not None and rec.client_rc != 0:  # its figures may be a partial run's
+        errors.append(f"bench-rate.py exited {rec.client_rc}")
     rec.capped = run.capped
     if run.complete is None:
         return

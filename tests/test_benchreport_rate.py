@@ -188,7 +188,7 @@ def test_knee_rules():
     assert top.knee_rps == 100 and top.open_ended and knee.knee_text(top) == "≥ 100 req/s"
     assert top.why == "every rate run passed: the knee is at least 100 req/s (the highest run)"
     broken = one([rate_record("a", 50, 1100), rate_record("a", 100, 1100, error="no answer")])
-    assert broken.knee_rps == 50 and broken.why == "no run without an error at 100 req/s"
+    assert broken.knee_rps == 50 and broken.why == "repetition 1: no answer at 100 req/s"
     capped = one([rate_record("a", 50, 1100, client_detail={"unsent": 7})])
     assert capped.knee_rps is None and capped.why == "7 requests left unsent (capped) at 50 req/s"
     flat = one([rate_record("a", 50, 10, delay=0)])
@@ -202,6 +202,81 @@ def test_knee_rules():
     assert [k.mode for k in tied] == ["d", "b", "a", "c"]
     # ab and wrk records have no knee
     assert knee.knees([{**rate_record("a", 50, 1000), "client": "wrk"}]) == []
+
+
+def sweep_of_three(tmp_path: Path) -> Path:
+    """The sweep with uwsgi-gevent's 100 req/s planned three times (repeats=3): r1, r2 and r3 (r1's copy)."""
+    from benchrun import edit_json
+
+    run_dir = tmp_path / "rate-sweep"
+    shutil.copytree(SWEEP, run_dir, ignore=shutil.ignore_patterns("README.md"))
+    shutil.copytree(run_dir / "uwsgi-gevent-tuned-rate100-r1", run_dir / "uwsgi-gevent-tuned-rate100-r3")
+    for k in (1, 2, 3):
+        edit_json(run_dir / f"uwsgi-gevent-tuned-rate100-r{k}" / "run.json", repeats=3, repetition=k,
+                  name=f"uwsgi-gevent-tuned-rate100-r{k}")
+    return run_dir
+
+
+def break_repetition(folder: Path, how: str) -> None:
+    """One way a repetition goes wrong, made in its run folder as the bench would leave it."""
+    from benchrun import edit_json
+
+    if how == "no answers":  # every request timed out: rate.json with complete 0
+        edit_json(folder / "rate.json", complete=0, ok=0, status_counts={}, failed=400, rps=None,
+                  errors={"connect": 0, "read": 0, "timeout": 400}, latency_us={}, service_latency_us={},
+                  latency_hist_ms=[])
+    elif how == "error":
+        edit_json(folder / "outcome.json", error="the app host stopped answering ssh")
+    elif how == "interrupted":
+        edit_json(folder / "loadgen.json", interrupted="SIGTERM")
+    elif how == "killed":
+        edit_json(folder / "loadgen.json", killed=True)
+    elif how == "client rc":
+        edit_json(folder / "loadgen.json", rate_rc=1)
+    elif how == "missing file":
+        (folder / "rate.json").unlink()
+    elif how == "absent":
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("how, why", [
+    ("no answers", "repetition 3: no answer from the server to 400 requests sent (connect 0, read 0, timeout 400)"),
+    ("error", "repetition 3: the app host stopped answering ssh"),
+    ("interrupted", "repetition 3: bench-rate.py was interrupted (SIGTERM)"),
+    ("killed", "repetition 3: rate was killed: it outlived its time limit and timeout (bench hard cap)"),
+    ("client rc", "repetition 3: bench-rate.py exited 1"),
+    ("missing file", "repetition 3: rate.json missing: bench-rate.py did not run or its output was not fetched"),
+    ("absent", "repetition 3 of 3: planned, no record"),
+])
+def test_a_lost_repetition_fails_its_rate(tmp_path, how, why):
+    """Two clean repetitions at 100 req/s and a third that went wrong: the rate fails, its why names the
+    repetition (the README's rule: any failed or unsent request in any repetition fails the rate)."""
+    run_dir = sweep_of_three(tmp_path)
+    clean = {(r["mode"], r["rate"]): r["knee_rps"] for r in build_summary(run_dir, load_modes())}
+    assert clean[("uwsgi-gevent", 100.0)] == 100.0  # three clean repetitions keep the knee at 100
+    break_repetition(run_dir / "uwsgi-gevent-tuned-rate100-r3", how)
+    recs = [r for r in build_summary(run_dir, load_modes()) if r["mode"] == "uwsgi-gevent"]
+    assert {(r["knee_rps"], r["knee_why"]) for r in recs} == {(50.0, f"{why} at 100 req/s")}
+    (found,) = [k for k in knee.knees(recs)]
+    assert found.steps[1].failures == [why]
+
+
+def test_every_lost_repetition_is_listed_in_order():
+    """The why names the first; Step.failures has them all, a planned repetition without a record last."""
+    recs = [rate_record("a", 50, 1100, repetition=k, repeats_planned=4) for k in (1, 2, 3)]
+    recs[2]["error"] = "rate.json missing"
+    recs[0]["client_rc"] = 2
+    (found,) = knee.knees(recs)
+    assert found.knee_rps is None and found.why == "repetition 1: the client exited 2 at 50 req/s"
+    assert found.steps[0].failures == ["repetition 1: the client exited 2", "repetition 3: rate.json missing",
+                                       "repetition 4 of 4: planned, no record"]
+    expected = one_knee([rate_record("a", 50, 1100, expected="hang", as_expected=True)])
+    assert expected.why == "repetition 1: expected failure (hang) at 50 req/s"
+
+
+def one_knee(recs: list[dict]) -> knee.Knee:
+    (found,) = knee.knees(recs)
+    return found
 
 
 # -- report.md, what to use, the terminal -------------------------------------------------------
