@@ -575,7 +575,8 @@ def point_notes(a: Mapping[str, Any], b: Mapping[str, Any], recs_a: list[Mapping
     notes += [f"p99 in {side} is an upper bound (its load hosts' highest)" for side, rec in (("A", a), ("B", b))
               if rec.get("p99_upper_bound")]
     notes += [f"p99 in {side} is a lower bound ({LOWER_MARK}): failed requests are not in it"
-              for side, recs in (("A", recs_a or [a]), ("B", recs_b or [b])) if bound(recs, "p99_ms") in ("lower", "none")]
+              for side, recs in (("A", recs_a or [a]), ("B", recs_b or [b]))
+              if bound(recs, "p99_ms") in ("lower", "none")]
     notes += [f"client-limited in {side}: {rec.get('client_limited_why')}" for side, rec in (("A", a), ("B", b))
               if rec.get("client_limited")]
     return notes
