@@ -88,3 +88,37 @@ def test_a_p99_without_its_failed_requests_is_a_lower_bound(run, raw_dir, bound)
     rec = one(DATA / run, raw_dir)
     assert rec["p99_ms"] is not None
     assert rec["p99_lower_bound"] is bound
+
+
+def test_report_md_marks_a_lower_bound_p99_and_explains_it():
+    """report.md (and report.html's table, the terminal's: render's columns): ≥ before the p99, a footnote
+    under the table, a note for the run; ≶ when it is an upper bound too; the ≤ mark stays."""
+    from benchreport import render
+
+    records = build_summary(DATA / "rate-sweep", {})
+    rec = next(r for r in records if r["raw_dir"] == "granian-tuned-rate150")
+    assert render._p99(rec) == "≥" + render._ms(rec["p99_ms"])
+    md = render.markdown(records, "rate-sweep")
+    assert f"| ≥{render._ms(rec['p99_ms'])} |" in md
+    assert ("≥ p99 is a lower bound: the run's failed requests (errors, timeouts) are not in its percentiles, so "
+            "the p99 of all the requests sent is at least that.") in md
+    assert "p99 is a lower bound (≥): 24 failed requests (errors, timeouts) are not in it" in md
+    both = {**rec, "p99_upper_bound": True}
+    assert render._p99(both) == "≶" + render._ms(rec["p99_ms"])
+    assert "≶ a p99 that is both that and the highest of its load hosts' p99" in render.p99_bound_footnote([both])
+    upper = {**rec, "p99_lower_bound": False, "p99_upper_bound": True}
+    assert render._p99(upper) == "≤" + render._ms(rec["p99_ms"]) and render.p99_bound_footnote([upper]) is None
+    assert render.p99_bound_footnote([r for r in records if not r["p99_lower_bound"]]) is None
+
+
+def test_report_html_marks_a_lower_bound_p99(tmp_path):
+    from benchreport import html, render
+
+    run = tmp_path / "rate-sweep"
+    shutil.copytree(DATA / "rate-sweep", run, ignore=shutil.ignore_patterns("README.md"))
+    records = build_summary(run, {})
+    text = html.write(run, records, "rate-sweep").read_text()
+    assert "≥ p99 is a lower bound: the run" in text
+    rate150 = next(r for r in records if r["raw_dir"] == "granian-tuned-rate150")
+    assert f"≥{render._ms(rate150['p99_ms'])}<" in text  # the table of every run (render's columns)
+    assert "\\u2265 a lower bound: failed requests are not in it" in text  # the knee chart's hover (plotly's JSON)
