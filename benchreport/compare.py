@@ -94,7 +94,11 @@ Keys read for noise (the one place; the repeat feature writes them):
                                            when present, unless repeats < 2 (min and
                                            max are not read)
 
-with metric one of "rps", "p99_ms", "cpu_ms_per_req".
+with metric one of "rps", "p99_ms", "cpu_ms_per_req". And from every usable
+repetition's record: record[metric] (the Mann-Whitney test's values),
+record["failed"] and record["complete"] (the failed share, summed over them),
+record["p99_lower_bound"] and record["p99_upper_bound"] (a p99 that is only a
+bound on any of them is one for the point).
 
 Exit status (EXIT_*): 0 no point regressed; 1 at least one regressed;
 2 a run not found, without a readable summary.json, no point in common, a
