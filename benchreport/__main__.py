@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if share:
         print(f"Bench time: {share}")
     print(render.text_table(records))
-    footnote = render.client_limited_footnote(records)
-    if footnote:
-        print(footnote)
+    for footnote in (render.client_limited_footnote(records), render.p99_bound_footnote(records)):
+        if footnote:
+            print(footnote)
     best = render.what_to_use_lines(records)
     if best:
         print("\nWhat to use (best mode by req/s, p99, CPU per request; margin over the next mode; "

@@ -15,29 +15,56 @@ agree: a change of flags changes the figures for reasons that are not the
 server's.
 
 Metrics (METRICS): req/s (higher is better), p99 ms and CPU ms/request (lower
-is better). Their change is 100 × (B − A) / A, in %. Verdict per metric:
+is better). Their change is 100 × (B − A) / A, in %. Verdict per metric, and
+the test that gave it (MetricChange.test: text, JSON and compare.html say it):
 
-* within noise: |change| <= the noise band;
+* within noise: |change| <= the noise band ("band");
 * faster / slower: outside the band, better / worse (for p99 and CPU ms/req,
-  "faster" means lower).
+  "faster" means lower). With 3 or more repetitions a side (their own values:
+  each repetition is a record of summary.json) only when the one-sided exact
+  Mann-Whitney U test (benchreport.mannwhitney) on those values, in the
+  change's direction, gives p <= MW_ALPHA (0.05), else within noise
+  ("band+mann-whitney p=0.05", "band+mann-whitney p=0.2"); with 3 vs 3 the
+  smallest p there is is 1/20 = 0.05: every B repetition beyond every A one.
+  With 2 repetitions on a side, the band alone ("band").
+* needs repeats: a side without a spread of its own (one run, no cv): a
+  change beyond the band is reported ("slower (needs repeats)", test "needs
+  repeats") but never regresses or improves the point, so a CI job does not
+  fail on one run's noise. Run the point with repeat=K (3 or more for the
+  significance test).
+* undecided: a p99 that is only a bound (summary.json's p99_lower_bound:
+  failed requests are not in it, so the true p99 is at least the figure;
+  p99_upper_bound: the highest of its load hosts', at most) leaves the
+  verdict open when the true figure could fall on the other side ("bounds:
+  B's p99 is a lower bound"): a p99 "improvement" whose B is a lower bound is
+  no improvement. The table marks such figures ≥ (lower bound), ≤ (upper
+  bound), ≶ (both: no bound either way).
 
-Noise band, per metric and point (noise_band):
+Noise band, per metric and point (noise_band): the floor, or when both
+records carry a coefficient of variation for the metric (the repeat
+feature's keys, below; summary.json's is the SAMPLE stdev / mean) max(floor,
+CV_FACTOR (2) × max(cv_A, cv_B)). The floor (point_floors): `--noise PCT`
+for every metric when given, else benchreport/noise_floors.json's
+(benchreport.noisefloors) for the point's client, metric and run length (its
+n); the comparison says when those floors are PROVISIONAL (not measured).
 
-* when both records carry a coefficient of variation for the metric (the
-  repeat feature's keys, below): 2 × max(cv_A, cv_B) — two spreads of the
-  noisier run, so a change within what the repeats themselves scattered is
-  not called a change (`--noise` does not apply: the runs' own spread is
-  the better estimate);
-* otherwise (single runs, today's summaries) the floor, `--noise`, default
-  DEFAULT_NOISE_PCT (5%): "no noise estimate (single runs)".
+Failed requests: the share failed / (complete + failed) over the point's
+counted repetitions (failed and complete summed), in %: every request that
+ended, answered or failed (a failed request that was answered, a non-2xx,
+counts in both, so the share is a slight underestimate, the same on both
+sides). A rise of more than FAILED_SHARE_PP (0.1) percentage points, or any
+rise from 0 failed, regresses the point; a fall of more than that, or to 0
+failed, is a reason to call it improved; a point whose share rose at all is
+never improved (mixed when a metric was faster).
 
-Regression, per point: a metric outside its band AND worse by more than
-`--threshold` (default DEFAULT_THRESHOLD_PCT, 10%), i.e. worse by more than
-max(band, threshold); or failed requests went from 0 to more than 0.
-Improvement mirrors it: a metric better by more than max(band, threshold), or
-failed requests from more than 0 to 0, and no metric slower. Point verdicts
-(POINT_VERDICTS): regressed > improved > mixed (faster and slower metrics,
-all within the threshold) > slower > faster > within noise.
+Regression, per point: a metric with a verdict (not "needs repeats", not
+undecided) outside its band AND worse by more than `--threshold` (default
+DEFAULT_THRESHOLD_PCT, 10%), i.e. worse by more than max(band, threshold),
+and significant when tested; or the failed share rose (above). Improvement
+mirrors it, with no metric slower and the failed share not risen. Point
+verdicts (POINT_VERDICTS): regressed > improved > mixed (faster and slower
+metrics, all within the threshold; or faster with a failed share that rose)
+> slower > faster > within noise.
 
 Not compared: a point whose record, in either run, has an error or an
 expected failure (run.json or the mode table expects the mode to fail, e.g.
@@ -50,8 +77,10 @@ Repetitions (repeat=K) are one point (repeat_group): records of a point that
 each carry their own `repetition` number (or, without those, of which one
 carries `repeats` >= 2). The point is compared on its first usable record
 (representative): every repetition carries the same stats, so the median is
-compared and the cv sets the band; a note says "median of k of K
-repetitions" (and how many were left out: an error or expected failure).
+compared and the cv sets the band; the usable repetitions' own figures go to
+the Mann-Whitney test, their failed and complete to the failed share; a note
+says "median of k of K repetitions" (and how many were left out: an error or
+expected failure).
 
 Keys read for noise (the one place; the repeat feature writes them):
 
@@ -65,11 +94,16 @@ Keys read for noise (the one place; the repeat feature writes them):
                                            when present, unless repeats < 2 (min and
                                            max are not read)
 
-with metric one of "rps", "p99_ms", "cpu_ms_per_req".
+with metric one of "rps", "p99_ms", "cpu_ms_per_req". And from every usable
+repetition's record: record[metric] (the Mann-Whitney test's values),
+record["failed"] and record["complete"] (the failed share, summed over them),
+record["p99_lower_bound"] and record["p99_upper_bound"] (a p99 that is only a
+bound on any of them is one for the point).
 
 Exit status (EXIT_*): 0 no point regressed; 1 at least one regressed;
 2 a run not found, without a readable summary.json, no point in common, a
-bad command line, or --html's page not written.
+bad command line, noise_floors.json unreadable, or --html's page not
+written.
 """
 
 from __future__ import annotations
@@ -84,6 +118,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchreport import mannwhitney, noisefloors
 from benchreport.runfiles import finite, integer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +128,17 @@ SUMMARY = "summary.json"
 
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 
-DEFAULT_NOISE_PCT = 5.0
 DEFAULT_THRESHOLD_PCT = 10.0
-#: band = CV_FACTOR × max(cv_A, cv_B), when both records carry a cv.
+#: band = max(floor, CV_FACTOR × max(cv_A, cv_B)), when both records carry a cv.
 CV_FACTOR = 2.0
+#: A rise of the failed share by more than this many percentage points regresses a point (any rise from 0 does).
+FAILED_SHARE_PP = 0.1
+#: The Mann-Whitney test runs with at least this many repetitions' values a side...
+MW_MIN_REPEATS = 3
+#: ...and a change is faster or slower only at a one-sided p at most this.
+MW_ALPHA = 0.05
+#: MetricChange.test: what gave the verdict.
+TEST_BAND, TEST_NEEDS_REPEATS = "band", "needs repeats"
 
 # The repeat feature's keys (see the module's docstring).
 REPEATS_KEY = "repeats"
@@ -108,11 +150,14 @@ MEDIAN_KEY = "median"
 #: rate: a constant-rate run's scheduled req/s (client rate); a point without one leaves it out of its JSON.
 POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route", "rate")
 
-FASTER, SLOWER, NOISE, NOT_MEASURED = "faster", "slower", "within noise", "not measured"
+FASTER, SLOWER, NOISE, NOT_MEASURED, UNDECIDED = "faster", "slower", "within noise", "not measured", "undecided"
 REGRESSED, IMPROVED, MIXED = "regressed", "improved", "mixed"
 POINT_VERDICTS = (REGRESSED, IMPROVED, MIXED, SLOWER, FASTER, NOISE)
 COMPARED, NOT_COMPARABLE, ONLY_A, ONLY_B = "compared", "not comparable", "only in A", "only in B"
 DASH = "–"
+#: Before a figure that is only a bound (render.py's marks): at least, at most, neither.
+LOWER_MARK, UPPER_MARK, NO_BOUND_MARK = "≥", "≤", "≶"
+BOUND_MARKS = {"lower": LOWER_MARK, "upper": UPPER_MARK, "none": NO_BOUND_MARK}
 
 #: A comparison's points are matched on this tuple (normalised by point_key).
 Point = tuple[Any, ...]
@@ -153,11 +198,22 @@ class MetricChange:
     verdict: str
     regressed: bool = False
     improved: bool = False
+    #: what gave the verdict: "band", "band+mann-whitney p=0.05", "needs repeats", "bounds: ..."; "" not measured
+    test: str = TEST_BAND
+    floor_pct: float | None = None
+    p_value: float | None = None
+    #: a p99 that is only a bound: "lower", "upper" or "none" (both: no bound either way); None: exact
+    a_bound: str | None = None
+    b_bound: str | None = None
+    #: both sides carry a cv (ran 2+ times): the band can be measured, a verdict can be given
+    cvs: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "change_pct": _round(self.change_pct, 2),
                 "band_pct": _round(self.band_pct, 2), "band_from": self.band_from,
-                "verdict": self.verdict, "regressed": self.regressed, "improved": self.improved}
+                "verdict": self.verdict, "regressed": self.regressed, "improved": self.improved,
+                "test": self.test, "floor_pct": _round(self.floor_pct, 2), "p_value": _round(self.p_value, 4),
+                "a_bound": self.a_bound, "b_bound": self.b_bound}
 
 
 @dataclass
@@ -170,6 +226,9 @@ class PointResult:
     metrics: list[MetricChange] = field(default_factory=list)
     failed_a: int | None = None
     failed_b: int | None = None
+    #: failed / (complete + failed) in %, over the point's counted repetitions
+    failed_share_a: float | None = None
+    failed_share_b: float | None = None
     #: why the point regressed or improved; why it is not comparable
     reasons: list[str] = field(default_factory=list)
     #: what a reader should know (capped runs, percentiles measured differently...)
@@ -179,7 +238,8 @@ class PointResult:
         out: dict[str, Any] = {"point": self.point, "label": point_label(self.point), "status": self.status}
         if self.status == COMPARED:
             out.update(verdict=self.verdict, metrics={m.metric: m.as_dict() for m in self.metrics},
-                       failed={"a": self.failed_a, "b": self.failed_b})
+                       failed={"a": self.failed_a, "b": self.failed_b},
+                       failed_share_pct={"a": _round(self.failed_share_a, 4), "b": _round(self.failed_share_b, 4)})
         out.update(reasons=self.reasons, notes=self.notes)
         return out
 
@@ -190,9 +250,11 @@ class Comparison:
 
     run_a: Path
     run_b: Path
-    noise_pct: float
+    #: --noise: one floor for every metric; None: the floors file's
+    noise_pct: float | None
     threshold_pct: float
     points: list[PointResult]
+    floors: noisefloors.Floors | None = None
 
     def compared(self) -> list[PointResult]:
         return [p for p in self.points if p.status == COMPARED]
@@ -211,6 +273,10 @@ class Comparison:
 
     def band_sources(self) -> set[str]:
         return {m.band_from for p in self.compared() for m in p.metrics if m.verdict != NOT_MEASURED}
+
+    def tests(self) -> set[str]:
+        """The tests that gave the compared metrics' verdicts ("band", "needs repeats", "band+mann-whitney")."""
+        return {m.test.split(" p=")[0].split(":")[0] for p in self.compared() for m in p.metrics if m.test}
 
 
 # -- reading the runs ---------------------------------------------------------------------------
@@ -306,11 +372,58 @@ def _stat(rec: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
 
 
 def noise_band(a: Mapping[str, Any], b: Mapping[str, Any], metric: str, floor_pct: float) -> tuple[float, str]:
-    """The band (in %) a change must leave to count, and where it came from ("cv" or "floor")."""
+    """The band (in %) a change must leave to count, and where it came from: "cv" when both records carry
+    one and CV_FACTOR × the larger is over the floor, else "floor" (a cv of two or three values can be
+    near 0 by chance: the floor, the measured run-to-run spread, still holds)."""
     cv_a, cv_b = cv(a, metric), cv(b, metric)
     if cv_a is None or cv_b is None:
         return floor_pct, "floor"
-    return 100.0 * CV_FACTOR * max(cv_a, cv_b), "cv"
+    from_cv = 100.0 * CV_FACTOR * max(cv_a, cv_b)
+    return (from_cv, "cv") if from_cv > floor_pct else (floor_pct, "floor")
+
+
+def point_floors(key: Point, noise_pct: float | None, floors: noisefloors.Floors | None) -> dict[str, float]:
+    """Each metric's floor in % for a point: --noise when given, else the floors file's for its client,
+    metric and n."""
+    if noise_pct is not None or floors is None:
+        return {m.key: noise_pct if noise_pct is not None else 0.0 for m in METRICS}
+    point = point_dict(key)
+    return {m.key: floors.floor(point["client"], m.key, point["n"]) for m in METRICS}
+
+
+def bound(recs: list[Mapping[str, Any]], metric: str) -> str | None:
+    """A p99 that is only a bound on some of its counted records: "lower" (failed requests not in it),
+    "upper" (its load hosts' highest), "none" (both); None: exact, or another metric."""
+    if metric != "p99_ms":
+        return None
+    lower = any(r.get("p99_lower_bound") for r in recs)
+    upper = any(r.get("p99_upper_bound") for r in recs)
+    return "none" if lower and upper else "lower" if lower else "upper" if upper else None
+
+
+def _open_sides(a_bound: str | None, b_bound: str | None, rise: bool | None) -> list[str]:
+    """The sides whose bound lets their true figure fall where the verdict would change (rise: B's figure is
+    above A's beyond the band, False below, None within the band)."""
+    def open_up(side: str | None) -> bool:
+        return side in ("lower", "none")
+
+    def open_down(side: str | None) -> bool:
+        return side in ("upper", "none")
+
+    if rise is None:  # within noise: any bound could take the true figure out of the band
+        return [s for s, b in (("A", a_bound), ("B", b_bound)) if b is not None]
+    if rise:  # B above A: undone if B might be lower or A higher
+        return [s for s, bad in (("A", open_up(a_bound)), ("B", open_down(b_bound))) if bad]
+    return [s for s, bad in (("A", open_down(a_bound)), ("B", open_up(b_bound))) if bad]
+
+
+BOUND_WORDS = {"lower": "a lower bound (failed requests are not in it)", "upper": "an upper bound (its load hosts' "
+               "highest)", "none": "no bound either way (failed requests not in it, and its load hosts' highest)"}
+
+
+def values(recs: list[Mapping[str, Any]], metric: str) -> list[float]:
+    """The point's usable repetitions' own figures of a metric (the Mann-Whitney test's samples)."""
+    return [v for r in recs if not_comparable(r) is None and (v := finite(r.get(metric))) is not None]
 
 
 def change_pct(a: float | None, b: float | None) -> float | None:
@@ -323,20 +436,81 @@ def change_pct(a: float | None, b: float | None) -> float | None:
     return round(100.0 * (b - a) / a, 6)
 
 
-def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any],
-                   floor_pct: float, threshold_pct: float) -> MetricChange:
-    """One metric's change, verdict, and whether it regressed or improved beyond the threshold."""
+def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any], floor_pct: float,
+                   threshold_pct: float, recs_a: list[Mapping[str, Any]] | None = None,
+                   recs_b: list[Mapping[str, Any]] | None = None) -> MetricChange:
+    """One metric's change, verdict, the test that gave it, and whether it regressed or improved beyond the
+    threshold (recs_a, recs_b: the point's repetitions, for the significance test and the p99's bounds)."""
+    recs_a, recs_b = recs_a or [a], recs_b or [b]
     va, vb = value(a, metric.key), value(b, metric.key)
     band, source = noise_band(a, b, metric.key, floor_pct)
     change = change_pct(va, vb)
+    found = MetricChange(metric.key, va, vb, change, band, source, NOT_MEASURED, test="", floor_pct=floor_pct,
+                         a_bound=bound(recs_a, metric.key), b_bound=bound(recs_b, metric.key),
+                         cvs=cv(a, metric.key) is not None and cv(b, metric.key) is not None)
     if change is None:
-        return MetricChange(metric.key, va, vb, None, band, source, NOT_MEASURED)
+        return found
+    outside = abs(change) > band
+    open_sides = _open_sides(found.a_bound, found.b_bound, (change > 0) if outside else None)
+    if open_sides:
+        found.verdict = UNDECIDED
+        found.test = "bounds: " + ", ".join(
+            f"{side}'s {metric.label.split()[0]} is {BOUND_WORDS[found.a_bound if side == 'A' else found.b_bound]}"
+            for side in open_sides)
+        return found
+    if not outside:
+        found.verdict, found.test = NOISE, TEST_BAND
+        return found
     better = change if metric.higher_is_better else -change
-    if abs(change) <= band:
-        return MetricChange(metric.key, va, vb, change, band, source, NOISE)
+    found.verdict = FASTER if better > 0 else SLOWER
+    if not found.cvs:  # one run on a side: no spread to judge by
+        found.test = TEST_NEEDS_REPEATS
+        return found
+    found.test = TEST_BAND
+    xs, ys = values(recs_a, metric.key), values(recs_b, metric.key)
+    if len(xs) >= MW_MIN_REPEATS and len(ys) >= MW_MIN_REPEATS:
+        found.p_value = mannwhitney.p_value(ys, xs, greater=change > 0)
+        found.test = f"band+mann-whitney p={found.p_value:.2g}"
+        if found.p_value > MW_ALPHA:
+            found.verdict = NOISE
+            return found
     beyond = abs(better) > threshold_pct
-    return MetricChange(metric.key, va, vb, change, band, source, FASTER if better > 0 else SLOWER,
-                        regressed=better < 0 and beyond, improved=better > 0 and beyond)
+    found.regressed, found.improved = better < 0 and beyond, better > 0 and beyond
+    return found
+
+
+def failed_sums(recs: list[Mapping[str, Any]]) -> tuple[int | None, float | None]:
+    """Failed requests over the point's counted repetitions, and their share of the requests that ended
+    (failed / (complete + failed), in %); None where a repetition lacks the figure."""
+    counted = [r for r in recs if not_comparable(r) is None] or recs[:1]
+    fails = [integer(r.get("failed")) for r in counted]
+    completes = [integer(r.get("complete")) for r in counted]
+    if any(f is None for f in fails):
+        return None, None
+    failed = sum(f for f in fails if f is not None)
+    if any(c is None for c in completes):
+        return failed, None
+    ended = failed + sum(c for c in completes if c is not None)
+    return failed, (100.0 * failed / ended if ended else None)
+
+
+def failed_change(result: PointResult) -> tuple[list[str], list[str], bool]:
+    """(regression reasons, improvement reasons, whether the share rose at all) from the failed requests."""
+    fa, fb, sa, sb = result.failed_a, result.failed_b, result.failed_share_a, result.failed_share_b
+    worse: list[str] = []
+    better: list[str] = []
+    if fa == 0 and (fb or 0) > 0:
+        worse.append(f"failed requests 0 -> {fb}")
+    elif (fa or 0) > 0 and fb == 0:
+        better.append(f"failed requests {fa} -> 0")
+    elif sa is not None and sb is not None:
+        text = f"failed share {sa:.2f}% -> {sb:.2f}% ({sb - sa:+.2f} points; failed {fa} -> {fb})"
+        if round(sb - sa, 9) > FAILED_SHARE_PP:
+            worse.append(text)
+        elif round(sa - sb, 9) > FAILED_SHARE_PP:
+            better.append(text)
+    rose = (fa == 0 and (fb or 0) > 0) or (sa is not None and sb is not None and sb > sa)
+    return worse, better, rose
 
 
 def not_comparable(rec: Mapping[str, Any]) -> str | None:
@@ -352,38 +526,50 @@ def not_comparable(rec: Mapping[str, Any]) -> str | None:
     return None
 
 
-def compare_point(key: Point, a: Mapping[str, Any], b: Mapping[str, Any],
-                  floor_pct: float, threshold_pct: float) -> PointResult:
-    """A point present once in each run: not comparable (why), or its metrics and verdict."""
+def compare_point(key: Point, a: Mapping[str, Any], b: Mapping[str, Any], floors: Mapping[str, float],
+                  threshold_pct: float, recs_a: list[Mapping[str, Any]] | None = None,
+                  recs_b: list[Mapping[str, Any]] | None = None) -> PointResult:
+    """A point in each run (its representative records, and all its repetitions): not comparable (why), or
+    its metrics and verdict. floors: each metric's floor in % (point_floors)."""
+    recs_a, recs_b = recs_a or [a], recs_b or [b]
     result = PointResult(point_dict(key), COMPARED)
     why = [f"{side}: {reason}" for side, rec in (("A", a), ("B", b)) if (reason := not_comparable(rec))]
     if why:
         result.status, result.reasons = NOT_COMPARABLE, why
         return result
-    result.metrics = [compare_metric(m, a, b, floor_pct, threshold_pct) for m in METRICS]
-    result.failed_a, result.failed_b = integer(a.get("failed")), integer(b.get("failed"))
+    result.metrics = [compare_metric(m, a, b, floors[m.key], threshold_pct, recs_a, recs_b) for m in METRICS]
+    result.failed_a, result.failed_share_a = failed_sums(recs_a)
+    result.failed_b, result.failed_share_b = failed_sums(recs_b)
     labels = {m.key: m.label for m in METRICS}
     worse = [f"{labels[m.metric]} {m.change_pct:+.1f}%" for m in result.metrics if m.regressed]
     better = [f"{labels[m.metric]} {m.change_pct:+.1f}%" for m in result.metrics if m.improved]
-    if result.failed_a == 0 and (result.failed_b or 0) > 0:
-        worse.append(f"failed requests 0 -> {result.failed_b}")
-    if (result.failed_a or 0) > 0 and result.failed_b == 0:
-        better.append(f"failed requests {result.failed_a} -> 0")
+    failed_worse, failed_better, share_rose = failed_change(result)
+    worse += failed_worse
+    better += failed_better
     slower = any(m.verdict == SLOWER for m in result.metrics)
     faster = any(m.verdict == FASTER for m in result.metrics)
     if worse:
         result.verdict, result.reasons = REGRESSED, worse
-    elif better and not slower:
+    elif better and not slower and not share_rose:
         result.verdict, result.reasons = IMPROVED, better
-    elif (better or faster) and slower:
+    elif (better or faster) and (slower or share_rose):
         result.verdict, result.reasons = MIXED, better
     else:
         result.verdict = SLOWER if slower else FASTER if faster else NOISE
-    result.notes = point_notes(a, b)
+    result.notes = point_notes(a, b, recs_a, recs_b)
+    if share_rose and not failed_worse:
+        result.notes.append(f"failed share rose {result.failed_share_a:.2f}% -> {result.failed_share_b:.2f}% "
+                            f"(within {FAILED_SHARE_PP:g} points: not a regression, never an improvement)")
+    pending = [f"{labels[m.metric]} {m.change_pct:+.1f}%" for m in result.metrics
+               if m.test == TEST_NEEDS_REPEATS and m.verdict in (FASTER, SLOWER)]
+    if pending:
+        result.notes.append(f"needs repeats: {', '.join(pending)} beyond the floor, but a side ran once (no spread "
+                            f"to judge by): run the point with repeat=K ({MW_MIN_REPEATS} or more) for a verdict")
     return result
 
 
-def point_notes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+def point_notes(a: Mapping[str, Any], b: Mapping[str, Any], recs_a: list[Mapping[str, Any]] | None = None,
+                recs_b: list[Mapping[str, Any]] | None = None) -> list[str]:
     """Differences in how the two runs measured, which the figures alone do not show."""
     notes = [f"capped in {side} (stopped at its time limit)" for side, rec in (("A", a), ("B", b))
              if rec.get("capped")]
@@ -392,6 +578,9 @@ def point_notes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
             notes.append(f"{what} {a[key]} in A, {b[key]} in B")
     notes += [f"p99 in {side} is an upper bound (its load hosts' highest)" for side, rec in (("A", a), ("B", b))
               if rec.get("p99_upper_bound")]
+    notes += [f"p99 in {side} is a lower bound ({LOWER_MARK}): failed requests are not in it"
+              for side, recs in (("A", recs_a or [a]), ("B", recs_b or [b]))
+              if bound(recs, "p99_ms") in ("lower", "none")]
     notes += [f"client-limited in {side}: {rec.get('client_limited_why')}" for side, rec in (("A", a), ("B", b))
               if rec.get("client_limited")]
     return notes
@@ -439,11 +628,18 @@ def repeat_note(side: str, recs: list[dict[str, Any]]) -> str | None:
 
 
 def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]], run_a: Path, run_b: Path,
-                 noise_pct: float = DEFAULT_NOISE_PCT,
-                 threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> Comparison:
-    """Every point of either run: compared, not comparable, or only in one run.
+                 noise_pct: float | None = None, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+                 floors: noisefloors.Floors | None = None) -> Comparison:
+    """Every point of either run: compared, not comparable, or only in one run. noise_pct: one floor for
+    every metric (--noise); None: the floors file's (`floors`, else benchreport/noise_floors.json).
 
-    Raises CompareError when no point is in both runs (nothing would guard anything)."""
+    Raises CompareError when no point is in both runs (nothing would guard anything), or when the floors
+    file is needed and unreadable."""
+    if noise_pct is None and floors is None:
+        try:
+            floors = noisefloors.load()
+        except noisefloors.FloorsError as exc:
+            raise CompareError(str(exc)) from None
     by_a, unnamed_a = index(records_a)
     by_b, unnamed_b = index(records_b)
     if not set(by_a) & set(by_b):
@@ -458,7 +654,8 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
                      if len(recs) > 1 and not repeat_group(recs)]:
             points.append(PointResult(point_dict(key), NOT_COMPARABLE, reasons=dup))
         else:
-            result = compare_point(key, representative(recs_a), representative(recs_b), noise_pct, threshold_pct)
+            result = compare_point(key, representative(recs_a), representative(recs_b),
+                                   point_floors(key, noise_pct, floors), threshold_pct, recs_a, recs_b)
             result.notes += [note for side, recs in (("A", recs_a), ("B", recs_b))
                              if (note := repeat_note(side, recs))]
             points.append(result)
@@ -467,7 +664,7 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
             points.append(PointResult({k: None for k in POINT_KEYS}, NOT_COMPARABLE,
                                       reasons=[f"{side}: {rec.get('raw_dir') or '?'}/ has no run.json: "
                                                "its point is unknown"]))
-    return Comparison(run_a, run_b, noise_pct, threshold_pct, points)
+    return Comparison(run_a, run_b, noise_pct, threshold_pct, points, floors if noise_pct is None else None)
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -494,15 +691,33 @@ def _cell(x: Any) -> str:
 
 
 def _change_cell(m: MetricChange) -> str:
-    """`+5.8% faster`; with the band when it comes from the runs' cvs: `+5.8% faster (±4.2%)`."""
+    """`+5.8% faster`; in brackets the band when it comes from the runs' cvs, the Mann-Whitney p when tested,
+    "needs repeats" when a side ran once, the bound when a p99 left the verdict open:
+    `+5.8% faster (±4.2%, p=0.05)`, `+26.7% slower (needs repeats)`, `-30.0% undecided (B ≥)`."""
     if m.change_pct is None:
         return NOT_MEASURED
-    band = f" (±{m.band_pct:.1f}%)" if m.band_from == "cv" else ""
-    return f"{m.change_pct:+.1f}% {m.verdict}{band}"
+    extra = [f"±{m.band_pct:.1f}%"] if m.band_from == "cv" else []
+    if m.p_value is not None:
+        extra.append(f"p={m.p_value:.2g}")
+    if m.test == TEST_NEEDS_REPEATS and m.verdict in (FASTER, SLOWER):
+        extra.append(TEST_NEEDS_REPEATS)
+    if m.verdict == UNDECIDED:
+        extra += [f"{side} {BOUND_MARKS[b]}" for side, b in (("A", m.a_bound), ("B", m.b_bound)) if b]
+    return f"{m.change_pct:+.1f}% {m.verdict}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _bounded(x: float | None, digits: int | None, side_bound: str | None) -> str:
+    """A figure, with ≥, ≤ or ≶ before it when it is only a bound (BOUND_MARKS)."""
+    text = _fig(x, digits)
+    return BOUND_MARKS[side_bound] + text if side_bound and x is not None else text
 
 
 def _failed_cell(p: PointResult) -> str:
-    return f"{DASH if p.failed_a is None else p.failed_a}→{DASH if p.failed_b is None else p.failed_b}"
+    """`10→500`; with the failed shares when some failed: `10→500 (0.50%→25.00%)`."""
+    text = f"{DASH if p.failed_a is None else p.failed_a}→{DASH if p.failed_b is None else p.failed_b}"
+    if (p.failed_a or p.failed_b) and p.failed_share_a is not None and p.failed_share_b is not None:
+        text += f" ({p.failed_share_a:.2f}%→{p.failed_share_b:.2f}%)"
+    return text
 
 
 def table_rows(cmp: Comparison) -> tuple[list[str], list[bool], list[list[str]]]:
@@ -520,7 +735,8 @@ def table_rows(cmp: Comparison) -> tuple[list[str], list[bool], list[list[str]]]
         row = [str(pt["mode"]), str(pt["profile"] or DASH), str(pt["client"]), _cell(pt["c"]), _cell(pt["n"]),
                DASH if pt["delay"] is None else f"{pt['delay']:g}", str(pt["route"] or DASH)]
         for metric, m in zip(METRICS, p.metrics):
-            row += [f"{_fig(m.a, metric.digits)}→{_fig(m.b, metric.digits)}", _change_cell(m)]
+            row += [f"{_bounded(m.a, metric.digits, m.a_bound)}→{_bounded(m.b, metric.digits, m.b_bound)}",
+                    _change_cell(m)]
         row += [_failed_cell(p), p.verdict or DASH]
         rows.append(row)
     return header, right, rows
@@ -539,17 +755,34 @@ def aligned(header: list[str], right: list[bool], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def floor_text(cmp: Comparison) -> str:
+    """The floors used: `floor 12% (--noise)`, or the file's, each metric's figures over the compared points
+    (`floors req/s 5%, p99 ms 5%, CPU ms/req 25% by client, metric and run length (benchreport/...)`)."""
+    if cmp.noise_pct is not None or cmp.floors is None:
+        return f"floor {cmp.noise_pct or 0:g}% (--noise)"
+    used: dict[str, set[float]] = {}
+    for p in cmp.compared():
+        for m in p.metrics:
+            if m.floor_pct is not None:
+                used.setdefault(m.metric, set()).add(m.floor_pct)
+    labels = {m.key: m.label for m in METRICS}
+    figures = ", ".join(f"{labels[k]} {'/'.join(f'{v:g}' for v in sorted(vs))}%" for k, vs in used.items())
+    head = f"floors {figures} by client, metric and run length" if figures else "floors"
+    return f"{head} ({cmp.floors.describe()})"
+
+
 def noise_line(cmp: Comparison) -> str:
-    """Which noise band applied: the floor (single runs), the runs' cvs, or both."""
-    floor = (f"default floor {cmp.noise_pct:g}%" if cmp.noise_pct == DEFAULT_NOISE_PCT
-             else f"floor {cmp.noise_pct:g}% (--noise)")
-    sources = cmp.band_sources()
-    if sources <= {"floor"}:
-        return f"no noise estimate (single runs): {floor}"
-    rule = f"{CV_FACTOR:g} × the larger of the two runs' cv"
-    if sources == {"cv"}:
-        return f"noise band: {rule} (shown as ±%)"
-    return f"noise band: {rule} where both records carry one (shown as ±%), else the {floor}"
+    """Which noise band applied: the floor (single runs), the runs' cvs, or both; and what the floors are."""
+    floor = floor_text(cmp)
+    measured = [m.cvs for p in cmp.compared() for m in p.metrics if m.verdict != NOT_MEASURED]
+    if not any(measured):
+        return f"no noise estimate (single runs): {floor}; a verdict needs repeats (repeat=K)"
+    rule = f"max(floor, {CV_FACTOR:g} × the larger of the two runs' cv)"
+    tail = f"; with {MW_MIN_REPEATS}+ repetitions a side also Mann-Whitney p <= {MW_ALPHA:g}"
+    if all(measured):
+        return f"noise band: {rule} (shown as ±% when the cv sets it), {floor}{tail}"
+    return (f"noise band: {rule} where both records carry one (shown as ±% when the cv sets it), else the "
+            f"{floor} and a verdict needs repeats{tail}")
 
 
 def summary_line(cmp: Comparison) -> str:
@@ -564,15 +797,20 @@ def summary_line(cmp: Comparison) -> str:
 def text_report(cmp: Comparison) -> str:
     """What the terminal shows: the runs, the rules, the table, the lists, the count."""
     lines = [f"Compare A {cmp.run_a.name} ({cmp.run_a}) -> B {cmp.run_b.name} ({cmp.run_b})",
-             noise_line(cmp),
-             f"regressed: a metric worse by more than {cmp.threshold_pct:g}% and outside the noise band, "
-             "or failed requests from 0 to more", ""]
+             noise_line(cmp), rule_line(cmp), ""]
     header, right, rows = table_rows(cmp)
     lines.append(aligned(header, right, rows))
     for heading, items in point_lists(cmp):
         lines += ["", f"{heading}:", *(f"- {item}" for item in items)]
     lines += ["", summary_line(cmp)]
     return "\n".join(lines)
+
+
+def rule_line(cmp: Comparison) -> str:
+    """What regresses a point."""
+    return (f"regressed: a metric worse by more than {cmp.threshold_pct:g}% and outside the noise band (both sides "
+            f"repeated), or the failed share (failed / (complete + failed)) up by more than {FAILED_SHARE_PP:g} "
+            "points or from 0 failed")
 
 
 def point_lists(cmp: Comparison) -> list[tuple[str, list[str]]]:
@@ -599,6 +837,9 @@ def as_json(cmp: Comparison) -> dict[str, Any]:
         "run_a": {"id": cmp.run_a.name, "path": str(cmp.run_a)},
         "run_b": {"id": cmp.run_b.name, "path": str(cmp.run_b)},
         "noise_floor_pct": cmp.noise_pct, "threshold_pct": cmp.threshold_pct, "cv_factor": CV_FACTOR,
+        "failed_share_threshold_pp": FAILED_SHARE_PP, "mann_whitney_alpha": MW_ALPHA,
+        "noise_floors": None if cmp.floors is None else {
+            "file": str(cmp.floors.path), "provisional": cmp.floors.provisional, "source": cmp.floors.source},
         "noise": noise_line(cmp),
         "points": [p.as_dict() for p in cmp.points],
         "counts": cmp.counts(),
@@ -624,18 +865,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchreport compare",
         description="Compare two bench runs' summary.json point by point (req/s, p99, CPU ms/request).",
-        epilog=f"A point is ({', '.join(POINT_KEYS)}). Noise band: {CV_FACTOR:g} × max(cv_A, cv_B) when both "
-        "records carry stats.<metric>.cv, else --noise. A point regressed when a metric is outside the band "
-        "and worse by more than --threshold, or failed requests went from 0 to more. Exit status: "
-        f"{EXIT_OK} no regression, {EXIT_REGRESSED} a point regressed, {EXIT_USAGE} a run missing, "
-        "without summary.json, no point in common, --html's page not written, or usage.",
+        epilog=f"A point is ({', '.join(POINT_KEYS)}). Noise band: max(floor, {CV_FACTOR:g} × max(cv_A, cv_B)) "
+        "when both records carry stats.<metric>.cv, else the floor: --noise, or benchreport/noise_floors.json's "
+        "for the point's client, metric and run length (the output says when those are provisional). With one "
+        "run on a side a change beyond the band is reported as \"slower (needs repeats)\" and never regresses "
+        f"the point: run it with repeat=K. With {MW_MIN_REPEATS}+ repetitions a side a change is faster or slower "
+        f"only when the one-sided Mann-Whitney p on the repetitions is <= {MW_ALPHA:g} too. A point regressed "
+        "when a metric with a verdict is outside the band and worse by more than --threshold, or the failed "
+        f"share (failed / (complete + failed)) rose by more than {FAILED_SHARE_PP:g} percentage points or from "
+        "0 failed. A p99 with failed requests left out of it is a lower bound (≥): it is never an improvement. "
+        f"Exit status: {EXIT_OK} no regression, {EXIT_REGRESSED} a point regressed, {EXIT_USAGE} a run missing, "
+        "without summary.json, no point in common, noise_floors.json unreadable, --html's page not written, "
+        "or usage.",
     )
     parser.add_argument("run_a", help="the baseline: a run id under --results, `latest`, or a run folder's path")
     parser.add_argument("run_b", help="the run compared with it (same forms)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="where run ids are looked up; default: %(default)s")
-    parser.add_argument("--noise", type=percent, default=DEFAULT_NOISE_PCT, metavar="PCT",
-                        help="noise floor in %% when the runs carry no cv; default: %(default)g")
+    parser.add_argument("--noise", type=percent, default=None, metavar="PCT",
+                        help="one noise floor in %% for every metric, instead of benchreport/noise_floors.json's")
     parser.add_argument("--threshold", type=percent, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
                         help="a worse change beyond the band regresses when larger than this, in %%; "
                         "default: %(default)g")

@@ -9,7 +9,11 @@ as an error bar (a B inside it is "within noise") and B's bar coloured by the
 metric's verdict. Under them compare's table (compare.table_rows) and its
 lists (compare.point_lists: why a point regressed or improved, the points not
 comparable or in one run only). Hovering a bar gives the exact figures, the
-change, the band and where it came from.
+change, the band and where it came from, and the test that gave the verdict
+(compare's MetricChange.test: "band", "band+mann-whitney p=0.05", "needs
+repeats", "bounds: ..."); each chart's table has it as a column, and marks a
+p99 that is only a bound (≥ lower: failed requests not in it, ≤ upper, ≶
+neither).
 
 The page is built with benchreport.html's pieces (plotly embedded once, its
 sections and tables), so it opens without a network like report.html.
@@ -28,7 +32,8 @@ from benchreport.compare import FASTER, METRICS, NOISE, NOT_MEASURED, SLOWER, Co
 #: compare.html's name in RUN_B's folder when --html has no path: {a} is run A's id.
 DEFAULT_NAME = "compare-{a}.html"
 #: B's bar by the metric's verdict; A's bars in one neutral colour.
-VERDICT_COLOURS = {FASTER: "#2e7d32", SLOWER: "#c62828", NOISE: "#90a4ae", NOT_MEASURED: "#e0e0e0"}
+VERDICT_COLOURS = {FASTER: "#2e7d32", SLOWER: "#c62828", NOISE: "#90a4ae", NOT_MEASURED: "#e0e0e0",
+                   compare.UNDECIDED: "#ffb300"}
 A_COLOUR = "#5c6bc0"
 #: What the charts' legend and hover call the runs.
 A_NAME, B_NAME = "A (baseline)", "B"
@@ -53,6 +58,18 @@ def point_names(points: list[PointResult]) -> list[str]:
     return names
 
 
+def _marked(x: float | None, bound: str | None) -> str:
+    """A figure with ≥, ≤ or ≶ before it when it is only a bound (compare.BOUND_MARKS)."""
+    text = page_html._fmt(x)
+    return compare.BOUND_MARKS[bound] + text if bound and x is not None else text
+
+
+def _bound_words(m: compare.MetricChange) -> str:
+    """The hover's line for a p99 that is only a bound on a side ("" when neither is)."""
+    sides = [f"{side}'s p99 is {compare.BOUND_WORDS[b]}" for side, b in (("A", m.a_bound), ("B", m.b_bound)) if b]
+    return "<br>" + "; ".join(sides) if sides else ""
+
+
 def metric_chart(cmp: Comparison, metric: compare.Metric) -> page_html.Chart:
     """A's and B's figure of `metric` at each compared point: A with its noise band, B by its verdict."""
     import plotly.graph_objects as go
@@ -61,25 +78,29 @@ def metric_chart(cmp: Comparison, metric: compare.Metric) -> page_html.Chart:
     chart = page_html.Chart(
         f"compare-{metric.key}", f"{metric.label}: A against B",
         f"Per point, A's figure (left bar) and B's (right bar); {better} is better. The error bar on A is the "
-        "noise band (± its % of A's figure: 2 × the larger cv of the two runs' repeats, else the floor): a B "
-        "inside it is within noise. B's bar is green when faster, red when slower, grey within noise. A "
-        "figure is the repeats' median when the point ran more than once.")
+        "noise band (± its % of A's figure: the floor, or 2 × the larger cv of the two runs' repeats when "
+        "larger): a B inside it is within noise. B's bar is green when faster, red when slower, grey within "
+        "noise, amber undecided (a p99 that is only a bound). A figure is the repeats' median when the point "
+        "ran more than once; the table's test column says what gave each verdict.")
     points = cmp.compared()
     changes = [next(m for m in p.metrics if m.metric == metric.key) for p in points]
     names = point_names(points)
     shown = [(name, p, m) for name, p, m in zip(names, points, changes) if m.a is not None or m.b is not None]
-    rows = [[name, page_html._fmt(m.a), page_html._fmt(m.b), page_html._fmt(m.change_pct, 1),
-             f"±{page_html._fmt(m.band_pct, 1)} ({m.band_from})", m.verdict, p.verdict or compare.DASH]
+    rows = [[name, _marked(m.a, m.a_bound), _marked(m.b, m.b_bound), page_html._fmt(m.change_pct, 1),
+             f"±{page_html._fmt(m.band_pct, 1)} ({m.band_from})", m.verdict, m.test or compare.DASH,
+             p.verdict or compare.DASH]
             for name, p, m in zip(names, points, changes)]
     chart.table = page_html.table(["point", f"A {metric.label}", f"B {metric.label}", "change %", "noise band %",
-                                   "verdict", "point's verdict"], rows)
+                                   "verdict", "test", "point's verdict"], rows)
     if not shown:
         chart.absent = f"No compared point has {metric.label} in either run."
         return chart
     xs = [name for name, _, _ in shown]
-    hover = [[m.change_pct, m.band_pct, m.band_from, m.verdict, p.verdict] for _, p, m in shown]
+    hover = [[m.change_pct, m.band_pct, m.band_from, m.verdict, p.verdict, m.test or compare.DASH,
+              _bound_words(m)] for _, p, m in shown]
     tail = ("<br>change %{customdata[0]:+.1f}% (noise band ±%{customdata[1]:.1f}%, from %{customdata[2]}): "
-            "<b>%{customdata[3]}</b><br>point: %{customdata[4]}<extra></extra>")
+            "<b>%{customdata[3]}</b> (test: %{customdata[5]})%{customdata[6]}<br>point: %{customdata[4]}"
+            "<extra></extra>")
     fig = go.Figure()
     fig.add_trace(go.Bar(
         name=A_NAME, offsetgroup="A", x=xs, y=[m.a for _, _, m in shown], marker_color=A_COLOUR,
@@ -117,8 +138,8 @@ def page(cmp: Comparison) -> str:
         f"<h1>{e(title)}</h1>",
         f"<p class=\"meta\">A (baseline): {e(cmp.run_a.name)} ({e(cmp.run_a)})<br>B: {e(cmp.run_b.name)} "
         f"({e(cmp.run_b)})</p>",
-        f"<p class=\"meta\">{e(compare.noise_line(cmp))}. Regressed: a metric worse by more than "
-        f"{cmp.threshold_pct:g}% and outside its noise band, or failed requests from 0 to more. "
+        f"<p class=\"meta\">{e(compare.noise_line(cmp))}. {e(compare.rule_line(cmp).capitalize()[:1])}"
+        f"{e(compare.rule_line(cmp)[1:])}. "
         f"A point is mode, profile, client, c, n, delay, route and a rate run's rate: all must match.</p>",
         f"<div class=\"missing{' none' if cmp.exit_code() == compare.EXIT_OK else ''}\" id=\"verdict\"><p>"
         f"{e(compare.summary_line(cmp))}: {e(verdict)}.</p></div>",

@@ -612,6 +612,22 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     return {k: v for k, v in found.items() if len(v) >= 2}
 
 
+def _bound_mark(recs: list[Record]) -> str:
+    """The p99 mark (render.p99_mark) of some runs' median: ≥ when any is a lower bound, ≤ an upper, ≶ both."""
+    marks = {render.p99_mark(r) for r in recs} - {""}
+    lower = bool(marks & {render.LOWER_BOUND_MARK, render.NO_BOUND_MARK})
+    upper = bool(marks & {render.UPPER_BOUND_MARK, render.NO_BOUND_MARK})
+    return render.p99_mark({"p99_ms": 0, "p99_lower_bound": lower, "p99_upper_bound": upper})
+
+
+def _bound_note(recs: list[Record]) -> str:
+    """A hover's line for a p99 that is only a bound ("" when exact)."""
+    return {render.LOWER_BOUND_MARK: "<br>≥ a lower bound: failed requests are not in it",
+            render.UPPER_BOUND_MARK: "<br>≤ an upper bound: its load hosts' highest",
+            render.NO_BOUND_MARK: "<br>≶ no bound either way (failed requests left out, load hosts' highest)",
+            "": ""}[_bound_mark(recs)]
+
+
 def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
     """req/s and p99 against c, one line per mode and profile that ran at several c."""
     import plotly.graph_objects as go
@@ -650,7 +666,7 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 ys.append(stats["median"])
                 lows.append(stats["min"])
                 highs.append(stats["max"])
-                ks.append([stats["min"], stats["max"], len(values)])
+                ks.append([stats["min"], stats["max"], len(values), _bound_note(counted) if metric == "p99_ms" else ""])
             if not xs:
                 continue
             group = group_of(first)
@@ -664,7 +680,7 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 customdata=ks,
                 hovertemplate=(f"{_e(name)}<br>c=%{{x}}: <b>%{{y{EXACT}}} {unit}</b> (median)<br>min–max "
                                f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}<br>runs %{{customdata[2]}}"
-                               "<extra></extra>")))
+                               "%{customdata[3]}<extra></extra>")))
             titled.add(group)
             drawn.append(str(mode))
         if not drawn:
@@ -715,7 +731,8 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             name = k.name + (f" {k.route}" if len({kk.route for kk in mine if kk.mode == k.mode}) > 1 else "")
             have = [s for s in k.steps if s.p99_ms is not None]
             for s in k.steps:
-                rows.append([group, name, _fmt(s.rate), f"{len(s.counted)} of {len(s.records)}", _fmt(s.p99_ms),
+                rows.append([group, name, _fmt(s.rate), f"{len(s.counted)} of {len(s.records)}",
+                             _bound_mark(s.counted) + _fmt(s.p99_ms),
                              _fmt(s.failed), s.unsent, _cpu_fmt(s.cpu_ms_per_req, s.cpu_ms_per_req_resolution),
                              s.over or "within the budget",
                              knee.knee_text(k) if s.rate == k.knee_rps else ""])
@@ -731,9 +748,11 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
                 error_y=error_bars([s.p99_ms or 0.0 for s in have], [sp["min"] for sp in spreads],
                                    [sp["max"] for sp in spreads], [len(s.counted) for s in have], color=None,
                                    thickness=1),
-                customdata=[[len(s.counted), s.failed, s.over or "within the budget"] for s in have],
+                customdata=[[len(s.counted), s.failed, s.over or "within the budget", _bound_note(s.counted)]
+                            for s in have],
                 hovertemplate=(f"{_e(name)}<br>%{{x:g}} req/s scheduled: p99 <b>%{{y{EXACT}}} ms</b> (median of "
-                               "%{customdata[0]})<br>failed %{customdata[1]}: %{customdata[2]}<extra></extra>")))
+                               "%{customdata[0]})<br>failed %{customdata[1]}: %{customdata[2]}%{customdata[3]}"
+                               "<extra></extra>")))
             at = k.at_knee
             if at is not None and at.p99_ms is not None:
                 fig.add_trace(go.Scatter(
@@ -838,7 +857,7 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
             style = styles.get(render.mode_label(rec), {})
             line = dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(rec.get("profile")), "dot"))
             lat = pooled([raws[id(r)] for r in counted])
-            summary_p99 = [r.get("p99_ms") for r in counted]
+            summary_p99 = [render.p99_mark(r) + _fmt(r.get("p99_ms")) for r in counted]
             if lat is not None and lat.count:
                 xs, ys, texts = curve(lat)
                 top = max(top, max(xs))
@@ -848,7 +867,7 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                     hovertemplate=f"{_e(name)}<br>%{{hovertext}}<extra></extra>"))
                 pcts = [lat.percentile(p) for p in TABLE_PERCENTILES]
                 rows.append([group, name, lat.source, lat.runs, lat.count, *map(_fmt, pcts), _fmt(lat.max_ms),
-                             ", ".join(_fmt(v) for v in summary_p99)])
+                             ", ".join(summary_p99)])
             else:
                 shown = False
                 for r in counted:
@@ -872,7 +891,7 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                     shown = True
                 if not shown:
                     rows.append([group, name, "no per-request data", len(counted), DASH,
-                                 *([DASH] * len(TABLE_PERCENTILES)), DASH, ", ".join(_fmt(v) for v in summary_p99)])
+                                 *([DASH] * len(TABLE_PERCENTILES)), DASH, ", ".join(summary_p99)])
                     continue
             titled.add(group)
             drawn.append(render.mode_label(rec))
@@ -1253,7 +1272,8 @@ def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str,
         *(section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
         "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
         full_table(records),
-        f"<p class=\"how\">{_e(render.client_limited_footnote(records) or '')}</p>", notes_html,
+        f"<p class=\"how\">{_e(render.client_limited_footnote(records) or '')}</p>",
+        f"<p class=\"how\">{_e(render.p99_bound_footnote(records) or '')}</p>", notes_html,
         "</body></html>", ""])
 
 

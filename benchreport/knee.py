@@ -6,21 +6,34 @@ requests that waited behind a stall. Over a sweep of rates the p99 stays near
 the app's delay until the server saturates, then climbs: the knee is where.
 
 Groups: the rate records of one (mode, profile, delay, route), by scheduled
-rate (the record's `rate`: the whole point's, all load hosts together). At
-each rate, over its repetitions that count (summary.counts_for_stats: no
-error, no expected failure):
+rate (the record's `rate`: the whole point's, all load hosts together). Any
+failed or unsent request in any repetition fails the rate, and so does a
+repetition that went wrong in any way (repetition_failures, in repetition
+order, the first one named):
+
+* a record with an error: no answer from the server, a missing or unreadable
+  rate.json, a client that was interrupted or killed (summary.json's `error`
+  says which), or an expected failure that happened ("expected failure (hang)");
+* a record whose client exited non-zero (client_rc), error or not;
+* a repetition planned but absent: run.json's repeats = K (the records'
+  repeats_planned) and no record of repetition k <= K at that rate.
+
+Then, over its repetitions that count (summary.counts_for_stats: no error, no
+expected failure):
 
 * p99: the median of their p99_ms (timed from the schedule);
 * failed: the most failed requests of any of them (one failing repetition is
   enough to fail the rate), and capped: any of them left requests unsent;
-* a rate is within the budget when p99 <= BUDGET_FACTOR (1.5) x delay, no
-  request failed and none was left unsent; a rate without a counted
-  repetition, or without a p99, is not.
+* a rate is within the budget when no repetition went wrong, p99 <=
+  BUDGET_FACTOR (1.5) x delay (equal is within), no request failed and none
+  was left unsent; a rate without a counted repetition, or without a p99, is
+  not.
 
 knee_rps: the highest rate such that it and every lower rate were within the
 budget; None when even the lowest was not. knee_why: the first criterion
 that failed, at the first rate above the knee ("p99 1840 ms > 1500 ms at 150
-req/s"), or, when every rate passed, that the knee is at least the highest
+req/s", "repetition 3: no answer from the server to 400 requests sent
+(connect 0, read 0, timeout 400) at 100 req/s"), or, when every rate passed, that the knee is at least the highest
 rate run (a sweep that went higher would tell more). summary.json records
 both on every rate record of the group (benchreport.summary.add_knees);
 report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
@@ -58,6 +71,15 @@ def group_key(rec: Any) -> tuple | None:
     return (get(rec, "mode"), get(rec, "profile"), finite(get(rec, "delay")), get(rec, "route"))
 
 
+def _over(p99: float, budget_ms: float) -> str:
+    """"p99 2085.24 ms > 1500 ms": :g's six digits, or the µs when those would not show p99 over the budget
+    (1500.001 prints "1500" with :g)."""
+    shown = f"{p99:g}"
+    if float(shown) <= budget_ms:
+        shown = f"{p99:.3f}".rstrip("0").rstrip(".")
+    return f"p99 {shown} ms > {budget_ms:g} ms"
+
+
 def _median(values: list[float | None]) -> float | None:
     found = [v for v in values if v is not None]
     return statistics.median(found) if found else None
@@ -75,6 +97,8 @@ class Step:
     unsent: int
     cpu_ms_per_req: float | None
     over: str | None
+    #: the repetitions that went wrong ("repetition 3: <why>"), repetition order
+    failures: list[str] = field(default_factory=list)
     #: the CPU figure's resolution: its counted records' highest (serverfigures.point_resolution)
     cpu_ms_per_req_resolution: float | None = None
 
@@ -93,7 +117,9 @@ class Knee:
 
     @property
     def budget_ms(self) -> float | None:
-        return None if self.delay is None else BUDGET_FACTOR * self.delay * 1000.0
+        """1.5 x delay in ms, rounded to 1 ns: 1.5 x 0.3 s is 449.99999999999994 in floats, and a p99 of
+        exactly 450 ms must be within it."""
+        return None if self.delay is None else round(BUDGET_FACTOR * self.delay * 1000.0, 6)
 
     @property
     def name(self) -> str:
@@ -113,22 +139,53 @@ class Knee:
         return [r for s in self.steps for r in s.records]
 
 
+def _went_wrong(rec: Any) -> str | None:
+    """Why one repetition did not run clean: its error, an expected failure that happened, a non-zero client
+    exit; None when it did."""
+    if get(rec, "error"):
+        return str(get(rec, "error"))
+    if get(rec, "expected") and get(rec, "as_expected"):
+        return f"expected failure ({get(rec, 'expected')})"
+    rc = integer(get(rec, "client_rc"))
+    if rc is not None and rc != 0:
+        return f"the client exited {rc}"
+    return None
+
+
+def repetition_failures(records: list[Any]) -> list[str]:
+    """Every repetition of one rate that went wrong, in repetition order: "repetition 2: <why>", and
+    "repetition 3 of 3: planned, no record" for each one run.json's repeats planned that is absent."""
+    out = []
+    for rec in sorted(records, key=lambda r: integer(get(r, "repetition")) or 1):
+        why = _went_wrong(rec)
+        if why is not None:
+            out.append(f"repetition {integer(get(rec, 'repetition')) or 1}: {why}")
+    planned = max((k for r in records if (k := integer(get(r, "repeats_planned"))) is not None), default=None)
+    found = {integer(get(r, "repetition")) or 1 for r in records}
+    out += [f"repetition {k} of {planned}: planned, no record" for k in range(1, (planned or 0) + 1)
+            if k not in found]
+    return out
+
+
 def step(rate: float, records: list[Any], budget_ms: float | None) -> Step:
     """A rate's figures over its counted repetitions, and whether it kept the budget."""
+    failures = repetition_failures(records)
     counted = [r for r in records if counts_for_stats(r)]
     p99 = _median([finite(get(r, "p99_ms")) for r in counted])
     fails = [integer(get(r, "failed")) for r in counted]
     failed = max((f for f in fails if f is not None), default=None)
     unsent = max((integer((get(r, "client_detail") or {}).get("unsent")) or 0 for r in counted), default=0)
     cpu = _median([finite(get(r, "cpu_ms_per_req")) for r in counted])
-    if not counted:
+    if failures:  # a lost repetition may have been the one over the budget: its rate cannot pass
+        over = failures[0]
+    elif not counted:
         over = "no run without an error"
     elif budget_ms is None:
         over = "no delay: no latency budget"
     elif p99 is None:
         over = "no p99 measured"
     elif p99 > budget_ms:
-        over = f"p99 {p99:g} ms > {budget_ms:g} ms"
+        over = _over(p99, budget_ms)
     elif failed:
         over = f"{failed} failed request{'s' if failed != 1 else ''}"
     elif failed is None:
@@ -137,7 +194,7 @@ def step(rate: float, records: list[Any], budget_ms: float | None) -> Step:
         over = f"{unsent} requests left unsent (capped)"
     else:
         over = None
-    return Step(rate, records, counted, p99, failed, unsent, cpu, over,
+    return Step(rate, records, counted, p99, failed, unsent, cpu, over, failures,
                 cpu_ms_per_req_resolution=serverfigures.point_resolution(counted))
 
 

@@ -34,8 +34,12 @@ CEILING_COLOUR = "#e65100"
 AGREE_WITHIN = 0.10
 #: After the req/s of a client-limited record (summary.client_limits), explained under the table.
 CLIENT_LIMITED_MARK = "†"
-#: Before a p99 that is an upper bound (several load hosts whose requests could not be merged).
+#: Before a p99 that is an upper bound (several load hosts whose requests could not be merged)...
 UPPER_BOUND_MARK = "≤"
+#: ...a lower bound (failed requests are not in it: summary.json's p99_lower_bound)...
+LOWER_BOUND_MARK = "≥"
+#: ...or both: the figure bounds the true p99 neither way.
+NO_BOUND_MARK = "≶"
 
 
 def _num(value: Any, digits: int) -> str:
@@ -66,10 +70,18 @@ def _rps(rec: Record) -> str:
     return text + f" {CLIENT_LIMITED_MARK}" if rec.get("client_limited") else text
 
 
+def p99_mark(rec: Record) -> str:
+    """"≥" before a p99 that is a lower bound (p99_lower_bound), "≤" an upper bound (p99_upper_bound), "≶"
+    both (no bound either way), "" an exact one or none."""
+    if rec.get("p99_ms") is None:
+        return ""
+    lower, upper = bool(rec.get("p99_lower_bound")), bool(rec.get("p99_upper_bound"))
+    return NO_BOUND_MARK if lower and upper else LOWER_BOUND_MARK if lower else UPPER_BOUND_MARK if upper else ""
+
+
 def _p99(rec: Record) -> str:
-    """p99 ms; "≤" before it when it is only an upper bound (summary.json's p99_upper_bound)."""
-    text = _ms(rec.get("p99_ms"))
-    return UPPER_BOUND_MARK + text if rec.get("p99_upper_bound") and rec.get("p99_ms") is not None else text
+    """p99 ms with its bound's mark (p99_mark)."""
+    return p99_mark(rec) + _ms(rec.get("p99_ms"))
 
 
 def _failed(rec: Record) -> str:
@@ -179,6 +191,17 @@ def client_limited_footnote(records: list[Record]) -> str | None:
     return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
             f"used at least 90% of its cores, or ab ran at 95% or more of its own ceiling{rate}; the figure "
             "measures the client as much as the server (why: in the notes).")
+
+
+def p99_bound_footnote(records: list[Record]) -> str | None:
+    """The line under the table that explains its p99 marks ≥ and ≶ (None when no p99 is a lower bound)."""
+    marks = {p99_mark(r) for r in records}
+    if not marks & {LOWER_BOUND_MARK, NO_BOUND_MARK}:
+        return None
+    both = (f"; {NO_BOUND_MARK} a p99 that is both that and the highest of its load hosts' p99 (an upper bound): "
+            "no bound either way" if NO_BOUND_MARK in marks else "")
+    return (f"{LOWER_BOUND_MARK} p99 is a lower bound: the run's failed requests (errors, timeouts) are not in "
+            "its percentiles, so the p99 of all the requests sent is at least that" + both + ".")
 
 
 def clients(records: list[Record]) -> list[str]:
@@ -338,9 +361,16 @@ def notes(records: list[Record]) -> list[str]:
                 for p in rec["parts"])
             out.append(f"{name}: {len(rec['parts'])} of {rec.get('loadgens')} load hosts ({each}); req/s is their "
                        "complete requests over the slowest one's time, percentiles over all their requests")
-        if rec.get("p99_upper_bound"):
+        if rec.get("p99_upper_bound") and rec.get("p99_lower_bound"):
+            out.append(f"{name}: p99 is no bound either way ({NO_BOUND_MARK}): the highest of its load hosts' p99 "
+                       f"(their per-request data could not be merged), and {rec.get('failed')} failed requests "
+                       "are not in it")
+        elif rec.get("p99_upper_bound"):
             out.append(f"{name}: p99 is an upper bound ({UPPER_BOUND_MARK}): the highest of its load hosts' p99, "
                        "their per-request data could not be merged")
+        elif rec.get("p99_lower_bound") and rec.get("p99_ms") is not None:
+            out.append(f"{name}: p99 is a lower bound ({LOWER_BOUND_MARK}): {rec.get('failed')} failed requests "
+                       "(errors, timeouts) are not in it, so the p99 of all the requests sent is at least that")
         if rec.get("client_limited"):
             out.append(f"{name}: client-limited ({CLIENT_LIMITED_MARK}): {rec.get('client_limited_why')}")
         if rec.get("connect_max_ms") is not None and rec["connect_max_ms"] >= 1000:
@@ -727,9 +757,9 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
     lines += (["## Results", ""] if grouped(records) else []) + grouped_tables(records)
     if grouped(records):  # what follows is about every group's table, not the last one's
         lines += ["### How to read the tables", ""]
-    footnote = client_limited_footnote(records)
-    if footnote:
-        lines += [footnote, ""]
+    for footnote in (client_limited_footnote(records), p99_bound_footnote(records)):
+        if footnote:
+            lines += [footnote, ""]
     lines += [
         "req/s and failed come from ab's output; % of ideal is 100 × req/s / (c / delay); "
         "% of ceiling is 100 × req/s / the most ab itself can show at that n, c and delay (below); "

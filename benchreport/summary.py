@@ -86,9 +86,11 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   summed; each part in `parts` with its own rate, p99_service_ms, lag_p99_ms,
   late_sends.
 * knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
-  highest rate with it and every lower one at p99 <= 1.5 x delay and 0 failed
-  (benchreport.knee says how), on every rate record of the group; null for
-  ab and wrk.
+  highest rate with it and every lower one at p99 <= 1.5 x delay, 0 failed
+  and every repetition present and clean (benchreport.knee says how), on
+  every rate record of the group; null for ab and wrk.
+* A rate run whose client exited non-zero (loadgen.json's rate_rc) has an
+  error ("bench-rate.py exited 1"): its figures may be a partial run's.
 
 Several load hosts (the plan runner: run.json's `parts`, each host's files in
 <name>/loadgen/<host>/, see benchreport.runfiles): one record per run, its
@@ -105,6 +107,21 @@ part's time, percentiles from all the parts' requests). Its fields:
   wrk.json without latency_hist_us): p99_ms is then the parts' highest p99,
   which bounds the union's from above, and p50_ms is null.
 * loadgen_cpu_pct, host_cpu_pct: the busiest part's.
+
+Failed requests and the percentiles (every client, every record):
+
+* failed = the failed_detail summed (FAILED_KINDS: all of its kinds but
+  ab's "write": ab counts a failed write apart, and the same request also
+  fails as a length or receive error). When the client's own total and its
+  kinds disagree, the record's warnings say so with both figures (the
+  client's output is not to be trusted there).
+* p99_lower_bound: true when some failed requests are not timed in the
+  percentiles: failed minus the failures that were answered and timed
+  (TIMED_FAILURES: non-2xx answers for every client, ab's length failures) is
+  over 0, or failed > 0 without a failed_detail. Connect, read/receive,
+  write and timeout errors (and ab's exceptions) are left out of p50/p99/max
+  (wrk, rate) or sit in ab's -g file at 0 ms: the p99 of the requests sent
+  is at least p99_ms. With p99_upper_bound too, p99_ms bounds nothing.
 
 Client-limited (issue 12): client_limited is true, and client_limited_why says
 why ("; "-joined), when a load host's CPU was busy >= CLIENT_BUSY_PCT (90) over
@@ -125,16 +142,19 @@ record per run folder, every repetition; each record also carries:
   an expected failure (the values its stats are over); repeats_planned is
   run.json's K (null when absent). shuffle_seed: run.json's `seed` (null when absent).
 * stats: for each of rps, p99_ms and cpu_ms_per_req, {"median", "min", "max",
-  "cv"} over those records' values (null ones left out); cv = population
-  stdev / mean as a FRACTION (0.031 = 3.1%), null for fewer than 2 values or a
-  mean of 0. Every record of a point carries the same stats.
+  "cv"} over those records' values (null ones left out); cv = SAMPLE stdev
+  (statistics.stdev, n - 1: the repetitions are a sample of the runs the
+  point could give) / mean as a FRACTION (0.031 = 3.1%), null for fewer than
+  2 values or a mean of 0. Every record of a point carries the same stats.
 * noisy: the point has 2 or more req/s values and their cv is over NOISY_CV (5%).
 
 Folders of one point that share a repetition number (a copied folder, or
 several runs before repeat=K) get a warning: compare takes them for duplicates.
 
 benchreport.compare reads repeats, stats.<metric>.cv and stats.<metric>.median
-(its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY).
+(its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY), and each repetition's own
+metric figures (its Mann-Whitney test), failed and complete (the failed
+share), p99_lower_bound and p99_upper_bound.
 
 group: the mode's group (benchapp.modes.Mode.group, derived from the table's server
 and patch): "gevent" (the entry patches with gevent), "peers" (granian, waitress,
@@ -176,6 +196,11 @@ MIN_AB_CPU_RUN_S = 1.0
 STATS_METRICS = tuple(m.key for m in compare.METRICS)
 #: A point is noisy when the cv of its req/s is over this fraction.
 NOISY_CV = 0.05
+#: Per client, the failed_detail kinds that make up `failed` (ab counts write errors apart: a failed write
+#: is a length or receive failure too); a client not named sums every kind.
+FAILED_KINDS = {"ab": ("connect", "receive", "length", "exceptions", "non_2xx")}
+#: Per client, the failed requests that were answered and are timed in its percentiles.
+TIMED_FAILURES = {"ab": ("non_2xx", "length"), "wrk": ("non_2xx",), "rate": ("non_2xx",)}
 #: Client-limited: the load host's CPU busy at least this % of the run (cpu_stat), or the client's own
 #: CPU at least this % of its cores (loadgen_cpu_pct)...
 CLIENT_BUSY_PCT = 90.0
@@ -221,6 +246,8 @@ class Record:
     percentiles_from: str | None = None
     #: several load hosts whose percentiles could not be merged: p99_ms is the parts' highest, an upper bound
     p99_upper_bound: bool = False
+    #: failed requests not timed in the percentiles (errors, timeouts): the p99 of all sent is at least p99_ms
+    p99_lower_bound: bool = False
     #: client=rate: p99 timed from the connection's opening (what a closed-loop client reports; p99_ms is
     #: timed from the schedule), how late the client opened its connections (p99), and how many opened
     #: more than 10 ms late (several load hosts: the highest p99s, an upper bound, and the sum)
@@ -360,6 +387,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
     rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
     _server_figures(rec, files, parts, warnings)
+    rec.p99_lower_bound = p99_lower_bound(rec)
     rec.blocked = files.blocked if rec.monitor else None
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
@@ -406,7 +434,34 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
     elif client == "ab":
         ceiling = _ab_measures(rec, files, warnings, errors)
     rec.host_cpu_pct = _round(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
+    if (why := failed_mismatch(rec)) is not None:
+        warnings.append(why)
     return ceiling
+
+
+def failed_mismatch(rec: Record) -> str | None:
+    """A warning when `failed` is not its failed_detail summed (FAILED_KINDS), with the figures; None when
+    they agree or either is missing."""
+    if rec.failed is None or not rec.failed_detail:
+        return None
+    kinds = FAILED_KINDS.get(rec.client or "", tuple(rec.failed_detail))
+    total = sum(rec.failed_detail.get(k) or 0 for k in kinds)
+    if total == rec.failed:
+        return None
+    each = ", ".join(f"{k} {rec.failed_detail.get(k) or 0}" for k in kinds)
+    return (f"failed is {rec.failed} but its kinds add up to {total} ({each}): the client's counts disagree, "
+            "the failed figure is the client's total")
+
+
+def p99_lower_bound(rec: Record) -> bool:
+    """Whether some failed requests are not timed in the percentiles (TIMED_FAILURES): then the p99 of the
+    requests sent is at least p99_ms."""
+    if not rec.failed or rec.p99_ms is None:
+        return False
+    if not rec.failed_detail:
+        return True  # failures of unknown kind: they may be anywhere
+    timed = sum(rec.failed_detail.get(k) or 0 for k in TIMED_FAILURES.get(rec.client or "", ("non_2xx",)))
+    return rec.failed > timed
 
 
 #: A part's figures kept in the record's `parts` (summary.json), with its "host".
@@ -756,6 +811,8 @@ def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: li
         errors.append(run.error)
     if files.loadgen.get("interrupted"):
         errors.append(f"bench-rate.py was interrupted ({files.loadgen['interrupted']})")
+    if rec.client_rc is not None and rec.client_rc != 0:  # its figures may be a partial run's
+        errors.append(f"bench-rate.py exited {rec.client_rc}")
     rec.capped = run.capped
     if run.complete is None:
         return
@@ -801,13 +858,21 @@ def counts_for_stats(rec: Record | Mapping[str, Any]) -> bool:
     return not get("error") and not (get("expected") and get("as_expected"))
 
 
+def sample_cv(values: list[float]) -> float | None:
+    """Sample stdev (n - 1) / |mean|: a point's few repetitions are a sample of its runs, and the population
+    stdev (n) would understate their spread (by 18% at 3 values); None for fewer than 2 values or a mean of 0."""
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    return statistics.stdev(values) / abs(mean) if mean != 0 else None
+
+
 def spread(values: list[float]) -> dict[str, float | None]:
-    """{median, min, max, cv} of some values; cv = population stdev / mean (a fraction), null for fewer
+    """{median, min, max, cv} of some values; cv = sample stdev / mean (a fraction), null for fewer
     than 2 values or a mean of 0; all null without values."""
     if not values:
         return {"median": None, "min": None, "max": None, "cv": None}
-    mean = statistics.fmean(values)
-    cv = statistics.pstdev(values) / abs(mean) if len(values) >= 2 and mean != 0 else None
+    cv = sample_cv(values)
     return {"median": _round(statistics.median(values), 3), "min": min(values), "max": max(values),
             "cv": _round(cv, 4)}
 
@@ -825,8 +890,8 @@ def add_repeat_stats(records: list[Record]) -> None:
             values = [v for r in counted if (v := finite(getattr(r, metric))) is not None]
             stats[metric] = spread(values)
         rps_values = [v for r in counted if (v := finite(r.rps)) is not None]
-        noisy = len(rps_values) >= 2 and statistics.fmean(rps_values) != 0 and (
-            statistics.pstdev(rps_values) / abs(statistics.fmean(rps_values)) > NOISY_CV)
+        rps_cv = sample_cv(rps_values)
+        noisy = rps_cv is not None and rps_cv > NOISY_CV
         numbers = [r.repetition for r in recs]
         shared = sorted({k for k in numbers if numbers.count(k) > 1})
         for rec in recs:

@@ -323,6 +323,7 @@ def test_errors_are_counted_by_kind(tmp_path, server):
     assert result["latency_us"]["p99"] is None and [r[2:] for r in rows] == [["", "", "0"]] * 50
     result, _ = run_rate(write_run(tmp_path / "slow", server.url("key=t&delay=3"), 20, 0.5, timeout=1))
     assert result["errors"]["timeout"] == 10 and result["complete"] == 0
+    assert result["failed"] == 10 and result["non_2xx"] == 0 and result["ok"] == 0  # every timeout is a failure
 
 
 def test_the_connection_cap_delays_sends_and_says_so(tmp_path, server):

@@ -3,7 +3,9 @@
 Run A is tests/data/benchreport/local-run's real summary (six gevent modes, ab,
 n=2000 c=200 delay 1) as benchreport.summary builds it; run B is the same
 records with some figures changed, so each test states the change it makes
-and the verdict it expects.
+and the verdict it expects. Single runs give no verdict (it needs repeats):
+the tests of regressions give every record a small cv (steady: as if each
+point ran twice) so that the floor, not the cv, sets the band.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ def write_run(results: Path, run_id: str, records: list[dict]) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     (run / "summary.json").write_text(json.dumps(records, indent=2) + "\n")
     return run
+
+
+#: the floors line of a comparison with benchreport/noise_floors.json's provisional figures
+FILE_FLOORS = ("floors req/s 5%, p99 ms 5%, CPU ms/req 25% by client, metric and run length "
+               "(benchreport/noise_floors.json, PROVISIONAL: placeholders, not measured yet)")
+
+
+def steady(records: list[dict], cv: float = 0.01) -> list[dict]:
+    """Every record as if its point ran twice with this small a cv: the floor sets the band, a verdict is given."""
+    records = copy.deepcopy(records)
+    for rec in records:
+        rec["stats"] = {m: {"cv": cv} for m in ("rps", "p99_ms", "cpu_ms_per_req")}
+        rec["repeats"] = 2
+    return records
+
+
+def setting(base: list[dict], target: tuple[str, str] = TARGET, **values) -> list[dict]:
+    """A copy of the records with the target's keys set to these values."""
+    records = copy.deepcopy(base)
+    next(r for r in records if (r["mode"], r["profile"]) == target).update(values)
+    return records
 
 
 def changed(base: list[dict], target: tuple[str, str] = TARGET, **changes) -> list[dict]:
@@ -96,14 +119,14 @@ def test_the_same_run_is_within_noise_and_exits_0(results, base, capsys):
     write_run(results, RUN_B, base)
     code, out, err = run(results, capsys, RUN_A, RUN_B)
     assert (code, err) == (0, "")
-    assert "no noise estimate (single runs): default floor 5%" in out
+    assert f"no noise estimate (single runs): {FILE_FLOORS}; a verdict needs repeats (repeat=K)" in out
     assert last_line(out).startswith("6 points compared: 0 regressed, 0 improved (0 mixed, 0 slower, 0 faster, "
                                      "6 within noise)")
 
 
 def test_a_clear_regression_exits_1_and_says_slower(results, base, capsys):
-    write_run(results, RUN_A, base)
-    write_run(results, RUN_B, changed(base, rps=0.8))  # 177.38 -> 141.904 req/s: -20%
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, rps=0.8)))  # 177.38 -> 141.904 req/s: -20%
     before = tree(results)
     code, out, _ = run(results, capsys, RUN_A, RUN_B)
     assert code == 1 and tree(results) == before  # compare writes nothing
@@ -116,16 +139,17 @@ def test_a_clear_regression_exits_1_and_says_slower(results, base, capsys):
     assert (code, result["exit"], point["verdict"]) == (1, 1, "regressed")
     assert point["metrics"]["rps"] == {"a": 177.38, "b": 141.904, "change_pct": -20.0, "band_pct": 5.0,
                                        "band_from": "floor", "verdict": "slower", "regressed": True,
-                                       "improved": False}
+                                       "improved": False, "test": "band", "floor_pct": 5.0, "p_value": None,
+                                       "a_bound": None, "b_bound": None}
     assert point["point"] == {"mode": "uwsgi-gevent", "profile": "tuned", "client": "ab", "c": 200, "n": 2000,
                               "delay": 1, "route": "/"}
 
 
 @pytest.mark.parametrize("metric", ["p99_ms", "cpu_ms_per_req"])
 def test_a_rise_of_p99_or_cpu_per_request_is_a_regression(results, base, capsys, metric):
-    write_run(results, RUN_A, base)
-    write_run(results, RUN_B, changed(base, **{metric: 1.25}))
-    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, **{metric: 1.25})))
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "5")  # CPU's file floor is 25%
     m = target_point(result)["metrics"][metric]
     assert (code, m["verdict"], m["regressed"], target_point(result)["verdict"]) == (1, "slower", True, "regressed")
     assert m["change_pct"] == pytest.approx(25.0, abs=0.1)  # figures rounded to 3 decimals
@@ -141,8 +165,8 @@ def test_a_change_within_the_noise_floor_is_not_flagged(results, base, capsys):
 
 
 def test_beyond_the_noise_but_within_the_threshold_is_slower_not_a_regression(results, base, capsys):
-    write_run(results, RUN_A, base)
-    write_run(results, RUN_B, changed(base, rps=0.9))  # exactly -10%: the threshold is "more than 10%"
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, rps=0.9)))  # exactly -10%: the threshold is "more than 10%"
     code, result = run_json(results, capsys, RUN_A, RUN_B)
     point = target_point(result)
     assert (code, point["verdict"], point["metrics"]["rps"]["verdict"]) == (0, "slower", "slower")
@@ -152,14 +176,16 @@ def test_beyond_the_noise_but_within_the_threshold_is_slower_not_a_regression(re
     code, result = run_json(results, capsys, RUN_A, RUN_B, "--threshold", "5%")
     assert (code, target_point(result)["verdict"], result["threshold_pct"]) == (1, "regressed", 5.0)
     # a wider noise floor swallows it
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, rps=0.9))
     code, out, _ = run(results, capsys, RUN_A, RUN_B, "--noise", "12")
     assert code == 0 and "no noise estimate (single runs): floor 12% (--noise)" in out
     assert "6 within noise" in last_line(out)
 
 
 def test_an_improvement(results, base, capsys):
-    write_run(results, RUN_A, base)
-    write_run(results, RUN_B, changed(base, rps=1.2, p99_ms=0.7))
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, rps=1.2, p99_ms=0.7)))
     code, out, _ = run(results, capsys, RUN_A, RUN_B)
     assert code == 0
     row = table_row(out)
@@ -168,12 +194,12 @@ def test_an_improvement(results, base, capsys):
 
 
 def test_faster_and_slower_within_the_threshold_is_mixed(results, base, capsys):
-    write_run(results, RUN_A, base)
-    write_run(results, RUN_B, changed(base, rps=1.2, cpu_ms_per_req=1.08))
-    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, rps=1.2, cpu_ms_per_req=1.08)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "5")  # CPU's file floor is 25%
     assert (code, target_point(result)["verdict"]) == (0, "mixed")
-    write_run(results, RUN_B, changed(base, rps=1.2, cpu_ms_per_req=1.2))  # a regression wins
-    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    write_run(results, RUN_B, steady(changed(base, rps=1.2, cpu_ms_per_req=1.2)))  # a regression wins
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "5")
     assert (code, target_point(result)["verdict"]) == (1, "regressed")
 
 
@@ -209,8 +235,8 @@ def test_cvs_in_both_runs_set_the_band(results, base, capsys):
     assert code == 0
     row = table_row(out)
     assert "-12.0% within noise (±16.0%)" in row
-    assert ("noise band: 2 × the larger of the two runs' cv where both records carry one (shown as ±%), "
-            "else the default floor 5%") in out
+    assert ("noise band: max(floor, 2 × the larger of the two runs' cv) where both records carry one (shown as "
+            f"±% when the cv sets it), else the {FILE_FLOORS} and a verdict needs repeats") in out
     point = target_point(run_json(results, capsys, RUN_A, RUN_B)[1])
     assert (point["metrics"]["rps"]["band_pct"], point["metrics"]["rps"]["band_from"]) == (16.0, "cv")
     # beyond 16% it is a regression
@@ -225,20 +251,28 @@ def test_a_small_cv_makes_a_small_change_count(results, base, capsys):
         a, b = with_cv(a, 0.01, target), with_cv(b, 0.01, target)
     write_run(results, RUN_A, a)
     write_run(results, RUN_B, b)
-    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    code, out, _ = run(results, capsys, RUN_A, RUN_B, "--noise", "1")  # the floor is under the cvs' 2%
     assert code == 0
-    assert "noise band: 2 × the larger of the two runs' cv (shown as ±%)" in out
+    assert ("noise band: max(floor, 2 × the larger of the two runs' cv) (shown as ±% when the cv sets it), "
+            "floor 1% (--noise)") in out
     assert "-3.0% slower (±2.0%)" in out and "1 slower" in last_line(out)
+    # with the file's 5% floor the same 2% cvs leave -3% within noise: a small cv never narrows the floor
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0 and "-3.0% within noise" in table_row(out) and "6 within noise" in last_line(out)
 
 
 def test_a_cv_in_one_run_only_or_from_one_repeat_falls_back_to_the_floor(results, base, capsys):
+    """...and a side that ran once gives no verdict: -12% is slower, but needs repeats (exit 0)."""
     write_run(results, RUN_A, base)
     write_run(results, RUN_B, with_cv(changed(base, rps=0.88), 0.08))
     code, result = run_json(results, capsys, RUN_A, RUN_B)
-    assert (code, target_point(result)["metrics"]["rps"]["band_from"]) == (1, "floor")
+    rps = target_point(result)["metrics"]["rps"]
+    assert (code, rps["band_from"], rps["verdict"], rps["test"], rps["regressed"]) == (
+        0, "floor", "slower", "needs repeats", False)
     write_run(results, RUN_A, with_cv(base, 0.08, repeats=1))
     code, result = run_json(results, capsys, RUN_A, RUN_B)
-    assert (code, target_point(result)["metrics"]["rps"]["band_from"]) == (1, "floor")
+    rps = target_point(result)["metrics"]["rps"]
+    assert (code, rps["band_from"], rps["test"]) == (0, "floor", "needs repeats")
 
 
 def test_the_repeats_median_is_compared(results, base, capsys):
@@ -309,7 +343,8 @@ def test_repetitions_of_a_point_are_one_point(results, base, capsys):
     def repeats(records: list[dict], median: float, numbered: bool) -> list[dict]:
         out = with_cv(records, 0.02, rps={"median": median}, repeats=3)
         rec = next(r for r in out if (r["mode"], r["profile"]) == TARGET)
-        copies = [{**copy.deepcopy(rec), "rps": rps} for rps in (1.0, 2.0, 3.0)]  # not what is compared
+        # the repetitions' own req/s around the median: what the Mann-Whitney test ranks (3 vs 3: p = 0.05)
+        copies = [{**copy.deepcopy(rec), "rps": median + d} for d in (-1.0, 0.0, 1.0)]
         for k, c in enumerate(copies, start=1):
             if numbered:
                 c["repetition"] = k
@@ -323,7 +358,8 @@ def test_repetitions_of_a_point_are_one_point(results, base, capsys):
         point = target_point(result)
         assert (code, point["status"], point["verdict"]) == (1, "compared", "regressed")
         assert (point["metrics"]["rps"]["a"], point["metrics"]["rps"]["b"]) == (100.0, 80.0)
-        assert point["metrics"]["rps"]["band_from"] == "cv"
+        assert point["metrics"]["rps"]["band_from"] == "floor"  # 2 × 2% is under the floor's 5%
+        assert point["metrics"]["rps"]["test"] == "band+mann-whitney p=0.05"
         assert "A: median of 3 of 3 repetitions" in point["notes"]
         assert result["counts"]["not_comparable"] == 0
 
@@ -387,8 +423,8 @@ def test_bad_options_are_usage_errors(results, base, capsys):
 
 
 def test_runs_by_id_under_results_by_latest_and_by_path(results, base, capsys, tmp_path, monkeypatch):
-    a = write_run(results, RUN_A, base)
-    b = write_run(results, RUN_B, changed(base, rps=0.8))
+    a = write_run(results, RUN_A, steady(base))
+    b = write_run(results, RUN_B, steady(changed(base, rps=0.8)))
     (results / "latest").symlink_to(RUN_B)
     code, out, _ = run(results, capsys, RUN_A, "latest")
     assert code == 1 and out.startswith(f"Compare A {RUN_A} ({a}) -> B {RUN_B} ({b})\n")
@@ -426,3 +462,152 @@ def test_a_rate_runs_rate_is_part_of_its_point() -> None:
     assert compare.point_dict(compare.point_key(at_1000))["rate"] == 1000
     # a point of another client keeps its JSON as it was: no rate key
     assert "rate" not in compare.point_dict(compare.point_key({**rec, "client": "wrk"}))
+
+
+# -- one run a side, failed shares, bounds, the band's edge, the significance test (issue 20) -----
+
+
+def test_one_run_a_side_is_reported_but_needs_repeats(results, base, capsys):
+    """Single runs: a change beyond the floor is "slower (needs repeats)", the point slower, exit 0 (no CI
+    failure on one run's noise). The issue's case: CPU ms/request 1.875 -> 2.375 (+26.7%) between two runs
+    of the same code."""
+    write_run(results, RUN_A, setting(base, cpu_ms_per_req=1.875))
+    write_run(results, RUN_B, setting(changed(base, rps=0.8), cpu_ms_per_req=2.375))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert code == 0
+    row = table_row(out)
+    assert "-20.0% slower (needs repeats)" in row and "+26.7% slower (needs repeats)" in row
+    assert row.endswith("slower")
+    assert ("needs repeats: req/s -20.0%, CPU ms/req +26.7% beyond the floor, but a side ran once (no spread to "
+            "judge by): run the point with repeat=K (3 or more) for a verdict") in out
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, result["exit"], point["verdict"], result["counts"]["regressed"]) == (0, 0, "slower", 0)
+    cpu = point["metrics"]["cpu_ms_per_req"]
+    assert (cpu["verdict"], cpu["test"], cpu["floor_pct"], cpu["band_pct"], cpu["regressed"]) == (
+        "slower", "needs repeats", 25.0, 25.0, False)
+    # repeated (a cv on both sides), the same changes regress
+    write_run(results, RUN_A, steady(setting(base, cpu_ms_per_req=1.875)))
+    write_run(results, RUN_B, steady(setting(changed(base, rps=0.8), cpu_ms_per_req=2.375)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, point["verdict"], point["reasons"]) == (1, "regressed", ["req/s -20.0%", "CPU ms/req +26.7%"])
+    # failed requests are not noise: they regress single runs too
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, changed(base, failed=3))
+    assert run(results, capsys, RUN_A, RUN_B)[0] == 1
+
+
+def test_more_failed_requests_is_never_improved(results, base, capsys):
+    """failed 10 -> 500 with p99 down 25%: the old rule (failures count only from 0) called it improved."""
+    write_run(results, RUN_A, steady(changed(base, failed=10)))
+    write_run(results, RUN_B, steady(changed(base, failed=500, p99_ms=0.75)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, point["verdict"]) == (1, "regressed")
+    assert point["reasons"] == ["failed share 0.50% -> 20.00% (+19.50 points; failed 10 -> 500)"]
+    assert point["failed_share_pct"] == {"a": round(100 * 10 / 2010, 4), "b": 20.0}
+    assert result["failed_share_threshold_pp"] == 0.1
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert "10→500 (0.50%→20.00%)" in table_row(out)
+    # the other way round (p99 unchanged): improved, for that reason
+    write_run(results, RUN_A, steady(changed(base, failed=500)))
+    write_run(results, RUN_B, steady(changed(base, failed=10)))
+    point = target_point(run_json(results, capsys, RUN_A, RUN_B)[1])
+    assert (point["verdict"], point["reasons"]) == (
+        "improved", ["failed share 20.00% -> 0.50% (-19.50 points; failed 500 -> 10)"])
+
+
+def test_a_failed_share_rising_within_its_threshold_blocks_an_improvement(results, base, capsys):
+    """2 -> 3 failed of 2000 (+0.05 points): no regression, but req/s +20% is no longer "improved"."""
+    write_run(results, RUN_A, steady(changed(base, failed=2)))
+    write_run(results, RUN_B, steady(changed(base, failed=3, rps=1.2)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    point = target_point(result)
+    assert (code, point["verdict"], point["reasons"]) == (0, "mixed", ["req/s +20.0%"])
+    assert ("failed share rose 0.10% -> 0.15% (within 0.1 points: not a regression, never an improvement)"
+            in point["notes"])
+    # the share's edge: exactly +0.1 points is within, just above is not (2000 answered: 0.1% is 2 of 2002)
+    write_run(results, RUN_A, steady(changed(base, failed=0, complete=1000)))
+    write_run(results, RUN_B, steady(changed(base, failed=1, complete=999)))  # 0 -> 0.1%: from 0, regressed
+    assert run_json(results, capsys, RUN_A, RUN_B)[0] == 1
+    assert compare.failed_change(compare.PointResult({}, compare.COMPARED, failed_a=1, failed_b=2,
+                                                     failed_share_a=0.1, failed_share_b=0.2))[0] == []
+    assert compare.failed_change(compare.PointResult({}, compare.COMPARED, failed_a=1, failed_b=2,
+                                                     failed_share_a=0.1, failed_share_b=0.2001))[0] == [
+        "failed share 0.10% -> 0.20% (+0.10 points; failed 1 -> 2)"]
+
+
+def test_a_p99_without_its_failed_requests_is_a_lower_bound(results, base, capsys):
+    """B's p99 leaves failed requests out (p99_lower_bound): its -30% is undecided, not faster; marked ≥."""
+    write_run(results, RUN_A, steady(base))
+    write_run(results, RUN_B, steady(changed(base, p99_ms=0.7, p99_lower_bound=True)))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    row = table_row(out)
+    assert code == 0 and "1148→≥804" in row and "-30.0% undecided (B ≥)" in row
+    assert "p99 in B is a lower bound (≥): failed requests are not in it" in out
+    point = target_point(run_json(results, capsys, RUN_A, RUN_B)[1])
+    p99 = point["metrics"]["p99_ms"]
+    assert (p99["verdict"], p99["improved"], p99["b_bound"]) == ("undecided", False, "lower")
+    assert p99["test"] == "bounds: B's p99 is a lower bound (failed requests are not in it)"
+    assert point["verdict"] != "improved"
+    # a rise stays a rise: the true p99 is even higher
+    write_run(results, RUN_B, steady(changed(base, p99_ms=1.25, p99_lower_bound=True)))
+    point = target_point(run_json(results, capsys, RUN_A, RUN_B)[1])
+    assert (point["verdict"], point["metrics"]["p99_ms"]["verdict"]) == ("regressed", "slower")
+    # both bounds on one side: no bound either way
+    write_run(results, RUN_B, steady(changed(base, p99_lower_bound=True, p99_upper_bound=True)))
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert "1148→≶1148" in table_row(out) and "+0.0% undecided (B ≶)" in table_row(out)
+
+
+@pytest.mark.parametrize("b, cv, verdict", [
+    (95.0, None, "within noise"),     # -5%: exactly at the 5% floor
+    (94.99, None, "slower"),          # -5.01%
+    (90.0, 0.05, "within noise"),     # -10%: exactly at 2 × 5%
+    (89.99, 0.05, "slower"),
+])
+def test_the_noise_bands_edge_is_within_noise(b, cv, verdict):
+    stats = {"repeats": 2, "stats": {"rps": {"cv": cv if cv is not None else 0.001}}}
+    change = compare.compare_metric(compare.METRICS[0], {"rps": 100.0, **stats}, {"rps": b, **stats}, 5.0, 10.0)
+    assert change.verdict == verdict
+    assert change.band_pct == (10.0 if cv else 5.0)
+
+
+def test_repetitions_out_of_the_band_but_not_significant_are_within_noise(results, base, capsys):
+    """Medians 100 -> 85 (-15%), but B's repetitions 80, 85, 100.5 against A's 99, 100, 101: one-sided
+    Mann-Whitney p = 4/20 = 0.2 > 0.05, so within noise; the test is named."""
+    def run_of(median: float, reps: tuple[float, ...]) -> list[dict]:
+        out = with_cv(base, 0.01, rps={"median": median}, repeats=3)
+        rec = next(r for r in out if (r["mode"], r["profile"]) == TARGET)
+        copies = [{**copy.deepcopy(rec), "rps": v, "repetition": k} for k, v in enumerate(reps, start=1)]
+        return [r for r in out if r is not rec] + copies
+    write_run(results, RUN_A, run_of(100.0, (99.0, 100.0, 101.0)))
+    write_run(results, RUN_B, run_of(85.0, (80.0, 85.0, 100.5)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    rps = target_point(result)["metrics"]["rps"]
+    assert (code, rps["change_pct"], rps["verdict"], rps["test"], rps["p_value"]) == (
+        0, -15.0, "within noise", "band+mann-whitney p=0.2", 0.2)
+    code, out, _ = run(results, capsys, RUN_A, RUN_B)
+    assert "-15.0% within noise (p=0.2)" in table_row(out)
+
+
+def test_the_floors_file_is_named_and_provisional(results, base, capsys):
+    write_run(results, RUN_A, base)
+    write_run(results, RUN_B, base)
+    code, result = run_json(results, capsys, RUN_A, RUN_B)
+    floors = result["noise_floors"]
+    assert floors["provisional"] is True and floors["file"].endswith("benchreport/noise_floors.json")
+    assert "PROVISIONAL" in result["noise"]
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "7")
+    assert result["noise_floors"] is None and result["noise_floor_pct"] == 7.0
+    assert {m["floor_pct"] for p in result["points"] if p["status"] == "compared" for m in p["metrics"].values()} \
+        == {7.0}
+
+
+def test_the_help_says_how_a_verdict_is_given(capsys):
+    with pytest.raises(SystemExit):
+        compare.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "slower (needs repeats)" in text and "Whitney p" in text and "noise_floors.json" in text
+    assert "0.1 percentage points" in text

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_RUN = ROOT / "tests" / "data" / "benchreport" / "local-run"
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
 POINT = {"mode": "uwsgi-gevent", "profile": "tuned"}
-#: req/s 168.89, 174.87, 177.38: cv about 2%
+#: req/s 168.89, 174.87, 177.38: cv about 2.5% (sample stdev)
 QUIET = ("gevent-pywsgi-tuned", "gunicorn-gevent-tuned", "uwsgi-gevent-tuned")
-#: req/s 150.77, 168.89, 177.38: cv about 6.7%
+#: req/s 150.77, 168.89, 177.38: cv about 8.2% (sample stdev)
 NOISY = ("gevent-pywsgi-seed", "gevent-pywsgi-tuned", "uwsgi-gevent-tuned")
 METRICS = ("rps", "p99_ms", "cpu_ms_per_req")
 
@@ -61,7 +61,7 @@ def expected_stats(alone: dict[str, dict], sources: tuple[str, ...]) -> dict[str
         values = [alone[s][metric] for s in sources]
         mean = statistics.fmean(values)
         out[metric] = {"median": statistics.median(values), "min": min(values), "max": max(values),
-                       "cv": statistics.pstdev(values) / mean if len(values) >= 2 else None}
+                       "cv": statistics.stdev(values) / mean if len(values) >= 2 else None}
     return out
 
 
@@ -94,7 +94,8 @@ def test_every_repetition_is_a_record_and_carries_the_points_stats(tmp_path, mod
         assert rec["noisy"] is False
     assert records[0]["stats"]["rps"]["median"] == 174.87
     assert (records[0]["stats"]["rps"]["min"], records[0]["stats"]["rps"]["max"]) == (168.89, 177.38)
-    assert 0.015 < records[0]["stats"]["rps"]["cv"] < 0.025  # a fraction, not a percentage
+    assert 0.025 < records[0]["stats"]["rps"]["cv"] < 0.026  # a fraction, not a percentage; the sample stdev
+    assert records[0]["stats"]["rps"]["cv"] == round(statistics.stdev([168.89, 174.87, 177.38]) / 173.7133333, 4)
 
 
 def test_noisy_above_five_percent_only(tmp_path, modes, alone):
@@ -116,7 +117,7 @@ def test_a_repetition_with_an_error_is_left_out_of_the_stats(tmp_path, modes, al
     for rec in records:  # the errored record too carries its point's stats
         assert rec["repeats"] == 2 and rec["repeats_planned"] == 3
         assert_stats(rec["stats"], want)
-        assert rec["noisy"] is False  # 168.89 and 177.38: cv 2.5%
+        assert rec["noisy"] is False  # 168.89 and 177.38: cv 3.5%
 
 
 def test_an_expected_failure_is_left_out_and_one_value_has_no_cv(tmp_path, modes, alone):
@@ -172,13 +173,13 @@ def test_compare_uses_the_medians_and_the_cv_band(tmp_path, modes, alone, capsys
     assert (rps.a, rps.b) == (174.87, 168.89)  # the medians, not one repetition's figure
     assert rps.band_from == "cv"
     assert rps.band_pct == pytest.approx(200 * b[0]["stats"]["rps"]["cv"])
-    assert rps.verdict == compare.NOISE  # -3.4%: inside 2 × 6.7%
+    assert rps.verdict == compare.NOISE  # -3.4%: inside 2 × 8.2%
     p99 = {m.metric: m for m in point.metrics}["p99_ms"]
     assert (p99.a, p99.b) == (a[0]["stats"]["p99_ms"]["median"], b[0]["stats"]["p99_ms"]["median"])
     assert "A: median of 3 of 3 repetitions" in point.notes
     assert cli_main(["compare", "A", "B", "--results", str(results)]) == 0
     out = capsys.readouterr().out
-    assert "1 points compared" in out and "(±13." in out
+    assert "1 points compared" in out and f"(±{200 * b[0]['stats']['rps']['cv']:.1f}%)" in out and "(±16.4%)" in out
 
 
 def test_compare_a_repeated_point_with_errors_still_is_one_point(tmp_path, modes):

@@ -36,7 +36,7 @@ def test_the_sweep_in_a_few_lines(modes):
         "In short (12 runs of 2 modes; points ran up to 3 times: medians):",
         "  best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s (granian/tuned within noise)",
         "                 c=1000: uwsgi-gevent/tuned 83.0% of ideal, 830.19 req/s",
-        "  best by p99    c=200: uwsgi-gevent/tuned 1143 ms",
+        "  best by p99    c=200: uwsgi-gevent/tuned 1143 ms (granian/tuned within noise)",
         "                 c=1000: uwsgi-gevent/tuned 1715 ms (granian/tuned within noise)",
         "  best by CPU    c=200: uwsgi-gevent/tuned 0.875 ms/request (granian/tuned within noise)",
         "                 c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)",

@@ -111,7 +111,7 @@ def fabricated() -> list[dict]:
     """c=200 three times over (cvs: noise verdicts), c=1000 once (no noise estimate)."""
     recs = [
         # c=200, K=3
-        *point("uwsgi-gevent", "tuned", 200, [170, 180, 190], [1100, 1150, 1200], [0.7] * 3),
+        *point("uwsgi-gevent", "tuned", 200, [170, 180, 190], [1120, 1150, 1180], [0.7] * 3),
         *point("uwsgi-gevent", "seed", 200, [178, 179, 180], [1300] * 3, [0.9] * 3),
         *point("granian", "tuned", 200, [175, 177, 179], [1050, 1060, 1070], [1.0] * 3, limited=(2,)),
         *point("gunicorn", "tuned", 200, [150] * 3, [1400] * 3, [1.2] * 3, limited=(1, 2, 3)),
@@ -143,14 +143,14 @@ def test_winners_margins_and_noise_at_each_concurrency():
     assert (rps.best.name, rps.best_value, rps.next.name, rps.next_value) == (
         "uwsgi-gevent/tuned", 180, "granian/tuned", 177)
     assert rps.margin_pct == pytest.approx(100 * 3 / 177)
-    # cv 4.54% (170, 180, 190) and 0.92%: band 2 × 4.54% = 9.07%, the 1.7% margin is within it: a tie
-    assert rps.band_pct == pytest.approx(100 * 2 * 0.0454, abs=1e-6)
+    # cv (sample stdev) 5.56% (170, 180, 190) and 1.13%: band 2 × 5.56% = 11.12%, the 1.7% margin is within it
+    assert rps.band_pct == pytest.approx(100 * 2 * 0.0556, abs=1e-6)
     assert rps.noise == whattouse.WITHIN
     p99 = by["p99_ms"]
     assert (p99.best.name, p99.best_value, p99.next.name, p99.next_value) == (
         "granian/tuned", 1060, "uwsgi-gevent/tuned", 1150)
-    assert p99.margin_pct == pytest.approx(100 * 90 / 1150)  # 7.83% > band 2 × 3.55% = 7.10%
-    assert p99.band_pct == pytest.approx(100 * 2 * 0.0355, abs=1e-6)
+    assert p99.margin_pct == pytest.approx(100 * 90 / 1150)  # 7.83% > band 2 × 2.61% = 5.22%
+    assert p99.band_pct == pytest.approx(100 * 2 * 0.0261, abs=1e-6)
     assert p99.noise == whattouse.AHEAD
     assert p99.best.client_limited  # one of its three repetitions was
     cpu = by["cpu_ms_per_req"]
@@ -195,9 +195,9 @@ def test_the_report_section():
     assert rows[0] == "| c | by | best | figure | next best mode | figure | margin |"
     assert rows[1:] == [
         "| 200 | req/s | uwsgi-gevent/tuned (gevent) | 180.00 (median of 3) | granian/tuned (peers), client-limited "
-        "| 177.00 (median of 3) | 1.7% ahead: within noise (±9.1%) |",
+        "| 177.00 (median of 3) | 1.7% ahead: within noise (±11.1%) |",
         "| 200 | p99 ms | granian/tuned (peers), client-limited | 1060 (median of 3) | uwsgi-gevent/tuned (gevent) "
-        "| 1150 (median of 3) | 7.8% ahead (noise ±7.1%) |",
+        "| 1150 (median of 3) | 7.8% ahead (noise ±5.2%) |",
         "| 200 | CPU ms/req | uwsgi-gevent/tuned (gevent) | 0.700 (median of 3) | granian/tuned (peers), "
         "client-limited | 1.000 (median of 3) | 30.0% ahead (noise ±0.0%) |",
         "| 1000 | req/s | granian/tuned (peers), client-limited | 850.00 | uwsgi-gevent/tuned (gevent) | 800.00 "

@@ -7,6 +7,8 @@ c1000 bench); silent otherwise.
   app host's progress.jsonl (the plan runner's line per run: each load
   host's req/s, failures and p99) with the run's plan entry (plan.json):
   `[7/30] uwsgi-gevent tuned c=200 (wrk): 177.5 req/s (88.8% of ideal), p99 1131 ms, 0 failed, about 4 min left`
+  (a run with failed requests shows `p99 ≥1131 ms`: the failed ones are not in its percentiles, so the
+  p99 of all the requests sent is at least that; summary.json's p99_lower_bound)
 - Ctrl-C (SIGINT, or SIGTERM/SIGHUP to ansible-playbook) during a bench:
   Ansible stops as it always does, then, before the process exits, this runs
   playbooks/bench_stop.yml with the same inventory: the load clients and the
@@ -158,7 +160,8 @@ class CallbackModule(CallbackBase):
             ideal, of = (float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None), "of ideal"
         pct = f" ({100 * rps / ideal:.1f}% {of})" if rps is not None and ideal else ""
         rps_text = "–" if rps is None else f"{rps:.1f}"
-        p99 = "–" if not p99s else f"{max(p99s):.0f}"
+        # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
+        p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
         return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed"
 
     # --- clean-up ------------------------------------------------------------------
