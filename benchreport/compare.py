@@ -18,7 +18,10 @@ Metrics (METRICS): req/s (higher is better), p99 ms and CPU ms/request (lower
 is better). Their change is 100 × (B − A) / A, in %. Verdict per metric, and
 the test that gave it (MetricChange.test: text, JSON and compare.html say it):
 
-* within noise: |change| <= the noise band ("band");
+* within noise: |change| <= the noise band ("band"); for CPU ms/request also
+  when A and B differ by no more than their resolutions added (summary.json's
+  cpu_ms_per_req_resolution, a median's its coarsest repetition's: whole
+  clock ticks over few requests; "within resolution ±0.2");
 * faster / slower: outside the band, better / worse (for p99 and CPU ms/req,
   "faster" means lower). With 3 or more repetitions a side (their own values:
   each repetition is a record of summary.json) only when the one-sided exact
@@ -118,7 +121,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport import mannwhitney, noisefloors
+from benchreport import mannwhitney, noisefloors, serverfigures
 from benchreport.runfiles import finite, integer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -172,12 +175,14 @@ class Metric:
     higher_is_better: bool
     #: decimals shown; None: whole numbers from 100 up, one decimal below (ms, as the report shows them)
     digits: int | None
+    #: the summary.json key of the figure's resolution (± the same unit), when it has one
+    resolution_key: str | None = None
 
 
 METRICS = (
     Metric("rps", "req/s", True, 2),
     Metric("p99_ms", "p99 ms", False, None),
-    Metric("cpu_ms_per_req", "CPU ms/req", False, 3),
+    Metric("cpu_ms_per_req", "CPU ms/req", False, 3, "cpu_ms_per_req_resolution"),
 )
 
 
@@ -450,6 +455,10 @@ def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any], f
                          cvs=cv(a, metric.key) is not None and cv(b, metric.key) is not None)
     if change is None:
         return found
+    resolution = within_resolution(metric, va, vb, recs_a, recs_b)
+    if resolution is not None:  # whole clock ticks apart or less: no change can be told
+        found.verdict, found.test = NOISE, resolution
+        return found
     outside = abs(change) > band
     open_sides = _open_sides(found.a_bound, found.b_bound, (change > 0) if outside else None)
     if open_sides:
@@ -477,6 +486,20 @@ def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any], f
     beyond = abs(better) > threshold_pct
     found.regressed, found.improved = better < 0 and beyond, better > 0 and beyond
     return found
+
+
+def within_resolution(metric: Metric, va: float | None, vb: float | None, recs_a: list[Mapping[str, Any]],
+                      recs_b: list[Mapping[str, Any]]) -> str | None:
+    """"within resolution ±x" when A and B differ by no more than their resolutions added (a median's is
+    its coarsest repetition's, serverfigures.point_resolution; None where not measured: exact); else None."""
+    if metric.resolution_key is None or va is None or vb is None:
+        return None
+    res_a = serverfigures.point_resolution(recs_a, metric.resolution_key)
+    res_b = serverfigures.point_resolution(recs_b, metric.resolution_key)
+    if res_a is None and res_b is None:
+        return None
+    total = (res_a or 0.0) + (res_b or 0.0)
+    return f"within resolution ±{total:.3g}" if abs(vb - va) <= total else None
 
 
 def failed_sums(recs: list[Mapping[str, Any]]) -> tuple[int | None, float | None]:

@@ -155,6 +155,20 @@ def test_a_rise_of_p99_or_cpu_per_request_is_a_regression(results, base, capsys,
     assert m["change_pct"] == pytest.approx(25.0, abs=0.1)  # figures rounded to 3 decimals
 
 
+def test_cpu_per_request_within_its_resolution_is_no_change(results, base, capsys):
+    """0.705 -> 0.881 ms/request (+25%) is a regression of exact figures, but not of figures each good to
+    ±0.1 ms (a few clock ticks over the run's requests): 0.176 apart is within 0.2; 0.15 each is not."""
+    write_run(results, RUN_A, steady(setting(base, cpu_ms_per_req_resolution=0.1)))
+    write_run(results, RUN_B, steady(setting(changed(base, cpu_ms_per_req=1.25), cpu_ms_per_req_resolution=0.1)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "5")
+    m = target_point(result)["metrics"]["cpu_ms_per_req"]
+    assert (code, m["verdict"], m["regressed"], m["test"]) == (0, "within noise", False, "within resolution ±0.2")
+    write_run(results, RUN_B, steady(setting(changed(base, cpu_ms_per_req=1.25), cpu_ms_per_req_resolution=0.07)))
+    code, result = run_json(results, capsys, RUN_A, RUN_B, "--noise", "5")
+    m = target_point(result)["metrics"]["cpu_ms_per_req"]
+    assert (code, m["verdict"], m["regressed"]) == (1, "slower", True)  # 0.176 > 0.1 + 0.07
+
+
 def test_a_change_within_the_noise_floor_is_not_flagged(results, base, capsys):
     write_run(results, RUN_A, base)
     write_run(results, RUN_B, changed(base, rps=0.97, p99_ms=1.04, cpu_ms_per_req=0.96))
