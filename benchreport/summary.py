@@ -256,6 +256,20 @@ class Record:
     #: the highest rate kept within p99 <= 1.5 x delay with 0 failed, and why not higher
     knee_rps: float | None = None
     knee_why: str | None = None
+    #: the slow API's CPU over the load window (upstream.json, benchreport.cpucost) and per request the app
+    #: worked on, its host, why null; the clients' own CPU per request; what a request cost each host
+    #: ({"role", "host", "cpu_ms_per_req", "cores", "machine"}) and the machine limit from it (benchreport.knee)
+    upstream_host: str | None = None
+    upstream_cpu_ms: float | None = None
+    upstream_cpu_ms_per_req: float | None = None
+    upstream_cpu_why: str | None = None
+    client_cpu_ms_per_req: float | None = None
+    cpu_hosts: list[dict[str, Any]] | None = None
+    machine_limit_rps: float | None = None
+    machine_limit_why: str | None = None
+    #: client=rate: the machine limit at the knee's rate (else the lowest over the budget) and the knee as % of it
+    knee_machine_limit_rps: float | None = None
+    knee_pct_of_machine_limit: float | None = None
     #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
     environment: dict[str, Any] | None = None
 
@@ -338,6 +352,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
     rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
     _server_figures(rec, files.server, warnings)
+    _cpu_costs(rec, directory, run_dir, spec, env)
     rec.blocked = files.blocked if rec.monitor else None
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
@@ -637,6 +652,17 @@ def _server_figures(rec: Record, server: dict[str, Any], warnings: list[str]) ->
     rec.rss_source = _text(server.get("rss_source")) if rss_kib is not None else None
 
 
+def _cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> None:
+    """The slow API's and the clients' CPU per request, and the machine limit (benchreport.cpucost, knee)."""
+    from benchreport import cpucost, knee  # knee reads counts_for_stats from here
+
+    for key, value in cpucost.cpu_costs(rec, directory, run_dir, spec, env).items():
+        setattr(rec, key, value)
+    limit = knee.machine_limit(rec.cpu_hosts)
+    rec.machine_limit_rps = limit.rps if limit is not None else None
+    rec.machine_limit_why = knee.limit_text(limit)
+
+
 def _client_cpu(rec: Record, cpu_ms: float | None, cores: int | None) -> float | None:
     """The client's own CPU as % of its cores over its timed run (null for runs under 1 s)."""
     taken = rec.time_taken_s
@@ -753,8 +779,11 @@ def add_knees(records: list[Record]) -> None:
     from benchreport import knee  # it reads counts_for_stats from here
 
     for found in knee.knees(records):
+        limit = knee.knee_limit(found)
         for rec in found.records:
             rec.knee_rps, rec.knee_why = found.knee_rps, found.why
+            if limit is not None and limit.limit is not None:
+                rec.knee_machine_limit_rps, rec.knee_pct_of_machine_limit = limit.limit.rps, limit.share(found.knee_rps)
 
 
 def sort_key(modes: Mapping[str, Any]):
