@@ -69,6 +69,15 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   p99_service_ms and lag_p99_ms the parts' highest (an upper bound), late_sends
   summed; each part in `parts` with its own rate, p99_service_ms, lag_p99_ms,
   late_sends.
+* upstream_host, upstream_cpu_ms, upstream_cpu_ms_per_req, upstream_cpu_why: the
+  slow API's unit over the load window (upstream.json), per request the app worked
+  on; client_cpu_ms_per_req: the clients' own CPU over the same requests; cpu_hosts:
+  what a request cost each host, with its cores (benchreport.cpucost says how);
+  machine_limit_rps and machine_limit_why: the rate that would saturate the CPUs
+  (benchreport.knee.machine_limit), on every record from its own figures;
+  knee_machine_limit_rps and knee_pct_of_machine_limit: client=rate, the knee's
+  group's limit at the knee's rate (else the lowest over the budget) and the knee
+  as % of it.
 * knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
   highest rate with it and every lower one at p99 <= 1.5 x delay and 0 failed
   (benchreport.knee says how), on every rate record of the group; null for
