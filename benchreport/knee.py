@@ -5,27 +5,6 @@ server does and times each from its due time, so its p99 includes the
 requests that waited behind a stall. Over a sweep of rates the p99 stays near
 the app's delay until the server saturates, then climbs: the knee is where.
 
-Groups: the rate records of one (mode, profile, delay, route), by scheduled
-rate (the record's `rate`: the whole point's, all load hosts together). At
-each rate, over its repetitions that count (summary.counts_for_stats: no
-error, no expected failure):
-
-* p99: the median of their p99_ms (timed from the schedule);
-* failed: the most failed requests of any of them (one failing repetition is
-  enough to fail the rate), and capped: any of them left requests unsent;
-* a rate is within the budget when p99 <= BUDGET_FACTOR (1.5) x delay, no
-  request failed and none was left unsent; a rate without a counted
-  repetition, or without a p99, is not.
-
-knee_rps: the highest rate such that it and every lower rate were within the
-budget; None when even the lowest was not. knee_why: the first criterion
-that failed, at the first rate above the knee ("p99 1840 ms > 1500 ms at 150
-req/s"), or, when every rate passed, that the knee is at least the highest
-rate run (a sweep that went higher would tell more). summary.json records
-both on every rate record of the group (benchreport.summary.add_knees);
-report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
-knee), report.html draws p99 against the rate with the budget and each knee.
-
 The machine's limit (machine_limit): the rate at which the CPUs would be
 saturated by what a request costs, from the CPU ms per request each host
 spent on it (a record's cpu_hosts, benchreport.cpucost: the app's unit, the
@@ -48,6 +27,27 @@ knee's rate (the median over its repetitions), or, when there is no knee,
 at the lowest rate over the budget (knee_limit says which); summary.json
 records knee_machine_limit_rps and knee_pct_of_machine_limit on the group's
 records, and every record its own machine_limit_rps (its own figures).
+
+Groups: the rate records of one (mode, profile, delay, route), by scheduled
+rate (the record's `rate`: the whole point's, all load hosts together). At
+each rate, over its repetitions that count (summary.counts_for_stats: no
+error, no expected failure):
+
+* p99: the median of their p99_ms (timed from the schedule);
+* failed: the most failed requests of any of them (one failing repetition is
+  enough to fail the rate), and capped: any of them left requests unsent;
+* a rate is within the budget when p99 <= BUDGET_FACTOR (1.5) x delay, no
+  request failed and none was left unsent; a rate without a counted
+  repetition, or without a p99, is not.
+
+knee_rps: the highest rate such that it and every lower rate were within the
+budget; None when even the lowest was not. knee_why: the first criterion
+that failed, at the first rate above the knee ("p99 1840 ms > 1500 ms at 150
+req/s"), or, when every rate passed, that the knee is at least the highest
+rate run (a sweep that went higher would tell more). summary.json records
+both on every rate record of the group (benchreport.summary.add_knees);
+report.md ranks the groups by knee_rps (ties: the lower CPU ms/request at the
+knee), report.html draws p99 against the rate with the budget and each knee.
 """
 
 from __future__ import annotations

@@ -361,7 +361,6 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
     rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
     _server_figures(rec, files.server, warnings)
-    _cpu_costs(rec, directory, run_dir, spec, env)
     rec.blocked = files.blocked if rec.monitor else None
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
@@ -380,6 +379,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
                             f"{expected or 'success'}: the run's own expectation is used")
         expected = spec.expect
     why = table_expect.get("why") if table_expect.get("outcome") == expected else None
+    _cpu_costs(rec, directory, run_dir, spec, env)  # after the app's CPU per request
     rec.environment = environment.for_record(env, spec.app_host if spec else None,
                                              spec.loadgen_host if spec else None, client)
     if env_error:
