@@ -8,6 +8,8 @@ folder, such as the run id, is tolerated)::
 
     app/<name>/            the app runner's files of a run (run.json with parts, server.json, outcome.json)
     load/<host>/<name>/    a load runner's (its part's run.json, loadgen.json, the client's files)
+    upstream/<host>/<name>/  the slow API host's runner's (upstream.json: plan.json's upstream.host, when
+                           it is not the app host; on the app host upstream.json is in app/<name>/)
     progress.jsonl         the app runner's journal (one line per run; finished or interrupted)
     plan.json              the plan as the host got it (not used: RUN_DIR/plan.json is the controller's)
 
@@ -19,6 +21,7 @@ This writes, in RUN_DIR (the layout benchreport.runfiles describes):
   with SEVERAL, each load host's folder goes to <name>/loadgen/<host>/ as is (and
   when the app host's run.json is missing, <name>/run.json is a part's with the
   point's n and c, without "part").
+* <name>/upstream/<host>/: the slow API host's files of the run (upstream.json), as they are.
 * <name>/outcome.json for a run that has files but none from the app runner:
   {"error": "not run: the bench was interrupted"} (or, when the app host's
   archive is missing, "no outcome: ... not collected"), with "written_by":
@@ -69,12 +72,20 @@ PLAN, TIMING, PROGRESS = "plan.json", "timing.json", "progress.jsonl"
 ARCHIVES = ".archives"
 ARCHIVE_SUFFIX = ".tgz"
 #: The app runner's marker that tells its sampler to stop: not a result.
-APP_SKIP = frozenset({"stop", "sampler.ready"})
+APP_SKIP = frozenset({"stop", "sampler.ready", "upstream.stop", "upstream.ready"})
 NOT_RUN = "not run: the bench was interrupted"
 WRITTEN_BY = "benchreport.collect"
 EXIT_OK, EXIT_NOTHING = 0, 2
 #: What a run folder of several load hosts keeps them in: <name>/loadgen/<host>/ (benchreport.runfiles).
 LOADGEN_DIR = "loadgen"
+#: ...and the slow API's host its own: <name>/upstream/<host>/ (benchreport.runfiles).
+UPSTREAM_DIR = "upstream"
+
+
+def upstream_host(plan: dict[str, Any]) -> str | None:
+    """plan.json's upstream.host (the slow API's, sampled by its own runner unless it is the app host); None."""
+    upstream = plan.get("upstream")
+    return upstream.get("host") if isinstance(upstream, dict) and upstream.get("host") is not None else None
 
 
 class Collector:
@@ -134,10 +145,10 @@ def extract(archive: Path, dest: Path, col: Collector) -> bool:
 
 def archive_root(top: Path) -> Path:
     """The plan dir inside an unpacked archive: `top`, or its one folder when the archive had a leading one."""
-    if any((top / name).exists() for name in ("app", "load", PROGRESS, PLAN)):
+    if any((top / name).exists() for name in ("app", "load", UPSTREAM_DIR, PROGRESS, PLAN)):
         return top
     subdirs = [d for d in top.iterdir() if d.is_dir()]
-    if len(subdirs) == 1 and any((subdirs[0] / name).exists() for name in ("app", "load", PROGRESS)):
+    if len(subdirs) == 1 and any((subdirs[0] / name).exists() for name in ("app", "load", UPSTREAM_DIR, PROGRESS)):
         return subdirs[0]
     return top
 
@@ -277,12 +288,13 @@ def collect(run_dir: Path, say=None) -> int:
     strip_token(run_dir, plan)
     app_host = plan.get("app_host")
     loadgens = [h for h in plan.get("loadgens") or [] if isinstance(h, str)]
-    for host in [app_host, *loadgens]:
+    upstream = upstream_host(plan)
+    for host in [app_host, *loadgens, *([upstream] if upstream is not None else [])]:
         if not safe_name(host):
             col.say(f"plan.json: host name {host!r} is not usable as a folder name: nothing collected")
             return EXIT_NOTHING
     several = len(loadgens) > 1
-    hosts = list(dict.fromkeys([app_host, *loadgens]))
+    hosts = list(dict.fromkeys([app_host, *loadgens, *([upstream] if upstream is not None else [])]))
     previous = read_json(run_dir / TIMING)
     previous = previous if isinstance(previous, dict) else {}
     done_before = [h for h in previous.get("hosts_collected") or [] if h in hosts]
@@ -308,7 +320,8 @@ def collect(run_dir: Path, say=None) -> int:
             if not archive.is_file():
                 if host not in done_before:
                     role = " and ".join(r for r, yes in (("app host", host == app_host),
-                                                          ("load host", host in loadgens)) if yes)
+                                                          ("load host", host in loadgens),
+                                                          ("slow API host", host == upstream)) if yes)
                     col.say(f"no archive from {role} {host} ({ARCHIVES}/{archive.name}): its files are missing")
                 continue
             if extract(archive, work / host, col):
@@ -351,7 +364,11 @@ def place(run_dir: Path, plan: dict[str, Any], roots: dict[str, Path], several: 
             load[host] = run_folders(roots[host] / "load" / host, col, f"{host}:load/{host}")
             if not load[host] and not (roots[host] / "load" / host).is_dir():
                 col.say(f"{host}'s archive holds no load/{host}/: no client files from it")
-    names = list(dict.fromkeys([*app, *(name for runs in load.values() for name in runs)]))
+    sampled: dict[str, Path] = {}  # the slow API host's runs (its own runner's), by name
+    upstream = upstream_host(plan)
+    if upstream is not None and upstream != app_host and upstream in roots:
+        sampled = run_folders(roots[upstream] / UPSTREAM_DIR / upstream, col, f"{upstream}:upstream/{upstream}")
+    names = list(dict.fromkeys([*app, *(name for runs in load.values() for name in runs), *sampled]))
     for name in names:
         dest = run_dir / name
         if dest.exists() and not dest.is_dir():
@@ -376,6 +393,8 @@ def place(run_dir: Path, plan: dict[str, Any], roots: dict[str, Path], several: 
             else:
                 copy_files(runs[name], dest, skip=frozenset({"run.json"}))
                 merge_run_json(dest, app[name] / "run.json" if name in app else None, runs[name] / "run.json")
+        if name in sampled:
+            copy_files(sampled[name], dest / UPSTREAM_DIR / upstream)
         outcome = dest / "outcome.json"
         old = read_json(outcome) if outcome.is_file() else None
         ours = isinstance(old, dict) and old.get("written_by") == WRITTEN_BY

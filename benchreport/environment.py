@@ -10,8 +10,9 @@ project's git commit)::
         --host loadgen1 loadgen RUN_DIR/hosts/loadgen1.loadgen.json \\
         [--repo DIR]        # the project checkout; default: the one holding benchreport
 
---host NAME ROLE FILE is repeatable (ROLE: app or loadgen; a host with both
-roles may be given twice, its two descriptions are merged). An
+--host NAME ROLE FILE is repeatable (ROLE: app, loadgen or upstream, the slow
+API's host; a host with several roles may be given once per role, its
+descriptions are merged). An
 environment.json already in RUN_DIR is merged into, so the hosts may also be
 added one call at a time. A host file that is missing or unreadable is
 recorded as such (the host's `errors`), never fatal. Exit status: 0 written,
@@ -53,7 +54,8 @@ from typing import Any
 
 ENVIRONMENT = "environment.json"
 SCHEMA = 1
-ROLES = ("app", "loadgen")
+#: upstream: the slow API's host (its cores bound the knee's machine limit, benchreport.knee)
+ROLES = ("app", "loadgen", "upstream")
 GIT_TIMEOUT_S = 10
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The servers and key libraries a record names (normalised names, as bench-env.py lists them).

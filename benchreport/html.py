@@ -23,7 +23,9 @@ the file opens without a network):
   p99 timed from the schedule against the rate scheduled, one line per mode
   and profile (the median of a rate's repetitions, min–max as error bars),
   the budget 1.5 × delay as a dashed line, the rates over it crossed and each
-  knee a star. Only when rate runs are in the run.
+  knee a star; each mode's machine limit (benchreport.knee.machine_limit) in
+  the text and, when within twice the highest rate, as a dotted line. Only when
+  rate runs are in the run.
 * latency distribution: one percentile curve per point (its repetitions'
   requests pooled, and the load hosts' of a split run), one chart per load
   (client, c, delay; a rate run's load is its rate). rate: every answered
@@ -720,6 +722,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
         mine = [k for k in found if k.delay == delay]
         # the ranking in words: at a glance, and where several stars share a rate
         said = f"{how} Knees, best first: {'; '.join(f'{k.name} {knee.knee_text(k)}' for k in knee.ranked(mine))}."
+        said += " " + " ".join(f"{k.name}: {knee.knee_limit_text(k)}." for k in knee.ranked(mine))
         fig = go.Figure()
         rows = []
         titled: set[str] = set()
@@ -776,6 +779,12 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             fig.add_hline(y=budget, line=dict(color=BUDGET_COLOUR, dash="dash", width=1),
                           annotation_text=f"budget: {knee.BUDGET_FACTOR:g} × delay = {budget:g} ms",
                           annotation_position="top left")
+        top = max(s.rate for k in mine for s in k.steps)
+        for k in mine:  # the machine's limit, where the x axis can show it without squashing the rates
+            kl = knee.knee_limit(k)
+            if kl is not None and kl.limit is not None and kl.limit.rps <= 2 * top:
+                fig.add_vline(x=kl.limit.rps, line=dict(color=styles.get(k.mode, {}).get("colour"), dash="dot", width=1),
+                              annotation_text=f"machine limit {k.name} ≈ {kl.limit.rps:g}", annotation_position="top")
         fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="rate scheduled (req/s)", rangemode="tozero"),
                           # log: past the knee p99 grows tenfold, and the budget's region must stay readable
                           yaxis=dict(title="p99 ms (from the schedule, log scale)", type="log"), showlegend=True,

@@ -5,6 +5,29 @@ server does and times each from its due time, so its p99 includes the
 requests that waited behind a stall. Over a sweep of rates the p99 stays near
 the app's delay until the server saturates, then climbs: the knee is where.
 
+The machine's limit (machine_limit): the rate at which the CPUs would be
+saturated by what a request costs, from the CPU ms per request each host
+spent on it (a record's cpu_hosts, benchreport.cpucost: the app's unit, the
+slow API's unit, each load host's client) and the hosts' cores
+(environment.json). Hosts that are separate machines each bound it:
+cores x 1000 / (the CPU ms a request costs on that host); hosts that share one
+machine (the local test containers: one kernel, /proc/stat is the whole
+machine; bench-env.py's boot_id, see cpucost.machine_of) share its cores, so
+the CPU ms their roles spend per request are added up:
+
+    limit_rps = min over machines of  cores(machine) x 1000 / sum of the cpu ms/request of its roles
+
+A machine's cores are the most any of its hosts may use (a host alone: its
+cgroup quota when lower). A role whose CPU was not measured (the slow API
+without a sampled host) is left out and named: the limit is then an upper
+bound, and so is one leaving out a host whose cores environment.json does
+not give. No limit without the app's CPU per request or its machine's cores.
+Each knee is stated as a share of the limit, with the CPU figures at the
+knee's rate (the median over its repetitions), or, when there is no knee,
+at the lowest rate over the budget (knee_limit says which); summary.json
+records knee_machine_limit_rps and knee_pct_of_machine_limit on the group's
+records, and every record its own machine_limit_rps (its own figures).
+
 Groups: the rate records of one (mode, profile, delay, route), by scheduled
 rate (the record's `rate`: the whole point's, all load hosts together). Any
 failed or unsent request in any repetition fails the rate, and so does a
@@ -256,3 +279,141 @@ def knee_text(k: Knee, unit: bool = True) -> str:
     if k.knee_rps is None:
         return "none"
     return ("≥ " if k.open_ended else "") + f"{k.knee_rps:g}" + (" req/s" if unit else "")
+
+
+# ---------------------------------------------------------------- the machine's limit
+
+@dataclass
+class MachineLimit:
+    """The rate that would saturate the binding machine's CPUs; each machine's own bound in `machines`."""
+
+    rps: float
+    #: the binding machine: its hosts, cores and [(role, host, cpu ms/request)] added up on it
+    hosts: list[str]
+    cores: float
+    terms: list[tuple[str, str | None, float]]
+    #: roles whose CPU per request was not measured (left out: the limit is then an upper bound)
+    missing: list[str]
+    #: every machine's bound, req/s, by its hosts ("fb-app+fb-api")
+    machines: dict[str, float] = field(default_factory=dict)
+    #: hosts whose cores environment.json does not give (their machine is left out: an upper bound too)
+    unknown_cores: list[str] = field(default_factory=list)
+
+
+def machine_limit(entries: list[Mapping[str, Any]] | None) -> MachineLimit | None:
+    """The machine's limit from a record's cpu_hosts ({"role", "host", "cpu_ms_per_req", "cores", "machine"});
+    None without the app's CPU per request or the cores of a machine it counts on (the module's docstring)."""
+    entries = [e for e in entries or [] if isinstance(e, Mapping)]
+    app = [e for e in entries if e.get("role") == "app"]
+    if not app or any(finite(e.get("cpu_ms_per_req")) is None for e in app):
+        return None
+    missing = list(dict.fromkeys(str(e.get("role")) for e in entries if finite(e.get("cpu_ms_per_req")) is None))
+    machines: dict[str, list[Mapping[str, Any]]] = {}
+    for e in entries:
+        if finite(e.get("cpu_ms_per_req")) is None:
+            continue
+        key = e.get("machine") or f"host {e.get('host')}"
+        machines.setdefault(str(key), []).append(e)
+    bounds, unknown = [], []
+    for on in machines.values():
+        cpu = sum(float(finite(e.get("cpu_ms_per_req")) or 0.0) for e in on)
+        cores = [c for e in on if (c := finite(e.get("cores"))) is not None]
+        hosts = list(dict.fromkeys(str(e.get("host")) for e in on))
+        if not cores:
+            if any(e.get("role") == "app" for e in on):
+                return None  # the app's machine's CPUs unknown: no limit
+            unknown += hosts
+            continue
+        if cpu <= 0:
+            continue
+        terms = [(str(e.get("role")), e.get("host"), float(finite(e.get("cpu_ms_per_req")) or 0.0)) for e in on]
+        bounds.append((max(cores) * 1000.0 / cpu, hosts, max(cores), terms))
+    if not bounds:
+        return None
+    rps, hosts, cores, terms = min(bounds, key=lambda b: b[0])
+    return MachineLimit(round(rps, 1), hosts, cores, terms, missing,
+                        {"+".join(b[1]): round(b[0], 1) for b in bounds}, unknown)
+
+
+def _rps(x: float) -> str:
+    return f"{x:.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _ms(x: float) -> str:
+    return f"{x:.3g}" if x < 1 else f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def limit_text(limit: MachineLimit | None) -> str:
+    """"machine limit ≈ 1875 req/s: 2 cores / (app 0.8 + slow API 0.2 + client 0.067 ms/request)", with the
+    other machines' bounds and the roles not measured; "machine limit: not measured" without one."""
+    if limit is None:
+        return "machine limit: not measured (the app's CPU per request or the hosts' cores unknown)"
+    roles: dict[str, float] = {}
+    for role, _host, cpu in limit.terms:
+        roles[role] = roles.get(role, 0.0) + cpu  # several load hosts on one machine: their clients together
+    cores = f"{limit.cores:g} core{'s' if limit.cores != 1 else ''}"
+    text = (f"machine limit ≈ {_rps(limit.rps)} req/s: {cores} / ("
+            + " + ".join(f"{role} {_ms(cpu)}" for role, cpu in roles.items()) + " ms/request)")
+    if len(limit.machines) > 1:
+        text += f" on {'+'.join(limit.hosts)}; " + ", ".join(
+            f"{name} {_rps(rps)}" for name, rps in limit.machines.items() if name != "+".join(limit.hosts))
+    if limit.missing:
+        text += f"; {', '.join(limit.missing)} not measured (the limit is at most this)"
+    if limit.unknown_cores:
+        text += f"; the cores of {', '.join(limit.unknown_cores)} unknown (left out: the limit is at most this)"
+    return text
+
+
+@dataclass
+class KneeLimit:
+    """A knee's machine limit: the limit, the rate whose CPU figures it is from and why that rate."""
+
+    limit: MachineLimit | None
+    rate: float
+    which: str
+
+    def share(self, knee_rps: float | None) -> float | None:
+        """The knee as % of the limit."""
+        if knee_rps is None or self.limit is None or not self.limit.rps:
+            return None
+        return round(100.0 * knee_rps / self.limit.rps, 1)
+
+
+def _median_hosts(records: list[Any]) -> list[dict[str, Any]] | None:
+    """cpu_hosts over a rate's records: each (role, host)'s median CPU ms/request, its cores and machine."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    values: dict[tuple, list[float | None]] = {}
+    for rec in records:
+        for e in get(rec, "cpu_hosts") or []:
+            key = (e.get("role"), e.get("host"))
+            rows.setdefault(key, dict(e))
+            values.setdefault(key, []).append(finite(e.get("cpu_ms_per_req")))
+    if not rows:
+        return None
+    return [{**row, "cpu_ms_per_req": _median(values[key])} for key, row in rows.items()]
+
+
+def knee_limit(k: Knee) -> KneeLimit | None:
+    """The machine limit at the knee's rate, or, without a knee, at the lowest rate over the budget."""
+    at = k.at_knee
+    which = "the knee's rate"
+    if at is None:
+        at = next((s for s in k.steps if s.over is not None), None)
+        which = "the lowest rate over the budget (no knee)"
+    if at is None:
+        return None
+    return KneeLimit(machine_limit(_median_hosts(at.counted or at.records)), at.rate, which)
+
+
+def knee_limit_text(k: Knee) -> str:
+    """A knee's line: "machine limit ≈ X req/s: ...; CPU at 1200 req/s (the knee's rate); knee 1200 req/s =
+    64% of the machine's limit"."""
+    kl = knee_limit(k)
+    if kl is None:
+        return "machine limit: not measured"
+    text = f"{limit_text(kl.limit)}; CPU at {kl.rate:g} req/s ({kl.which})"
+    share = kl.share(k.knee_rps)
+    if share is not None:
+        text += f"; knee {knee_text(k)} = {share:g}% of the machine's limit"
+    return text
+

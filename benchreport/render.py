@@ -630,7 +630,23 @@ def knee_section(records: list[Record]) -> list[str]:
                  cpu_text(at.cpu_ms_per_req, at.cpu_ms_per_req_resolution, 3) if at else DASH, rates, k.why]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     repeated_rates = any(len(st.records) > 1 for k in found for st in k.steps)
-    return lines + ["", *(["(n) after a rate: its repetitions.", ""] if repeated_rates else [])]
+    return lines + ["", *(["(n) after a rate: its repetitions.", ""] if repeated_rates else []),
+                    *machine_limit_lines(found)]
+
+
+MACHINE_LIMIT_TEXT = (
+    "Machine limit: the rate at which the CPUs would be saturated by what a request costs: each machine's "
+    "cores × 1000 / the CPU ms a request costs there (the app's unit, the slow API's unit, the clients; hosts "
+    "that share one machine, as the local containers do, add theirs up), the lowest machine's. CPU per "
+    "request over the load window and the requests the app worked on, the median of the rate's repetitions "
+    "at the knee's rate, or, without a knee, at the lowest rate over the budget.")
+
+
+def machine_limit_lines(found: list[knee.Knee]) -> list[str]:
+    """The knees' machine limits (benchreport.knee.knee_limit_text), one line per mode and profile."""
+    if not found:
+        return []
+    return [MACHINE_LIMIT_TEXT, "", *(f"- {k.name}: {knee.knee_limit_text(k)}" for k in found), ""]
 
 
 COMPARE_TEXT = (

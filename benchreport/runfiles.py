@@ -6,6 +6,8 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         run.json      the plan entry, written by the bench before the run (below)
         loadgen.json  what the load host spent (bench-ab.py / bench-wrk.py)
         server.json   the mode's unit on the app host (bench-sample.py)
+        upstream.json the slow API's unit (bench-sample.py, server.json's schema) when it runs on the app
+                      host; on a host of its own in upstream/<host>/upstream.json (benchreport.cpucost)
         outcome.json  written by the bench after the run: {"error", "blocked"}
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures

@@ -85,6 +85,15 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   p99_service_ms and lag_p99_ms the parts' highest (an upper bound), late_sends
   summed; each part in `parts` with its own rate, p99_service_ms, lag_p99_ms,
   late_sends.
+* upstream_host, upstream_cpu_ms, upstream_cpu_ms_per_req, upstream_cpu_why: the
+  slow API's unit over the load window (upstream.json), per request the app worked
+  on; client_cpu_ms_per_req: the clients' own CPU over the same requests; cpu_hosts:
+  what a request cost each host, with its cores (benchreport.cpucost says how);
+  machine_limit_rps and machine_limit_why: the rate that would saturate the CPUs
+  (benchreport.knee.machine_limit), on every record from its own figures;
+  knee_machine_limit_rps and knee_pct_of_machine_limit: client=rate, the knee's
+  group's limit at the knee's rate (else the lowest over the budget) and the knee
+  as % of it.
 * knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
   highest rate with it and every lower one at p99 <= 1.5 x delay, 0 failed
   and every repetition present and clean (benchreport.knee says how), on
@@ -305,6 +314,20 @@ class Record:
     #: the highest rate kept within p99 <= 1.5 x delay with 0 failed, and why not higher
     knee_rps: float | None = None
     knee_why: str | None = None
+    #: the slow API's CPU over the load window (upstream.json, benchreport.cpucost) and per request the app
+    #: worked on, its host, why null; the clients' own CPU per request; what a request cost each host
+    #: ({"role", "host", "cpu_ms_per_req", "cores", "machine"}) and the machine limit from it (benchreport.knee)
+    upstream_host: str | None = None
+    upstream_cpu_ms: float | None = None
+    upstream_cpu_ms_per_req: float | None = None
+    upstream_cpu_why: str | None = None
+    client_cpu_ms_per_req: float | None = None
+    cpu_hosts: list[dict[str, Any]] | None = None
+    machine_limit_rps: float | None = None
+    machine_limit_why: str | None = None
+    #: client=rate: the machine limit at the knee's rate (else the lowest over the budget) and the knee as % of it
+    knee_machine_limit_rps: float | None = None
+    knee_pct_of_machine_limit: float | None = None
     #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
     environment: dict[str, Any] | None = None
 
@@ -406,6 +429,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
                             f"{expected or 'success'}: the run's own expectation is used")
         expected = spec.expect
     why = table_expect.get("why") if table_expect.get("outcome") == expected else None
+    _cpu_costs(rec, directory, run_dir, spec, env)  # after the app's CPU per request
     rec.environment = environment.for_record(env, spec.app_host if spec else None,
                                              spec.loadgen_host if spec else None, client)
     if env_error:
@@ -716,6 +740,17 @@ def _server_figures(rec: Record, files: RunFiles, parts: list[Path], warnings: l
         rec.peak_rss_mib, rec.rss_source = _round(found.peak_rss_kib / 1024.0, 1), found.rss_source
 
 
+def _cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> None:
+    """The slow API's and the clients' CPU per request, and the machine limit (benchreport.cpucost, knee)."""
+    from benchreport import cpucost, knee  # knee reads counts_for_stats from here
+
+    for key, value in cpucost.cpu_costs(rec, directory, run_dir, spec, env).items():
+        setattr(rec, key, value)
+    limit = knee.machine_limit(rec.cpu_hosts)
+    rec.machine_limit_rps = limit.rps if limit is not None else None
+    rec.machine_limit_why = knee.limit_text(limit)
+
+
 def _client_cpu(rec: Record, cpu_ms: float | None, cores: int | None) -> float | None:
     """The client's own CPU as % of its cores over its timed run (null for runs under 1 s)."""
     taken = rec.time_taken_s
@@ -834,8 +869,11 @@ def add_knees(records: list[Record]) -> None:
     from benchreport import knee  # it reads counts_for_stats from here
 
     for found in knee.knees(records):
+        limit = knee.knee_limit(found)
         for rec in found.records:
             rec.knee_rps, rec.knee_why = found.knee_rps, found.why
+            if limit is not None and limit.limit is not None:
+                rec.knee_machine_limit_rps, rec.knee_pct_of_machine_limit = limit.limit.rps, limit.share(found.knee_rps)
 
 
 def sort_key(modes: Mapping[str, Any]):

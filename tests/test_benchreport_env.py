@@ -35,7 +35,7 @@ HOST_KEYS = {"schema": int, "hostname": str, "kernel": str, "kernel_version": st
              "python": str, "cores": int, "cpu_count": int, "mem_total_mib": int, "somaxconn": int,
              "errors": list}
 NULLABLE = {"os": str, "cpu_model": str, "cpu_quota_cores": (int, float), "mem_limit_mib": int,
-            "virtualization": str, "container": bool, "vm": str, "virtualization_from": str}
+            "virtualization": str, "container": bool, "vm": str, "virtualization_from": str, "boot_id": str}
 FAKE_AB_LINE = "This is ApacheBench, Version 9.9.9 <$Revision: 4242 $>"
 
 

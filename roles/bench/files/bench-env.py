@@ -21,6 +21,7 @@ Prints (and with --out also writes, atomically, to FILE)::
      "mem_total_mib": 3936,       # /proc/meminfo MemTotal (a container sees the host's)
      "mem_limit_mib": null,       # cgroup v2 memory.max, where one is set
      "somaxconn": 4096,           # /proc/sys/net/core/somaxconn (this network namespace's)
+     "boot_id": "5f0c...",        # /proc/sys/kernel/random/boot_id: containers of one machine share it
      "virtualization": "podman",  # systemd-detect-virt: podman, docker, container-other, kvm, none...
      "container": true,           # systemd-detect-virt --container exit status 0
      "vm": "none",                # systemd-detect-virt --vm
@@ -345,6 +346,7 @@ def describe(venv=None, clients=(), servers=()):
         "mem_total_mib": meminfo_mib(p),
         "mem_limit_mib": mem_limit_mib(),
         "somaxconn": somaxconn(p),
+        "boot_id": (p.read("/proc/sys/kernel/random/boot_id") or "").strip() or None,
     }
     info.update(virtualization(p))
     if venv:

@@ -5,6 +5,7 @@ Runs on the bench hosts with the system Python (stdlib only):
 
     bench-run.py app  --plan PLAN [--warm-wait S] [--done-grace S] [--linger S] [--journalctl BIN]
     bench-run.py load --plan PLAN --host NAME [--lost-after S] [--ab BIN]
+    bench-run.py upstream --plan PLAN --host NAME [--lost-after S]
 
 PLAN is <plan dir>/plan.json (schema 1: token, deadline, control address
 and port, loadgens, scripts_dir, mode_command, switch_timeout,
@@ -50,10 +51,31 @@ timeouts + non-2xx, as benchreport counts them; rate: rate.json's), p99_ms
 (ab's "99%" line; wrk.json's latency_us.p99 / 1000; rate.json's, timed from
 the schedule), started_at and ended_at (loadgen.json); null where absent.
 
+The slow API (plan "upstream": {"host", "unit"}, optional: absent or null
+when the plan has no slow API host) is sampled as the app is: per run,
+SCRIPTS/bench-sample.py --unit UNIT writes upstream.json (server.json's
+schema). On its own host the upstream runner (NAME = upstream.host) follows
+the control endpoint as a load runner does: once the app runner is on a run
+(any phase) it starts the sampler into <plan dir>/upstream/NAME/<name>/
+and, once it has its first reading, posts /sampling (the app runner holds
+"go" for it, at most UPSTREAM_WAIT_S, 5 s; after UPSTREAM_MISSES, 3 runs in
+a row without it, no longer), then
+asks for the state every 1 s (that host is measured) until the app runner
+is done with the run (past it, or skipped), waits UPSTREAM_TAIL_S more (the
+series keeps a sample at most every second: one comes after the load's
+end) and stops the sampler (killed after 30 s); it posts nothing. When
+upstream.host is the app host, the app runner starts that second sampler
+itself, after the warm-up and before "go", into <plan dir>/app/<name>/
+beside server.json, and stops it UPSTREAM_TAIL_S after the last part's
+result. A failed upstream sampler fails no run (the report says the slow
+API's CPU was not measured). The app runner's --linger waits for the
+upstream runner to have seen the end too.
+
 Control endpoint: every request carries X-Flaskbench-Token (else 403).
 GET /state -> {"index", "phase": switching|warm|go|skipped|finished,
 "start_in", "error"}; POST /warm {"index", "host"}, POST /done {"index",
-"host", "error", "summary"} -> 200 {"ok": true}, or 409 for another run than
+"host", "error", "summary"}, POST /sampling {"index", "host"} (the slow API's
+runner) -> 200 {"ok": true}, or 409 for another run than
 the current one (or a phase that does not take it). Nothing else.
 
 Bounds: nothing waits without one. Load runners ask for the state every
@@ -123,6 +145,15 @@ SAMPLER_SETTLE_S = 2.0
 SAMPLER_WAIT_S = 30.0
 #: A client wrapper is killed after time_limit + timeout + this (its own cap is + 30 s).
 WRAPPER_GRACE_S = 45
+#: The slow API's sampler is stopped this long after its run's load ended: the series keeps a sample
+#: at most every second (bench-sample.py's SAMPLE_EVERY_S), so one comes after the load's end.
+UPSTREAM_TAIL_S = 1.5
+#: "go" waits this long for the slow API's runner to sample the run (POST /sampling); after this many
+#: runs in a row without it, no longer.
+UPSTREAM_WAIT_S = 5.0
+UPSTREAM_MISSES = 3
+#: The upstream sampler's files beside server.json when the slow API runs on the app host.
+UPSTREAM_FILES = ("upstream.json", "upstream.stop", "upstream.ready")
 #: A child told to stop (SIGTERM) is killed after this.
 CHILD_STOP_S = 10.0
 REQUEST_TIMEOUT_S = 5.0
@@ -262,6 +293,13 @@ def load_plan(path: Path) -> dict:
     plan["lost_after"] = _number(plan.get("lost_after", LOST_AFTER_S), "lost_after", p)
     if plan["lost_after"] <= 0:
         p.append(f"lost_after must be positive: {plan['lost_after']}")
+    upstream = plan.get("upstream")
+    if upstream in (None, "", {}):
+        plan["upstream"] = None
+    elif (not isinstance(upstream, dict) or not isinstance(upstream.get("host"), str)
+          or not SAFE_NAME.match(upstream["host"]) or upstream["host"] in (".", "..")
+          or not isinstance(upstream.get("unit"), str) or not upstream["unit"]):
+        p.append(f"upstream must be null or hold a host name and a unit: {upstream!r}")
     runs = plan.get("runs")
     if not isinstance(runs, list):
         p.append("runs must be a list")
@@ -432,12 +470,14 @@ class Control:
         self.runs = len(plan["runs"])
         # the load hosts that need nothing more: the last run's result posted, or the end seen
         self.through: set[str] = set()
+        # who else follows the runs and must see the end: the slow API's runner on its own host
+        self.watchers = [h for h in [upstream_runner_host(plan)] if h is not None and h not in self.hosts]
 
     def state(self, host: str | None = None) -> dict:
         with self.cond:
             # what this host sees now ends its plan: it asks for nothing more
             last = self.phase == "finished" or (self.phase == "skipped" and self.index == self.runs - 1)
-            if last and host in self.hosts:
+            if last and (host in self.hosts or host in self.watchers):
                 self.through.add(host)
                 self.cond.notify_all()
             start_in = None
@@ -449,6 +489,7 @@ class Control:
         with self.cond:
             self.index, self.phase, self.error = index, "switching", None
             self.warm, self.done = set(), {}
+            self.sampling: set[str] = set()
             self.cond.notify_all()
 
     def set_phase(self, phase: str, error: str | None = None) -> None:
@@ -464,6 +505,8 @@ class Control:
             self.cond.notify_all()
 
     def post(self, kind: str, body: object) -> tuple[int, dict]:
+        if kind == "sampling":
+            return self.post_sampling(body)
         if not isinstance(body, dict):
             return 400, {"error": "the body must be a JSON object"}
         index, host = body.get("index"), body.get("host")
@@ -484,12 +527,26 @@ class Control:
             self.cond.notify_all()
         return 200, {"ok": True}
 
+    def post_sampling(self, body: object) -> tuple[int, dict]:
+        """POST /sampling {"index", "host"}: the slow API's runner has its sampler's first reading of the run."""
+        index = body.get("index") if isinstance(body, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or body.get("host") not in self.watchers:
+            return 400, {"error": "index must be an integer and host the slow API's runner's"}
+        with self.cond:
+            if index != self.index or self.phase not in ("switching", "warm", "go"):
+                return 409, {"error": f"the current run is {self.index} ({self.phase})"}
+            self.sampling.add(body["host"])
+            self.cond.notify_all()
+        return 200, {"ok": True}
+
     def wait_for(self, guard: Guard, attr: str, bound: float) -> list[str]:
         """Wait until every load host is in self.<attr> (warm, done or through), at most bound s; the missing."""
         end = time.monotonic() + bound
         while True:
             with self.cond:
-                missing = [h for h in self.hosts if h not in getattr(self, attr)]
+                who = self.watchers if attr == "sampling" else self.hosts + (
+                    self.watchers if attr == "through" else [])
+                missing = [h for h in who if h not in getattr(self, attr)]
                 if not missing or time.monotonic() >= end:
                     return missing
                 self.cond.wait(POLL_S)
@@ -529,7 +586,7 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
             if not self._allowed():
                 self._send(403, {"error": "forbidden"})
                 return
-            if self.path not in ("/warm", "/done"):
+            if self.path not in ("/warm", "/done", "/sampling"):
                 self._send(404, {"error": "not found"})
                 return
             try:
@@ -591,6 +648,7 @@ class AppRunner:
         self.scripts = Path(plan["scripts_dir"])
         self.progress = self.dir / "progress.jsonl"
         self.control = Control(plan)
+        self.upstream_misses = 0
 
     def note(self, line: dict) -> None:
         with open(self.progress, "a") as fh:
@@ -651,6 +709,7 @@ class AppRunner:
         limit = int(run["time_limit"]) + int(run["timeout"])
         errors = []
         sampler = None
+        upstream = self.start_upstream(folder, limit) if upstream_on_app(plan) else None
         err = tempfile.TemporaryFile()
         try:
             try:
@@ -666,11 +725,13 @@ class AppRunner:
                 ready, until = folder / "sampler.ready", time.monotonic() + SAMPLER_SETTLE_S
                 while not ready.exists() and sampler.poll() is None and time.monotonic() < until:
                     guard.sleep(0.02)
+            self.wait_upstream(index)
             since = int(time.time())  # the journal's blockages count from here
             self.control.set_phase("go")
             log(f"run {index} {run['name']}: go")
             bound = limit + self.args.done_grace
             missing = self.control.wait_for(guard, "done", bound)
+            tail = time.monotonic() + UPSTREAM_TAIL_S
             (folder / "stop").touch()
             if sampler is not None:
                 rc = guard.wait(sampler, SAMPLER_WAIT_S)
@@ -682,6 +743,9 @@ class AppRunner:
                     errors.append(f"sampler: exit status {rc}: {last_line(err.read().decode(errors='replace'))}")
                 guard.forget(sampler)
             (folder / "stop").unlink(missing_ok=True)
+            if upstream is not None:
+                guard.sleep(max(0.0, tail - time.monotonic()))
+                upstream.stop()
         finally:
             err.close()
         blocked = self.count_blocked(run, since) if flag(run.get("monitor")) else None
@@ -694,6 +758,27 @@ class AppRunner:
                 errors.append(f"loadgen {host}: {done[host]['error']}")
         self.end_run(index, run, folder, "; ".join(errors) or None, blocked,
                      {h: done[h]["summary"] for h in self.control.hosts if h in done})
+
+    def wait_upstream(self, index: int) -> None:
+        """Hold "go" until the slow API's runner samples the run (at most UPSTREAM_WAIT_S; not at all
+        once it missed UPSTREAM_MISSES runs in a row: it is not following)."""
+        if not self.control.watchers or self.upstream_misses >= UPSTREAM_MISSES:
+            return
+        if self.control.wait_for(self.guard, "sampling", UPSTREAM_WAIT_S):
+            self.upstream_misses += 1
+            log(f"run {index}: the slow API's runner did not start sampling within {seconds(UPSTREAM_WAIT_S)} s"
+                + ("; it is no longer waited for" if self.upstream_misses >= UPSTREAM_MISSES else ""))
+        else:
+            self.upstream_misses = 0
+
+    def start_upstream(self, folder: Path, limit: int) -> UpstreamSampler:
+        """The slow API's sampler on this host (upstream.json beside server.json), its first reading taken."""
+        for name in UPSTREAM_FILES:
+            (folder / name).unlink(missing_ok=True)
+        sampler = UpstreamSampler(self.guard, self.scripts, self.plan["upstream"]["unit"], folder,
+                                  limit + SAMPLER_MAX_GRACE_S)
+        sampler.start()
+        return sampler
 
     def skip(self, index: int, run: dict, folder: Path, error: str) -> None:
         self.control.set_phase("skipped", error)
@@ -993,6 +1078,126 @@ class LoadRunner:
         return None
 
 
+# ---------------------------------------------------------------- the slow API's sampler and runner
+
+def upstream_on_app(plan: dict) -> bool:
+    """The plan's slow API runs on the app host: the app runner samples it."""
+    return plan.get("upstream") is not None and plan["upstream"]["host"] == plan.get("app_host")
+
+
+def upstream_runner_host(plan: dict) -> str | None:
+    """The host of the plan's upstream runner (the slow API's, when it is not the app host); else None."""
+    return plan["upstream"]["host"] if plan.get("upstream") is not None and not upstream_on_app(plan) else None
+
+
+class UpstreamSampler:
+    """bench-sample.py on the slow API's unit: upstream.json in `folder` (server.json's schema).
+
+    Its failures are logged, never a run's error: without upstream.json the report says the slow
+    API's CPU was not measured.
+    """
+
+    def __init__(self, guard: Guard, scripts: Path, unit: str, folder: Path, max_seconds: float) -> None:
+        self.guard, self.scripts, self.unit, self.folder = guard, scripts, unit, folder
+        self.max_seconds = int(max_seconds)
+        self.proc: subprocess.Popen | None = None
+        self.err = None
+
+    def start(self) -> None:
+        """Start it and wait for its first reading (at most SAMPLER_SETTLE_S)."""
+        out, stop, ready = (self.folder / name for name in UPSTREAM_FILES)
+        self.err = tempfile.TemporaryFile()
+        try:
+            self.proc = self.guard.spawn([self.scripts / "bench-sample.py", "--unit", self.unit, "--out", out,
+                                          "--stop-file", stop, "--ready-file", ready,
+                                          "--max-seconds", self.max_seconds],
+                                         stdout=subprocess.DEVNULL, stderr=self.err)
+        except OSError as exc:
+            log(f"upstream sampler: cannot run bench-sample.py: {exc}")
+            self.err.close()
+            return
+        until = time.monotonic() + SAMPLER_SETTLE_S
+        while not ready.exists() and self.proc.poll() is None and time.monotonic() < until:
+            self.guard.sleep(0.02)
+
+    def stop(self) -> None:
+        """Touch its stop file and wait for upstream.json (killed after SAMPLER_WAIT_S)."""
+        if self.proc is None:
+            return
+        stop = self.folder / UPSTREAM_FILES[1]
+        stop.touch()
+        try:
+            rc = self.guard.wait(self.proc, SAMPLER_WAIT_S)
+            if rc is None:
+                self.guard.end(self.proc, 0)
+                log(f"upstream sampler: still running {seconds(SAMPLER_WAIT_S)} s after the stop file, killed")
+            elif rc:
+                self.err.seek(0)
+                log(f"upstream sampler: exit status {rc}: {last_line(self.err.read().decode(errors='replace'))}")
+            self.guard.forget(self.proc)
+        finally:
+            stop.unlink(missing_ok=True)
+            (self.folder / UPSTREAM_FILES[2]).unlink(missing_ok=True)
+            self.err.close()
+            self.proc = None
+
+
+class UpstreamRunner:
+    """On the slow API's host: samples its unit over each run, following the control endpoint."""
+
+    def __init__(self, args: argparse.Namespace, plan: dict, guard: Guard) -> None:
+        self.plan, self.guard = plan, guard
+        self.host = args.host
+        self.unit = plan["upstream"]["unit"]
+        self.dir = Path(args.plan).resolve().parent / "upstream" / args.host
+        self.scripts = Path(plan["scripts_dir"])
+        lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
+        self.endpoint = Endpoint(plan, guard, lost_after, args.host)
+        #: the last state seen: once it is past a run, so are the runs before (the app runner may be gone)
+        self.seen: dict | None = None
+
+    def state(self) -> dict:
+        self.seen = self.endpoint.state()
+        return self.seen
+
+    def main(self) -> int:
+        self.guard.check()
+        log(f"{len(self.plan['runs'])} runs, sampling {self.unit}, control endpoint "
+            f"{self.plan['control']['address']}:{self.plan['control']['port']}")
+        for index, run in enumerate(self.plan["runs"]):
+            self.run_one(index, run)
+        log("finished")
+        return 0
+
+    def run_one(self, index: int, run: dict) -> None:
+        state = self.seen
+        while state is None or not (over(state, index) or state["index"] == index):
+            if state is not None:
+                self.guard.sleep(POLL_S)
+            state = self.state()  # until the app runner is on this run (any phase), or past it
+        if over(state, index):
+            log(f"run {index} {run['name']}: over before this host sampled it "
+                f"(the app runner is at run {state['index']}, {state['phase']})")
+            return
+        folder = self.dir / run["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in UPSTREAM_FILES:
+            (folder / name).unlink(missing_ok=True)
+        cap = (float(self.plan["switch_timeout"]) + SWITCH_GRACE_S + WARM_WAIT_S + int(run["time_limit"])
+               + int(run["timeout"]) + DONE_GRACE_S + SAMPLER_MAX_GRACE_S)
+        sampler = UpstreamSampler(self.guard, self.scripts, self.unit, folder, cap)
+        sampler.start()
+        log(f"run {index} {run['name']}: sampling {self.unit}")
+        answer = self.endpoint.call("POST", "/sampling", {"index": index, "host": self.host})
+        if answer[0] != 200:
+            log(f"run {index} {run['name']}: the app runner answered /sampling with {answer[0]} {answer[1]}")
+        while not over(self.state(), index):  # this host is measured: a look every second
+            self.guard.sleep(RUNNING_POLL_S)
+        self.guard.sleep(UPSTREAM_TAIL_S)
+        sampler.stop()
+        log(f"run {index} {run['name']}: done")
+
+
 # ---------------------------------------------------------------- main
 
 def main() -> int:
@@ -1001,7 +1206,8 @@ def main() -> int:
     sub = parser.add_subparsers(dest="role", required=True)
     app = sub.add_parser("app", help="on the app host: switch, sample, serve the control endpoint")
     load = sub.add_parser("load", help="on a load host: warm up and run the client")
-    for p in (app, load):
+    upstream = sub.add_parser("upstream", help="on the slow API's host: sample its unit over each run")
+    for p in (app, load, upstream):
         p.add_argument("--plan", required=True, help="<plan dir>/plan.json")
     app.add_argument("--warm-wait", type=float, default=WARM_WAIT_S, metavar="S",
                      help=f"wait this long for every load host's warm-up, else skip the run ({WARM_WAIT_S:g})")
@@ -1016,8 +1222,12 @@ def main() -> int:
                       help="exit 1 when the control endpoint does not answer for S in a row "
                            f"(default: the plan's lost_after, else {LOST_AFTER_S:g})")
     load.add_argument("--ab", default="ab", help="the ab binary of the warm-up (tests)")
+    upstream.add_argument("--host", required=True, help="this host's name: the plan's upstream.host")
+    upstream.add_argument("--lost-after", type=float, metavar="S",
+                          help="exit 1 when the control endpoint does not answer for S in a row "
+                               f"(default: the plan's lost_after, else {LOST_AFTER_S:g})")
     args = parser.parse_args()
-    ROLE = args.role if args.role == "app" else f"load {args.host}"
+    ROLE = args.role if args.role == "app" else f"{args.role} {args.host}"
     for option in ("warm_wait", "done_grace", "linger", "lost_after"):
         if (getattr(args, option, 0) or 0) < 0:
             parser.error(f"--{option.replace('_', '-')} must not be negative")
@@ -1029,9 +1239,14 @@ def main() -> int:
     if args.role == "load" and args.host not in plan["loadgens"]:
         print(f"bench-run.py: {args.plan}: --host {args.host} is not in loadgens {plan['loadgens']}", file=sys.stderr)
         return EXIT_USAGE
+    if args.role == "upstream" and upstream_runner_host(plan) != args.host:
+        print(f"bench-run.py: {args.plan}: --host {args.host} is not the plan's slow API host on its own "
+              f"(upstream: {plan['upstream']}, app_host: {plan.get('app_host')})", file=sys.stderr)
+        return EXIT_USAGE
     guard = Guard(plan["deadline"])
     guard.install()
-    runner = AppRunner(args, plan, guard) if args.role == "app" else LoadRunner(args, plan, guard)
+    runner = (AppRunner(args, plan, guard) if args.role == "app" else LoadRunner(args, plan, guard)
+              if args.role == "load" else UpstreamRunner(args, plan, guard))
     try:
         return runner.main()
     except Stop as stop:
