@@ -2,11 +2,13 @@
 
 A record's figures for the knee's machine limit (benchreport.knee.machine_limit):
 
-* upstream_cpu_ms, upstream_cpu_ms_per_req: the slow API's unit over the run's
-  load window (benchreport.window: from the first request's due time, or the
-  client's start, to the client's end, interpolated between the per-second
-  samples of upstream.json), over the requests the app worked on (answered +
-  timed out + read errors; not connect errors). upstream.json is
+* upstream_cpu_ms, upstream_cpu_ms_per_req, upstream_cpu_window: the slow API's
+  unit over the run's load window, by the app server's rule
+  (benchreport.serverfigures: from the first request's due time, or the
+  client's start, to the client's end, interpolated between upstream.json's
+  samples; its totals when they do not span the window, which
+  upstream_cpu_window's source says), over the requests the app worked on
+  (serverfigures.cpu_divisor: not connect errors). upstream.json is
   bench-sample.py's (server.json's schema), written by the slow API host's
   runner into <name>/upstream/<host>/, or beside server.json when the slow
   API runs on the app host (bench-run.py). upstream_host names the host;
@@ -32,8 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchreport import serverfigures
 from benchreport.runfiles import finite
-from benchreport.window import load_window, per_request, requests_worked_on, unit_cpu_in_window
 
 UPSTREAM = "upstream.json"
 #: Where the slow API host's runner's files of a run land: <name>/upstream/<host>/ (benchreport.collect).
@@ -41,6 +43,13 @@ UPSTREAM_DIR = "upstream"
 ROLE_APP, ROLE_UPSTREAM, ROLE_CLIENT = "app", "slow API", "client"
 #: loadgen.json's key for the client's own CPU, by client.
 CLIENT_CPU_KEYS = {"ab": "ab_cpu_ms", "wrk": "wrk_cpu_ms", "rate": "client_cpu_ms"}
+
+
+def per_request(cpu_ms: float | None, requests: int | None, digits: int = 3) -> float | None:
+    """cpu_ms / requests, rounded; None when either is missing or no request."""
+    if cpu_ms is None or not requests:
+        return None
+    return round(cpu_ms / requests, digits)
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -111,13 +120,15 @@ def machine_of(env: Mapping[str, Any] | None, host: str | None) -> str | None:
 def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> dict[str, Any]:
     """The record's upstream_*, client_cpu_ms_per_req and cpu_hosts (the module's docstring)."""
     out: dict[str, Any] = {"upstream_host": None, "upstream_cpu_ms": None, "upstream_cpu_ms_per_req": None,
-                           "upstream_cpu_why": None, "client_cpu_ms_per_req": None, "cpu_hosts": None}
+                           "upstream_cpu_window": None, "upstream_cpu_why": None, "client_cpu_ms_per_req": None,
+                           "cpu_hosts": None}
     app_host = getattr(spec, "app_host", None)
-    requests = requests_worked_on(getattr(rec, "complete", None), getattr(rec, "failed_detail", None))
+    client = getattr(rec, "client", None)
+    requests = serverfigures.cpu_divisor(client, getattr(rec, "complete", None), getattr(rec, "failed_detail", None))
     parts = _parts(directory, getattr(spec, "loadgen_host", None))
     loadgens = [(host, _read(folder / "loadgen.json") or {}) for host, folder in parts]
-    rates = [_read(folder / "rate.json") for _, folder in parts] if getattr(rec, "client", None) == "rate" else []
-    start, end = load_window([lg for _, lg in loadgens], rates)
+    window, no_window = serverfigures.load_window([(folder, lg) for (_, folder), (_, lg) in zip(parts, loadgens)],
+                                                  client)
 
     host, path = upstream_file(directory, app_host)
     planned = plan_upstream(run_dir)
@@ -131,16 +142,17 @@ def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[
             out["upstream_cpu_why"] = f"{UPSTREAM} missing (the slow API host's sampler left none)"
     else:
         sampled = _read(path)
-        window = unit_cpu_in_window(sampled, start, end) if sampled is not None else None
+        figures = serverfigures.server_figures(sampled, window, no_window) if sampled else None
         if sampled is None:
             out["upstream_cpu_why"] = f"{UPSTREAM} unreadable"
-        elif start is None or end is None:
-            out["upstream_cpu_why"] = "no load window (loadgen.json lacks the client's start or end)"
         elif window is None:
-            out["upstream_cpu_why"] = f"{UPSTREAM}'s samples do not cover the load window"
+            out["upstream_cpu_why"] = no_window
+        elif figures is None or figures.cpu_ns is None:
+            out["upstream_cpu_why"] = f"{UPSTREAM} has no CPU figures"
         else:
-            out["upstream_cpu_ms"] = round(window.cpu_ms, 1)
-            out["upstream_cpu_ms_per_req"] = per_request(window.cpu_ms, requests)
+            cpu_ms = figures.cpu_ns / 1e6
+            out["upstream_cpu_ms"], out["upstream_cpu_window"] = round(cpu_ms, 1), figures.cpu_window
+            out["upstream_cpu_ms_per_req"] = per_request(cpu_ms, requests)
             if out["upstream_cpu_ms_per_req"] is None:
                 out["upstream_cpu_why"] = "no request answered"
     out["upstream_host"] = host

@@ -320,6 +320,8 @@ class Record:
     upstream_host: str | None = None
     upstream_cpu_ms: float | None = None
     upstream_cpu_ms_per_req: float | None = None
+    #: what the slow API's CPU was measured over ({"from", "to", "s", "source"}: cpu_window's rule)
+    upstream_cpu_window: dict[str, Any] | None = None
     upstream_cpu_why: str | None = None
     client_cpu_ms_per_req: float | None = None
     cpu_hosts: list[dict[str, Any]] | None = None
