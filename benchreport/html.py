@@ -1141,8 +1141,12 @@ def full_table(records: list[Record]) -> str:
             body.append(f"<tr class=\"group\"><td colspan=\"{len(cols)}\">{_e(group or render.NO_GROUP)}"
                         + (f": {_e(what)}" if what else "") + "</td></tr>")
         for rec in recs:
-            body.append("<tr>" + "".join(f"<td{RIGHT if right else ''}>{_e(fn(rec))}</td>"
-                                         for _, right, fn in cols) + "</tr>")
+            # the failed cell's hover names the non-2xx codes (the notes say it too)
+            codes = render.non_2xx_text(rec)
+            body.append("<tr>" + "".join(
+                f"<td{RIGHT if right else ''}"
+                + (f" title=\"non-2xx: {_e(codes)}\"" if codes and h == "failed" else "") + f">{_e(fn(rec))}</td>"
+                for h, right, fn in cols) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 

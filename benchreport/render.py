@@ -72,6 +72,14 @@ def _p99(rec: Record) -> str:
     return UPPER_BOUND_MARK + text if rec.get("p99_upper_bound") and rec.get("p99_ms") is not None else text
 
 
+def non_2xx_text(rec: Record) -> str | None:
+    """The non-2xx answers by status, "502 × 268, 503 × 4" (summary.json's status_counts); None without
+    any, or when the client did not count codes (ab)."""
+    counts = rec.get("status_counts") or {}
+    codes = [(code, k) for code, k in counts.items() if k and not 200 <= int(code) <= 299]
+    return ", ".join(f"{code} × {k}" for code, k in codes) or None
+
+
 def _failed(rec: Record) -> str:
     if rec.get("failed") is None:
         return DASH
@@ -315,6 +323,9 @@ def notes(records: list[Record]) -> list[str]:
                 f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
                 "ab counts failed requests in its complete count and req/s"
             )
+        codes = non_2xx_text(rec)
+        if codes and (rec.get("failed_detail") or {}).get("non_2xx"):
+            out.append(f"{name}: {rec['failed_detail']['non_2xx']} non-2xx: {codes}")
         if rec.get("percentiles_from") == "wrk-corrected":
             interval = (rec.get("client_detail") or {}).get("correction_interval_ms")
             out.append(

@@ -493,9 +493,11 @@ def test_summaries_read_the_clients_figures(runner_module: ModuleType, tmp_path:
     assert runner_module.parse_wrk(None)["rps"] is None
     (tmp_path / "loadgen.json").write_text(json.dumps({"started_at": "a", "ended_at": "b"}))
     (tmp_path / "ab.txt").write_text(AB_TEXT)
-    assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20,
-                                                       "p99_ms": 52.0, "started_at": "a", "ended_at": "b"}
+    assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20, "p99_ms": 52.0,
+                                                       "status_counts": None, "started_at": "a", "ended_at": "b"}
     assert runner_module.summarize(tmp_path, "wrk")["started_at"] == "a"
+    (tmp_path / "wrk.json").write_text(json.dumps({**wrk, "status_counts": {"200": 199, "502": 1}}))
+    assert runner_module.summarize(tmp_path, "wrk")["status_counts"] == {"200": 199, "502": 1}
 
 
 def test_the_warm_up_asks_without_delay(runner_module: ModuleType) -> None:
