@@ -51,7 +51,8 @@ the file opens without a network):
 The modes' group (summary's `group`) is the first level of every bar chart's
 axis, and the legend's sections of the line charts (colours: one family per
 group). Under each chart a table gives the numbers it draws; at the end, the
-run's full table (render.columns, as report.md) and its notes. Runs with an
+run's full table (render.columns, as report.md; a failed cell's hover names
+the non-2xx codes, render.non_2xx_text) and its notes. Runs with an
 error or an expected failure are left out of the charts (they have no
 figures to draw) and listed; a raw file that is missing or unreadable is
 named at the top of the page with what it left out.

@@ -3,6 +3,8 @@
 The table and the notes say what the numbers are worth: a capped run, failed
 requests counted in ab's req/s, slow connects, a run at other flags than the
 seed's published figure. A reader should not need summary.json to spot those.
+The non-2xx answers are named by status where the client counted them
+(summary's status_counts, wrk and rate): "268 non-2xx: 504 × 268".
 When ab and wrk both ran on a mode and profile, "clients compared" sets their
 req/s side by side, so a figure that depends on the client is seen as such.
 "Repeats" (repeat=K) gives each point's median, range and spread over its
