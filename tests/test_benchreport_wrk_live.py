@@ -147,7 +147,7 @@ def test_status_counts_name_the_non_2xx(server, tmp_path, c, threads):
     report names the non-2xx codes."""
     n, first_ok = 60, 20  # the key's first 20 answers are 200, the rest 502
     out = tmp_path / "results" / "20260101T000000Z" / "quart-tuned-wrk"
-    lg = bench_wrk_once(out, server.url(f"status=502&status_after={first_ok}&key=codes"), n, c, 0, mode="quart",
+    lg = bench_wrk_once(out, server.url(f"status=502&status_after={first_ok}&key=codes{c}"), n, c, 0, mode="quart",
                         threads=threads)
     data = json.loads((out / "wrk.json").read_text())
     assert lg["wrk_rc"] == 0 and n <= data["requests"] < n + c
