@@ -217,11 +217,15 @@ def test_one_load_host_runs_ab_then_wrk(tmp_path: Path, scripts: Path, server: S
     for i, line in enumerate(lines[:2]):
         assert line["index"] == i and line["error"] is None and list(line["parts"]) == ["lg1"]
         summary = line["parts"]["lg1"]
-        assert set(summary) == {"rps", "failed", "complete", "p99_ms", "started_at", "ended_at", "warning"}
+        assert set(summary) == {"rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at",
+                                "warning"}
         assert summary["rps"] > 0 and summary["failed"] == 0 and summary["complete"] >= 20
         assert summary["p99_ms"] is not None and summary["warning"] is None
         assert summary["started_at"] <= summary["ended_at"]
     assert lines[0]["parts"]["lg1"]["complete"] == 20
+    # ab counts no codes; wrk's every answer, all 200 here
+    assert lines[0]["parts"]["lg1"]["status_counts"] is None
+    assert lines[1]["parts"]["lg1"]["status_counts"] == {"200": lines[1]["parts"]["lg1"]["complete"]}
 
     base = plan.parent
     for run, client_files in zip(runs, (("ab.txt", "ab.err", "ab.tsv", "ab.csv"), ("wrk.txt", "wrk.err", "wrk.json"))):
