@@ -55,7 +55,8 @@ the file opens without a network):
 The modes' group (summary's `group`) is the first level of every bar chart's
 axis, and the legend's sections of the line charts (colours: one family per
 group). Under each chart a table gives the numbers it draws; at the end, the
-run's full table (render.columns, as report.md) and its notes. Runs with an
+run's full table (render.columns, as report.md; a failed cell's hover names
+the non-2xx codes, render.non_2xx_text) and its notes. Runs with an
 error or an expected failure are left out of the charts (they have no
 figures to draw) and listed; a raw file that is missing or unreadable is
 named at the top of the page with what it left out.
@@ -1203,8 +1204,12 @@ def full_table(records: list[Record]) -> str:
             body.append(f"<tr class=\"group\"><td colspan=\"{len(cols)}\">{_e(group or render.NO_GROUP)}"
                         + (f": {_e(what)}" if what else "") + "</td></tr>")
         for rec in recs:
-            body.append("<tr>" + "".join(f"<td{RIGHT if right else ''}>{_e(fn(rec))}</td>"
-                                         for _, right, fn in cols) + "</tr>")
+            # the failed cell's hover names the non-2xx codes (the notes say it too)
+            codes = render.non_2xx_text(rec)
+            body.append("<tr>" + "".join(
+                f"<td{RIGHT if right else ''}"
+                + (f" title=\"non-2xx: {_e(codes)}\"" if codes and h == "failed" else "") + f">{_e(fn(rec))}</td>"
+                for h, right, fn in cols) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 

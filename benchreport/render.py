@@ -3,6 +3,8 @@
 The table and the notes say what the numbers are worth: a capped run, failed
 requests counted in ab's req/s, slow connects, a run at other flags than the
 seed's published figure. A reader should not need summary.json to spot those.
+The non-2xx answers are named by status where the client counted them
+(summary's status_counts, wrk and rate): "268 non-2xx: 504 × 268".
 When ab and wrk both ran on a mode and profile, "clients compared" sets their
 req/s side by side, so a figure that depends on the client is seen as such.
 "Repeats" (repeat=K) gives each point's median, range and spread over its
@@ -82,6 +84,14 @@ def p99_mark(rec: Record) -> str:
 def _p99(rec: Record) -> str:
     """p99 ms with its bound's mark (p99_mark)."""
     return p99_mark(rec) + _ms(rec.get("p99_ms"))
+
+
+def non_2xx_text(rec: Record) -> str | None:
+    """The non-2xx answers by status, "502 × 268, 503 × 4" (summary.json's status_counts); None without
+    any, or when the client did not count codes (ab)."""
+    counts = rec.get("status_counts") or {}
+    codes = [(code, k) for code, k in counts.items() if k and not 200 <= int(code) <= 299]
+    return ", ".join(f"{code} × {k}" for code, k in codes) or None
 
 
 def _failed(rec: Record) -> str:
@@ -347,6 +357,9 @@ def notes(records: list[Record]) -> list[str]:
                 f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
                 "ab counts failed requests in its complete count and req/s"
             )
+        codes = non_2xx_text(rec)
+        if codes and (rec.get("failed_detail") or {}).get("non_2xx"):
+            out.append(f"{name}: {rec['failed_detail']['non_2xx']} non-2xx: {codes}")
         if rec.get("percentiles_from") == "wrk-corrected":
             interval = (rec.get("client_detail") or {}).get("correction_interval_ms")
             out.append(

@@ -43,6 +43,12 @@ Derived figures:
   request's time (both to 1 ms), "whole-seconds" = from the -g file's whole-second
   starts (+-1 s over the span, so only for spans >= 20 s). Null otherwise
   (see benchreport.abparse.steady_throughput).
+* status_counts: answers per HTTP status, {"200": k, "502": k, ...} (codes in
+  order), which says what the non-2xx in failed_detail were: wrk's from wrk.json
+  (bench-wrk.lua counts them), rate's from rate.json; null for ab (it counts
+  non-2xx without their codes) and for older wrk runs. A warning says when the
+  counts disagree with the client's non_2xx (wrkparse.status_check). Several
+  load hosts: the parts' counts added up (null when a part has none).
 * For wrk the ab_ceiling_* figures, pct_of_ceiling and steady_rps are null: wrk
   opens all c connections at once, it has no lone first request to bound it.
   rps = requests / duration (benchreport.wrkparse), complete = wrk's requests
@@ -193,7 +199,8 @@ from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms,
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, part_dirs, read_run)
 from benchreport.rateparse import LATE_MS, load_rate_run, rank_percentile
-from benchreport.wrkparse import hist_percentile, histogram, load_wrk_run, merge_histograms
+from benchreport.wrkparse import (hist_percentile, histogram, load_wrk_run, merge_histograms, status_check,
+                                   status_counts)
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
     from benchapp.modes import Mode
@@ -237,6 +244,8 @@ class Record:
     complete: int | None = None
     failed: int | None = None
     failed_detail: dict[str, int] | None = None
+    #: answers per HTTP status, {"200": k, ...}: wrk's (wrk.json) and rate's (rate.json); null for ab
+    status_counts: dict[str, int] | None = None
     capped: bool = False
     time_limit_s: int | None = None
     time_taken_s: float | None = None
@@ -503,7 +512,7 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
 
     Each part is measured as a one-host run (its own n and c), then:
 
-    * complete, failed (and failed_detail) summed; capped when any part was;
+    * complete, failed (and failed_detail, status_counts) summed; capped when any part was;
       time_taken_s the slowest part's.
     * rps = the parts' complete summed / the slowest part's time. Not the sum of the
       parts' req/s: the parts start together (the runner's common start) but a
@@ -581,6 +590,9 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
     details = [p.failed_detail for p in recs if p.failed_detail]
     if details:
         rec.failed_detail = {k: sum(d.get(k) or 0 for d in details) for k in details[0]}
+    counts = [p.status_counts for p in recs]
+    if counts and all(c is not None for c in counts):
+        rec.status_counts = status_counts(_added(counts))
     rec.mean_ms = _weighted([(p.mean_ms, p.complete) for p in recs], 3)
     if rec.client == "ab":
         rec.connect_max_ms = max((p.connect_max_ms for p in recs if p.connect_max_ms is not None), default=None)
@@ -593,6 +605,15 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         slowest = max(p.n / ceiling for _, p, _, ceiling, _ in measured)  # each part's least time
         return sum(p.n for p in recs) / slowest
     return None
+
+
+def _added(counts: list[Any]) -> dict[str, int]:
+    """Several {key: count} added up."""
+    out: dict[str, int] = {}
+    for each in counts:
+        for key, k in each.items():
+            out[key] = out.get(key, 0) + k
+    return out
 
 
 def _weighted(pairs: list[tuple[float | None, int | None]], digits: int) -> float | None:
@@ -830,6 +851,7 @@ def _wrk_measures(rec: Record, files: RunFiles, warnings: list[str], errors: lis
     rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.duration_s, run.failed
     rec.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
                          "non_2xx": run.non_2xx}
+    rec.status_counts = run.status_counts
     rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
     rec.percentiles_from = run.percentiles_from
     rec.client_detail = {"p90_ms": run.p90_ms, "p99_9_ms": run.p99_9_ms, "duration_from": run.duration_from,
@@ -856,6 +878,8 @@ def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: li
     lat = run.latency_ms
     rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.elapsed_s, run.failed
     rec.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+    rec.status_counts = status_counts((run.data or {}).get("status_counts"))
+    warnings.extend(status_check(rec.status_counts, run.non_2xx, "rate.json"))
     rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
     rec.percentiles_from = "rate-scheduled" if rec.p99_ms is not None else None
     rec.p99_service_ms, rec.lag_p99_ms, rec.late_sends = run.service_ms.get("p99"), run.lag_ms.get("p99"), run.late_sends

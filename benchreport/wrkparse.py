@@ -16,6 +16,10 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   with status > 399 are also counted in errors.status. The Lua script counts
   non-2xx itself (`non_2xx`, 3xx included): `failed` adds it to the socket
   errors, like abparse's `failed` adds ab's non-2xx.
+* `status_counts` ({"200": k, "502": k, ...}, bench-wrk.lua's per-thread counts
+  added up; absent in older runs) says which codes the non-2xx were. Its
+  non-2xx codes must add up to `non_2xx` and its codes > 399 to wrk's own
+  errors.status: a warning says when not (status_check).
 * errors.connect/read/write are socket errors (wrk reconnects after each, and
   the request in flight is lost: not in `requests`); errors.timeout counts
   responses that came later than --timeout (they ARE in `requests`, but not
@@ -69,6 +73,8 @@ class WrkRun:
     bytes_received: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
     non_2xx: int = 0
+    #: responses per HTTP status, {"200": k, ...}; None when wrk.json has none (older runs)
+    status_counts: dict[str, int] | None = None
     threads: int | None = None
     threads_reached: int | None = None
     p50_ms: float | None = None
@@ -167,6 +173,8 @@ def apply_json(run: WrkRun, data: dict[str, Any]) -> None:
     run.duration_from = data.get("duration_from") if run.duration_s else None
     run.bytes_received = _int(data.get("bytes"))
     run.non_2xx = _int(data.get("non_2xx")) or 0
+    run.status_counts = status_counts(data.get("status_counts"))
+    run.warnings.extend(status_check(run.status_counts, run.non_2xx, "wrk.json", errors.get("status")))
     run.threads = _int(data.get("threads"))
     run.threads_reached = _int(data.get("threads_reached_share"))
     interval = _int(data.get("correction_interval_us"))
@@ -183,6 +191,41 @@ def apply_json(run: WrkRun, data: dict[str, Any]) -> None:
     counted = _int(data.get("responses_counted"))
     if run.requests is not None and counted is not None and counted != run.requests:
         run.warnings.append(f"wrk counted {run.requests} responses, the Lua script {counted}")
+
+
+def status_counts(raw: Any) -> dict[str, int] | None:
+    """A client's status_counts (wrk.json's, rate.json's) as {"200": k, ...} in code order; None when
+    absent or malformed."""
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for code, count in raw.items():
+        k = _int(count)
+        if not str(code).isdigit() or k is None or k < 0:
+            return None
+        out[str(int(code))] = k
+    return dict(sorted(out.items(), key=lambda item: int(item[0])))
+
+
+def non_2xx_codes(counts: dict[str, int]) -> dict[str, int]:
+    """The counts of the codes outside 200-299 (the clients' non-2xx)."""
+    return {code: k for code, k in counts.items() if not 200 <= int(code) <= 299}
+
+
+def status_check(counts: dict[str, int] | None, non_2xx: int, source: str, over_399: Any = None) -> list[str]:
+    """Warnings when status_counts disagree with the client's non_2xx (and wrk's errors.status, its own
+    count of codes > 399): the codes shown for the non-2xx would not be theirs."""
+    if counts is None:
+        return []
+    out = []
+    codes = sum(non_2xx_codes(counts).values())
+    if codes != non_2xx:
+        out.append(f"{source}: non_2xx is {non_2xx}, but its status_counts have {codes} non-2xx answers")
+    wrk_own = _int(over_399)
+    high = sum(k for code, k in counts.items() if int(code) > 399)
+    if wrk_own is not None and wrk_own != high:
+        out.append(f"{source}: wrk counted {wrk_own} answers with status > 399, its status_counts {high}")
+    return out
 
 
 def histogram(raw: Any) -> list[tuple[int, int]] | None:

@@ -7,6 +7,7 @@ GET /?QUERY answers, per ?key= (each key counts its own requests from 0):
 
   delay=S               after S seconds
   status=N              with status N (default 200)
+  status_after=K        ...with status N from the key's K-th request on only (200 before)
   slow_after=K&slow=S   after S seconds (default 5) from the key's K-th request on
   vary=1                with a body i % 3 bytes longer for the key's i-th request
   stall_at=K&stall=S    the key's K-th request freezes the whole server for S seconds
@@ -66,6 +67,8 @@ def serve() -> None:
                 time.sleep(max(0.0, frozen_until[0] - time.monotonic()))
                 body = BODY + b"." * (i % 3 if "vary" in q else 0)
                 status = int(q.get("status", 200))
+                if "status_after" in q and i < int(q["status_after"]):
+                    status = 200
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))

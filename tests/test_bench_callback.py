@@ -87,6 +87,22 @@ def test_a_line_per_finished_run_as_the_poll_sees_it(callback, tmp_path: Path) -
                                            "p99 ≥1200 ms, 3 failed")
 
 
+def test_the_non_2xx_codes_follow_the_failures(callback, tmp_path: Path) -> None:
+    """wrk's and rate's status_counts, added up over the load hosts; ab has none."""
+    _, cb = callback
+    start_bench(cb, tmp_path)
+    lg1 = {**part(80.0, 1100, failed=3), "status_counts": {"200": 1997, "502": 2, "503": 1}}
+    lg2 = {**part(90.0, 1200, failed=4), "status_counts": {"200": 1997, "502": 3}}  # and 1 socket error
+    cb.v2_runner_item_on_ok(poll({"index": 1, "name": "uwsgi-tuned-wrk", "error": None,
+                                  "parts": {"lg1": lg1, "lg2": lg2}},
+                                 {"index": 0, "name": "uwsgi-tuned", "error": None,
+                                  "parts": {"lg1": {**part(177.5, 1131, failed=2), "status_counts": None}}}))
+    assert cb._display.lines[0].startswith("[1/3] uwsgi tuned c=200 (wrk): 170.0 req/s (85.0% of ideal), "
+                                           "p99 ≥1200 ms, 7 failed (502 × 5, 503 × 1), about")
+    assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (ab): 177.5 req/s (88.8% of ideal), "
+                                           "p99 ≥1131 ms, 2 failed, about")
+
+
 def test_a_rate_run_reads_against_its_schedule(callback, tmp_path: Path) -> None:
     _, cb = callback
     start_bench(cb, tmp_path, total=4)

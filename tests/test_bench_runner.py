@@ -217,11 +217,15 @@ def test_one_load_host_runs_ab_then_wrk(tmp_path: Path, scripts: Path, server: S
     for i, line in enumerate(lines[:2]):
         assert line["index"] == i and line["error"] is None and list(line["parts"]) == ["lg1"]
         summary = line["parts"]["lg1"]
-        assert set(summary) == {"rps", "failed", "complete", "p99_ms", "started_at", "ended_at", "warning"}
+        assert set(summary) == {"rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at",
+                                "warning"}
         assert summary["rps"] > 0 and summary["failed"] == 0 and summary["complete"] >= 20
         assert summary["p99_ms"] is not None and summary["warning"] is None
         assert summary["started_at"] <= summary["ended_at"]
     assert lines[0]["parts"]["lg1"]["complete"] == 20
+    # ab counts no codes; wrk's every answer, all 200 here
+    assert lines[0]["parts"]["lg1"]["status_counts"] is None
+    assert lines[1]["parts"]["lg1"]["status_counts"] == {"200": lines[1]["parts"]["lg1"]["complete"]}
 
     base = plan.parent
     for run, client_files in zip(runs, (("ab.txt", "ab.err", "ab.tsv", "ab.csv"), ("wrk.txt", "wrk.err", "wrk.json"))):
@@ -495,9 +499,11 @@ def test_summaries_read_the_clients_figures(runner_module: ModuleType, tmp_path:
     assert runner_module.parse_wrk(None)["rps"] is None
     (tmp_path / "loadgen.json").write_text(json.dumps({"started_at": "a", "ended_at": "b"}))
     (tmp_path / "ab.txt").write_text(AB_TEXT)
-    assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20,
-                                                       "p99_ms": 52.0, "started_at": "a", "ended_at": "b"}
+    assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20, "p99_ms": 52.0,
+                                                       "status_counts": None, "started_at": "a", "ended_at": "b"}
     assert runner_module.summarize(tmp_path, "wrk")["started_at"] == "a"
+    (tmp_path / "wrk.json").write_text(json.dumps({**wrk, "status_counts": {"200": 199, "502": 1}}))
+    assert runner_module.summarize(tmp_path, "wrk")["status_counts"] == {"200": 199, "502": 1}
 
 
 def test_the_warm_up_asks_without_delay(runner_module: ModuleType) -> None:

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from benchreport import collect, render
+from benchreport import collect, html, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import edit_json
 from planfiles import CLIENTS_RUN, bench_hosts, make_plan, plan_run, read_json, results_for
@@ -22,6 +22,8 @@ AB = CLIENTS_RUN / "uwsgi-tuned"      # n=400 c=10 delay 0.05: 2.155 s
 AB2 = CLIENTS_RUN / "gunicorn-tuned"  # n=20 c=10 delay 0.5: 1.515 s
 WRK = CLIENTS_RUN / "uwsgi-tuned-wrk"
 WRK2 = CLIENTS_RUN / "gunicorn-tuned-wrk"
+#: a rate run split over two load hosts (fb-loadgen, fb-db), 198 answers of 200 each
+RATE_SPLIT = CLIENTS_RUN.parent / "rate-sweep" / "granian-tuned-rate100"
 
 
 def collected(tmp_path, sources: dict[str, dict], loadgens: list[str], **kw):
@@ -147,6 +149,50 @@ def test_two_wrk_hosts_merge_their_histograms(tmp_path):
     assert (rec["p50_ms"], rec["p99_ms"]) == (wrk_rank(50), wrk_rank(99))
     assert rec["client_detail"]["p90_ms"] == wrk_rank(90) and rec["client_detail"]["p99_9_ms"] == wrk_rank(99.9)
     assert rec["max_ms"] == 523.94  # measured, the parts' highest
+
+
+def test_two_wrk_hosts_add_their_status_counts(tmp_path):
+    run_dir = collected(tmp_path, {"uwsgi-tuned-wrk": {"lg1": WRK, "lg2": WRK2}}, ["lg1", "lg2"])
+    parts = run_dir / "uwsgi-tuned-wrk" / "loadgen"
+    # the recorded wrk.json predate status_counts: none to add up
+    [rec] = build_summary(run_dir, {})
+    assert rec["status_counts"] is None and "non-2xx:" not in render.markdown([rec], run_dir.name)
+    # lg1: 400 answers, 30 of them 502 and 2 503; lg2: 20 answers, 5 of them 502
+    edit_json(parts / "lg1" / "wrk.json", non_2xx=32, errors={"connect": 0, "read": 0, "write": 0, "status": 32,
+                                                               "timeout": 0},
+              status_counts={"200": 368, "502": 30, "503": 2})
+    edit_json(parts / "lg2" / "wrk.json", non_2xx=5, errors={"connect": 0, "read": 0, "write": 0, "status": 5,
+                                                              "timeout": 0},
+              status_counts={"502": 5, "200": 15})
+    [rec] = build_summary(run_dir, {})
+    assert rec["status_counts"] == {"200": 383, "502": 35, "503": 2}
+    assert list(rec["status_counts"]) == ["200", "502", "503"]  # in code order, whatever the parts' order
+    assert rec["failed"] == rec["failed_detail"]["non_2xx"] == 37
+    assert not [w for w in rec["warnings"] if "status" in w]
+    assert "uwsgi/tuned/wrk: 37 non-2xx: 502 × 35, 503 × 2" in render.markdown([rec], run_dir.name)
+    assert '<td class="r" title="non-2xx: 502 × 35, 503 × 2">37</td>' in html.full_table([rec])  # the failed cell
+    # a part whose counts do not add up to its non_2xx: said, per load host
+    edit_json(parts / "lg2" / "wrk.json", non_2xx=6)
+    [rec] = build_summary(run_dir, {})
+    assert [w for w in rec["warnings"] if "status" in w] == [
+        "loadgen lg2: wrk.json: non_2xx is 6, but its status_counts have 5 non-2xx answers"]
+    # a part without counts: the sum would hide its codes, so none
+    data = json.loads((parts / "lg2" / "wrk.json").read_text())
+    del data["status_counts"]
+    (parts / "lg2" / "wrk.json").write_text(json.dumps(data))
+    [rec] = build_summary(run_dir, {})
+    assert rec["status_counts"] is None and rec["failed_detail"]["non_2xx"] == 38
+
+
+def test_rate_hosts_add_their_status_counts(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(RATE_SPLIT, run_dir / RATE_SPLIT.name)
+    [rec] = build_summary(run_dir, {})
+    assert rec["loadgens"] == 2 and rec["status_counts"] == {"200": 396}  # 198 on each host
+    edit_json(run_dir / RATE_SPLIT.name / "loadgen" / "fb-db" / "rate.json", status_counts={"200": 190, "503": 8})
+    [rec] = build_summary(run_dir, {})
+    assert rec["status_counts"] == {"200": 388, "503": 8}
+    assert "loadgen fb-db: rate.json: non_2xx is 0, but its status_counts have 8 non-2xx answers" in rec["warnings"]
 
 
 # -- client-limited ------------------------------------------------------------------------------

@@ -67,6 +67,22 @@ def test_errors_and_non_2xx():
     assert run.max_ms < 1000  # late answers are not in wrk's histogram
 
 
+@pytest.mark.parametrize("counts,warned", [
+    ({"503": 21}, []),
+    (None, []),  # recorded before bench-wrk.lua counted codes: nothing to check
+    ({"200": 1, "503": 20}, ["wrk.json: non_2xx is 21, but its status_counts have 20 non-2xx answers",
+                             "wrk.json: wrk counted 21 answers with status > 399, its status_counts 20"]),
+    ({"302": 1, "503": 20}, ["wrk.json: wrk counted 21 answers with status > 399, its status_counts 20"]),
+])
+def test_status_counts_are_checked_against_the_non_2xx(tmp_path, counts, warned):
+    shutil.copytree(CASES / "errors", tmp_path / "errors")
+    if counts is not None:
+        edit_json(tmp_path / "errors" / "wrk.json", status_counts=counts)
+    run = wrkparse.load_wrk_run(tmp_path / "errors", requested=20, exit_code=0)  # 21 answers, all 503
+    assert run.status_counts == counts and run.non_2xx == 21
+    assert [w for w in run.warnings if "status" in w] == warned
+
+
 def test_capped_run():
     run, data = load("capped"), raw("capped")
     assert run.capped and run.error is None

@@ -141,6 +141,26 @@ def test_non_2xx_are_counted(server, tmp_path, status, in_wrk_errors):
     assert run.errors["status"] == (run.requests if in_wrk_errors else 0)
 
 
+@pytest.mark.parametrize("c,threads", [(1, 1), (4, 2)])
+def test_status_counts_name_the_non_2xx(server, tmp_path, c, threads):
+    """bench-wrk.lua counts the answers per status (each thread its own, added up in done()), and the
+    report names the non-2xx codes."""
+    n, first_ok = 60, 20  # the key's first 20 answers are 200, the rest 502
+    out = tmp_path / "results" / "20260101T000000Z" / "quart-tuned-wrk"
+    lg = bench_wrk_once(out, server.url(f"status=502&status_after={first_ok}&key=codes{c}"), n, c, 0, mode="quart",
+                        threads=threads)
+    data = json.loads((out / "wrk.json").read_text())
+    assert lg["wrk_rc"] == 0 and n <= data["requests"] < n + c
+    # every answer, by code; the 502s are the Lua script's non-2xx and wrk's own errors.status
+    bad = data["requests"] - first_ok
+    assert data["status_counts"] == {"200": first_ok, "502": bad}
+    assert data["non_2xx"] == data["errors"]["status"] == bad
+    [rec] = build_summary(out.parent, {})
+    assert rec["status_counts"] == {"200": first_ok, "502": bad} and rec["failed_detail"]["non_2xx"] == bad
+    assert not any("status_counts" in w for w in rec["warnings"])
+    assert f"- quart/tuned/wrk: {bad} non-2xx: 502 × {bad}\n" in render.markdown([rec], out.parent.name)
+
+
 def test_late_answers_are_timeouts_outside_the_histogram(server, tmp_path):
     n, c = 10, 2  # 4 fast answers, then 6 after 1.2 s > --timeout 1
     lg = bench_wrk_once(tmp_path, server.url("slow_after=4&slow=1.2&key=late"), n, c, 0, timeout=1)

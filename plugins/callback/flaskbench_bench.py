@@ -8,7 +8,9 @@ c1000 bench); silent otherwise.
   host's req/s, failures and p99) with the run's plan entry (plan.json):
   `[7/30] uwsgi-gevent tuned c=200 (wrk): 177.5 req/s (88.8% of ideal), p99 1131 ms, 0 failed, about 4 min left`
   (a run with failed requests shows `p99 ≥1131 ms`: the failed ones are not in its percentiles, so the
-  p99 of all the requests sent is at least that; summary.json's p99_lower_bound)
+  p99 of all the requests sent is at least that; summary.json's p99_lower_bound; and non-2xx answers
+  by status after the failures, "268 failed (502 × 268)", when the client counted codes: wrk and rate
+  do, ab does not)
 - Ctrl-C (SIGINT, or SIGTERM/SIGHUP to ansible-playbook) during a bench:
   Ansible stops as it always does, then, before the process exits, this runs
   playbooks/bench_stop.yml with the same inventory: the load clients and the
@@ -48,6 +50,18 @@ REPO = Path(__file__).resolve().parents[2]
 STOP_PLAYBOOK = REPO / "playbooks" / "bench_stop.yml"
 #: Seconds the clean-up may take (it stops processes and switches one mode back).
 STOP_TIMEOUT_S = 240
+
+
+def non_2xx(parts: list[dict]) -> str:
+    """" (502 × 268, 503 × 2)": the load hosts' non-2xx answers by status (their status_counts added up);
+    empty when there were none or the client did not count codes (ab)."""
+    codes: dict[int, int] = {}
+    for part in parts:
+        counts = part.get("status_counts")
+        for code, k in (counts.items() if isinstance(counts, dict) else ()):
+            if str(code).isdigit() and not 200 <= int(code) <= 299 and isinstance(k, int) and k > 0:
+                codes[int(code)] = codes.get(int(code), 0) + k
+    return f" ({', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
 
 
 class CallbackModule(CallbackBase):
@@ -151,7 +165,7 @@ class CallbackModule(CallbackBase):
         total = lambda key: sum(p[key] for p in parts if isinstance(p.get(key), (int, float)))  # noqa: E731
         failed, complete = total("failed"), total("complete")
         if run.get("expect"):
-            return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed"
+            return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed{non_2xx(parts)}"
         rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
         p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
         if run.get("client") == "rate":  # an open model: its ideal is the schedule
@@ -162,7 +176,7 @@ class CallbackModule(CallbackBase):
         rps_text = "–" if rps is None else f"{rps:.1f}"
         # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
         p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
-        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed"
+        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{non_2xx(parts)}"
 
     # --- clean-up ------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ ends with a line in <plan dir>/progress.jsonl (parts: {} for a skipped run):
 
     {"index": 0, "name": "gevent-tuned", "error": null,
      "parts": {"fb-loadgen": {"rps", "failed", "complete", "p99_ms",
-                              "started_at", "ended_at", "warning"}}}
+                              "status_counts", "started_at", "ended_at", "warning"}}}
 
 then, after the last run, {"finished": true, "runs": N}; it keeps answering
 until every load host has posted the last run's result or seen "finished"
@@ -49,7 +49,8 @@ client's files and loadgen.json), and posts its summary: rps, complete,
 failed (ab: "Failed requests" + "Non-2xx responses"; wrk: socket errors +
 timeouts + non-2xx, as benchreport counts them; rate: rate.json's), p99_ms
 (ab's "99%" line; wrk.json's latency_us.p99 / 1000; rate.json's, timed from
-the schedule), started_at and ended_at (loadgen.json); null where absent.
+the schedule), status_counts (wrk.json's or rate.json's {"200": k, ...}; ab
+has none), started_at and ended_at (loadgen.json); null where absent.
 
 The slow API (plan "upstream": {"host", "unit"}, optional: absent or null
 when the plan has no slow API host) is sampled as the app is: per run,
@@ -161,7 +162,7 @@ JOURNAL_TIMEOUT_S = 30.0
 MAX_BODY = 65536
 BLOCKED_MARK = "appears to be blocked"
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
-SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "started_at", "ended_at")
+SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at")
 #: The load clients and their wrappers (in the scripts folder), which write loadgen.json.
 CLIENTS = {"ab": "bench-ab.py", "wrk": "bench-wrk.py", "rate": "bench-rate.py"}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
@@ -939,15 +940,18 @@ def parse_rate(data: object) -> dict:
 
 def summarize(folder: Path, client: str) -> dict:
     """The figures a load runner posts with /done; null where its files lack them."""
+    data = None  # the client's JSON: ab has none
     if client == "ab":
         try:
             summary = parse_ab((folder / "ab.txt").read_text(errors="replace"))
         except OSError:
             summary = parse_ab("")
     elif client == "rate":
-        summary = parse_rate(read_json(folder / "rate.json"))
+        summary = parse_rate(data := read_json(folder / "rate.json"))
     else:
-        summary = parse_wrk(read_json(folder / "wrk.json"))
+        summary = parse_wrk(data := read_json(folder / "wrk.json"))
+    counts = data.get("status_counts") if isinstance(data, dict) else None
+    summary["status_counts"] = counts if isinstance(counts, dict) else None  # the progress line's codes
     loadgen = read_json(folder / "loadgen.json")
     loadgen = loadgen if isinstance(loadgen, dict) else {}
     summary["started_at"] = loadgen.get("started_at")
