@@ -27,20 +27,44 @@ of the metric's figure.
 
 load() reads and checks the file (FloorsError says what is wrong); the
 repository's file is checked by the tests.
+
+Measuring them (`python -m benchreport.noisefloors RUN_DIR... > FILE`):
+from runs with repeat=K (K >= 3) of the same code on one machine, each
+point's sample cv (stdev / mean over its counted repetitions, summary.json's
+stats) per metric; per client, metric and bucket the largest cv of its
+points, cv_max; the floor is FLOOR_SIGMAS x sqrt(2) x cv_max, in %,
+rounded up to a half percent. A floor judges the change between ONE run of
+A and ONE run of B: their difference spreads sqrt(2) times one run's, and
+2 of those (FLOOR_SIGMAS) leave about 5% of the changes between runs of
+unchanged code outside it if they spread normally, fewer since cv_max is
+the noisiest point's. A bucket no run measured takes the floor of the
+nearest shorter one that was (a longer run averages over more requests: no
+noisier), or of the nearest longer one when none shorter was. The file
+records every point's cvs ("measured") beside the floors, so that the
+figures can be checked against their runs.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PATH = Path(__file__).resolve().parent / "noise_floors.json"
+#: The repository's measured floors; PATH is what compare reads (the tests point it at fixed ones).
+REPOSITORY = Path(__file__).resolve().parent / "noise_floors.json"
+PATH = REPOSITORY
 SCHEMA = 1
 CLIENTS = ("ab", "wrk", "rate")
 METRICS = ("rps", "p99_ms", "cpu_ms_per_req")
+#: The run lengths (n, requests) the measured floors are bucketed by: up to each, then any longer.
+BUCKETS = (1000, 10000, None)
+#: A floor is this many standard deviations of the difference of two single runs.
+FLOOR_SIGMAS = 2.0
+#: A point's cv counts only over at least this many repetitions.
+MIN_REPEATS = 3
 
 
 class FloorsError(ValueError):
@@ -128,10 +152,112 @@ def parse(data: Any, path: Path = PATH) -> Floors:
     return Floors(path, data["provisional"], dict(source), table)
 
 
-def load(path: Path = PATH) -> Floors:
-    """Read and check noise_floors.json."""
+def load(path: Path | None = None) -> Floors:
+    """Read and check noise_floors.json (PATH when no path is given)."""
+    path = PATH if path is None else path
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise FloorsError(f"{path} unreadable: {exc}".replace("\n", " ")) from None
     return parse(data, path)
+
+
+# -- measuring the floors -----------------------------------------------------------------------
+
+
+def bucket_of(n: int | None) -> int | None:
+    """The measured bucket's max_n a run of n requests falls in (None: the last, any longer)."""
+    return next(b for b in BUCKETS if b is None or (n is not None and n <= b))
+
+
+def floor_pct(cv_max: float) -> float:
+    """FLOOR_SIGMAS x sqrt(2) x cv (a fraction), in %, rounded up to a half percent."""
+    return math.ceil(FLOOR_SIGMAS * math.sqrt(2.0) * cv_max * 100.0 * 2.0 - 1e-9) / 2.0
+
+
+def measured_points(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each repeated point of the runs, {"run", "client", "mode", "profile", "n", "c", "rate", "repeats", "cv":
+    {metric: cv}}: its stats over MIN_REPEATS or more counted repetitions, one entry per point."""
+    out: list[dict[str, Any]] = []
+    for run_id, records in runs.items():
+        seen = set()
+        for rec in records:
+            key = (rec.get("mode"), rec.get("profile"), rec.get("client"), rec.get("c"), rec.get("n"),
+                   rec.get("delay"), rec.get("route"), rec.get("rate"))
+            if key in seen or rec.get("client") not in CLIENTS or (rec.get("repeats") or 0) < MIN_REPEATS:
+                continue
+            seen.add(key)
+            stats = rec.get("stats") or {}
+            cvs = {m: (stats.get(m) or {}).get("cv") for m in METRICS}
+            out.append({"run": run_id, "client": rec["client"], "mode": rec.get("mode"),
+                        "profile": rec.get("profile"), "n": rec.get("n"), "c": rec.get("c"),
+                        "rate": rec.get("rate"), "repeats": rec["repeats"], "cv": cvs})
+    return out
+
+
+def floors_from(points: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The floors table from measured points (the module's docstring says how); FloorsError when a client
+    and metric has no measured point at all."""
+    table: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for client in CLIENTS:
+        table[client] = {}
+        for metric in METRICS:
+            worst: dict[int | None, float] = {}
+            for p in points:
+                cv = p["cv"].get(metric)
+                if p["client"] == client and cv is not None:
+                    b = bucket_of(p["n"])
+                    worst[b] = max(worst.get(b, 0.0), float(cv))
+            if not worst:
+                raise FloorsError(f"no repeated {client} point measured {metric}: run one (repeat=3 or more)")
+            order = list(BUCKETS)
+            row = []
+            for i, b in enumerate(order):
+                shorter = [worst[x] for x in reversed(order[:i + 1]) if x in worst]
+                longer = [worst[x] for x in order[i + 1:] if x in worst]
+                row.append({"max_n": b, "pct": floor_pct((shorter or longer)[0])})
+            table[client][metric] = row
+    return table
+
+
+def measure(run_dirs: list[Path], machine: str, date: str) -> dict[str, Any]:
+    """A noise_floors.json object from the runs' summary.json files."""
+    runs = {}
+    for run in run_dirs:
+        try:
+            runs[run.name] = json.loads((run / "summary.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise FloorsError(f"{run}: no readable summary.json: {exc}".replace("\n", " ")) from None
+    points = measured_points(runs)
+    how = (f"python -m benchreport.noisefloors over the runs: per client, metric and run length (n up to "
+           f"{', '.join(str(b) for b in BUCKETS if b)}, then longer) the largest sample cv of a point repeated "
+           f"{MIN_REPEATS} or more times; floor = {FLOOR_SIGMAS:g} x sqrt(2) x cv, rounded up to 0.5%; a bucket "
+           "no point measured takes the nearest shorter measured bucket's floor (else the nearest longer's)")
+    return {"schema": SCHEMA, "provisional": False,
+            "source": {"runs": sorted(runs), "date": date, "machine": machine, "how": how},
+            "floors": floors_from(points), "measured": points}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import datetime
+
+    parser = argparse.ArgumentParser(prog="python -m benchreport.noisefloors",
+                                     description="Measure compare's noise floors from repeated runs of the same "
+                                     "code (repeat=3 or more); prints a noise_floors.json.")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders holding summary.json")
+    parser.add_argument("--machine", required=True, help="what the runs ran on, in words")
+    parser.add_argument("--date", default=datetime.date.today().isoformat())
+    args = parser.parse_args(argv)
+    try:
+        data = measure(args.runs, args.machine, args.date)
+        parse(data)
+    except FloorsError as exc:
+        print(f"benchreport.noisefloors: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

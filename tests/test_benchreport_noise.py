@@ -64,13 +64,74 @@ def test_the_normal_approximation_beyond_the_bound():
 # -- the floors file ----------------------------------------------------------------------------
 
 
-def test_the_repositorys_floors_load_and_are_provisional():
-    floors = noisefloors.load()
+def test_the_fixed_floors_of_the_tests_load_and_are_provisional():
+    floors = noisefloors.load()  # conftest.py's fixed_floors: compare's tests judge against these
     assert floors.provisional is True and floors.source["runs"] == []
     for client in ("ab", "wrk", "rate"):
         assert [floors.floor(client, "rps", n) for n in (400, 5000, 10**6, None)] == [5.0] * 4
         assert floors.floor(client, "p99_ms", 400) == 5.0 and floors.floor(client, "cpu_ms_per_req", 400) == 25.0
     assert "PROVISIONAL" in floors.describe()
+
+
+def test_the_repositorys_floors_are_measured_and_follow_from_their_points():
+    """benchreport/noise_floors.json: measured (runs, date, machine named), and every floor is what the rule
+    gives from the points' cvs the file records: a floor edited by hand, or a rule changed without
+    measuring again, fails here."""
+    data = json.loads(noisefloors.REPOSITORY.read_text())
+    floors = noisefloors.parse(data, noisefloors.REPOSITORY)
+    assert floors.provisional is False and floors.source["runs"] and floors.source["machine"]
+    points = data["measured"]
+    assert {p["run"] for p in points} <= set(floors.source["runs"])
+    assert all(p["repeats"] >= noisefloors.MIN_REPEATS for p in points)
+    assert data["floors"] == noisefloors.floors_from(points)
+    assert {p["client"] for p in points} == set(noisefloors.CLIENTS)
+
+
+def point(client: str, n: int, **cvs: float) -> dict:
+    return {"run": "r", "client": client, "mode": "m", "profile": "tuned", "n": n, "c": 1, "rate": None,
+            "repeats": 5, "cv": {m: cvs.get(m) for m in noisefloors.METRICS}}
+
+
+def test_a_floor_is_two_sigmas_of_the_difference_of_two_single_runs():
+    assert noisefloors.floor_pct(0.01) == 3.0  # 2 x sqrt(2) x 1% = 2.83%, up to the half percent
+    assert noisefloors.floor_pct(0.012) == 3.5  # 3.39%
+    assert noisefloors.floor_pct(0.0) == 0.0
+    assert noisefloors.floor_pct(0.05 / (2 * math.sqrt(2))) == 5.0  # 5% to a float hair: no half percent more
+
+
+def test_floors_take_the_noisiest_point_and_carry_to_unmeasured_buckets():
+    cvs = {"rps": 0.01, "p99_ms": 0.05, "cpu_ms_per_req": 0.1}
+    points = [point(c, 400, **cvs) for c in noisefloors.CLIENTS]
+    points.append(point("ab", 400, rps=0.02, p99_ms=0.01, cpu_ms_per_req=None))  # the noisier req/s wins
+    points.append(point("wrk", 2000, rps=0.001, p99_ms=0.001, cpu_ms_per_req=0.001))
+    table = noisefloors.floors_from(points)
+    assert [b["pct"] for b in table["ab"]["rps"]] == [6.0, 6.0, 6.0]  # 2 x sqrt(2) x 2%: carried to longer runs
+    assert [b["max_n"] for b in table["ab"]["rps"]] == [1000, 10000, None]
+    assert [b["pct"] for b in table["wrk"]["rps"]] == [3.0, 0.5, 0.5]  # its own at n <= 10000, then carried
+    assert [b["pct"] for b in table["ab"]["cpu_ms_per_req"]] == [28.5, 28.5, 28.5]
+    only_long = noisefloors.floors_from([point(c, 5000, **cvs) for c in noisefloors.CLIENTS])
+    assert [b["pct"] for b in only_long["rate"]["p99_ms"]] == [14.5, 14.5, 14.5]  # shorter runs: the nearest longer
+    with pytest.raises(noisefloors.FloorsError, match="no repeated rate point measured rps"):
+        noisefloors.floors_from([point("ab", 400, **cvs), point("wrk", 400, **cvs)])
+
+
+def test_measure_reads_the_repeated_points_of_runs(tmp_path):
+    def rec(rep: int, repeats: int, **extra) -> dict:
+        return {"mode": "m", "profile": "tuned", "client": "ab", "c": 20, "n": 400, "delay": 1, "route": "/",
+                "rate": None, "repetition": rep, "repeats": repeats,
+                "stats": {"rps": {"cv": 0.01}, "p99_ms": {"cv": 0.04}, "cpu_ms_per_req": {"cv": 0.1}}, **extra}
+    run = tmp_path / "20261207T000000Z"
+    run.mkdir()
+    records = [rec(k, 3) for k in (1, 2, 3)] + [rec(1, 2, c=200)]  # the second point ran twice: left out
+    records += [dict(rec(k, 3), client=c, n=1000) for k in (1, 2, 3) for c in ("wrk", "rate")]
+    (run / "summary.json").write_text(json.dumps(records))
+    data = noisefloors.measure([run], machine="test", date="2026-12-07")
+    assert noisefloors.parse(data).provisional is False
+    assert [(p["client"], p["c"]) for p in data["measured"]] == [("ab", 20), ("wrk", 20), ("rate", 20)]
+    assert data["floors"]["ab"]["p99_ms"][0] == {"max_n": 1000, "pct": 11.5}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(noisefloors.FloorsError, match="no readable summary.json"):
+        noisefloors.measure([tmp_path / "empty"], machine="test", date="2026-12-07")
 
 
 def valid() -> dict:
