@@ -792,8 +792,11 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
     lines += [
         "req/s and failed come from ab's output; % of ideal is 100 × req/s / (c / delay); "
         "% of ceiling is 100 × req/s / the most ab itself can show at that n, c and delay (below); "
-        "p50/p99/max are total request times in ms; CPU ms/req is the mode's unit CPU time "
-        "over the run divided by complete requests; ab CPU % is ab's own CPU time as % of one "
+        "p50/p99/max are total request times in ms; CPU ms/req is the CPU time of the mode's "
+        "processes over the load window (the first request's due time or the client's start to "
+        "its end) divided by the requests the server worked on (answered, timed out or cut on "
+        "read), ± its resolution where the clock ticks make it coarse; peak RSS MiB is the highest "
+        "sum of their resident memory sampled in that window; ab CPU % is ab's own CPU time as % of one "
         "core over its run (ab is single-threaded: near 100 means the client set the pace); "
         "host CPU % is the busy share of all CPUs in the load host's /proc/stat, which on the "
         "local test containers is the whole machine (app container included) and on a VM the "
