@@ -158,6 +158,13 @@ def test_the_readme_is_short():
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; the rest belongs in docs/"
 
 
+def test_the_readme_counts_the_modes():
+    words = {17: "seventeen", 18: "eighteen", 19: "nineteen", 20: "twenty", 21: "twenty-one", 22: "twenty-two"}
+    count, text = len(load_modes()), " ".join(README.read_text().split())
+    assert f"served in {words.get(count, count)} ways" in text, f"the table has {count} modes"
+    assert f"the {words.get(count, count)} modes" in text
+
+
 def test_the_readme_links_every_page():
     links = {link.partition("#")[0] for link in relative_links(README)}
     for page in sorted(DOCS.glob("*.md")):
