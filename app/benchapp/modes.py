@@ -276,7 +276,7 @@ def get_mode(name: str, modes: dict[str, Mode] | None = None) -> Mode:
 
 
 def markdown_table(modes: dict[str, Mode] | None = None) -> str:
-    """The README's table of modes, generated so the docs cannot drift."""
+    """docs/modes.md's table of modes, generated so the docs cannot drift."""
     table = load_modes() if modes is None else modes
 
     def flags(m: Mode, profile: str) -> str:

@@ -21,7 +21,7 @@ ALL_MODES = list(MODES)
 # The one hand-written list: the seed's modes and the ones the design added,
 # in the table's order. It used to pin the table exactly (and drive the
 # parametrised tests); now the table may grow, and this only guards that none
-# of these is dropped, renamed or reordered (the README, molecule's verify
+# of these is dropped, renamed or reordered (the docs, molecule's verify
 # and benchreport name them).
 DESIGN_MODES = [
     "devserver", "devserver-threaded", "uwsgi", "gunicorn", "gevent-pywsgi", "gevent-pywsgi-libuv",

@@ -51,7 +51,7 @@ Writes into DIR:
   "ended", "cpus", "cpu_stat_before", "cpu_stat_after", "client_cpu_ms",
   "interrupted"}.
 
-Why our own client: see README ("Constant-rate load"). In short, the open-model
+Why our own client: see docs/design.md ("Why a client of our own"). In short, the open-model
 tools Debian packages do not fit: httperf busy-polls a whole core and caps at
 1024 descriptors, wrk's Lua delay() opens the connection before the scheduled
 send (an idle connection then holds a server's worker), hey, siege, ab and
