@@ -140,10 +140,11 @@ def loadgens_inventory(tmp_path: Path, count: int) -> Path:
 
 
 def shown_plan(out: str) -> list[str]:
-    """The lines of the role's "Show the plan" (a debug list)."""
+    """The lines of the role's "Show the plan" (one message, a run a line: a YAML block, never wrapped)."""
     task = out[out.index("TASK [bench : Show the plan]"):]
-    task = task[:task.index("TASK [", 1)]
-    return [line.strip().strip("'\"") for line in re.findall(r"^\s*- (.*)$", task, re.M)]
+    block = re.search(r"^( *)msg: \|-\n((?:\1 +\S.*\n)+)", task, re.M)
+    assert block, task[:2000]
+    return [line.strip() for line in block.group(2).splitlines()]
 
 
 def test_valid_parameters_are_planned_as_the_module_plans_them_then_go_to_the_hosts(tmp_path):
