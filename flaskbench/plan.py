@@ -216,7 +216,8 @@ def seed(value: Given) -> int | None:
     if text(value) == "":
         return None
     if not WHOLE.fullmatch(text(value)):
-        raise PlanError(f"seed={value}: must be a whole number (the run order's shuffle seed), or left out for a random one")
+        raise PlanError(f"seed={value}: must be a whole number (the run order's shuffle seed),"
+                        " or left out for a random one")
     return int(text(value))
 
 
@@ -377,8 +378,9 @@ def check_control_port(port: Given, modes: Modes) -> None:
 
 def check_inventory(loadgens: Sequence[str], apps: Sequence[str]) -> None:
     if not loadgens or not apps:
+        found = f"loadgen={[str(h) for h in loadgens]}, app={[str(h) for h in apps]}"  # as Jinja printed the lists
         raise PlanError("the inventory needs a host in group loadgen (runs ab and wrk) and one in group app"
-                        f" (serves the modes); found loadgen={[str(h) for h in loadgens]}, app={[str(h) for h in apps]}")
+                        f" (serves the modes); found {found}")
 
 
 def split_over(runs: list[Run], hosts: Sequence[str]) -> list[Run]:
@@ -452,8 +454,9 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
          new_seed: Callable[[], int] = draw_seed) -> Plan:
     """The runs bench.yml's parameters ask for, split over the load hosts, in the order they run.
 
-    Raises PlanError naming the first bad parameter, in the order the role always checked them: the
-    parameters one by one, then the points, the estimate, the control port, the inventory, the split.
+    Raises PlanError at the first check that fails, in the order the role always checked: the parameters
+    one by one, then the points, the estimate, the control port, the inventory, the split. A check of
+    every point or run names each one it refuses, a line each.
     """
     asked = Asked(modes=mode_names(p.mode, modes), profiles=profiles(p.profile), clients=clients(p.client),
                   lists=read_lists(p))
