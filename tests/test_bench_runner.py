@@ -37,6 +37,7 @@ p = argparse.ArgumentParser()
 for opt in ("--unit", "--out", "--stop-file", "--max-seconds", "--ready-file"):
     p.add_argument(opt, required=True)
 a = p.parse_args()
+started = time.time()
 open(a.ready_file, "w").close()
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample.calls"), "a") as fh:
     fh.write(json.dumps(sys.argv[1:]) + "\\n")
@@ -53,7 +54,7 @@ while not why:
     else:
         time.sleep(0.02)
 with open(a.out, "w") as fh:
-    json.dump({"unit": a.unit, "fake": True, "stopped_by": why[0]}, fh)
+    json.dump({"unit": a.unit, "fake": True, "stopped_by": why[0], "started": started, "stopped": time.time()}, fh)
 """
 
 # flaskbench-mode's way: one JSON object on stdout, exit 1 and "msg" when the switch failed.

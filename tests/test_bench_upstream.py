@@ -1,9 +1,9 @@
 """bench-run.py's slow API sampling: the upstream runner on its own host, or a second sampler on the app host.
 
 As tests/test_bench_runner.py (its plans, fixtures and runners, on loopback with
-the real clients), with a fake bench-sample.py that also records when it
-started and stopped (so a test can see the slow API's series spans the load)
-and, for the slow API's unit, the plan's upstream.
+the real clients, and its fake bench-sample.py, which records when it started
+and stopped: a test can see the slow API's series spans the load), with the
+plan's upstream for the slow API's unit.
 """
 
 from __future__ import annotations
@@ -15,47 +15,14 @@ from pathlib import Path
 
 from httpserver import Server
 from test_bench_runner import (Runners, calls, long_run, processes_under, progress, read, run_entry,  # noqa: F401
-                               runners, script, scripts, wait_for_the_client, write_plan)
+                               runners, scripts, wait_for_the_client, write_plan)
 
 UNIT = "slow-api.service"
 UPSTREAM = {"host": "api", "unit": UNIT}
 
-# test_bench_runner's fake, with the times it took its first reading and stopped
-TIMED_SAMPLER = """
-import argparse, json, os, signal, sys, time
-p = argparse.ArgumentParser()
-for opt in ("--unit", "--out", "--stop-file", "--max-seconds", "--ready-file"):
-    p.add_argument(opt, required=True)
-a = p.parse_args()
-started = time.time()
-open(a.ready_file, "w").close()
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample.calls"), "a") as fh:
-    fh.write(json.dumps(sys.argv[1:]) + "\\n")
-why = []
-signal.signal(signal.SIGTERM, lambda *_: why.append("SIGTERM"))
-parent, end = os.getppid(), time.monotonic() + float(a.max_seconds)
-while not why:
-    if os.path.exists(a.stop_file):
-        why.append("stop-file")
-    elif os.getppid() != parent:
-        why.append("orphaned")
-    elif time.monotonic() > end:
-        why.append("max-seconds")
-    else:
-        time.sleep(0.02)
-with open(a.out, "w") as fh:
-    json.dump({"unit": a.unit, "fake": True, "stopped_by": why[0], "started": started, "stopped": time.time()}, fh)
-"""
-
-
-def timed(scripts: Path) -> Path:
-    script(scripts / "bench-sample.py", TIMED_SAMPLER)
-    return scripts
-
 
 def test_the_upstream_runner_samples_the_slow_api_over_every_run(tmp_path: Path, scripts: Path, server: Server,
                                                                  runners: Runners) -> None:
-    timed(scripts)
     runs = [run_entry(server, tmp_path.name, "r-ab"), run_entry(server, tmp_path.name, "r-broken", mode="broken"),
             run_entry(server, tmp_path.name, "r-wrk", client="wrk")]
     plan = write_plan(tmp_path / "plan", scripts, runs, upstream=UPSTREAM)
@@ -90,7 +57,6 @@ def test_the_upstream_runner_samples_the_slow_api_over_every_run(tmp_path: Path,
 
 def test_on_the_app_host_the_app_runner_samples_the_slow_api_beside_server_json(
         tmp_path: Path, scripts: Path, server: Server, runners: Runners) -> None:
-    timed(scripts)
     plan = write_plan(tmp_path / "plan", scripts, [run_entry(server, tmp_path.name, "r")],
                       upstream={"host": "app", "unit": UNIT})
     # no runner of its own there
@@ -115,7 +81,6 @@ def test_on_the_app_host_the_app_runner_samples_the_slow_api_beside_server_json(
 
 def test_sigterm_to_the_upstream_runner_stops_its_sampler(tmp_path: Path, scripts: Path, server: Server,
                                                           runners: Runners) -> None:
-    timed(scripts)
     plan = long_run(tmp_path, scripts, server)
     data = json.loads(plan.read_text())
     plan.write_text(json.dumps({**data, "upstream": UPSTREAM}))
