@@ -24,10 +24,14 @@ and CPU ms/request: lower is better):
   closer than their resolutions added, the measurement cannot tell them
   apart: no margin is claimed ("within resolution"), whatever the noise. The
   figure shows "± resolution" where that is over 5% of it.
-* noise: when both points carry a cv for the metric (repeat=K, K >= 2:
-  compare.cv), the band is compare's, CV_FACTOR × the larger cv (in %), and a
-  margin within it is "within noise"; otherwise there is no noise estimate and
-  the margin is given without a verdict, labelled so.
+* noise: the band is compare's (compare.noise_band): the floor, the metric's
+  measured run-to-run spread for the best point's client and run length
+  (benchreport/noise_floors.json), or when both points carry a cv for the
+  metric (repeat=K, K >= 2: compare.cv) max(floor, CV_FACTOR × the larger
+  cv), in %. A margin within the band is "within noise". Beyond the floor
+  with one run on a side there is no noise estimate of the points' own: the
+  margin is given without a verdict, labelled so. Without a readable floors
+  file the floor is 0 (only the cvs judge).
 
 Constant-rate runs (client=rate) are left out: their req/s is their schedule,
 and their ranking is the knee (benchreport.knee, report.md's "Knee").
@@ -41,10 +45,12 @@ them (report.md, and the terminal's one line per setting).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from benchreport import compare, serverfigures
+from benchreport import compare, noisefloors, serverfigures
 from benchreport.runfiles import finite, integer
 from benchreport.summary import counts_for_stats
 
@@ -176,14 +182,28 @@ def pick(metric: compare.Metric, candidates: list[Candidate]) -> Pick:
     if result.next_value != 0:
         ahead = (result.best_value - result.next_value) / result.next_value
         result.margin_pct = round(100.0 * (ahead if metric.higher_is_better else -ahead), 6)
-    cvs = (result.best.cv(metric.key), result.next.cv(metric.key))
-    if None in cvs:
-        result.noise = NO_ESTIMATE
+    band, source = compare.noise_band(result.best.rep, result.next.rep, metric.key, floor_pct(result.best, metric))
+    within = result.margin_pct is not None and result.margin_pct <= band
+    if source == "floor" and None in (result.best.cv(metric.key), result.next.cv(metric.key)):
+        result.band_pct = band if within and band > 0 else None
+        result.noise = WITHIN if result.band_pct is not None else NO_ESTIMATE  # one run a side: only the floor
     else:
-        result.band_pct = 100.0 * compare.CV_FACTOR * max(cvs)
-        within = result.margin_pct is not None and result.margin_pct <= result.band_pct
-        result.noise = WITHIN if within else AHEAD
+        result.band_pct, result.noise = band, WITHIN if within else AHEAD
     return result
+
+
+@functools.lru_cache(maxsize=4)
+def _floors(path: Path) -> noisefloors.Floors | None:
+    try:
+        return noisefloors.load(path)
+    except noisefloors.FloorsError:
+        return None
+
+
+def floor_pct(cand: Candidate, metric: compare.Metric) -> float:
+    """The metric's noise floor in % for a point of cand's client and run length (0 without a floors file)."""
+    floors = _floors(noisefloors.PATH)
+    return floors.floor(cand.rep.get("client") or "ab", metric.key, integer(cand.rep.get("n"))) if floors else 0.0
 
 
 def settings(records: list[Record]) -> list[Setting]:
@@ -303,9 +323,10 @@ def markdown_section(records: list[Record]) -> list[str]:
         "profiles alike, among the points without an error, an expected failure or a failed request; "
         "its margin is how far it is ahead of the best point of another mode, in % of that one's figure. "
         "A figure is the median of the point's repetitions when it ran more than once. Within noise: the "
-        f"margin is at most {compare.CV_FACTOR:g} × the larger of the two points' CV (as compare's noise "
-        "band)" + ("." if repeated else "; every point here ran once, so there is no noise estimate and "
-                   "the margins are given without a verdict (repeat=K gives one).")
+        f"margin is within compare's noise band: the metric's measured run-to-run spread at that run length "
+        f"(benchreport/noise_floors.json), or {compare.CV_FACTOR:g} × the larger of the two points' CV when "
+        "that is wider" + ("." if repeated else "; every point here ran once, so a margin beyond the floor "
+                           "is given without a verdict (repeat=K gives one).")
         + (" Within resolution: two CPU figures closer than their resolutions (±) added, which the "
            "measurement cannot tell apart, so no margin is claimed." if any(
                p.noise == WITHIN_RESOLUTION for s in found for p in s.picks) else ""),

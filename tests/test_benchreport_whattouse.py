@@ -154,21 +154,23 @@ def test_winners_margins_and_noise_at_each_concurrency():
     assert p99.noise == whattouse.AHEAD
     assert p99.best.client_limited  # one of its three repetitions was
     cpu = by["cpu_ms_per_req"]
-    # uwsgi-gevent/seed's 0.9 is the same mode: the next is granian's 1.0; no spread at all: band 0
+    # uwsgi-gevent/seed's 0.9 is the same mode: the next is granian's 1.0; no spread at all: the band is the
+    # floor (the tests' fixed floors: 25% for CPU), not 0, and 30% is beyond it
     assert (cpu.best.name, cpu.best_value, cpu.next.name, cpu.next_value) == (
         "uwsgi-gevent/tuned", 0.7, "granian/tuned", 1.0)
-    assert (round(cpu.margin_pct, 6), cpu.band_pct, cpu.noise) == (30.0, 0.0, whattouse.AHEAD)
+    assert (round(cpu.margin_pct, 6), cpu.band_pct, cpu.noise) == (30.0, 25.0, whattouse.AHEAD)
     assert c200.left_out == [("waitress/seed", "12 failed requests"),
                              ("grpc-gevent-noinit/tuned", "expected to hang"), ("quart/seed", "error")]
     assert c200.client_limited == ["granian/tuned", "gunicorn/tuned"]
 
-    # one run per point: margins without a verdict
+    # one run per point: beyond the floor (5% for req/s and p99) a margin without a verdict; within it (25%
+    # for CPU), within noise: one run against one spreads that much
     by = picks(c1000)
     assert [(p.best.name, p.next.name, round(p.margin_pct, 3), p.band_pct, p.noise)
             for p in (by["rps"], by["p99_ms"], by["cpu_ms_per_req"])] == [
         ("granian/tuned", "uwsgi-gevent/tuned", round(100 * 50 / 800, 3), None, whattouse.NO_ESTIMATE),
         ("granian/tuned", "uwsgi-gevent/tuned", round(100 * 100 / 1900, 3), None, whattouse.NO_ESTIMATE),
-        ("uwsgi-gevent/tuned", "granian/tuned", round(100 * 0.15 / 0.95, 3), None, whattouse.NO_ESTIMATE),
+        ("uwsgi-gevent/tuned", "granian/tuned", round(100 * 0.15 / 0.95, 3), 25.0, whattouse.WITHIN),
     ]
     assert c1000.left_out == [] and c1000.client_limited == ["granian/tuned"]
 
@@ -181,7 +183,7 @@ def test_an_exact_tie_goes_to_the_first_in_the_records_order_and_one_mode_has_no
     c20, c50 = whattouse.settings([r.as_dict() for r in recs])
     rps = picks(c50)["rps"]
     assert (rps.best.name, rps.next.name, rps.margin_pct, rps.noise) == (
-        "gunicorn-gevent/tuned", "granian/tuned", 0.0, whattouse.NO_ESTIMATE)
+        "gunicorn-gevent/tuned", "granian/tuned", 0.0, whattouse.WITHIN)  # within the floor
     alone = picks(c20)["rps"]
     assert (alone.best.name, alone.next, alone.margin_pct, alone.noise) == ("waitress/tuned", None, None, None)
     assert whattouse.margin_text(alone) == "no other mode measured"
@@ -199,13 +201,13 @@ def test_the_report_section():
         "| 200 | p99 ms | granian/tuned (peers), client-limited | 1060 (median of 3) | uwsgi-gevent/tuned (gevent) "
         "| 1150 (median of 3) | 7.8% ahead (noise ±5.2%) |",
         "| 200 | CPU ms/req | uwsgi-gevent/tuned (gevent) | 0.700 (median of 3) | granian/tuned (peers), "
-        "client-limited | 1.000 (median of 3) | 30.0% ahead (noise ±0.0%) |",
+        "client-limited | 1.000 (median of 3) | 30.0% ahead (noise ±25.0%) |",
         "| 1000 | req/s | granian/tuned (peers), client-limited | 850.00 | uwsgi-gevent/tuned (gevent) | 800.00 "
         "| 6.2% ahead (no noise estimate: one run per point) |",
         "| 1000 | p99 ms | granian/tuned (peers), client-limited | 1800 | uwsgi-gevent/tuned (gevent) | 1900 "
         "| 5.3% ahead (no noise estimate: one run per point) |",
         "| 1000 | CPU ms/req | uwsgi-gevent/tuned (gevent) | 0.800 | granian/tuned (peers), client-limited | 0.950 "
-        "| 15.8% ahead (no noise estimate: one run per point) |",
+        "| 15.8% ahead: within noise (±25.0%) |",
     ]
     assert ("- c=200: client-limited (the client, not only the server, may have set the pace; see the notes): "
             "granian/tuned, gunicorn/tuned") in section
@@ -221,7 +223,7 @@ def test_single_runs_say_there_is_no_noise_estimate():
             *point("granian", "tuned", 1000, [850], [1800], [0.95])]
     add_repeat_stats(recs)
     md = render.markdown([r.as_dict() for r in recs], "r1")
-    assert "every point here ran once, so there is no noise estimate" in md
+    assert "every point here ran once, so a margin beyond the floor is given without a verdict" in md
 
 
 def test_the_terminal_lines():
@@ -231,7 +233,7 @@ def test_the_terminal_lines():
         "CPU uwsgi-gevent/tuned 0.700 ms/req (30.0% ahead, outside noise)",
         "c=1000: req/s granian/tuned 850.00 (6.2% ahead, no noise estimate; client-limited); "
         "p99 granian/tuned 1800 ms (5.3% ahead, no noise estimate; client-limited); "
-        "CPU uwsgi-gevent/tuned 0.800 ms/req (15.8% ahead, no noise estimate)",
+        "CPU uwsgi-gevent/tuned 0.800 ms/req (15.8% ahead, within noise)",
     ]
 
 
@@ -260,7 +262,7 @@ def test_the_cli_prints_one_line_per_concurrency(tmp_path, capsys):
     out = capsys.readouterr().out
     block = out.split("\nWhat to use (")[1].split("\n\n")[0].splitlines()[1:]
     assert block == [
-        "  c=200: req/s uwsgi-gevent/tuned 177.38 (1.4% ahead, no noise estimate; client-limited); "
-        "p99 gunicorn-gevent/tuned 1145 ms (0.2% ahead, no noise estimate; client-limited); "
-        "CPU uwsgi-gevent/tuned 0.705 ms/req (23.4% ahead, no noise estimate; client-limited)"]
+        "  c=200: req/s uwsgi-gevent/tuned 177.38 (1.4% ahead, within noise; client-limited); "
+        "p99 gunicorn-gevent/tuned 1145 ms (0.2% ahead, within noise; client-limited); "
+        "CPU uwsgi-gevent/tuned 0.705 ms/req (23.4% ahead, within noise; client-limited)"]  # single runs: the floor
     assert "## What to use" in (run_dir / "report.md").read_text()
