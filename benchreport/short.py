@@ -24,10 +24,12 @@ The picks are report.md's "What to use" (benchreport.whattouse.settings: per
 concurrency, delay and client, the best point among those without an error or
 a failed request; a repeated point's median): one line per metric, one entry
 per setting (a line each); the settings where no point qualified are named on
-one line. A pick within noise of the next mode says so ("<next> within
-noise"), or within the CPU figures' resolution ("<next> within
-resolution"), a client-limited one too. Runs with an error are counted in the
-first line.
+one line, and a setting whose points failed as expected (the gRPC no-init
+hang) on a line of its own, not counted among the errors:
+"c=10 (grpc-gevent-noinit/tuned: expected hang)". A pick within noise of the
+next mode says so ("<next> within noise"), or within the CPU figures'
+resolution ("<next> within resolution"), a client-limited one too. Runs with
+an error are counted in the first line.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ LABELS = {"rps": "best by req/s", "p99_ms": "best by p99", "cpu_ms_per_req": "be
 UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
 #: The knees the short version names (report.md's "Knee" has them all).
 KNEES_SHOWN = 5
+#: Why a setting's points were not usable, unless they failed as expected.
+FAILED_TEXT = "errors or failed requests: see the notes"
 
 
 def head(records: list[Record]) -> str:
@@ -96,9 +100,17 @@ def best_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
                    + entry(next(p for p in s.picks if p.metric.key == key)) for s in found if s.candidates]
         if entries:
             rows.append((label, entries))
-    empty = [whattouse.setting_label(s, vary_delay, vary_client) for s in found if not s.candidates]
-    if empty:  # every point there had an error or failed requests: the notes say which and why
-        rows.append(("no usable point", [", ".join(empty) + " (errors or failed requests: see the notes)"]))
+    # Every point there had an error or failed requests (the notes say which and why), or failed as
+    # expected (the gRPC no-init hang): that one is named, it is no problem of the run.
+    empty = [whattouse.setting_label(s, vary_delay, vary_client) for s in found if not s.candidates and not s.expected]
+    entries = [", ".join(empty) + f" ({FAILED_TEXT})"] if empty else []
+    for s in found:
+        if not s.candidates and s.expected:
+            others = f"; {FAILED_TEXT}" if len(s.expected) < len(s.left_out) else ""
+            label = whattouse.setting_label(s, vary_delay, vary_client)
+            entries.append(f"{label} ({whattouse.expected_text(s)}{others})")
+    if entries:
+        rows.append(("no usable point", entries))
     return rows
 
 

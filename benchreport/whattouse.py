@@ -143,6 +143,8 @@ class Setting:
     picks: list[Pick] = field(default_factory=list)
     #: (mode/profile, why): points with an error, an expected failure or failed requests
     left_out: list[tuple[str, str]] = field(default_factory=list)
+    #: (mode/profile, what was expected, e.g. "hang"): the left-out points that failed as expected
+    expected: list[tuple[str, str]] = field(default_factory=list)
     #: mode/profile of the candidates that were client-limited
     client_limited: list[str] = field(default_factory=list)
     #: how many points qualified (0: the picks are empty)
@@ -154,11 +156,15 @@ def _setting_order(key: tuple) -> tuple:
     return (delay is None, delay or 0, client != "ab", client, c is None, c or 0)
 
 
+def _expected_failure(recs: list[Record]) -> str | None:
+    """What a point was expected to do ("hang") when one of its records failed as expected, else None."""
+    return next((str(r["expected"]) for r in recs if r.get("expected") and r.get("as_expected")), None)
+
+
 def _why_left_out(recs: list[Record]) -> str:
     """Why none of a point's records count: an expected failure, else its error."""
-    if any(r.get("expected") and r.get("as_expected") for r in recs):
-        return f"expected to {recs[0].get('expected')}"
-    return "error"
+    expected = _expected_failure(recs)
+    return f"expected to {expected}" if expected else "error"
 
 
 def pick(metric: compare.Metric, candidates: list[Candidate]) -> Pick:
@@ -224,6 +230,8 @@ def settings(records: list[Record]) -> list[Setting]:
             name = f"{key[0]}/{key[1] or '?'}"
             if not counted:
                 setting.left_out.append((name, _why_left_out(recs)))
+                if (expected := _expected_failure(recs)) is not None:
+                    setting.expected.append((name, expected))
                 continue
             cand = Candidate(key, counted)
             if cand.failed:
@@ -375,9 +383,23 @@ def _short(p: Pick) -> str:
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def expected_text(s: Setting) -> str:
+    """"grpc-gevent-noinit/tuned: expected hang": the setting's points that failed as expected."""
+    return ", ".join(f"{name}: expected {what}" for name, what in s.expected)
+
+
+def none_text(s: Setting) -> str:
+    """Why a setting has no pick: NONE_TEXT, or, when points failed as expected (the gRPC no-init hang),
+    "no usable point (grpc-gevent-noinit/tuned: expected hang)", the other points' failures after it."""
+    if not s.expected:
+        return NONE_TEXT
+    others = "; the others: an error or failed requests" if len(s.expected) < len(s.left_out) else ""
+    return f"no usable point ({expected_text(s)}{others})"
+
+
 def text_lines(records: list[Record]) -> list[str]:
     """The terminal's "what to use": one line per setting with its three winners (empty without points)."""
     found = settings(records)
     vary_delay, vary_client = _varies(found)
     return [f"{setting_label(s, vary_delay, vary_client)}: "
-            + ("; ".join(_short(p) for p in s.picks) if s.candidates else NONE_TEXT) for s in found]
+            + ("; ".join(_short(p) for p in s.picks) if s.candidates else none_text(s)) for s in found]

@@ -1,9 +1,14 @@
-"""The bench's callback: a progress line per finished run, and a clean-up only after an interrupted bench."""
+"""The bench's callback: a progress line per finished run, the report as plain lines, and a clean-up only
+after an interrupted bench."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +17,7 @@ import pytest
 from benchrun import load_module
 
 ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 def load_callback():
@@ -157,3 +163,84 @@ def test_the_clean_up_runs_only_for_an_interrupted_unreleased_bench(callback, mo
         cb2._on_signal(signal.default_int_handler)(signal.SIGINT, None)
     cb2._clean_up()
     assert len(started) == 1
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+#: A report as benchreport prints it: quotes, a line that starts like a list item, a 150-column table line.
+TABLE_LINE = "  " + "  ".join(f"mode-{k:02d}/tuned {k * 11.5:9.2f}" for k in range(6)).ljust(148, "-")
+REPORT = ["In short (2 runs of 2 modes):", "  best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s",
+          "", 'Bench run "sweep": the \'modes\'', "- a line that looks like a list item", TABLE_LINE]
+
+
+def report_task(stdout: str, run_dir: str) -> SimpleNamespace:
+    """bench's "Turn the raw results into the report" as it ends (its marker var, its command and stdout)."""
+    return SimpleNamespace(
+        _result={"changed": True, "rc": 0, "stdout": stdout, "stderr": "",
+                 "cmd": ["/venv/bin/python", "-m", "benchreport", run_dir]},
+        _task=SimpleNamespace(get_name=lambda: "bench : Turn the raw results into the report",
+                              vars={"bench_callback_prints_stdout": True}))
+
+
+def test_the_report_is_printed_as_plain_lines(callback, tmp_path: Path) -> None:
+    """Exactly benchreport's lines: unquoted, no "- " before them, a 150-column line in one piece."""
+    _, cb = callback
+    assert len(TABLE_LINE) == 150
+    run_dir = str(start_bench(cb, tmp_path))
+    cb.v2_runner_on_ok(report_task("\n".join(REPORT), run_dir))
+    assert cb._display.lines == [*REPORT, "", f"Results: {run_dir} (results/latest)"]
+    # another task's stdout (the same shape, no marker) is not a report
+    cb.v2_runner_on_ok(ok({"stdout": "In short (1 run of 1 mode):", "cmd": ["true"]}))
+    assert len(cb._display.lines) == len(REPORT) + 2
+
+
+def test_the_callback_tells_the_play_it_prints_the_report(callback) -> None:
+    """report.yml's debug fallback runs only when this play var is absent (no callback: a user's ansible.cfg)."""
+    module, cb = callback
+    play = SimpleNamespace(vars={"bench_app": "fb-app"})
+    cb.v2_playbook_on_play_start(play)
+    assert play.vars == {"bench_app": "fb-app", module.PRESENT_VAR: True}
+    tasks = (ROOT / "roles" / "bench" / "tasks" / "report.yml").read_text()
+    assert f"when: not ({module.PRESENT_VAR} | default(false))" in tasks
+    assert f"{module.PRINT_MARKER}: true" in tasks
+
+
+def run_report_play(tmp_path: Path, run_dir: Path, callbacks: str | None) -> str:
+    """roles/bench/tasks/report.yml on localhost through ansible-playbook with the repository's ansible.cfg,
+    its callbacks, or `callbacks` instead; the output."""
+    if not PLAYBOOK.exists():
+        pytest.fail(f"{PLAYBOOK} not found: run `make venv`")
+    play = tmp_path / "report.yml"
+    play.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  vars: {bench_app: localhost, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "  tasks:\n    - ansible.builtin.include_role: {name: bench, tasks_from: report.yml}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
+    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    if callbacks is not None:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = callbacks
+    result = subprocess.run(
+        [str(PLAYBOOK), "-i", "localhost,", str(play), "-e", f"bench_results_dir={run_dir.parent}",
+         "-e", f"bench_run_id={run_dir.name}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_a_bench_prints_the_report_as_benchreport_does_and_without_the_callback_a_debug_list(tmp_path):
+    """End to end through Ansible: with the callback (ansible.cfg's), benchreport's output line for line
+    and the debug task skipped; with the callback not enabled, the report is still there, as the debug list."""
+    run_dir = tmp_path / "results" / "sweep"
+    shutil.copytree(ROOT / "tests" / "data" / "benchreport" / "wrk-sweep", run_dir,
+                    ignore=shutil.ignore_patterns("README.md"))
+    out = run_report_play(tmp_path, run_dir, None).splitlines()
+    report = subprocess.run([sys.executable, "-m", "benchreport", str(run_dir)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, check=True).stdout.splitlines()
+    assert max(len(line) for line in report) > 80  # a table line wider than Ansible's debug would keep
+    start = out.index(report[0])
+    assert out[start:start + len(report) + 2] == [*report, "", f"Results: {run_dir} (results/latest)"]
+    [shown] = [k for k, line in enumerate(out) if line.startswith("TASK [bench : Show the report (without")]
+    assert "skipping: [localhost]" in out[shown + 1:shown + 4]
+
+    out = run_report_play(tmp_path, run_dir, "ansible.posix.profile_tasks")
+    assert report[0] not in out.splitlines()  # no plain lines: Ansible's own output, the debug list
+    assert "In short (12 runs of 2 modes" in out and "msg:" in out and "(results/latest)" in out

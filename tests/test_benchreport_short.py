@@ -56,6 +56,37 @@ def test_errors_and_unusable_settings_are_named(modes):
     assert len(lines) <= 12
 
 
+def hang(records: list[dict], mode: str = "grpc-gevent-noinit", profile: str = "tuned", c: int = 10,
+         **changes) -> dict:
+    """A run like the sweep's first at another mode and c: by default the gRPC no-init hang, which the
+    plan expected (run.json's expect: hang; summary.expectation: as expected, it did not succeed)."""
+    rec = {**records[0], "mode": mode, "profile": profile, "c": c, "n": 10 * c, "rps": 0.0, "complete": 0,
+           "failed": c, "p99_ms": None, "cpu_ms_per_req": None, "error": None, "expected": "hang",
+           "as_expected": True, "repetition": None, "repeats": None, "stats": None}
+    return {**rec, **changes}
+
+
+def test_an_expected_hang_is_named_as_such(modes):
+    """The gRPC no-init hang at c=10 is what the plan expected: not "errors or failed requests"."""
+    records = build_summary(DATA / "wrk-sweep", modes)
+    page = Path("/srv/results/x/report.html")
+    lines = short.lines([*records, hang(records)], page)
+    assert lines[0] == "In short (13 runs of 3 modes; points ran up to 3 times: medians):"  # not an error
+    assert lines[1] == ("  best by req/s    c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s "
+                        "(granian/tuned within noise)")
+    assert lines[-2:] == ["  no usable point  c=10 (grpc-gevent-noinit/tuned: expected hang)",
+                          "  report.html      /srv/results/x/report.html"]
+    # with an unexpected error beside it at c=10, and a setting where only errors were
+    broken = hang(records, mode="quart", profile="seed", error="quart did not start", expected=None,
+                  as_expected=None)
+    lines = short.lines([*records, hang(records), broken, {**broken, "c": 20, "n": 200}], page)
+    assert lines[0] == "In short (15 runs of 4 modes; 2 with an error, see the notes; points ran up to 3 times: medians):"
+    assert lines[-3:-1] == [
+        "  no usable point  c=20 (errors or failed requests: see the notes)",
+        "                   c=10 (grpc-gevent-noinit/tuned: expected hang; errors or failed requests: see the notes)",
+    ]
+
+
 def test_printed_first_with_the_page_path(tmp_path, capsys):
     """python -m benchreport RUN_DIR: the short version is the output's head, report.html's path absolute."""
     run_dir = tmp_path / "sweep"

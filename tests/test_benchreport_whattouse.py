@@ -255,6 +255,20 @@ def test_delay_and_client_are_named_when_they_vary_and_a_setting_without_winners
     assert "- c=200: left out: quart/tuned (error)" in md
 
 
+def test_a_setting_where_points_failed_as_expected_says_so():
+    """The gRPC no-init hang (run.json's expect: hang) is the expected outcome, not an error."""
+    noinit = point("grpc-gevent-noinit", "tuned", 10, [0], [None], [None], failed=[10], expected="hang")
+    usable = point("uwsgi-gevent", "tuned", 200, [180], [1100], [0.7])
+    lines = render.what_to_use_lines([r.as_dict() for r in [*noinit, *usable]])
+    assert lines[0] == "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang)"
+    assert lines[1].startswith("c=200: req/s uwsgi-gevent/tuned 180.00 (no other mode)")
+    quart = point("quart", "tuned", 10, [400], [10], [0.1], error="quart did not start")
+    assert render.what_to_use_lines([r.as_dict() for r in [*noinit, *quart]]) == [
+        "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang; the others: an error or failed requests)"]
+    md = whattouse.markdown_section([r.as_dict() for r in [*noinit, *quart]])
+    assert "- c=10: left out: grpc-gevent-noinit/tuned (expected to hang), quart/tuned (error)" in md
+
+
 def test_the_cli_prints_one_line_per_concurrency(tmp_path, capsys):
     run_dir = tmp_path / "results" / "r1"
     shutil.copytree(ROOT / "tests" / "data" / "benchreport" / "local-run", run_dir)

@@ -11,6 +11,12 @@ c1000 bench); silent otherwise.
   p99 of all the requests sent is at least that; summary.json's p99_lower_bound; and non-2xx answers
   by status after the failures, "268 failed (502 × 268)", when the client counted codes: wrk and rate
   do, ab does not)
+- The report: when bench's "Turn the raw results into the report" ends (the task that carries the
+  var `bench_callback_prints_stdout: true`, roles/bench/tasks/report.yml), its stdout as plain lines,
+  exactly as `python -m benchreport RUN_DIR` prints it (no quotes, no "- ", no wrapping), then
+  "Results: RUN_DIR (results/latest)". The play var `flaskbench_bench_callback` (set at each play's
+  start) tells report.yml this callback is there; without it (a user's own ansible.cfg) report.yml
+  shows the report as a debug list instead.
 - Ctrl-C (SIGINT, or SIGTERM/SIGHUP to ansible-playbook) during a bench:
   Ansible stops as it always does, then, before the process exits, this runs
   playbooks/bench_stop.yml with the same inventory: the load clients and the
@@ -41,6 +47,7 @@ type: aggregate
 short_description: a bench's progress lines, and its clean-up when interrupted
 description:
   - One line per finished bench run (req/s, % of ideal, p99, failures, time left).
+  - The report after a bench, as plain lines (benchreport's output).
   - On SIGINT, SIGTERM or SIGHUP during a bench, runs playbooks/bench_stop.yml before ansible-playbook exits.
 requirements:
   - enabled in ansible.cfg (callbacks_enabled)
@@ -50,6 +57,10 @@ REPO = Path(__file__).resolve().parents[2]
 STOP_PLAYBOOK = REPO / "playbooks" / "bench_stop.yml"
 #: Seconds the clean-up may take (it stops processes and switches one mode back).
 STOP_TIMEOUT_S = 240
+#: The task var that marks the report's task: its stdout is printed as plain lines when it ends.
+PRINT_MARKER = "bench_callback_prints_stdout"
+#: The play var set at each play's start: report.yml shows the report itself (a debug list) without it.
+PRESENT_VAR = "flaskbench_bench_callback"
 
 
 def non_2xx(parts: list[dict]) -> str:
@@ -94,6 +105,13 @@ class CallbackModule(CallbackBase):
             signal.signal(sig, self._on_signal(previous))
         atexit.register(self._clean_up)
 
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        # The play the strategy runs (TaskQueueManager.run's copy): its vars are every task's play vars.
+        try:
+            play.vars[PRESENT_VAR] = True
+        except Exception:  # noqa: BLE001 - then report.yml's debug shows the report as well
+            pass
+
     def _on_signal(self, previous: Any):
         def handler(signum: int, frame: Any) -> None:
             if self.run_id and not self.released:
@@ -106,6 +124,9 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result: Any) -> None:
         res = result._result
+        if (getattr(result._task, "vars", None) or {}).get(PRINT_MARKER):
+            self._print_report(res)
+            return
         facts = res.get("ansible_facts") or {}
         if "bench_run_id" in facts and "bench_runs_total" in facts:
             self.run_id = str(facts["bench_run_id"])
@@ -177,6 +198,19 @@ class CallbackModule(CallbackBase):
         # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
         p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
         return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{non_2xx(parts)}"
+
+    # --- the report ------------------------------------------------------------------
+
+    def _print_report(self, res: dict) -> None:
+        """The report task's stdout line by line, as benchreport printed it, then where the results are
+        (the run folder: the command's last argument)."""
+        lines = str(res.get("stdout") or "").splitlines()
+        cmd = res.get("cmd")
+        run_dir = cmd[-1] if isinstance(cmd, list) and cmd else self.results_dir
+        if run_dir:
+            lines += ["", f"Results: {run_dir} (results/latest)"]
+        for line in lines:
+            self._display.display(line)
 
     # --- clean-up ------------------------------------------------------------------
 
