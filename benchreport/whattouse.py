@@ -40,7 +40,9 @@ Client-limited points (summary's client_limited, on any counted repetition)
 are named as such wherever they appear in the section, and listed per setting.
 
 `settings(records)` gives the picks; `markdown_section` and `text_lines` draw
-them (report.md, and the terminal's one line per setting).
+them (report.md, and the terminal's one line per setting). A setting without a
+pick says why: NONE_TEXT, or, when its points failed as the plan expected (the
+gRPC no-init hang), "no usable point (grpc-gevent-noinit/tuned: expected hang)".
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ def test_an_expected_hang_is_named_as_such(modes):
     broken = hang(records, mode="quart", profile="seed", error="quart did not start", expected=None,
                   as_expected=None)
     lines = short.lines([*records, hang(records), broken, {**broken, "c": 20, "n": 200}], page)
-    assert lines[0] == "In short (15 runs of 4 modes; 2 with an error, see the notes; points ran up to 3 times: medians):"
+    assert lines[0] == ("In short (15 runs of 4 modes; 2 with an error, see the notes; "
+                        "points ran up to 3 times: medians):")
     assert lines[-3:-1] == [
         "  no usable point  c=20 (errors or failed requests: see the notes)",
         "                   c=10 (grpc-gevent-noinit/tuned: expected hang; errors or failed requests: see the notes)",
