@@ -37,7 +37,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchreport import knee, render, whattouse
+from benchreport import knee, render, serverfigures, whattouse
 from benchreport.runfiles import finite
 from benchreport.summary import unexpected_error
 
@@ -68,7 +68,11 @@ def head(records: list[Record]) -> str:
 def figure(pick: whattouse.Pick) -> str:
     """The best point's figure: req/s as % of ideal with the req/s, p99 in ms, CPU in ms/request."""
     key = pick.metric.key
-    text = whattouse._fig(pick.metric, pick.best_value) + UNITS[key]
+    text = whattouse._fig(pick.metric, pick.best_value)
+    res = pick.best.resolution(key) if pick.best is not None else None
+    if serverfigures.shows_resolution(pick.best_value, res):  # whole clock ticks over few requests
+        text += f" ± {whattouse._fig(pick.metric, res)}"
+    text += UNITS[key]
     if key == "rps" and pick.best is not None and pick.best_value is not None:
         ideal = finite(pick.best.rep.get("ideal_rps"))
         if ideal:
@@ -132,8 +136,11 @@ def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     entries = []
     for k in found[:KNEES_SHOWN]:
         at = k.at_knee
+        cpu = None if at is None or at.cpu_ms_per_req is None else f"{at.cpu_ms_per_req:.3f}" + (
+            f" ± {at.cpu_ms_per_req_resolution:.3f}"
+            if serverfigures.shows_resolution(at.cpu_ms_per_req, at.cpu_ms_per_req_resolution) else "")
         figures = f" (p99 {render._ms(at.p99_ms)} ms" + (
-            f", CPU {at.cpu_ms_per_req:.3f} ms/request)" if at.cpu_ms_per_req is not None else ")") if at else ""
+            f", CPU {cpu} ms/request)" if cpu is not None else ")") if at else ""
         where = f"delay {k.delay:g} s: " if delays and k.delay is not None else ""
         entries.append(f"{where}{k.name} {knee.knee_text(k)}{figures}" + ("" if at else f": {k.why}"))
     if len(found) > KNEES_SHOWN:

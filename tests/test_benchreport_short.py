@@ -44,6 +44,17 @@ def test_the_sweep_in_a_few_lines(modes):
     ]
 
 
+def test_a_cpu_figure_carries_its_resolution_where_it_is_coarse(modes):
+    """A few clock ticks over few requests: the best CPU figure says how far it can be off (± over 5% of it)."""
+    records = build_summary(DATA / "wrk-sweep", modes)
+    for rec in records:
+        rec["cpu_ms_per_req_resolution"] = 0.35 if rec["c"] == 200 else 0.01  # 0.875 and 1.525: 0.65 apart
+    cpu = [line for line in short.lines(records, None) if "ms/request" in line]
+    assert cpu == ["  best by CPU    c=200: uwsgi-gevent/tuned 0.875 ± 0.350 ms/request (granian/tuned within "
+                   "resolution)",
+                   "                 c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)"]
+
+
 def test_errors_and_unusable_settings_are_named(modes):
     """Single runs: no medians; the settings where every point failed on one line; client-limited said."""
     records = build_summary(DATA / "run-sample", modes)
