@@ -246,15 +246,15 @@ def test_slow_api_exits_1_when_its_workers_die_at_start(tmp_path):
 
 # --- The error contract through the peers' own servers ------------------------------
 #
-# test_routes checks the 400/502/503/504 contract through Flask's test client,
-# which is what the WSGI servers of the seed hand requests to. The peers put
+# test_routes checks the 400/502/503/504 contract through the apps' test clients;
+# Flask's is what the WSGI servers of the seed hand requests to. The peers put
 # something else in between (Granian's Rust HTTP and WSGI bridge, Waitress's
 # task threads, uvicorn and asgiref's WsgiToAsgi): the contract is checked
 # through each of them, started as its unit starts it.
 
 SEED_SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
 # The peers serving the Flask app (its /grpc gives the 502 here); the quart
-# mode's app has no /grpc: test_quart_routes checks its contract through uvicorn.
+# mode's app has no /grpc: test_quart_app checks its contract through uvicorn.
 PEERS = [name for name in ANSWERING
          if MODES[name].server not in SEED_SERVERS and MODES[name].entry != "benchapp.quart_asgi"]
 
