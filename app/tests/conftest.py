@@ -294,6 +294,30 @@ def serve_mode(mode, profile: str, workdir: Path, **env: str) -> Iterator[Served
             stop_process(proc)
 
 
+def pipelined(url: str, path: str, count: int) -> list[int]:
+    """The statuses of `count` GETs of `path` sent at once on one connection
+    (HTTP/1.1 pipelining): each request after the first arrives while the
+    one before it is being answered, as wrk's keep-alive requests can."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    request = f"GET {path} HTTP/1.1\r\nHost: {where.hostname}\r\n\r\n".encode()
+    statuses = []
+    with socket.create_connection((where.hostname, where.port), timeout=20) as sock, sock.makefile("rb") as answers:
+        sock.sendall(request * count)
+        for _ in range(count):
+            status_line = answers.readline()
+            assert status_line, f"the connection closed after {statuses}"
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                length = int(value) if name.strip().lower() == "content-length" else length
+            answers.read(length)
+            statuses.append(int(status_line.split()[1]))
+    return statuses
+
+
 def healthz(url: str) -> dict:
     answer = http_get(url + "/healthz")
     assert answer.status == 200, answer

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from benchapp.modes import load_modes
-from conftest import concurrent_get, free_port, healthz, http_get, serve_mode
+from conftest import concurrent_get, free_port, healthz, http_get, pipelined, serve_mode
 
 
 def test_healthz_says_quart_and_its_asyncio_loop(slow_api, clients):
@@ -65,8 +65,6 @@ def test_quart_server_keeps_the_error_contract(name, flaky_api, tmp_path):
     """Through the mode's own server: 400 for a bad delay, 502 when the slow API
     answers an error, 503 when the database is unreachable, 504 when the slow
     API outlasts the upstream timeout, on each of its workers' loops."""
-    from test_serving import pipelined
-
     env = {"BENCHAPP_UPSTREAM_URL": flaky_api,
            "BENCHAPP_DATABASE_DSN": f"host=127.0.0.1 port={free_port()} dbname=x user=x",
            "BENCHAPP_MAX_DELAY": "0.5", "BENCHAPP_UPSTREAM_TIMEOUT": "1"}
