@@ -1,4 +1,5 @@
-"""Real services for the tests: the slow API, PostgreSQL, nginx and each mode's server.
+"""Real services for the tests: the slow API, PostgreSQL, nginx and each mode's server;
+upstreams that fail, and the apps' test clients (tests/clients.py).
 
 Everything listens on 127.0.0.1 on free ports, is started by a fixture and is
 stopped by it; nothing here reaches beyond loopback.
@@ -298,7 +299,6 @@ def pipelined(url: str, path: str, count: int) -> list[int]:
     """The statuses of `count` GETs of `path` sent at once on one connection
     (HTTP/1.1 pipelining): each request after the first arrives while the
     one before it is being answered, as wrk's keep-alive requests can."""
-    import socket
     from urllib.parse import urlparse
 
     where = urlparse(url)
