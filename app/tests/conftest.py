@@ -1,4 +1,5 @@
-"""Real services for the tests: the slow API, PostgreSQL, nginx and each mode's server.
+"""Real services for the tests: the slow API, PostgreSQL, nginx and each mode's server;
+upstreams that fail, and the apps' test clients (tests/clients.py).
 
 Everything listens on 127.0.0.1 on free ports, is started by a fixture and is
 stopped by it; nothing here reaches beyond loopback.
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +31,15 @@ import pytest
 
 APP_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+#: Delays every route refuses with a 400 (benchapp.delay), the slow API's included.
+BAD_DELAYS = ["abc", "-1", "nan", "inf", "-inf", "1e9", "", "   ", "0x1", "1_0", "31", "1,5"]
+# "Fast" failures are timed against a connect timeout made long on purpose:
+# a refused connection fails at once, so the only way to come near this is to
+# wait for a timer (a retry, a connect timeout) that the test must catch. Half
+# of it is the bound: a loaded machine has seconds of room, a regression does not fit.
+SLOW_CONNECT = 10
+FAST = SLOW_CONNECT / 2
 
 
 def free_port() -> int:
@@ -284,7 +295,76 @@ def serve_mode(mode, profile: str, workdir: Path, **env: str) -> Iterator[Served
             stop_process(proc)
 
 
+def pipelined(url: str, path: str, count: int) -> list[int]:
+    """The statuses of `count` GETs of `path` sent at once on one connection
+    (HTTP/1.1 pipelining): each request after the first arrives while the
+    one before it is being answered, as wrk's keep-alive requests can."""
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    request = f"GET {path} HTTP/1.1\r\nHost: {where.hostname}\r\n\r\n".encode()
+    statuses = []
+    with socket.create_connection((where.hostname, where.port), timeout=20) as sock, sock.makefile("rb") as answers:
+        sock.sendall(request * count)
+        for _ in range(count):
+            status_line = answers.readline()
+            assert status_line, f"the connection closed after {statuses}"
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                length = int(value) if name.strip().lower() == "content-length" else length
+            answers.read(length)
+            statuses.append(int(status_line.split()[1]))
+    return statuses
+
+
 def healthz(url: str) -> dict:
     answer = http_get(url + "/healthz")
     assert answer.status == 200, answer
     return json.loads(answer.body)
+
+
+# --- Upstreams that fail, and the apps' test clients ---------------------------------
+
+@pytest.fixture()
+def silent_upstream() -> Iterator[str]:
+    """Accepts connections and never answers: an upstream slower than any timeout."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.fixture()
+def clients():
+    """make(app, upstream_url, **env): a test client of the Flask app ("flask")
+    or the Quart app ("quart") (tests/clients.py); each closed after the test."""
+    from clients import make_app_client
+
+    made: list = []
+
+    def make(app: str, upstream_url: str, **env: str):
+        made.append(make_app_client(app, upstream_url, **env))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()

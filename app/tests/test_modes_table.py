@@ -258,6 +258,20 @@ def test_peer_seeds_keep_the_servers_defaults_and_tuned_fits_c1000():
             assert "--no-access-log" in build_argv(mode, "tuned", cores=2)
 
 
+def test_quart_profiles_are_uvicorns_defaults_and_ours(monkeypatch):
+    """seed: uvicorn as its docs start it (1 worker, its own backlog of 2048,
+    the access log on); tuned: one worker (modes.yml says why), backlog 4096, no access log."""
+    monkeypatch.setattr("benchapp.serve.somaxconn", lambda: 4096)
+    mode = MODES["quart"]
+    assert (mode.server, mode.entry, mode.route, mode.concurrency) == ("uvicorn", "benchapp.quart_asgi", "/", "overlap")
+    seed = build_argv(mode, "seed", cores=2, python="/v/bin/python")
+    assert seed == ["/v/bin/uvicorn", "--host", "0.0.0.0", "--port", "3000", "--workers", "1", "benchapp.quart_asgi:app"]
+    tuned = build_argv(mode, "tuned", cores=2, python="/v/bin/python")
+    assert tuned == ["/v/bin/uvicorn", "--host", "0.0.0.0", "--port", "3000", "--workers", "1",
+                     "--backlog", "4096", "--no-access-log", "benchapp.quart_asgi:app"]
+    assert [server_env(mode, p)["BENCHAPP_UPSTREAM"] for p in ("seed", "tuned")] == ["new", "pooled"]
+
+
 @pytest.mark.parametrize("concurrency,match", [
     ("{seed: serial}", r"concurrency=\{'seed': 'serial'\}"),
     ("{seed: serial, tuned: sometimes}", "concurrency="),

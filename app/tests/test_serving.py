@@ -19,7 +19,7 @@ import pytest
 from concurrent.futures import ThreadPoolExecutor
 
 from benchapp.modes import load_modes
-from conftest import answer_within, concurrent_get, healthz, http_get, serve_mode
+from conftest import answer_within, concurrent_get, healthz, http_get, pipelined, serve_mode
 
 MODES = load_modes()
 DELAY = 0.5
@@ -246,41 +246,17 @@ def test_slow_api_exits_1_when_its_workers_die_at_start(tmp_path):
 
 # --- The error contract through the peers' own servers ------------------------------
 #
-# test_routes checks the 400/502/503/504 contract through Flask's test client,
-# which is what the WSGI servers of the seed hand requests to. The peers put
+# test_routes checks the 400/502/503/504 contract through the apps' test clients;
+# Flask's is what the WSGI servers of the seed hand requests to. The peers put
 # something else in between (Granian's Rust HTTP and WSGI bridge, Waitress's
 # task threads, uvicorn and asgiref's WsgiToAsgi): the contract is checked
 # through each of them, started as its unit starts it.
 
 SEED_SERVERS = ("devserver", "uwsgi", "gunicorn", "pywsgi")
 # The peers serving the Flask app (its /grpc gives the 502 here); the quart
-# mode's app has no /grpc: test_quart_routes checks its contract through uvicorn.
+# mode's app has no /grpc: test_quart_app checks its contract through uvicorn.
 PEERS = [name for name in ANSWERING
          if MODES[name].server not in SEED_SERVERS and MODES[name].entry != "benchapp.quart_asgi"]
-
-
-def pipelined(url: str, path: str, count: int) -> list[int]:
-    """The statuses of `count` GETs of `path` sent at once on one connection
-    (HTTP/1.1 pipelining): each request after the first arrives while the
-    one before it is being answered, as wrk's keep-alive requests can."""
-    import socket
-    from urllib.parse import urlparse
-
-    where = urlparse(url)
-    request = f"GET {path} HTTP/1.1\r\nHost: {where.hostname}\r\n\r\n".encode()
-    statuses = []
-    with socket.create_connection((where.hostname, where.port), timeout=20) as sock, sock.makefile("rb") as answers:
-        sock.sendall(request * count)
-        for _ in range(count):
-            status_line = answers.readline()
-            assert status_line, f"the connection closed after {statuses}"
-            length = 0
-            while (line := answers.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                length = int(value) if name.strip().lower() == "content-length" else length
-            answers.read(length)
-            statuses.append(int(status_line.split()[1]))
-    return statuses
 
 
 @pytest.fixture()
