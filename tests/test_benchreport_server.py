@@ -178,7 +178,7 @@ def test_what_to_use_does_not_rank_cpu_figures_within_their_resolutions():
     assert whattouse.margin_text(cpu).startswith("no margin: within the two figures' resolutions")
     assert "| CPU ms/req | psycopg2/seed (gevent) | 2.000 ± 2.000 | devserver/seed (gevent) | 4.000 ± 2.000 |" \
         in render.markdown(recs, "r")
-    assert "best by CPU    c=5: psycopg2/seed 2.000 ms/request (devserver/seed within resolution)" in "\n".join(
+    assert "best by CPU    c=5: psycopg2/seed 2.000 ± 2.000 ms/request (devserver/seed within resolution)" in "\n".join(
         short.lines(recs, None))
     exact = [r.as_dict() for r in seed_like("psycopg2", 2.0, None) + seed_like("devserver", 4.0, None)]
     cpu = next(p for p in whattouse.settings(exact)[0].picks if p.metric.key == "cpu_ms_per_req")

@@ -474,17 +474,27 @@ class Control:
         # who else follows the runs and must see the end: the slow API's runner on its own host
         self.watchers = [h for h in [upstream_runner_host(plan)] if h is not None and h not in self.hosts]
 
-    def state(self, host: str | None = None) -> dict:
+    def state(self) -> dict:
         with self.cond:
-            # what this host sees now ends its plan: it asks for nothing more
-            last = self.phase == "finished" or (self.phase == "skipped" and self.index == self.runs - 1)
-            if last and (host in self.hosts or host in self.watchers):
-                self.through.add(host)
-                self.cond.notify_all()
             start_in = None
             if self.phase == "go":
                 start_in = round(max(0.0, self.go_at + self.spread - time.monotonic()), 3) if self.spread else 0
             return {"index": self.index, "phase": self.phase, "start_in": start_in, "error": self.error}
+
+    def seen(self, host: str | None, state: dict) -> None:
+        """After `state` was SENT to `host`: when it ends the host's plan, the host needs nothing more.
+
+        Marked only once the answer is written: the app runner exits when every host is through, and an
+        answer still unsent then is lost, leaving its host to retry a closed port until --lost-after."""
+        last = state["phase"] == "finished" or (state["phase"] == "skipped" and state["index"] == self.runs - 1)
+        if last:
+            self.mark_through(host)
+
+    def mark_through(self, host: str | None) -> None:
+        if host in self.hosts or host in self.watchers:
+            with self.cond:
+                self.through.add(host)
+                self.cond.notify_all()
 
     def begin(self, index: int) -> None:
         with self.cond:
@@ -523,8 +533,6 @@ class Control:
                 error, summary = body.get("error"), body.get("summary")
                 self.done[host] = {"error": None if error is None else str(error),
                                    "summary": summary if isinstance(summary, dict) else None}
-                if index == self.runs - 1:
-                    self.through.add(host)
             self.cond.notify_all()
         return 200, {"ok": True}
 
@@ -581,7 +589,9 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
             elif self.path != "/state":
                 self._send(404, {"error": "not found"})
             else:
-                self._send(200, control.state(self.headers.get(HOST_HEADER)))
+                state = control.state()
+                self._send(200, state)
+                control.seen(self.headers.get(HOST_HEADER), state)  # after the answer is written
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             if not self._allowed():
@@ -598,7 +608,10 @@ def make_server(plan: dict, control: Control) -> ThreadingHTTPServer:
             except ValueError:
                 self._send(400, {"error": "the body must be JSON, at most 64 KiB"})
                 return
-            self._send(*control.post(self.path[1:], body))
+            status, answer = control.post(self.path[1:], body)
+            self._send(status, answer)
+            if status == 200 and self.path == "/done" and body["index"] == control.runs - 1:
+                control.mark_through(body["host"])  # its last result taken, and the answer written
 
         def log_message(self, *args: object) -> None:
             pass
