@@ -12,6 +12,8 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 REQUIREMENTS := requirements.txt app/requirements.txt app/requirements-test.txt
+# The project's own packages (flaskbench, benchhost, benchreport; benchapp), installed editable.
+PROJECTS := pyproject.toml app/pyproject.toml
 VENV_STAMP := $(VENV)/.installed
 IMAGE ?= localhost/flaskbench-base:bookworm
 
@@ -41,10 +43,11 @@ deps: ## Host packages (podman, runc, debootstrap, nginx, postgresql...) and pod
 
 venv: deps $(VENV_STAMP) ## .venv with the pinned controller, app and test requirements
 
-$(VENV_STAMP): $(REQUIREMENTS) | deps
-	@echo "==> .venv from $(REQUIREMENTS)"
+$(VENV_STAMP): $(REQUIREMENTS) $(PROJECTS) | deps
+	@echo "==> .venv from $(REQUIREMENTS), and the project's packages (editable)"
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	time $(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	time $(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . -e ./app
 	@touch $@
 
 image: deps ## Base image of the test hosts, built once with debootstrap
@@ -74,8 +77,8 @@ bench: venv ## Run bench.yml (BENCH_ARGS, default: every mode, both profiles)
 
 # Where a mode's CPU goes, on this machine: one worker under wrk, sampled by py-spy.
 PROFILE_MODE ?= gevent-pywsgi
-profile: venv ## Profile one worker of PROFILE_MODE under load (scripts/profile-worker.py)
-	$(BIN)/python scripts/profile-worker.py --mode $(PROFILE_MODE)
+profile: venv ## Profile one worker of PROFILE_MODE under load (flaskbench/profile.py)
+	$(BIN)/python -m flaskbench.profile --mode $(PROFILE_MODE)
 
 lint: venv ## ansible-lint (production profile, offline) and syntax checks
 	time $(BIN)/ansible-lint

@@ -32,19 +32,14 @@ import os
 import sys
 from pathlib import Path
 
+# The mode table, read the app's way (the benchapp package, which `make venv` installs).
+from benchapp.modes import MODES_FILE as DEFAULT_MODES
+from benchapp.modes import ModeTableError, load_modes
 from benchreport import EXIT_RUN_ERROR, collect, compare, render, short
 from benchreport import html as html_report
 from benchreport.summary import BENCH, build_summary, load_timing, unexpected_error, write_bench, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The mode table is read the app's way (benchapp.modes): the one place
-# benchreport puts the repository's app/ on the import path (pytest's
-# configuration does the same for the tests).
-if str(REPO_ROOT / "app") not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT / "app"))
-
-from benchapp.modes import MODES_FILE as DEFAULT_MODES  # noqa: E402
-from benchapp.modes import ModeTableError, load_modes  # noqa: E402
 
 
 def update_latest(run_dir: Path) -> Path:

@@ -415,7 +415,7 @@ def check_connections(runs: list[Run], hosts: Sequence[str]) -> None:
 
 
 def check_rates(runs: list[Run], s: Settings, hosts: Sequence[str]) -> None:
-    """What one load host can schedule: bench-rate.py's CPU per request and a descriptor per open
+    """What one load host can schedule: benchhost.clients.rate's CPU per request and a descriptor per open
     connection bound it, whatever the server does."""
     wrong = []
     for r in runs:
@@ -427,7 +427,7 @@ def check_rates(runs: list[Run], s: Settings, hosts: Sequence[str]) -> None:
             continue
         if most_rate > float(s.rate_max_per_host):
             why = (f"{round(most_rate, 1)} req/s per load host, more than one load host schedules"
-                   f" (bench_rate_max_per_host={s.rate_max_per_host}: bench-rate.py spends about 0.3 ms of CPU"
+                   f" (bench_rate_max_per_host={s.rate_max_per_host}: benchhost.clients.rate spends about 0.3 ms of CPU"
                    " per request)")
         else:
             why = (f"up to {most_c} open connections per load host (rate x ({s.rate_headroom} x delay + 1 s)),"

@@ -1,7 +1,7 @@
 """Run folders as the bench leaves them, made on loopback for the live tests and the captures.
 
-run_one.yml writes run.json, runs roles/bench/files/bench-ab.py or
-bench-wrk.py (--dir: they read run.json and write the client's files and
+run_one.yml writes run.json, runs benchhost.clients.ab or
+benchhost.clients.wrk (--dir: they read run.json and write the client's files and
 loadgen.json), samples the unit into server.json and writes outcome.json.
 `bench_ab` and `bench_wrk` do the same against a local process; `write_run`,
 `write_outcome` and `ServerSampler` are the pieces, for runs that call the
@@ -20,10 +20,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ROOT / "roles" / "bench" / "files"
-AB_WRAPPER = FILES / "bench-ab.py"
-WRK_WRAPPER = FILES / "bench-wrk.py"
-LUA = FILES / "bench-wrk.lua"
+#: The host side's programs as the bench hosts run them: python3 -m benchhost.X with the package's
+#: folder on PYTHONPATH (the bench role's bench_host_env), so a test runs this checkout's code.
+HOST_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+AB_CLIENT = [sys.executable, "-m", "benchhost.clients.ab"]
+WRK_CLIENT = [sys.executable, "-m", "benchhost.clients.wrk"]
+RATE_CLIENT = [sys.executable, "-m", "benchhost.clients.rate"]
+LUA = ROOT / "benchhost" / "clients" / "wrk.lua"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -73,7 +76,7 @@ def _proc_rss_kib(pid: int) -> int:
 
 
 class ServerSampler:
-    """bench-sample.py's figures for one local process: `with ServerSampler(pid, out):` writes server.json.
+    """benchhost.sample's figures for one local process: `with ServerSampler(pid, out):` writes server.json.
 
     With pid None it does nothing (no server.json, as when the sampler failed).
     """
@@ -113,13 +116,13 @@ class ServerSampler:
 
 def bench_ab(out: Path, url: str, n: int, c: int, delay: float, *, server_pid: int | None = None,
              **spec: Any) -> dict:
-    """One ab run as run_one.yml does it: run.json, bench-ab.py --dir, server.json, outcome.json.
+    """One ab run as run_one.yml does it: run.json, benchhost.clients.ab --dir, server.json, outcome.json.
 
     Returns loadgen.json's object.
     """
     run = write_run(out, url, n, c, delay, client="ab", **spec)
     with ServerSampler(server_pid, out):
-        subprocess.run([sys.executable, str(AB_WRAPPER), "--dir", str(out)], check=True, capture_output=True,
+        subprocess.run([*AB_CLIENT, "--dir", str(out)], check=True, capture_output=True, env=HOST_ENV,
                        timeout=run["time_limit"] + run["timeout"] + 60)
     write_outcome(out)
     return json.loads((out / "loadgen.json").read_text())
@@ -127,32 +130,17 @@ def bench_ab(out: Path, url: str, n: int, c: int, delay: float, *, server_pid: i
 
 def bench_wrk(out: Path, url: str, n: int, c: int, delay: float, *, threads: int = 0,
               server_pid: int | None = None, **spec: Any) -> dict:
-    """One wrk run as run_one.yml does it: run.json, bench-wrk.py --dir --script, server.json, outcome.json.
+    """One wrk run as run_one.yml does it: run.json, benchhost.clients.wrk --dir --script, server.json, outcome.json.
 
     Returns loadgen.json's object.
     """
     run = write_run(out, url, n, c, delay, client="wrk", **spec)
-    argv = [sys.executable, str(WRK_WRAPPER), "--dir", str(out), "--script", str(LUA)]
+    argv = [*WRK_CLIENT, "--dir", str(out), "--script", str(LUA)]
     if threads:
         argv += ["--threads", str(threads)]
     with ServerSampler(server_pid, out):
-        subprocess.run(argv, check=True, capture_output=True, timeout=run["time_limit"] + run["timeout"] + 60)
+        subprocess.run(argv, check=True, capture_output=True, env=HOST_ENV,
+                       timeout=run["time_limit"] + run["timeout"] + 60)
     write_outcome(out)
     return json.loads((out / "loadgen.json").read_text())
 
-
-def load_module(path: Path, name: str) -> Any:
-    """A Python file the repository ships without a package around it (the hosts'
-    wrappers, the Ansible plugins), imported so its functions can be called."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec is not None and spec.loader is not None
-    # as when the file runs: its own folder first on the path (bench-*.py import benchclient from it)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module

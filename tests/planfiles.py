@@ -1,6 +1,6 @@
 """A plan runner's bench, faked from recorded run folders: the hosts' plan dirs and their archives.
 
-The plan runner (roles/bench/files/bench-run.py, /tmp spec "plan runner") leaves
+The plan runner (benchhost/run.py, /tmp spec "plan runner") leaves
 on every host a plan dir: app/<name>/ on the app host (run.json with parts,
 server.json, outcome.json, the sampler's stop file), load/<host>/<name>/ on
 each load host (the part's run.json, loadgen.json and the client's files),
@@ -56,7 +56,7 @@ def make_plan(runs: list[dict], loadgens: list[str], *, app_host: str = "fb-app"
         "schema": 1, "run_id": RUN_ID, "token": TOKEN,
         "created_at": time.time() - 100 if created_at is None else created_at,
         "deadline": int(time.time()) + 3600, "control": {"address": "10.89.7.11", "port": 8099},
-        "app_host": app_host, "loadgens": loadgens, "scripts_dir": "/usr/local/lib/flaskbench-bench",
+        "app_host": app_host, "loadgens": loadgens,
         "mode_command": "/usr/local/sbin/flaskbench-mode", "switch_timeout": 60, "monitor_max_blocking": 0.1,
         "warmup_requests": 50, "runs": runs,
     }

@@ -14,14 +14,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchrun import load_module
+from flaskbench import benchcallback
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 def load_callback():
-    return load_module(ROOT / "plugins" / "callback" / "flaskbench_bench.py", "flaskbench_bench_cb")
+    return benchcallback
 
 
 class Shown:

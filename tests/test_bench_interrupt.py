@@ -1,7 +1,7 @@
 """An interrupted bench leaves no client behind: the wrappers kill theirs on a stop signal.
 
 playbooks/bench_stop.yml (run by the bench's callback on Ctrl-C, or by hand)
-sends SIGTERM to bench-ab.py and bench-wrk.py on the load host; each must
+sends SIGTERM to benchhost.clients.ab and benchhost.clients.wrk on the load host; each must
 kill its client at once and say so in loadgen.json, not wait for its cap.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchrun import AB_WRAPPER, LUA, WRK_WRAPPER, write_run
+from benchrun import AB_CLIENT, HOST_ENV, LUA, WRK_CLIENT, write_run
 
 
 def client_stub(tmp_path: Path, name: str) -> Path:
@@ -43,9 +43,9 @@ def test_a_stop_signal_kills_the_client_and_is_recorded(tmp_path: Path, client: 
     out = tmp_path / "run"
     write_run(out, "http://127.0.0.1:9/", 10, 2, 0, time_limit=200, timeout=30, client=client)
     stub = client_stub(tmp_path, client)
-    argv = [sys.executable, str(AB_WRAPPER if client == "ab" else WRK_WRAPPER), "--dir", str(out),
+    argv = [*(AB_CLIENT if client == "ab" else WRK_CLIENT), "--dir", str(out),
             f"--{client}", str(stub)] + (["--script", str(LUA)] if client == "wrk" else [])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=HOST_ENV)
     pid_file = tmp_path / f"{client}.pid"
     for _ in range(200):
         if pid_file.exists() and pid_file.read_text().strip():

@@ -1,4 +1,4 @@
-"""bench-rate.py, the constant-rate (open-model) client, against the test server on loopback.
+"""benchhost.clients.rate, the constant-rate (open-model) client, against the test server on loopback.
 
 The proofs issue 14 asks for: at a rate the server sustains, the client sends
 on time (no late send, lag p99 under 10 ms) and the figures follow from the
@@ -32,16 +32,16 @@ from pathlib import Path
 
 import pytest
 
+from benchhost.clients import rate as rate_client
 from benchreport import abparse
 from benchreport.summary import build_summary
-from benchrun import edit_json, load_module, write_outcome
+from benchrun import HOST_ENV, RATE_CLIENT, edit_json, write_outcome
 from benchrun import write_run as write_bench_run
 from httpserver import Server, closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RATE = ROOT / "roles" / "bench" / "files" / "bench-rate.py"
 AB = shutil.which("ab")
-#: bench-rate.py's LATE_MS: a send later than this is late, and a lag p99 over it marks the run client-limited
+#: benchhost.clients.rate's LATE_MS: a send later than this is late, and a lag p99 over it marks the run client-limited
 LATE_MS = 10.0
 #: what a request's lag may hold besides the client's wait for a CPU: epoll's timeout in whole ms (rounded up),
 #: the timer's slack and the loop's work on the other requests' events (tens of µs each at 100 req/s)
@@ -66,7 +66,7 @@ def write_run(folder: Path, url: str, rate: float, duration: float, c: int = 100
 
 
 def run_rate(folder: Path, timeout: float = 60) -> tuple[dict, list[list[str]]]:
-    done = subprocess.run([sys.executable, str(RATE), "--dir", str(folder)], capture_output=True, text=True,
+    done = subprocess.run([*RATE_CLIENT, "--dir", str(folder)], capture_output=True, text=True, env=HOST_ENV,
                           timeout=timeout)
     assert done.returncode == 0, done.stderr
     return read_files(folder)
@@ -99,8 +99,8 @@ def wait_for(check, what: str, timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def rate_process(folder: Path) -> Iterator[subprocess.Popen]:
-    """bench-rate.py running on folder; killed if the test ends with it still running."""
-    proc = subprocess.Popen([sys.executable, str(RATE), "--dir", str(folder)], stdout=subprocess.DEVNULL,
+    """benchhost.clients.rate running on folder; killed if the test ends with it still running."""
+    proc = subprocess.Popen([*RATE_CLIENT, "--dir", str(folder)], env=HOST_ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
         yield proc
@@ -208,14 +208,14 @@ class SimulatedLoop:
                 if s.answer_at <= self.clock]
 
 
-def test_an_on_time_clock_gives_no_lag(tmp_path):
+def test_an_on_time_clock_gives_no_lag(tmp_path, monkeypatch):
     """Woken on time (a simulated clock that only epoll's timeouts move), every request opens at its due
     time: no lag, no late send, each latency the service time. What a live run adds is the machine's."""
-    rate_client = load_module(RATE, "bench_rate_clock")
     loop = SimulatedLoop()
-    rate_client.time, rate_client.socket = loop.time, loop.socket
-    rate_client.select = types.SimpleNamespace(epoll=loop.epoll, EPOLLIN=select.EPOLLIN, EPOLLOUT=select.EPOLLOUT,
-                                               EPOLLET=select.EPOLLET, EPOLLERR=select.EPOLLERR)
+    monkeypatch.setattr(rate_client, "time", loop.time)
+    monkeypatch.setattr(rate_client, "socket", loop.socket)
+    monkeypatch.setattr(rate_client, "select", types.SimpleNamespace(epoll=loop.epoll, EPOLLIN=select.EPOLLIN, EPOLLOUT=select.EPOLLOUT,
+                                               EPOLLET=select.EPOLLET, EPOLLERR=select.EPOLLERR))
     params = rate_client.read_run(write_run(tmp_path, "http://127.0.0.1:9/", 100, 3))
     schedule = rate_client.Schedule(params, types.SimpleNamespace(name=None, fd=-1, drain=lambda: None))
     assert schedule.run() == (0, None)
@@ -255,7 +255,6 @@ def test_each_request_is_stamped_as_it_opens_and_answers(tmp_path, server, monke
     """Requests due together (1000 req/s, each open taking 5 ms) open one after another: each is stamped
     when it opens, after the opens before it, and its answer after the read that saw the server's close,
     not at the top of the loop pass or of the event's handling (issue 20: lag came out low, service high)."""
-    rate_client = load_module(RATE, "bench_rate_stamps")
     fake_socket = types.ModuleType("socket")
     fake_socket.__dict__.update(vars(socket))
     fake_socket.socket = SlowSocket
@@ -466,7 +465,7 @@ def test_a_bad_run_json_is_refused_before_any_request(tmp_path, field, value, me
     run = json.loads((folder / "run.json").read_text())
     run[field] = value
     (folder / "run.json").write_text(json.dumps(run))
-    done = subprocess.run([sys.executable, str(RATE), "--dir", str(folder)], capture_output=True, text=True,
+    done = subprocess.run([*RATE_CLIENT, "--dir", str(folder)], capture_output=True, text=True, env=HOST_ENV,
                           timeout=30)
     assert done.returncode == 1 and message in done.stderr
     assert not (folder / "rate.json").exists()

@@ -1,11 +1,11 @@
-"""bench-run.py, the plan runner: the app and load runners on loopback, with the real clients.
+"""benchhost.run, the plan runner: the app and load runners on loopback, with the real clients.
 
-Each test writes a plan.json whose scripts_dir holds the real bench-ab.py,
-bench-wrk.py and bench-wrk.lua (symlinks) beside a fake bench-sample.py (it
-writes server.json when stopped), a fake mode command and a fake journalctl
-(each records its argv); tests/httpserver.py is the app. The runners are
-started with `python -S` (no site-packages: the hosts' system Python has
-only the stdlib), and every wait here is bounded.
+Each test writes a plan.json; the runners run the real clients (benchhost.clients),
+a fake sampler (--sampler: it writes server.json when stopped), a fake mode
+command and a fake journalctl (each records its argv); tests/httpserver.py is
+the app. The runners are started with `python -S -m benchhost.run` (no
+site-packages: the hosts' system Python has only the stdlib), and every wait
+here is bounded.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from types import ModuleType
 
 import pytest
 
-from benchrun import AB_WRAPPER, FILES, LUA, WRK_WRAPPER, load_module
+from benchhost import run as runner_program
+from benchrun import HOST_ENV, ROOT
 from httpserver import Server, closed_port
 
-RUNNER = FILES / "bench-run.py"
 TOKEN = "0123456789abcdef0123456789abcdef"
 #: A plan on loopback ends in a few seconds; this only bounds a broken runner.
 WAIT_S = 40
@@ -84,12 +84,10 @@ def script(path: Path, body: str) -> Path:
 
 @pytest.fixture
 def scripts(tmp_path: Path) -> Path:
-    """scripts_dir: the real client wrappers, the fake sampler, mode command and journalctl."""
+    """The fake sampler (--sampler), mode command and journalctl."""
     folder = tmp_path / "scripts"
     folder.mkdir()
-    for real in (AB_WRAPPER, WRK_WRAPPER, LUA, FILES / "bench-rate.py"):
-        (folder / real.name).symlink_to(real)
-    script(folder / "bench-sample.py", FAKE_SAMPLER)
+    script(folder / "sample", FAKE_SAMPLER)
     script(folder / "flaskbench-mode", FAKE_MODE)
     script(folder / "journalctl", FAKE_JOURNALCTL)
     return folder
@@ -124,7 +122,7 @@ def write_plan(folder: Path, scripts: Path, runs: list[dict], loadgens: tuple[st
         "schema": 1, "run_id": "20261202T080000Z", "token": token, "created_at": time.time(),
         "deadline": time.time() + 300 if deadline is None else deadline,
         "control": {"address": "127.0.0.1", "port": port or closed_port()},
-        "app_host": "app", "loadgens": list(loadgens), "scripts_dir": str(scripts),
+        "app_host": "app", "loadgens": list(loadgens),
         "mode_command": str(scripts / "flaskbench-mode"), "switch_timeout": 60,
         "monitor_max_blocking": 0.1, "warmup_requests": 50, "runs": runs, **more,
     }
@@ -137,12 +135,16 @@ def write_plan(folder: Path, scripts: Path, runs: list[dict], loadgens: tuple[st
 class Runners:
     """The runner processes a test starts; any left at teardown are killed."""
 
-    def __init__(self) -> None:
+    def __init__(self, scripts: Path) -> None:
         self.procs: list[subprocess.Popen] = []
+        self.scripts = scripts
 
     def start(self, plan: Path, role: str, *options: str) -> subprocess.Popen:
-        argv = [sys.executable, "-S", str(RUNNER), role, "--plan", str(plan), *options]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        """The runner as the bench role starts it (python3 -m benchhost.run, the package on PYTHONPATH), with
+        -S: nothing from site-packages; the app and upstream runners start the fake sampler."""
+        sampler = ["--sampler", str(self.scripts / "sample")] if role in ("app", "upstream") else []
+        argv = [sys.executable, "-S", "-m", "benchhost.run", role, "--plan", str(plan), *sampler, *options]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=HOST_ENV)
         self.procs.append(proc)
         return proc
 
@@ -154,8 +156,8 @@ class Runners:
 
 
 @pytest.fixture
-def runners() -> Iterator[Runners]:
-    r = Runners()
+def runners(scripts: Path) -> Iterator[Runners]:
+    r = Runners(scripts)
     yield r
     for proc in r.procs:
         if proc.poll() is None:
@@ -285,7 +287,7 @@ def test_two_load_hosts_each_run_their_part(tmp_path: Path, scripts: Path, serve
 
 def test_a_rate_run_splits_its_schedule_between_the_load_hosts(tmp_path: Path, scripts: Path, server: Server,
                                                                runners: Runners) -> None:
-    """client=rate: each load host schedules its part's rate over the run's duration (bench-rate.py)."""
+    """client=rate: each load host schedules its part's rate over the run's duration (benchhost.clients.rate)."""
     hosts = ("lg1", "lg2")
     run = run_entry(server, tmp_path.name, "r-rate", client="rate", n=60, c=20, loadgens=hosts)
     run.update(rate=30.0, duration=2.0)
@@ -334,7 +336,7 @@ def test_failed_runs_are_recorded_and_the_next_one_runs(tmp_path: Path, scripts:
     assert server.answered(f"{tmp_path.name}-r-broken") == 0
     assert lines[1]["error"] is None and lines[1]["parts"]["lg1"]["complete"] == 20
     error = lines[2]["error"]
-    assert error.startswith("loadgen lg1: bench-wrk.py exit status 1: ") and "need n >= c" in error
+    assert error.startswith("loadgen lg1: benchhost.clients.wrk exit status 1: ") and "need n >= c" in error
     assert lines[2]["parts"]["lg1"]["complete"] is None
     assert read(plan.parent / "app" / "r-wrk" / "outcome.json")["error"] == error
     assert lines[3] == {"finished": True, "runs": 3}
@@ -441,7 +443,7 @@ def test_a_deadline_in_the_past_stops_at_once(tmp_path: Path, scripts: Path, ser
         rc, log = runners.finish(runners.start(plan, role.split()[0], *options))
         # at once: its first check stops it, before any step logs (no serving, no waiting for the endpoint)
         assert rc == 124 and [line.split(" ", 1)[1] for line in log.splitlines()] == [
-            f"bench-run.py {role}: stopped: deadline"], log
+            f"benchhost.run {role}: stopped: deadline"], log
     assert progress(plan) == [{"interrupted": "deadline"}]
     assert calls(scripts, "mode") == []
     assert not (plan.parent / "app").exists()
@@ -472,7 +474,7 @@ def test_a_bad_plan_or_host_is_refused(tmp_path: Path, scripts: Path, server: Se
 
 @pytest.fixture(scope="module")
 def runner_module() -> ModuleType:
-    return load_module(RUNNER, "bench_run")
+    return runner_program
 
 
 AB_TEXT = """\
@@ -513,12 +515,13 @@ def test_the_warm_up_asks_without_delay(runner_module: ModuleType) -> None:
     assert runner_module.warm_url("http://h:1/x") == "http://h:1/x?delay=0"
 
 
-def test_the_runner_needs_only_the_standard_library() -> None:
-    text = RUNNER.read_text()
-    assert text.startswith("#!/usr/bin/python3\n") and os.access(RUNNER, os.X_OK)
-    modules = {line.split()[1].split(".")[0] for line in text.splitlines()
-               if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
-    assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
+def test_the_host_side_needs_only_the_standard_library() -> None:
+    """Every module of benchhost imports the standard library and benchhost, nothing else (the hosts'
+    system Python has nothing more; the runner tests run it with -S)."""
+    for path in sorted((ROOT / "benchhost").rglob("*.py")):
+        modules = {line.split()[1].split(".")[0] for line in path.read_text().splitlines()
+                   if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
+        assert modules <= set(sys.stdlib_module_names) | {"benchhost"}, (path, modules - set(sys.stdlib_module_names))
 
 
 def test_a_plan_with_stringified_numbers_is_read(runner_module: ModuleType, tmp_path: Path) -> None:
@@ -527,7 +530,7 @@ def test_a_plan_with_stringified_numbers_is_read(runner_module: ModuleType, tmp_
            "url": "http://h:1/?delay=0", "unit": "u", "time_limit": "30", "timeout": "5", "monitor": "False",
            "parts": [{"host": "lg1", "n": "10", "c": "1"}, {"host": "lg2", "n": 10, "c": 1}]}
     plan = {"schema": 1, "token": TOKEN, "deadline": "1764669999", "control": {"address": "10.0.0.1", "port": "8099"},
-            "loadgens": ["lg1", "lg2"], "scripts_dir": "/s", "mode_command": "/usr/local/sbin/flaskbench-mode",
+            "loadgens": ["lg1", "lg2"], "mode_command": "/usr/local/sbin/flaskbench-mode",
             "switch_timeout": "60", "monitor_max_blocking": "0.1", "warmup_requests": "50", "lost_after": "60",
             "runs": [run]}
     (tmp_path / "plan.json").write_text(json.dumps(plan))

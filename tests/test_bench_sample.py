@@ -1,4 +1,4 @@
-"""bench-sample.py (roles/bench/files): its totals and its series in server.json.
+"""benchhost.sample (roles/bench/files): its totals and its series in server.json.
 
 The sampler runs on the app host during each run. Here it samples a busy
 child process of the test, which burns a known amount of its own CPU: its
@@ -21,18 +21,16 @@ from typing import Any
 
 import pytest
 
-from benchrun import ROOT, load_module
+from benchhost import sample as sampler_module
+from benchrun import HOST_ENV
 
-SAMPLER = ROOT / "roles" / "bench" / "files" / "bench-sample.py"
 #: The existing fields of server.json, which the series must leave as they were.
 TOTALS = ("unit", "cpu_ns_before", "cpu_ns_after", "cpu_source", "peak_rss_kib", "rss_source", "rss_samples")
-#: Runs bench-sample.py's main() with the unit's cgroup and systemd's figures replaced (argv: the script,
-#: the cgroup folder, then the sampler's own options; $FAKE_MEMORY_PEAK: systemd's MemoryPeak, bytes).
+#: Runs benchhost.sample's main() with the unit's cgroup and systemd's figures replaced (argv: a name for
+#: the program, the cgroup folder, then the sampler's own options; $FAKE_MEMORY_PEAK: systemd's MemoryPeak, bytes).
 RUNNER = """
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location("bench_sample", sys.argv[1])
-sampler = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sampler)
+import os, sys
+from benchhost import sample as sampler
 cgroup = sys.argv[2]
 peak = os.environ.get("FAKE_MEMORY_PEAK")
 sampler.unit_cgroup_dir = lambda unit: cgroup
@@ -62,7 +60,7 @@ EVENT_WAIT_S = 30.0
 
 @pytest.fixture()
 def module() -> Any:
-    return load_module(SAMPLER, "bench_sample")
+    return sampler_module
 
 
 def sample_a_burner(tmp_path: Path, interval: str = "0.05", memory_peak: int | None = None) -> tuple[dict, float]:
@@ -80,8 +78,9 @@ def sample_a_burner(tmp_path: Path, interval: str = "0.05", memory_peak: int | N
         out, ready, stop = tmp_path / "server.json", tmp_path / "ready", tmp_path / "stop"
         runner = tmp_path / "runner.py"
         runner.write_text(RUNNER)
-        env = {**os.environ, "FAKE_MEMORY_PEAK": str(memory_peak or "")}
-        sampler = subprocess.Popen([sys.executable, str(runner), str(SAMPLER), str(cgroup), "--unit", "test.service",
+        env = {**HOST_ENV, "FAKE_MEMORY_PEAK": str(memory_peak or "")}
+        sampler = subprocess.Popen([sys.executable, str(runner), "benchhost.sample", str(cgroup),
+                                    "--unit", "test.service",
                                     "--out", str(out), "--interval", interval, "--ready-file", str(ready),
                                     "--stop-file", str(stop), "--max-seconds", str(EVENT_WAIT_S)], env=env)
         until = time.monotonic() + EVENT_WAIT_S

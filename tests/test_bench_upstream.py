@@ -1,7 +1,7 @@
-"""bench-run.py's slow API sampling: the upstream runner on its own host, or a second sampler on the app host.
+"""benchhost.run's slow API sampling: the upstream runner on its own host, or a second sampler on the app host.
 
 As tests/test_bench_runner.py (its plans, fixtures and runners, on loopback with
-the real clients, and its fake bench-sample.py, which records when it started
+the real clients, and its fake benchhost.sample, which records when it started
 and stopped: a test can see the slow API's series spans the load), with the
 plan's upstream for the slow API's unit.
 """

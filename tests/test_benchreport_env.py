@@ -1,6 +1,6 @@
-"""The environment of a bench run (issue 12, item 5): bench-env.py, environment.json, the records, report.md.
+"""The environment of a bench run (issue 12, item 5): benchhost.env, environment.json, the records, report.md.
 
-roles/bench/files/bench-env.py runs for real on this machine (the system
+benchhost/env.py runs for real on this machine (the system
 Python when there is one, as on the hosts); the git facts come from a
 temporary repository; the merge and the report from the captured run in
 tests/data/benchreport/run-sample, its runs moved onto an app and a load host.
@@ -22,10 +22,10 @@ from benchapp.modes import load_modes
 from benchreport import environment, render
 from benchreport.__main__ import main as benchreport_main
 from benchreport.summary import build_summary
-from benchrun import edit_json, load_module, write_json
+from benchhost import env as bench_env_module
+from benchrun import edit_json, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_ENV = ROOT / "roles" / "bench" / "files" / "bench-env.py"
 SAMPLE = ROOT / "tests" / "data" / "benchreport" / "run-sample"
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
 VENV = ROOT / ".venv"
@@ -40,11 +40,11 @@ FAKE_AB_LINE = "This is ApacheBench, Version 9.9.9 <$Revision: 4242 $>"
 
 
 def bench_env(*args: str, path: str | None = None, timeout: float = 60) -> dict:
-    """bench-env.py's JSON (it must exit 0 and print nothing on stderr)."""
-    env = dict(os.environ)
+    """benchhost.env's JSON (it must exit 0 and print nothing on stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as the bench role runs it: the package on PYTHONPATH
     if path is not None:
         env["PATH"] = path
-    done = subprocess.run([SYSTEM_PYTHON, str(BENCH_ENV), *args], capture_output=True, text=True,
+    done = subprocess.run([SYSTEM_PYTHON, "-m", "benchhost.env", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
@@ -52,8 +52,8 @@ def bench_env(*args: str, path: str | None = None, timeout: float = 60) -> dict:
 
 
 def load_bench_env():
-    """bench-env.py as a module (its name has a hyphen)."""
-    return load_module(BENCH_ENV, "bench_env")
+    """benchhost.env, imported."""
+    return bench_env_module
 
 
 def fake_command(directory: Path, name: str, body: str) -> Path:
@@ -64,11 +64,11 @@ def fake_command(directory: Path, name: str, body: str) -> Path:
     return path
 
 
-# --- bench-env.py -----------------------------------------------------------------------------
+# --- benchhost.env -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def described(tmp_path_factory) -> dict:
-    """bench-env.py on this machine: the project's venv, a fake ab first on PATH, a client that is missing."""
+    """benchhost.env on this machine: the project's venv, a fake ab first on PATH, a client that is missing."""
     if not (VENV / "bin" / "python").exists():
         pytest.skip(f"no virtualenv at {VENV} to list")
     bin_dir = tmp_path_factory.mktemp("bin")

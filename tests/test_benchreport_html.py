@@ -11,11 +11,11 @@ The recorded runs:
   `make demo` sweep; see its README.md): the sweep and the histograms.
 
 * tests/data/benchreport/rate-sweep: constant-rate runs (client=rate) of two
-  modes at three rates, built by hand from bench-rate.py's schema (see its
+  modes at three rates, built by hand from benchhost.clients.rate's schema (see its
   README.md): the knee chart, the latency curves and timelines from rate.tsv,
   the server's CPU from server.json's samples.
 
-The first two were recorded before bench-sample.py kept its per-second series
+The first two were recorded before benchhost.sample kept its per-second series
 (server.json's samples): the tests that draw the server's CPU in the timeline
 add a series to a copy (SAMPLES), spanning the run's own times and CPU totals;
 the runs left without one show what a page of an older run says.
@@ -152,7 +152,7 @@ def build(tmp_path: Path, source: Path, capsys) -> tuple[Path, list[dict]]:
 
 
 def add_samples(folder: Path, samples: list[tuple[float, int, int]]) -> None:
-    """Give a run's server.json the series bench-sample.py now writes (its other fields unchanged)."""
+    """Give a run's server.json the series benchhost.sample now writes (its other fields unchanged)."""
     server = json.loads((folder / "server.json").read_text())
     server.update(samples=[{"t": t, "cpu_ns": cpu, "rss_kib": rss} for t, cpu, rss in samples],
                   sample_every_s=1.0, samples_cpu_source="proc")

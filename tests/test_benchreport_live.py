@@ -1,10 +1,10 @@
-"""benchreport and roles/bench/files/bench-ab.py against REAL ab runs on loopback.
+"""benchreport and benchhost/clients/ab.py against REAL ab runs on loopback.
 
 tests/httpserver.py (a subprocess, the `server` fixture of conftest.py)
 answers after ?delay= seconds, with ?status=, a body length that varies
 (?vary=) or a stall after the first requests (?slow_after=&slow=). ab
 (apache2-utils) runs against it with small n and c, through the bench's
-wrapper (bench-ab.py --dir) or, for the edge cases the wrapper never asks
+wrapper (benchhost.clients.ab --dir) or, for the edge cases the wrapper never asks
 for (no -r, -n before -t, 2>&1), directly; the parser's figures are checked
 against what we know independently: the server's sleep, ab's per-request
 TSV, arithmetic on ab's own totals, the count of requests we sent.
@@ -31,7 +31,8 @@ import pytest
 from benchapp.modes import load_modes
 from benchreport import EXIT_RUN_ERROR, abparse, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
-from benchrun import AB_WRAPPER, ROOT, load_module, ServerSampler, bench_ab, write_json, write_outcome, write_run
+from benchhost.clients import ab as ab_client
+from benchrun import AB_CLIENT, HOST_ENV, ROOT, ServerSampler, bench_ab, write_json, write_outcome, write_run
 from httpserver import Server, closed_port
 
 AB = shutil.which("ab")
@@ -268,11 +269,11 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# bench-ab.py, the load host's wrapper: parameters from run.json
+# benchhost.clients.ab, the load host's wrapper: parameters from run.json
 
 def wrapper_module():
-    """bench-ab.py imported (it has no .py-friendly name), to run its main() in-process."""
-    return load_module(AB_WRAPPER, "bench_ab")
+    """benchhost.clients.ab, to run its main() in-process."""
+    return ab_client
 
 
 def test_wrapper_runs_ab_as_run_json_says(server, tmp_path):
@@ -309,7 +310,7 @@ def test_wrapper_kills_a_wedged_client(tmp_path, monkeypatch):
     write_run(out, "http://127.0.0.1:9/", 4, 2, 0, time_limit=1, timeout=0)
     module = wrapper_module()
     monkeypatch.setattr(module, "KILL_GRACE_S", 0)
-    monkeypatch.setattr(sys, "argv", ["bench-ab.py", "--dir", str(out), "--ab", str(fake)])
+    monkeypatch.setattr(sys, "argv", ["benchhost.clients.ab", "--dir", str(out), "--ab", str(fake)])
     started = datetime.now(timezone.utc)
     assert module.main() == 0
     assert (datetime.now(timezone.utc) - started).total_seconds() < 10
@@ -328,7 +329,7 @@ def test_wrapper_kills_a_wedged_client(tmp_path, monkeypatch):
 def test_wrapper_refuses_a_bad_run_json(tmp_path, content, message):
     if content is not None:
         write_json(tmp_path / "run.json", content)
-    proc = subprocess.run([sys.executable, str(AB_WRAPPER), "--dir", str(tmp_path)],
+    proc = subprocess.run([*AB_CLIENT, "--dir", str(tmp_path)], env=HOST_ENV,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and message in proc.stderr and str(tmp_path / "run.json") in proc.stderr
     assert not (tmp_path / "ab.txt").exists() and not (tmp_path / "loadgen.json").exists()

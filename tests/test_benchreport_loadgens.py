@@ -134,7 +134,7 @@ def test_two_wrk_hosts_merge_their_histograms(tmp_path):
     # the recorded wrk.json has no histogram: p99 is the parts' highest, an upper bound
     assert rec["p99_upper_bound"] is True and rec["p99_ms"] == 523.94 and rec["percentiles_from"] == "max-of-parts"
     assert rec["rps"] == round(420 / 2.081739, 2) and rec["time_taken_s"] == 2.081739
-    # bench-wrk.lua's histograms (µs): every sample of both parts
+    # wrk.lua's histograms (µs): every sample of both parts
     one = [50_000 + 7 * i for i in range(400)]
     two = [500_000 + 1_000 * i for i in range(20)]
     for host, values in (("lg1", one), ("lg2", two)):

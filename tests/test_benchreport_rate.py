@@ -1,10 +1,10 @@
-"""Constant-rate runs (client=rate, bench-rate.py) in the report: rateparse, summary, the knee, report.md
+"""Constant-rate runs (client=rate, benchhost.clients.rate) in the report: rateparse, summary, the knee, report.md
 and the terminal's short version.
 
-tests/data/benchreport/rate-sweep is a rate sweep of two tuned modes built by hand from bench-rate.py's
+tests/data/benchreport/rate-sweep is a rate sweep of two tuned modes built by hand from benchhost.clients.rate's
 schema (its README.md says how): uwsgi-gevent at 50, 100 (twice) and 150 req/s, knee 100; granian at 50,
 100 (split over two load hosts, 4 timeouts) and 150 req/s (client-limited), knee 50; delay 1 s. The last
-test runs bench-rate.py itself against the test server (tests/httpserver.py) and reads what it wrote.
+test runs benchhost.clients.rate itself against the test server (tests/httpserver.py) and reads what it wrote.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from benchapp.modes import load_modes
 from benchreport import knee, rateparse, render, short, whattouse
 from benchreport.__main__ import main as cli_main
 from benchreport.summary import build_summary
+from benchrun import HOST_ENV, RATE_CLIENT
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP = ROOT / "tests" / "data" / "benchreport" / "rate-sweep"
-RATE_CLIENT = ROOT / "roles" / "bench" / "files" / "bench-rate.py"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_rate_tsv_rows_and_their_answers():
 
 
 def test_rank_percentile_is_bench_rates_nearest_rank():
-    """The histogram's nearest rank is bench-rate.py's own over its latencies (whole ms)."""
+    """The histogram's nearest rank is benchhost.clients.rate's own over its latencies (whole ms)."""
     folder = SWEEP / "uwsgi-gevent-tuned-rate150"
     data = rate_json(folder)
     hist = [(ms, k) for ms, k in data["latency_hist_ms"]]
@@ -135,7 +135,7 @@ def test_a_few_late_sends_do_not_make_a_run_client_limited():
 
 def test_a_split_rate_run_merges_its_parts(records):
     """Two load hosts at 50 req/s each: the point's rate 100, complete and failed summed, req/s the answers
-    over the longest part's span of answers (bench-rate.py's rps: (complete - 1) / span), p99 the nearest rank
+    over the longest part's span of answers (benchhost.clients.rate's rps: (complete - 1) / span), p99 the nearest rank
     of both parts' histograms, the parts kept with their own rate."""
     rec = by_dir(records, "granian-tuned-rate100")
     parts = {h: rate_json(SWEEP / "granian-tuned-rate100" / "loadgen" / h) for h in ("fb-db", "fb-loadgen")}
@@ -338,7 +338,7 @@ def test_the_report_of_a_rate_sweep(tmp_path, capsys):
 
 
 def test_what_bench_rate_writes_is_read(tmp_path, server):
-    """bench-rate.py itself (roles/bench/files) against the test server at two rates: the records carry its
+    """benchhost.clients.rate itself against the test server at two rates: the records carry its
     figures, the knee is judged on them, report.html's timeline and curves read its rate.tsv."""
     from benchrun import ServerSampler, edit_json, write_outcome, write_run
 
@@ -352,7 +352,7 @@ def test_what_bench_rate_writes_is_read(tmp_path, server):
                   timeout=10)
         edit_json(out / "run.json", rate=float(rate), duration=1.5)
         with ServerSampler(server.pid, out):
-            done = subprocess.run([sys.executable, str(RATE_CLIENT), "--dir", str(out)], capture_output=True,
+            done = subprocess.run([*RATE_CLIENT, "--dir", str(out)], capture_output=True, env=HOST_ENV,
                                   text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         write_outcome(out)

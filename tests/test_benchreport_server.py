@@ -33,7 +33,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
 
 
 def server_json(**more: Any) -> dict[str, Any]:
-    """bench-sample.py's server.json of SERIES: 3 pids at 100 ticks a second."""
+    """benchhost.sample's server.json of SERIES: 3 pids at 100 ticks a second."""
     return {"unit": "flask-uwsgi.service", "cpu_ns_before": 200_000_000, "cpu_ns_after": 300_000_000,
             "cpu_source": "proc", "peak_rss_kib": 90000, "rss_source": "proc", "rss_samples": 21,
             "memory_peak_kib": None, "started": T0 - 0.01, "ended": T0 + 5.01, "clk_tck": 100, "pids_read": 3,
@@ -70,7 +70,7 @@ def test_cpu_is_the_load_windows_from_the_samples(run_dir):
 
 
 @pytest.mark.parametrize("earlier", [
-    {"peak_rss_kib": 8 * 2**20, "rss_source": "systemd"},  # bench-sample.py before: MemoryPeak as the peak
+    {"peak_rss_kib": 8 * 2**20, "rss_source": "systemd"},  # benchhost.sample before: MemoryPeak as the peak
     {"memory_peak_kib": 8 * 2**20},                         # now: kept aside
 ], ids=["old-server-json", "memory-peak-aside"])
 def test_peak_memory_is_the_windows_not_the_units(run_dir, earlier):

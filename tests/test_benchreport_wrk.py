@@ -2,7 +2,7 @@
 
 tests/data/benchreport/wrk and clients-run were recorded by `PYTHONPATH=.:app python
 tests/test_benchreport_wrk_live.py capture tests/data/benchreport` (wrk 4.1.0
-from Debian 12 through roles/bench/files/bench-wrk.py against a loopback
+from Debian 12 through benchhost/clients/wrk.py against a loopback
 server). Expected figures are computed from the raw wrk.json, never copied.
 """
 
@@ -69,7 +69,7 @@ def test_errors_and_non_2xx():
 
 @pytest.mark.parametrize("counts,warned", [
     ({"503": 21}, []),
-    (None, []),  # recorded before bench-wrk.lua counted codes: nothing to check
+    (None, []),  # recorded before wrk.lua counted codes: nothing to check
     ({"200": 1, "503": 20}, ["wrk.json: non_2xx is 21, but its status_counts have 20 non-2xx answers",
                              "wrk.json: wrk counted 21 answers with status > 399, its status_counts 20"]),
     ({"302": 1, "503": 20}, ["wrk.json: wrk counted 21 answers with status > 399, its status_counts 20"]),

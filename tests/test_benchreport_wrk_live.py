@@ -1,10 +1,10 @@
-"""bench-wrk.py + bench-wrk.lua + benchreport.wrkparse against REAL wrk on loopback.
+"""benchhost.clients.wrk + wrk.lua + benchreport.wrkparse against REAL wrk on loopback.
 
 tests/httpserver.py (the `server` fixture of conftest.py, HTTP/1.1, keep-alive
 for HTTP/1.1 clients) answers after ?delay= seconds with ?status=, or stalls
 after the first requests (?slow_after=&slow=). wrk 4.1 (Debian's `wrk`) runs
 through the bench's own wrapper, as run_one.yml runs it (run.json in the
-folder, `bench-wrk.py --dir DIR --script bench-wrk.lua`); the figures are
+folder, `benchhost.clients.wrk --dir DIR --script wrk.lua`); the figures are
 checked against what we know independently: the n we asked for, the
 server's sleep, the count of requests it answered, the time limit.
 
@@ -28,7 +28,8 @@ import pytest
 
 from benchreport import render, wrkparse
 from benchreport.summary import build_summary
-from benchrun import LUA, WRK_WRAPPER, bench_ab, load_module, bench_wrk, write_json, write_run
+from benchhost.clients import wrk as wrk_client
+from benchrun import HOST_ENV, LUA, WRK_CLIENT, bench_ab, bench_wrk, write_json, write_run
 from httpserver import Server, closed_port
 
 WRK = shutil.which("wrk")
@@ -40,7 +41,7 @@ def bench_wrk_once(out: Path, url: str, n: int, c: int, delay: float, **kwargs) 
 
 
 def wrapper_module():
-    return load_module(WRK_WRAPPER, "bench_wrk")
+    return wrk_client
 
 
 # --------------------------------------------------------------------------
@@ -83,7 +84,7 @@ def test_wrapper_reads_its_parameters_from_run_json(server, tmp_path):
 def test_wrapper_refuses_a_bad_run_json(tmp_path, run, message):
     if run is not None:
         write_json(tmp_path / "run.json", run)
-    proc = subprocess.run([sys.executable, str(WRK_WRAPPER), "--dir", str(tmp_path)],
+    proc = subprocess.run([*WRK_CLIENT, "--dir", str(tmp_path)], env=HOST_ENV,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and message in proc.stderr
     assert not (tmp_path / "loadgen.json").exists() and not (tmp_path / "wrk.txt").exists()
@@ -91,7 +92,7 @@ def test_wrapper_refuses_a_bad_run_json(tmp_path, run, message):
 
 def test_threads_must_divide_c(tmp_path):
     write_run(tmp_path, "http://127.0.0.1:9/", 10, 5, 0, client="wrk")
-    proc = subprocess.run([sys.executable, str(WRK_WRAPPER), "--dir", str(tmp_path), "--threads", "2"],
+    proc = subprocess.run([*WRK_CLIENT, "--dir", str(tmp_path), "--threads", "2"], env=HOST_ENV,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--threads must divide run.json's c" in proc.stderr
 
@@ -122,7 +123,7 @@ def test_stops_after_n_well_before_the_time_limit(server, tmp_path, n, c, thread
     assert run.rps <= c / delay * 1.02
     assert delay * 1000 <= run.p50_ms <= run.p99_ms <= run.max_ms
     assert run.failed == 0 and run.non_2xx == 0
-    # bench-wrk.lua's histogram dump: wrk's own percentiles come out of it (what merging several hosts uses)
+    # wrk.lua's histogram dump: wrk's own percentiles come out of it (what merging several hosts uses)
     hist = run.latency_hist
     assert hist and sum(count for _, count in hist) >= run.requests  # wrk's correction may add samples
     assert (hist[0][0], hist[-1][0]) == (run.data["latency_us"]["min"], run.data["latency_us"]["max"])
@@ -143,7 +144,7 @@ def test_non_2xx_are_counted(server, tmp_path, status, in_wrk_errors):
 
 @pytest.mark.parametrize("c,threads", [(1, 1), (4, 2)])
 def test_status_counts_name_the_non_2xx(server, tmp_path, c, threads):
-    """bench-wrk.lua counts the answers per status (each thread its own, added up in done()), and the
+    """wrk.lua counts the answers per status (each thread its own, added up in done()), and the
     report names the non-2xx codes."""
     n, first_ok = 60, 20  # the key's first 20 answers are 200, the rest 502
     out = tmp_path / "results" / "20260101T000000Z" / "quart-tuned-wrk"

@@ -1,4 +1,4 @@
-"""roles/drills/files/drill-load.py against a real local HTTP server.
+"""benchhost/drillload.py against a real local HTTP server.
 
 The server answers /ok with 200, /slow with 200 after 0.2 s and /bad with
 502; a closed loopback port stands in for an app that is down. The script
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "roles" / "drills" / "files" / "drill-load.py"
+SCRIPT = ROOT / "benchhost" / "drillload.py"  # the drills role copies this one file and runs it
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -18,14 +18,13 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import randomize_list
 
-from benchrun import load_module
+from flaskbench import filters as FILTER
 from flaskbench import plan as planner
 from flaskbench.plan import Params, PlanError, Settings
 from test_roles import lookup_modes, role_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = lookup_modes()
-FILTER = load_module(ROOT / "plugins" / "filter" / "flaskbench_plan.py", "flaskbench_plan_filter")
 ONE_HOST = ("fake-loadgen",)
 
 
@@ -173,7 +172,7 @@ def test_the_first_bad_parameter_in_the_roles_order_is_the_one_named() -> None:
 def test_a_rate_no_load_host_can_schedule_alone_is_refused() -> None:
     assert refusal("mode=uwsgi", "client=rate", "rate=5000") == (
         "rate=5000.0 (uwsgi-tuned-rate5000): 5000.0 req/s per load host, more than one load host schedules"
-        " (bench_rate_max_per_host=1500: bench-rate.py spends about 0.3 ms of CPU per request): use a lower rate,"
+        " (bench_rate_max_per_host=1500: benchhost.clients.rate spends about 0.3 ms of CPU per request): use a lower rate,"
         " a shorter delay or more hosts in the loadgen group (1 now)")
     # four hosts share it: 1250 each
     assert len(plan_for("mode=uwsgi", "client=rate", "rate=5000", loadgens=("l1", "l2", "l3", "l4")).runs) == 1

@@ -1,18 +1,12 @@
-"""scripts/profile-worker.py's summary of py-spy's collapsed stacks."""
+"""flaskbench/profile.py's summary of py-spy's collapsed stacks."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "profile-worker.py"
+from flaskbench import profile
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("profile_worker", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return profile
 
 
 def test_samples_are_counted_by_category_and_own_function():

@@ -1,7 +1,7 @@
-"""Every role's README.md is the one scripts/role-readmes.py renders from its meta/argument_specs.yml.
+"""Every role's README.md is the one python -m flaskbench.rolereadmes renders from its meta/argument_specs.yml.
 
 A spec changed without its README (or a README edited by hand) fails here, naming the role; the fix
-is `python scripts/role-readmes.py`.
+is `python python -m flaskbench.rolereadmes`.
 """
 
 from __future__ import annotations
@@ -14,29 +14,27 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchrun import load_module
+from flaskbench import rolereadmes as GEN
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "scripts" / "role-readmes.py"
-GEN = load_module(SCRIPT, "role_readmes")
 ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if p.is_dir())
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, "-m", "flaskbench.rolereadmes", *args], capture_output=True, text=True, check=False)
 
 
 def test_every_role_has_a_spec_and_a_readme():
     assert ROLES and [p.name for p in GEN.roles(REPO / "roles")] == ROLES
     for role in ROLES:
-        assert (REPO / "roles" / role / "README.md").is_file(), f"roles/{role}/README.md: run scripts/role-readmes.py"
+        assert (REPO / "roles" / role / "README.md").is_file(), f"roles/{role}/README.md: run python -m flaskbench.rolereadmes"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_the_readme_is_the_rendered_spec(role):
     readme = REPO / "roles" / role / "README.md"
     assert readme.read_text() == GEN.render(readme.parent), (
-        f"roles/{role}/README.md differs from its meta/argument_specs.yml: run python scripts/role-readmes.py")
+        f"roles/{role}/README.md differs from its meta/argument_specs.yml: run python -m flaskbench.rolereadmes")
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -24,7 +24,8 @@ import jinja2
 import pytest
 import yaml
 
-from benchrun import load_module
+from flaskbench import filters as FILTERS
+from flaskbench import modeslookup as LOOKUP
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES_DIR = REPO / "roles"
@@ -62,8 +63,6 @@ def role_options(role: str) -> dict[str, dict[str, Any]]:
     return specs["argument_specs"]["main"]["options"]
 
 
-LOOKUP = load_module(PLUGINS / "lookup" / "flaskbench_modes.py", "flaskbench_modes_lookup")
-FILTERS = load_module(PLUGINS / "filter" / "flaskbench.py", "flaskbench_filters")
 
 
 def lookup_modes(path: Path | None = None, cores: int | None = None) -> dict[str, dict[str, Any]]:

@@ -1,9 +1,8 @@
-#!/usr/bin/python3
 """Run ApacheBench once, as DIR/run.json says, and record what the load host spent doing it.
 
 Runs on the load host with the system Python (stdlib only):
 
-    bench-ab.py --dir DIR
+    benchhost.clients.ab --dir DIR
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
 time_limit and timeout). Writes into DIR: ab.txt (stdout), ab.err (stderr),
@@ -27,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from benchclient import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
+from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
 
 
 #: Seconds past time_limit + timeout before a wedged client is killed.
@@ -44,7 +43,7 @@ def read_run(directory):
         for key in ("n", "c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        sys.exit(f"bench-ab.py: {path}: {type(exc).__name__}: {exc}")
+        sys.exit(f"benchhost.clients.ab: {path}: {type(exc).__name__}: {exc}")
     return params
 
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Where a mode's CPU goes: one worker under load, sampled by py-spy, on this machine.
 
-    .venv/bin/python scripts/profile-worker.py [--mode gevent-pywsgi] [--profile tuned]
+    .venv/bin/python -m flaskbench.profile [--mode gevent-pywsgi] [--profile tuned]
         [--connections 200] [--delay 1] [--seconds 15] [--out DIR]
 
 Starts, all on loopback and each for a bounded time: the slow API

@@ -1,14 +1,17 @@
-#!/usr/bin/python3
 """Run a whole bench plan on one host; the hosts keep in step over a small HTTP endpoint.
 
 Runs on the bench hosts with the system Python (stdlib only):
 
-    bench-run.py app  --plan PLAN [--warm-wait S] [--done-grace S] [--linger S] [--journalctl BIN]
-    bench-run.py load --plan PLAN --host NAME [--lost-after S] [--ab BIN]
-    bench-run.py upstream --plan PLAN --host NAME [--lost-after S]
+    python3 -m benchhost.run app  --plan PLAN [--warm-wait S] [--done-grace S] [--linger S]
+                                  [--journalctl BIN] [--sampler ARGV]
+    python3 -m benchhost.run load --plan PLAN --host NAME [--lost-after S] [--ab BIN]
+    python3 -m benchhost.run upstream --plan PLAN --host NAME [--lost-after S] [--sampler ARGV]
+
+(the bench role unpacks the benchhost package on each host and puts its
+folder on PYTHONPATH; the programs this one starts inherit it).
 
 PLAN is <plan dir>/plan.json (schema 1: token, deadline, control address
-and port, loadgens, scripts_dir, mode_command, switch_timeout,
+and port, loadgens, mode_command, switch_timeout,
 monitor_max_blocking, warmup_requests, lost_after (optional, 60 s: the
 default of --lost-after) and the runs, each a run.json entry
 (schema 2) plus "parts": [{"host", "c", "n"}, ...], one per load host in the
@@ -22,7 +25,7 @@ planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
 --quick-stop [--monitor --monitor-max-blocking X]; a failure skips the run:
 "switch: ..."),
 waits for every load host's warm-up (--warm-wait, 120 s; else the run is
-skipped, naming the missing hosts), starts SCRIPTS/bench-sample.py, says
+skipped, naming the missing hosts), starts the sampler (benchhost.sample), says
 "go" once it has taken its first reading (the load comes after it; several
 load hosts then start together 0.3 s after "go"), waits for every part's
 result (at most time_limit + timeout + --done-grace, 60 s), stops the
@@ -43,8 +46,8 @@ Each load runner (NAME in loadgens) writes <plan dir>/load/NAME/<name>/run.json
 (the run with its part's n, c and rate, plus "part": {"host", "index", "of"}
 and "point": {"n", "c", "rate"} of the whole run), warms up with ab (not for
 a run that expects a failure; a failed warm-up is a warning), reports it,
-waits for "go" and the common start, runs the client's wrapper,
-SCRIPTS/bench-ab.py, bench-wrk.py or bench-rate.py (CLIENTS; they write the
+waits for "go" and the common start, runs the client's module,
+benchhost.clients.ab, .wrk or .rate (CLIENTS; they write the
 client's files and loadgen.json), and posts its summary: rps, complete,
 failed (ab: "Failed requests" + "Non-2xx responses"; wrk: socket errors +
 timeouts + non-2xx, as benchreport counts them; rate: rate.json's), p99_ms
@@ -54,7 +57,7 @@ has none), started_at and ended_at (loadgen.json); null where absent.
 
 The slow API (plan "upstream": {"host", "unit"}, optional: absent or null
 when the plan has no slow API host) is sampled as the app is: per run,
-SCRIPTS/bench-sample.py --unit UNIT writes upstream.json (server.json's
+the sampler --unit UNIT writes upstream.json (server.json's
 schema). On its own host the upstream runner (NAME = upstream.host) follows
 the control endpoint as a load runner does: once the app runner is on a run
 (any phase) it starts the sampler into <plan dir>/upstream/NAME/<name>/
@@ -118,6 +121,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from benchhost import clients
+
 TOKEN_HEADER = "X-Flaskbench-Token"
 #: Who asks (a load host's name): the app runner stops lingering once each has seen the end.
 HOST_HEADER = "X-Flaskbench-Host"
@@ -137,7 +142,7 @@ START_SPREAD_S = 0.3
 WARMUP_CAP_S = 90.0
 #: The mode command is killed after switch_timeout + this.
 SWITCH_GRACE_S = 30.0
-#: bench-sample.py's --max-seconds is time_limit + timeout + this.
+#: benchhost.sample's --max-seconds is time_limit + timeout + this.
 SAMPLER_MAX_GRACE_S = 120
 #: "go" comes once the sampler has taken its first reading (systemctl show, /proc;
 #: it writes --ready-file then), or this long after it started, whichever is first.
@@ -147,7 +152,7 @@ SAMPLER_WAIT_S = 30.0
 #: A client wrapper is killed after time_limit + timeout + this (its own cap is + 30 s).
 WRAPPER_GRACE_S = 45
 #: The slow API's sampler is stopped this long after its run's load ended: the series keeps a sample
-#: at most every second (bench-sample.py's SAMPLE_EVERY_S), so one comes after the load's end.
+#: at most every second (benchhost.sample's SAMPLE_EVERY_S), so one comes after the load's end.
 UPSTREAM_TAIL_S = 1.5
 #: "go" waits this long for the slow API's runner to sample the run (POST /sampling); after this many
 #: runs in a row without it, no longer.
@@ -163,8 +168,10 @@ MAX_BODY = 65536
 BLOCKED_MARK = "appears to be blocked"
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
 SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at")
-#: The load clients and their wrappers (in the scripts folder), which write loadgen.json.
-CLIENTS = {"ab": "bench-ab.py", "wrk": "bench-wrk.py", "rate": "bench-rate.py"}
+#: The load clients' modules, which write loadgen.json.
+CLIENTS = {name: f"benchhost.clients.{name}" for name in clients.NAMES}
+#: The sampler's command; --sampler replaces it (tests).
+SAMPLER = [sys.executable, "-m", "benchhost.sample"]
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 
 ROLE = "runner"
@@ -172,7 +179,7 @@ ROLE = "runner"
 
 def log(message: str) -> None:
     stamp = time.strftime("%H:%M:%S")
-    print(f"{stamp} bench-run.py {ROLE}: {message}", file=sys.stderr, flush=True)
+    print(f"{stamp} benchhost.run {ROLE}: {message}", file=sys.stderr, flush=True)
 
 
 def write_json(path: Path, data: object) -> None:
@@ -280,8 +287,6 @@ def load_plan(path: Path) -> dict:
             or len(set(loadgens)) != len(loadgens)):
         p.append(f"loadgens must be a non-empty list of distinct host names: {loadgens!r}")
         loadgens = []
-    if not isinstance(plan.get("scripts_dir"), str) or not plan["scripts_dir"]:
-        p.append("scripts_dir must be a folder")
     command = plan.get("mode_command")
     if isinstance(command, str):
         plan["mode_command"] = shlex.split(command)
@@ -659,7 +664,6 @@ class AppRunner:
     def __init__(self, args: argparse.Namespace, plan: dict, guard: Guard) -> None:
         self.args, self.plan, self.guard = args, plan, guard
         self.dir = Path(args.plan).resolve().parent
-        self.scripts = Path(plan["scripts_dir"])
         self.progress = self.dir / "progress.jsonl"
         self.control = Control(plan)
         self.upstream_misses = 0
@@ -727,13 +731,13 @@ class AppRunner:
         err = tempfile.TemporaryFile()
         try:
             try:
-                sampler = guard.spawn([self.scripts / "bench-sample.py", "--unit", run["unit"],
+                sampler = guard.spawn([*self.args.sampler, "--unit", run["unit"],
                                        "--out", folder / "server.json", "--stop-file", folder / "stop",
                                        "--ready-file", folder / "sampler.ready",
                                        "--max-seconds", limit + SAMPLER_MAX_GRACE_S],
                                       stdout=subprocess.DEVNULL, stderr=err)
             except OSError as exc:
-                errors.append(f"sampler: cannot run bench-sample.py: {exc}")
+                errors.append(f"sampler: cannot run benchhost.sample: {exc}")
             else:
                 # its first reading must come before the load: it writes --ready-file after it
                 ready, until = folder / "sampler.ready", time.monotonic() + SAMPLER_SETTLE_S
@@ -789,7 +793,7 @@ class AppRunner:
         """The slow API's sampler on this host (upstream.json beside server.json), its first reading taken."""
         for name in UPSTREAM_FILES:
             (folder / name).unlink(missing_ok=True)
-        sampler = UpstreamSampler(self.guard, self.scripts, self.plan["upstream"]["unit"], folder,
+        sampler = UpstreamSampler(self.guard, self.args.sampler, self.plan["upstream"]["unit"], folder,
                                   limit + SAMPLER_MAX_GRACE_S)
         sampler.start()
         return sampler
@@ -920,7 +924,7 @@ def parse_ab(text: str) -> dict:
 
 
 def parse_wrk(data: object) -> dict:
-    """rps (requests / duration_us), complete, failed and p99_ms from bench-wrk.lua's wrk.json."""
+    """rps (requests / duration_us), complete, failed and p99_ms from wrk.lua's wrk.json."""
     out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
     if not isinstance(data, dict) or not isinstance(data.get("requests"), int):
         return out
@@ -938,7 +942,7 @@ def parse_wrk(data: object) -> dict:
 
 
 def parse_rate(data: object) -> dict:
-    """rps, complete, failed and p99_ms (timed from the schedule) from bench-rate.py's rate.json."""
+    """rps, complete, failed and p99_ms (timed from the schedule) from benchhost.clients.rate's rate.json."""
     out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
     if not isinstance(data, dict):
         return out
@@ -978,7 +982,6 @@ class LoadRunner:
         self.host = args.host
         self.k = plan["loadgens"].index(args.host)
         self.dir = Path(args.plan).resolve().parent / "load" / args.host
-        self.scripts = Path(plan["scripts_dir"])
         lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
         self.endpoint = Endpoint(plan, guard, lost_after, args.host)
 
@@ -1053,10 +1056,8 @@ class LoadRunner:
 
     def run_client(self, index: int, run: dict, folder: Path) -> str | None:
         """Run the client's wrapper; None, or why the part failed."""
-        argv = [self.scripts / CLIENTS[run["client"]], "--dir", folder]
-        if run["client"] == "wrk":
-            argv += ["--script", self.scripts / "bench-wrk.lua"]
-        name = Path(argv[0]).name
+        argv = [sys.executable, "-m", CLIENTS[run["client"]], "--dir", folder]
+        name = CLIENTS[run["client"]]
         cap = int(run["time_limit"]) + int(run["timeout"]) + WRAPPER_GRACE_S
         (folder / "loadgen.json").unlink(missing_ok=True)
         with tempfile.TemporaryFile() as err:
@@ -1108,14 +1109,14 @@ def upstream_runner_host(plan: dict) -> str | None:
 
 
 class UpstreamSampler:
-    """bench-sample.py on the slow API's unit: upstream.json in `folder` (server.json's schema).
+    """benchhost.sample on the slow API's unit: upstream.json in `folder` (server.json's schema).
 
     Its failures are logged, never a run's error: without upstream.json the report says the slow
     API's CPU was not measured.
     """
 
-    def __init__(self, guard: Guard, scripts: Path, unit: str, folder: Path, max_seconds: float) -> None:
-        self.guard, self.scripts, self.unit, self.folder = guard, scripts, unit, folder
+    def __init__(self, guard: Guard, sampler: list[str], unit: str, folder: Path, max_seconds: float) -> None:
+        self.guard, self.sampler, self.unit, self.folder = guard, sampler, unit, folder
         self.max_seconds = int(max_seconds)
         self.proc: subprocess.Popen | None = None
         self.err = None
@@ -1125,12 +1126,12 @@ class UpstreamSampler:
         out, stop, ready = (self.folder / name for name in UPSTREAM_FILES)
         self.err = tempfile.TemporaryFile()
         try:
-            self.proc = self.guard.spawn([self.scripts / "bench-sample.py", "--unit", self.unit, "--out", out,
+            self.proc = self.guard.spawn([*self.sampler, "--unit", self.unit, "--out", out,
                                           "--stop-file", stop, "--ready-file", ready,
                                           "--max-seconds", self.max_seconds],
                                          stdout=subprocess.DEVNULL, stderr=self.err)
         except OSError as exc:
-            log(f"upstream sampler: cannot run bench-sample.py: {exc}")
+            log(f"upstream sampler: cannot run benchhost.sample: {exc}")
             self.err.close()
             return
         until = time.monotonic() + SAMPLER_SETTLE_S
@@ -1163,11 +1164,10 @@ class UpstreamRunner:
     """On the slow API's host: samples its unit over each run, following the control endpoint."""
 
     def __init__(self, args: argparse.Namespace, plan: dict, guard: Guard) -> None:
-        self.plan, self.guard = plan, guard
+        self.plan, self.guard, self.sampler = plan, guard, args.sampler
         self.host = args.host
         self.unit = plan["upstream"]["unit"]
         self.dir = Path(args.plan).resolve().parent / "upstream" / args.host
-        self.scripts = Path(plan["scripts_dir"])
         lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
         self.endpoint = Endpoint(plan, guard, lost_after, args.host)
         #: the last state seen: once it is past a run, so are the runs before (the app runner may be gone)
@@ -1202,7 +1202,7 @@ class UpstreamRunner:
             (folder / name).unlink(missing_ok=True)
         cap = (float(self.plan["switch_timeout"]) + SWITCH_GRACE_S + WARM_WAIT_S + int(run["time_limit"])
                + int(run["timeout"]) + DONE_GRACE_S + SAMPLER_MAX_GRACE_S)
-        sampler = UpstreamSampler(self.guard, self.scripts, self.unit, folder, cap)
+        sampler = UpstreamSampler(self.guard, self.sampler, self.unit, folder, cap)
         sampler.start()
         log(f"run {index} {run['name']}: sampling {self.unit}")
         answer = self.endpoint.call("POST", "/sampling", {"index": index, "host": self.host})
@@ -1234,6 +1234,9 @@ def main() -> int:
                      help=f"keep answering /state at most this long after the last run, until each load host "
                           f"has seen the end ({LINGER_S:g})")
     app.add_argument("--journalctl", default="journalctl", help="the journalctl binary (tests)")
+    for p in (app, upstream):
+        p.add_argument("--sampler", type=shlex.split, default=SAMPLER, metavar="ARGV",
+                       help="the sampler's command (tests); default: this Python -m benchhost.sample")
     load.add_argument("--host", required=True, help="this load host's name in the plan's loadgens")
     load.add_argument("--lost-after", type=float, metavar="S",
                       help="exit 1 when the control endpoint does not answer for S in a row "
@@ -1251,13 +1254,13 @@ def main() -> int:
     try:
         plan = load_plan(Path(args.plan))
     except PlanError as exc:
-        print(f"bench-run.py: {args.plan}: {exc}", file=sys.stderr)
+        print(f"benchhost.run: {args.plan}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.role == "load" and args.host not in plan["loadgens"]:
-        print(f"bench-run.py: {args.plan}: --host {args.host} is not in loadgens {plan['loadgens']}", file=sys.stderr)
+        print(f"benchhost.run: {args.plan}: --host {args.host} is not in loadgens {plan['loadgens']}", file=sys.stderr)
         return EXIT_USAGE
     if args.role == "upstream" and upstream_runner_host(plan) != args.host:
-        print(f"bench-run.py: {args.plan}: --host {args.host} is not the plan's slow API host on its own "
+        print(f"benchhost.run: {args.plan}: --host {args.host} is not the plan's slow API host on its own "
               f"(upstream: {plan['upstream']}, app_host: {plan.get('app_host')})", file=sys.stderr)
         return EXIT_USAGE
     guard = Guard(plan["deadline"])

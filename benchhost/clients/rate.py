@@ -1,14 +1,13 @@
-#!/usr/bin/python3
 """Send requests at a constant rate (an open model), as DIR/run.json says, and time each from its schedule.
 
 Runs on the load host with the system Python (stdlib only):
 
-    bench-rate.py --dir DIR
+    benchhost.clients.rate --dir DIR
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, rate,
 duration, c, time_limit and timeout). Request i is due at t0 + i / rate, for
 n = round(rate x duration) requests. At its time it gets a new connection
-and one HTTP/1.0 GET, as ab and bench-wrk.lua send them, whatever the
+and one HTTP/1.0 GET, as ab and wrk.lua send them, whatever the
 earlier requests are doing: a stalled server does not slow the schedule
 down. Each request's latency runs from the moment it was DUE, so the
 requests that were due during a stall carry the stall (a closed-loop client,
@@ -79,7 +78,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchclient import STOP_SIGNALS, cpu_line, now, raise_nofile
+from benchhost.process import STOP_SIGNALS, cpu_line, now, raise_nofile
 
 #: A request opened later than this after its due time counts as a late send.
 LATE_MS = 10.0
@@ -99,13 +98,13 @@ def read_run(directory: Path) -> dict:
         for key in ("c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        sys.exit(f"bench-rate.py: {path}: {type(exc).__name__}: {exc}")
+        sys.exit(f"benchhost.clients.rate: {path}: {type(exc).__name__}: {exc}")
     problems = [f"{k} must be positive: {params[k]}" for k in ("rate", "duration", "c", "time_limit", "timeout")
                 if not params[k] > 0 or not math.isfinite(params[k])]
     if urlsplit(params["url"]).scheme != "http":
         problems.append(f"url must be http://: {params['url']}")
     if problems:
-        sys.exit(f"bench-rate.py: {path}: " + "; ".join(problems))
+        sys.exit(f"benchhost.clients.rate: {path}: " + "; ".join(problems))
     params["n"] = max(1, round(params["rate"] * params["duration"]))
     return params
 
@@ -366,7 +365,7 @@ def main() -> int:
     params = read_run(directory)
     hard = raise_nofile()
     if params["c"] + 64 > hard:
-        sys.exit(f"bench-rate.py: c={params['c']} connections need more descriptors than this host allows ({hard})")
+        sys.exit(f"benchhost.clients.rate: c={params['c']} connections need more descriptors than this host allows ({hard})")
     for name in ("rate.json", "rate.tsv", "loadgen.json"):
         (directory / name).unlink(missing_ok=True)
     record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now(),
@@ -375,7 +374,7 @@ def main() -> int:
     try:
         schedule = Schedule(params, stop)
     except OSError as exc:  # the host's name does not resolve
-        sys.exit(f"bench-rate.py: {params['url']}: {exc}")
+        sys.exit(f"benchhost.clients.rate: {params['url']}: {exc}")
     unsent, record["interrupted"] = schedule.run()
     rate, lines = results(schedule, unsent)
     after = resource.getrusage(resource.RUSAGE_SELF)

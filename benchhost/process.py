@@ -1,4 +1,4 @@
-"""What the load clients' wrappers share (bench-ab.py, bench-wrk.py, bench-rate.py): stdlib only.
+"""What the load clients' wrappers share (benchhost.clients.ab, benchhost.clients.wrk, benchhost.clients.rate): stdlib only.
 
 Installed beside them on the load hosts; each imports it from its own folder.
 """

@@ -1,9 +1,8 @@
-#!/usr/bin/python3
 """Describe this host for the bench's record of its environment: one JSON object.
 
 Runs on the app and load hosts with the system Python (stdlib only, as root):
 
-    bench-env.py [--venv /opt/flaskbench/venv] [--client ab] [--client wrk]
+    benchhost.env [--venv /opt/flaskbench/venv] [--client ab] [--client wrk]
                  [--server nginx] [--out FILE]
 
 Prints (and with --out also writes, atomically, to FILE)::
@@ -387,7 +386,7 @@ def main(argv=None):
         try:
             write_atomically(args.out, text)
         except OSError as exc:
-            print(f"bench-env.py: {args.out}: {exc}", file=sys.stderr)
+            print(f"benchhost.env: {args.out}: {exc}", file=sys.stderr)
             return 1
     sys.stdout.write(text)
     return 0

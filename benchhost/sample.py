@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Sample a systemd unit's CPU time and memory while a bench runs.
 
 Runs on the app host with the system Python (stdlib only). Writes one JSON

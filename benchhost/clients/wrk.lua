@@ -1,5 +1,5 @@
--- bench-wrk.lua: make wrk 4.1 send n requests in total, then stop, and write
--- its figures as JSON. Run by bench-wrk.py, which passes, in the environment:
+-- wrk.lua: make wrk 4.1 send n requests in total, then stop, and write
+-- its figures as JSON. Run by benchhost.clients.wrk, which passes, in the environment:
 --   BENCH_WRK_N        requests in total (split over the threads)
 --   BENCH_WRK_THREADS  wrk's -t
 --   BENCH_WRK_C        wrk's -c (for the latency correction interval below)
@@ -15,7 +15,7 @@
 --   thread, and the main state (setup, done) reaches them only through
 --   thread:set / thread:get. Hence the share is handed over in setup().
 -- * wrk's main thread sleeps the whole -d even when every thread has
---   stopped. The marker files tell bench-wrk.py that all threads are done;
+--   stopped. The marker files tell benchhost.clients.wrk that all threads are done;
 --   it then sends SIGINT, which ends that sleep (wrk's own Ctrl-C handler).
 -- * wrk's summary.duration therefore ends when the signal arrives, a few ms
 --   late. With LuaJIT's ffi (Debian's wrk) the thread that reaches its share
@@ -35,7 +35,7 @@
 --   1.15e10 in 2.2 s, so HIST_BUDGET is about a second). Past it the field is
 --   null and the report falls back to a bound (benchreport.summary).
 -- * status_counts: responses per HTTP status, {"200": k, "502": k, ...}, as
---   bench-rate.py's rate.json has them: wrk itself only counts status > 399,
+--   benchhost.clients.rate's rate.json has them: wrk itself only counts status > 399,
 --   without the codes. Each thread counts into its own table (one lookup and
 --   one store per response, a few ns in LuaJIT: lost in the noise of wrk's own
 --   10 µs of CPU per keep-alive response, 70 µs per HTTP/1.0 one, measured
@@ -188,6 +188,6 @@ function done(summary, latency, requests)
     f:write(text)
     f:close()
   else
-    io.stderr:write("bench-wrk.lua: cannot write " .. tostring(path) .. "\n")
+    io.stderr:write("wrk.lua: cannot write " .. tostring(path) .. "\n")
   end
 end

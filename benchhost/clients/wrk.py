@@ -1,10 +1,9 @@
-#!/usr/bin/python3
 """Run wrk once for n requests, as DIR/run.json says, and record what the load host spent doing it.
 
 Runs on the load host with the system Python (stdlib only), beside
-bench-wrk.lua:
+wrk.lua:
 
-    bench-wrk.py --dir DIR [--script bench-wrk.lua] [--threads T]
+    benchhost.clients.wrk --dir DIR [--script wrk.lua] [--threads T]
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
 time_limit and timeout). Writes into DIR: wrk.txt (stdout), wrk.err
@@ -41,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchclient import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
+from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
 
 #: How often the marker files are looked for; bounds how late SIGINT comes.
 POLL_S = 0.005
@@ -69,9 +68,9 @@ def read_run(directory: Path) -> dict:
         for key in ("n", "c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        sys.exit(f"bench-wrk.py: {path}: {type(exc).__name__}: {exc}")
+        sys.exit(f"benchhost.clients.wrk: {path}: {type(exc).__name__}: {exc}")
     if params["n"] < params["c"] or params["c"] < 1:
-        sys.exit(f"bench-wrk.py: {path}: need n >= c >= 1 (n={params['n']}, c={params['c']})")
+        sys.exit(f"benchhost.clients.wrk: {path}: need n >= c >= 1 (n={params['n']}, c={params['c']})")
     return params
 
 
@@ -133,8 +132,8 @@ def main() -> int:
     parser.add_argument("--dir", required=True, help="the run's folder, holding run.json")
     parser.add_argument("--threads", type=int, default=0, help="wrk -t; 0: see above")
     parser.add_argument("--wrk", default="wrk", help="the wrk binary (tests)")
-    parser.add_argument("--script", default=str(Path(__file__).resolve().with_name("bench-wrk.lua")),
-                        help="bench-wrk.lua; default: beside this file")
+    parser.add_argument("--script", default=str(Path(__file__).resolve().with_name("wrk.lua")),
+                        help="wrk.lua; default: beside this file")
     args = parser.parse_args()
     params = read_run(Path(args.dir))
     if args.threads and params["c"] % args.threads:
