@@ -12,7 +12,7 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
         rate.json, rate.tsv               bench-rate.py's figures and per-request lines (client=rate:
-                                          constant-rate load; benchreport.rateparse says what they hold)
+                                          constant-rate load; benchhost.clients.rate says what they hold)
 
 With several load hosts (the plan runner, benchreport.collect) the run is split
 into parts, one per load host, that start together: <name>/ keeps run.json

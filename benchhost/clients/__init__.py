@@ -52,6 +52,11 @@ class Client:
     cpu_key: str = ""
     #: how many cores its CPU share is over: loadgen.json's key for it, or None for one core
     cores_key: str | None = None
+    #: its name is in its runs' folder names and the report's labels (False: ab, the first client, whose
+    #: runs keep the bare mode-profile names)
+    in_names: bool = True
+    #: a closed-model point given c but not n gets n = this x c (bench_auto_rounds overrides it)
+    auto_rounds: int = 10
 
     def load(self, run: dict[str, Any]) -> str:
         """The load of a run (or a part of one) as the progress line says it: "rate=50/s" or "c=200"."""

@@ -17,15 +17,8 @@ a bench step can never hang. SIGTERM, SIGINT or SIGHUP (an interrupted
 bench's clean-up, playbooks/bench_stop.yml) kill ab at once; loadgen.json
 then says "interrupted" with the signal's name.
 
-Reading the files back (for the progress line and for benchreport: once, here):
-
-Parse ApacheBench (ab 2.3) output into numbers.
-
-The bench runs, on the load host::
-
-    ab -r -t LIMIT -n N -c C -s TIMEOUT -g ab.tsv -e ab.csv URL >ab.txt 2>ab.err
-
-and this module turns the three files (plus stderr) into one `AbRun`.
+Reading the files back (load_ab_run, result: the progress line's figures and benchreport's, read
+once, here): ab.txt, ab.err, ab.tsv and ab.csv become one `AbRun`.
 
 Why not just trust ab's text? Because ab has sharp edges that would make the
 report lie, all confirmed against ab's source (support/ab.c) and the real binary:
@@ -627,11 +620,12 @@ def result(folder: Path, requested: int | None = None) -> Result:
 
 
 #: ab counts write errors apart (a failed write is a length or receive failure too); its non-2xx and
-#: wrong-length answers are timed. It does not count statuses, and sends its first request alone.
+#: wrong-length answers are timed. It does not count statuses, and sends its first request alone: 50
+#: rounds put its ceiling at 98% of the ideal c / delay.
 CLIENT = register(Client(
     name="ab", module="benchhost.clients.ab", files=("ab.txt", "ab.err", "ab.tsv", "ab.csv"), result=result,
     failed_kinds=("connect", "receive", "length", "exceptions", "non_2xx"), timed_failures=("non_2xx", "length"),
-    lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms"))
+    lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms", in_names=False, auto_rounds=50))
 
 
 if __name__ == "__main__":

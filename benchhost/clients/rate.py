@@ -60,43 +60,13 @@ SIGTERM, SIGINT or SIGHUP stop the schedule and the open requests at once
 (the requests still open count as timeouts); the files are still written,
 loadgen.json's "interrupted" naming the signal.
 
-Reading the files back (for the progress line and for benchreport: once, here):
-
-Read one constant-rate run (bench-rate.py, client=rate) into numbers.
-
-The bench runs, on the load host::
-
-    bench-rate.py --dir DIR     # rate, duration, c, url... from DIR/run.json
-
-and leaves rate.json (its figures), rate.tsv (one line per request sent) and
-loadgen.json. Request i is due at t0 + i / rate whatever the server does, and
-its latency runs from that due time: a stall's requests carry the stall
-(corrected for coordinated omission). What the files hold (bench-rate.py's
-docstring is the reference):
-
-* rate.json: {"client": "rate", "rate", "duration_s", "n" (scheduled), "sent",
-  "complete" (answers of any status), "ok" (2xx), "non_2xx", "status_counts",
-  "errors" {"connect", "read", "timeout"}, "failed" (errors + non_2xx),
-  "unsent" and "capped" (due after time_limit: never sent), "started_at",
-  "ended_at", "elapsed_s" (first due time to the last answer), "rps" (the rate
-  the answers came at: (complete - 1) / (last answer - first answer); null
-  with fewer than two), "latency_us" {"min", "p50", "p90", "p99", "p99_9", "max",
-  "mean"} from the due time, "service_latency_us" (the same, from the
-  connection's opening: what a closed-loop client reports), "lag_us" {"p50",
-  "p99", "max"} (how late connections opened), "late_sends" (opened more
-  than 10 ms late), "max_open", "connections_cap", "latency_hist_ms" [[ms,
-  count], ...] (whole-ms bins of the answered requests' latency from the due
-  time)}. Percentiles are nearest-rank over the answered requests.
-* rate.tsv: a header, then `sched_ms  lag_ms  latency_ms  service_ms  status`
-  per request sent (sched_ms since t0; status 0 and the latencies empty when
-  no HTTP answer came).
-* loadgen.json: {"client": "rate", "started_at", "ended_at", "started", "ended"
-  (Unix s), "cpus", "cpu_stat_before", "cpu_stat_after", "client_cpu_ms",
-  "interrupted", ...}.
+Reading the files back (load_rate_run, result: the progress line's figures and benchreport's, read
+once, here): rate.json holds the figures above, in µs; the reader gives them in ms. rate.tsv's line
+count is checked against rate.json's sent.
 
 Several load hosts' parts merge by adding their latency_hist_ms
-(wrkparse.merge_histograms) and taking the nearest rank (rank_percentile),
-the rule bench-rate.py uses itself.
+(benchhost.numbers.merge_histograms) and taking the nearest rank (rank_percentile),
+the rule the client uses itself (nearest_rank).
 """
 
 from __future__ import annotations

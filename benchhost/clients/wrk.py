@@ -28,18 +28,9 @@ SIGTERM, SIGINT or SIGHUP to this wrapper (an interrupted bench's clean-up,
 playbooks/bench_stop.yml) kill wrk at once; loadgen.json then says
 "interrupted" with the signal's name.
 
-Reading the files back (for the progress line and for benchreport: once, here):
-
-Parse one wrk run (bench-wrk.py + bench-wrk.lua) into numbers.
-
-The bench runs, on the load host::
-
-    bench-wrk.py --dir DIR --script bench-wrk.lua   # n, c, url... from DIR/run.json:
-                                                    # wrk -t T -c C -d LIMIT --timeout S --latency -s bench-wrk.lua URL
-
-and leaves wrk.txt (wrk's stdout), wrk.err, wrk.json (written by the Lua
-script's done()) and loadgen.json. wrk.json is the source: wrk's text rounds
-and scales its units (ms, s, k), the JSON holds wrk's integers (µs, counts).
+Reading the files back (load_wrk_run, result: the progress line's figures and benchreport's, read
+once, here): wrk.json is the source; wrk's text rounds and scales its units (ms, s, k), the JSON holds
+wrk's integers (µs, counts).
 
 What the numbers mean, from wrk 4.1.0's source (src/wrk.c, src/stats.c) and
 checked against the real binary (tests/test_benchreport_wrk_live.py):
@@ -47,7 +38,7 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
 * `requests` counts complete responses, whatever their status; responses
   with status > 399 are also counted in errors.status. The Lua script counts
   non-2xx itself (`non_2xx`, 3xx included): `failed` adds it to the socket
-  errors, like abparse's `failed` adds ab's non-2xx.
+  errors, like benchhost.clients.ab's `failed` adds ab's non-2xx.
 * `status_counts` ({"200": k, "502": k, ...}, bench-wrk.lua's per-thread counts
   added up; absent in older runs) says which codes the non-2xx were. Its
   non-2xx codes must add up to `non_2xx` and its codes > 399 to wrk's own
@@ -73,7 +64,7 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   older runs): several load hosts' runs are merged from it, with wrk's own
   percentile rule (hist_percentile).
 * wrk has no lone first request: all c connections start at once, so ab's
-  ceiling (abparse.ab_ceiling_rps) does not apply. Like ab it sends HTTP/1.0
+  ceiling (benchhost.clients.ab.ab_ceiling_rps) does not apply. Like ab it sends HTTP/1.0
   (bench-wrk.lua), a connection per request.
 """
 
