@@ -46,14 +46,12 @@ Each load runner (NAME in loadgens) writes <plan dir>/load/NAME/<name>/run.json
 (the run with its part's n, c and rate, plus "part": {"host", "index", "of"}
 and "point": {"n", "c", "rate"} of the whole run), warms up with ab (not for
 a run that expects a failure; a failed warm-up is a warning), reports it,
-waits for "go" and the common start, runs the client's module,
-benchhost.clients.ab, .wrk or .rate (CLIENTS; they write the
-client's files and loadgen.json), and posts its summary: rps, complete,
-failed (ab: "Failed requests" + "Non-2xx responses"; wrk: socket errors +
-timeouts + non-2xx, as benchreport counts them; rate: rate.json's), p99_ms
-(ab's "99%" line; wrk.json's latency_us.p99 / 1000; rate.json's, timed from
-the schedule), status_counts (wrk.json's or rate.json's {"200": k, ...}; ab
-has none), started_at and ended_at (loadgen.json); null where absent.
+waits for "go" and the common start, runs the client's module
+(benchhost.clients' registry: benchhost.clients.ab, .wrk, .rate; it writes
+the client's files and loadgen.json), and posts its summary: the client's
+Result (benchhost.result, read by the client's module exactly as benchreport
+reads it): rps, complete, failed, p99_ms, status_counts (null for a client
+that does not count them: ab), started_at and ended_at; null where absent.
 
 The slow API (plan "upstream": {"host", "unit"}, optional: absent or null
 when the plan has no slow API host) is sampled as the app is: per run,
@@ -168,8 +166,6 @@ MAX_BODY = 65536
 BLOCKED_MARK = "appears to be blocked"
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
 SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at")
-#: The load clients' modules, which write loadgen.json.
-CLIENTS = {name: f"benchhost.clients.{name}" for name in clients.NAMES}
 #: The sampler's command; --sampler replaces it (tests).
 SAMPLER = [sys.executable, "-m", "benchhost.sample"]
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
@@ -325,10 +321,11 @@ def load_plan(path: Path) -> dict:
         for key in ("mode", "profile", "url", "unit"):
             if not isinstance(run.get(key), str) or not run[key]:
                 p.append(f"{where}.{key} is missing")
-        if run.get("client") not in CLIENTS:
-            p.append(f"{where}.client must be one of {', '.join(CLIENTS)}: {run.get('client')!r}")
+        client = clients.get(run.get("client"))
+        if client is None:
+            p.append(f"{where}.client must be one of {', '.join(clients.names())}: {run.get('client')!r}")
         n, c = (_int(run.get(k), f"{where}.{k}", p, 1) for k in ("n", "c"))
-        if run.get("client") == "rate":
+        if client is not None and client.by_rate:
             for key in ("rate", "duration"):
                 if not _number(run.get(key), f"{where}.{key}", p) > 0:
                     p.append(f"{where}.{key} must be above 0: {run.get(key)!r}")
@@ -345,7 +342,7 @@ def load_plan(path: Path) -> dict:
         pc = [_int(part.get("c"), f"{where}.parts[{k}].c", p, 1) for k, part in enumerate(parts)]
         if sum(pn) != n or sum(pc) != c:
             p.append(f"{where}.parts add up to n={sum(pn)} c={sum(pc)}, not the run's n={n} c={c}")
-        if run.get("client") == "rate":
+        if client is not None and client.by_rate:
             for k, part in enumerate(parts):
                 if not _number(part.get("rate"), f"{where}.parts[{k}].rate", p) > 0:
                     p.append(f"{where}.parts[{k}].rate must be above 0: {part.get('rate')!r}")
@@ -904,76 +901,11 @@ def warm_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-_AB = {
-    "complete": re.compile(r"^Complete requests:\s+(\d+)", re.M),
-    "failed": re.compile(r"^Failed requests:\s+(\d+)", re.M),
-    "non_2xx": re.compile(r"^Non-2xx responses:\s+(\d+)", re.M),
-    "rps": re.compile(r"^Requests per second:\s+([0-9.]+)", re.M),
-    "p99_ms": re.compile(r"^\s*99%\s+([0-9.]+)", re.M),
-}
-
-
-def parse_ab(text: str) -> dict:
-    """rps, complete, failed (with non-2xx, as benchreport counts them) and p99_ms from ab's stdout."""
-    found = {key: (float(m.group(1)) if (m := rx.search(text)) else None) for key, rx in _AB.items()}
-    failed = found["failed"]
-    if failed is not None:
-        failed = int(failed + (found["non_2xx"] or 0))
-    return {"rps": found["rps"], "failed": failed,
-            "complete": None if found["complete"] is None else int(found["complete"]), "p99_ms": found["p99_ms"]}
-
-
-def parse_wrk(data: object) -> dict:
-    """rps (requests / duration_us), complete, failed and p99_ms from wrk.lua's wrk.json."""
-    out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
-    if not isinstance(data, dict) or not isinstance(data.get("requests"), int):
-        return out
-    requests, duration = data["requests"], data.get("duration_us")
-    out["complete"] = requests
-    if isinstance(duration, (int, float)) and duration > 0:
-        out["rps"] = round(requests / (duration / 1e6), 2)
-    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
-    counts = [errors.get(k) for k in ("connect", "read", "write", "timeout")] + [data.get("non_2xx")]
-    out["failed"] = sum(x for x in counts if isinstance(x, int))
-    latency = data.get("latency_us") if isinstance(data.get("latency_us"), dict) else {}
-    if isinstance(latency.get("p99"), (int, float)):
-        out["p99_ms"] = round(latency["p99"] / 1000, 3)
-    return out
-
-
-def parse_rate(data: object) -> dict:
-    """rps, complete, failed and p99_ms (timed from the schedule) from benchhost.clients.rate's rate.json."""
-    out: dict = {"rps": None, "failed": None, "complete": None, "p99_ms": None}
-    if not isinstance(data, dict):
-        return out
-    for key in ("rps", "failed", "complete"):
-        if isinstance(data.get(key), (int, float)):
-            out[key] = data[key]
-    latency = data.get("latency_us") if isinstance(data.get("latency_us"), dict) else {}
-    if isinstance(latency.get("p99"), (int, float)):
-        out["p99_ms"] = round(latency["p99"] / 1000, 3)
-    return out
-
-
-def summarize(folder: Path, client: str) -> dict:
-    """The figures a load runner posts with /done; null where its files lack them."""
-    data = None  # the client's JSON: ab has none
-    if client == "ab":
-        try:
-            summary = parse_ab((folder / "ab.txt").read_text(errors="replace"))
-        except OSError:
-            summary = parse_ab("")
-    elif client == "rate":
-        summary = parse_rate(data := read_json(folder / "rate.json"))
-    else:
-        summary = parse_wrk(data := read_json(folder / "wrk.json"))
-    counts = data.get("status_counts") if isinstance(data, dict) else None
-    summary["status_counts"] = counts if isinstance(counts, dict) else None  # the progress line's codes
-    loadgen = read_json(folder / "loadgen.json")
-    loadgen = loadgen if isinstance(loadgen, dict) else {}
-    summary["started_at"] = loadgen.get("started_at")
-    summary["ended_at"] = loadgen.get("ended_at")
-    return {key: summary[key] for key in SUMMARY_KEYS}
+def summarize(folder: Path, client: str, requested: int | None = None) -> dict:
+    """The figures a load runner posts with /done: the client's Result (its module reads its files, as
+    benchreport does); null where its files lack them."""
+    result = clients.get(client).result(folder, requested)
+    return {key: getattr(result, key) for key in SUMMARY_KEYS}
 
 
 class LoadRunner:
@@ -1013,7 +945,8 @@ class LoadRunner:
         folder.mkdir(parents=True, exist_ok=True)
         own = {"n": int(part["n"]), "c": int(part["c"])}
         point = {"n": int(run["n"]), "c": int(run["c"])}
-        if run["client"] == "rate":
+        client = clients.get(run["client"])
+        if client.by_rate:
             own["rate"], point["rate"] = float(part["rate"]), float(run["rate"])
         write_json(folder / "run.json", {
             **run, **own, "part": {"host": self.host, "index": self.k, "of": len(self.plan["loadgens"])},
@@ -1030,10 +963,10 @@ class LoadRunner:
         start_in = state.get("start_in")
         if isinstance(start_in, (int, float)) and start_in > 0:
             self.guard.sleep(min(float(start_in), 10.0))
-        load = f"rate={float(part['rate']):g}/s n={part['n']}" if run["client"] == "rate" else f"n={part['n']} c={part['c']}"
+        load = f"{client.load(part)} n={part['n']}" if client.by_rate else f"n={part['n']} {client.load(part)}"
         log(f"run {index} {run['name']}: {run['client']} {load}")
         error = self.run_client(index, run, folder)
-        summary = summarize(folder, run["client"])
+        summary = summarize(folder, run["client"], own["n"])
         summary["warning"] = warning
         answer = self.endpoint.call("POST", "/done", {"index": index, "host": self.host, "error": error,
                                                       "summary": summary})
@@ -1056,8 +989,8 @@ class LoadRunner:
 
     def run_client(self, index: int, run: dict, folder: Path) -> str | None:
         """Run the client's wrapper; None, or why the part failed."""
-        argv = [sys.executable, "-m", CLIENTS[run["client"]], "--dir", folder]
-        name = CLIENTS[run["client"]]
+        name = clients.get(run["client"]).module
+        argv = [sys.executable, "-m", name, "--dir", folder]
         cap = int(run["time_limit"]) + int(run["timeout"]) + WRAPPER_GRACE_S
         (folder / "loadgen.json").unlink(missing_ok=True)
         with tempfile.TemporaryFile() as err:

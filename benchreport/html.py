@@ -75,14 +75,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchhost.clients.ab import TsvRow, parse_tsv, rank_ms
+from benchhost.clients.rate import RATE_TSV, rank_percentile
+from benchhost.clients.rate import parse_tsv as parse_rate_tsv
+from benchhost.clients.wrk import hist_percentile, load_wrk_run
+from benchhost.numbers import merge_histograms
 from benchreport import knee, render, serverfigures
-from benchreport.abparse import TsvRow, parse_tsv, rank_ms
-from benchreport.rateparse import RATE_TSV, rank_percentile
-from benchreport.rateparse import parse_tsv as parse_rate_tsv
 from benchreport.runfiles import (CLIENTS, LOADGEN, SERVER, CpuSecond, Sample, cpu_per_second, finite, part_dirs,
                                   server_samples)
 from benchreport.summary import counts_for_stats, load_timing, spread
-from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
 
 Record = dict[str, Any]
 REPORT = "report.html"

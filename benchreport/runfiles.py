@@ -12,7 +12,7 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
         rate.json, rate.tsv               bench-rate.py's figures and per-request lines (client=rate:
-                                          constant-rate load; benchreport.rateparse says what they hold)
+                                          constant-rate load; benchhost.clients.rate says what they hold)
 
 With several load hosts (the plan runner, benchreport.collect) the run is split
 into parts, one per load host, that start together: <name>/ keeps run.json
@@ -96,43 +96,26 @@ outcome.json (the bench's, after the run)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchhost import clients
+from benchhost.numbers import finite, integer
 
 RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outcome.json"
 #: The schema-1 file bench.yml wrote before run.json (no longer read).
 OLD_META = "meta.json"
 SCHEMA = 2
-CLIENTS = ("ab", "wrk", "rate")
+#: The load clients (benchhost.clients' registry), in the report's order.
+CLIENTS = clients.names()
 #: The client's files, the one without which nothing was measured first.
-RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json", "wrk.txt", "wrk.err"),
-             "rate": ("rate.json", "rate.tsv")}
+RAW_FILES = {name: clients.get(name).files for name in CLIENTS}
 REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
 #: A folder holding any of these is a run folder.
-MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json", "rate.json")
+MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META) + tuple(name for files in RAW_FILES.values() for name in files)
 #: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
 LOADGEN_DIR = "loadgen"
-
-
-def finite(x: Any) -> float | None:
-    """A number from JSON, or None. Numeric strings count (a template may have
-    stringified them); bools, other strings and NaN are not measurements."""
-    if isinstance(x, str):
-        try:
-            x = float(x.strip())
-        except ValueError:
-            return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def integer(x: Any) -> int | None:
-    """An integer from JSON (or an integral numeric string), else None."""
-    f = finite(x)
-    return int(f) if f is not None and f == int(f) else None
 
 
 def _text(x: Any) -> str | None:

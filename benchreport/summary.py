@@ -194,13 +194,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchhost.clients.ab import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
+from benchhost.clients.rate import LATE_MS, load_rate_run, rank_percentile
+from benchhost.clients.wrk import hist_percentile, load_wrk_run
+from benchhost.numbers import histogram, merge_histograms, status_check, status_counts
 from benchreport import compare, environment, serverfigures
-from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
                                   is_run_dir, part_dirs, read_run)
-from benchreport.rateparse import LATE_MS, load_rate_run, rank_percentile
-from benchreport.wrkparse import (hist_percentile, histogram, load_wrk_run, merge_histograms, status_check,
-                                   status_counts)
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
     from benchapp.modes import Mode

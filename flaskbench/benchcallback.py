@@ -41,6 +41,9 @@ from typing import Any
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
+from benchhost import clients
+from benchhost.numbers import non_2xx_codes, status_counts
+
 
 REPO = Path(__file__).resolve().parents[1]
 STOP_PLAYBOOK = REPO / "playbooks" / "bench_stop.yml"
@@ -57,9 +60,8 @@ def non_2xx(parts: list[dict]) -> str:
     empty when there were none or the client did not count codes (ab)."""
     codes: dict[int, int] = {}
     for part in parts:
-        counts = part.get("status_counts")
-        for code, k in (counts.items() if isinstance(counts, dict) else ()):
-            if str(code).isdigit() and not 200 <= int(code) <= 299 and isinstance(k, int) and k > 0:
+        for code, k in non_2xx_codes(status_counts(part.get("status_counts")) or {}).items():
+            if k > 0:
                 codes[int(code)] = codes.get(int(code), 0) + k
     return f" ({', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
 
@@ -167,8 +169,8 @@ class CallbackModule(CallbackBase):
 
     def _figures(self, entry: dict) -> str:
         run = self._run(int(entry["index"]))
-        load = f"rate={float(run['rate']):g}/s" if run.get("client") == "rate" else f"c={run['c']}"
-        what = f"{run['mode']} {run['profile']} {load} ({run['client']})"
+        client = clients.get(run.get("client"))
+        what = f"{run['mode']} {run['profile']} {client.load(run)} ({run['client']})"
         if entry.get("error"):
             return f"{what}: error: {entry['error']}"
         parts = [p for p in (entry.get("parts") or {}).values() if isinstance(p, dict)]
@@ -178,7 +180,7 @@ class CallbackModule(CallbackBase):
             return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed{non_2xx(parts)}"
         rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
         p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
-        if run.get("client") == "rate":  # an open model: its ideal is the schedule
+        if client.by_rate:  # an open model: its ideal is the schedule
             ideal, of = float(run["rate"]), "of the rate"
         else:
             ideal, of = (float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None), "of ideal"

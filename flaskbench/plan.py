@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from benchhost import clients as registry
+
 #: A parameter as given: a string from -e name=value, else a YAML or JSON scalar.
 Given = str | int | float | bool | None
 Run = dict[str, Any]
@@ -30,7 +32,8 @@ WHOLE = re.compile(r"[0-9]+")
 MINUTES = re.compile(r"[0-9]+([.][0-9]+)?")
 LIST_HINT = ", or a comma list of them (an empty item is not one)"
 PROFILES = {"seed": ["seed"], "tuned": ["tuned"], "both": ["seed", "tuned"]}
-CLIENTS = {"ab": ["ab"], "wrk": ["wrk"], "both": ["ab", "wrk"], "rate": ["rate"]}
+#: client=both: the two closed-model clients the bench compares.
+BOTH = ["ab", "wrk"]
 MONITOR = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 #: A seed left out is drawn in [0, SEED_END), as Ansible's `2147483647 | random` drew it.
 SEED_END = 2147483647
@@ -151,16 +154,30 @@ def profiles(profile: Given) -> list[str]:
     return PROFILES[profile]
 
 
+def client_choices() -> dict[str, list[str]]:
+    """What client= takes: each registered client (benchhost.clients), both among the closed-model ones."""
+    names = registry.names()
+    closed = [name for name in names if not registry.get(name).by_rate]
+    return {**{name: [name] for name in closed}, "both": BOTH, **{name: [name] for name in names if name not in closed}}
+
+
 def clients(client: Given) -> list[str]:
-    if text(client) not in CLIENTS:
-        raise PlanError(f"client={client}: must be ab, wrk, both or rate")
-    return CLIENTS[text(client)]
+    choices = client_choices()
+    if text(client) not in choices:
+        *first, last = choices
+        raise PlanError(f"client={client}: must be {', '.join(first)} or {last}")
+    return choices[text(client)]
+
+
+def by_rate(run: Run) -> bool:
+    """The run's client is an open model: scheduled at run["rate"] (c only caps its connections)."""
+    return registry.get(run["client"]).by_rate
 
 
 def read_lists(p: Params) -> Lists:
     """n, c, delay and rate, each checked: client=rate takes rate (and duration), the others n and c."""
     n, c, delay, rate = (comma_list(v) for v in (p.n, p.c, p.delay, p.rate))
-    by_rate = text(p.client) == "rate"
+    by_rate = any(registry.get(name).by_rate for name in client_choices().get(text(p.client), []))
     if not by_rate and (rate is not None or text(p.duration) != ""):
         name, value = ("rate", p.rate) if rate is not None else ("duration", p.duration)
         raise PlanError(f"{name}={value}: only client=rate sends at a rate (-e client=rate)")
@@ -254,8 +271,8 @@ def plan_points(p: Params, s: Settings, modes: Modes, asked: Asked, loadgens: Se
         for profile in asked.profiles:
             base = base_run(p, s, name, profile, m, limit, watch)
             for client in asked.clients:
-                if client == "rate":
-                    points += rate_points(base, s, lists.rate or [], delays, duration, len(loadgens))
+                if registry.get(client).by_rate:
+                    points += rate_points(base, s, client, lists.rate or [], delays, duration, len(loadgens))
                 else:
                     points += load_points(base, s, client, cs, delays, lists, m)
     return points
@@ -278,7 +295,7 @@ def base_run(p: Params, s: Settings, name: str, profile: str, m: Mapping[str, An
     }
 
 
-def rate_points(base: Run, s: Settings, rates: list[str], delays: list[Any], duration: float,
+def rate_points(base: Run, s: Settings, client: str, rates: list[str], delays: list[Any], duration: float,
                 hosts: int) -> list[Run]:
     """client=rate: n = rate x duration; c, the connections the schedule may open, rate x (headroom x
     delay + 1 s), at least one per load host."""
@@ -286,8 +303,8 @@ def rate_points(base: Run, s: Settings, rates: list[str], delays: list[Any], dur
     for delay in delays:
         for rate in rates:
             r = float(rate)
-            name = f"{base['mode']}-{base['profile']}-rate{rate}" + (f"-d{delay}" if len(delays) > 1 else "")
-            points.append({**base, "client": "rate", "name": name, "rate": r, "duration": duration,
+            name = f"{base['mode']}-{base['profile']}-{client}{rate}" + (f"-d{delay}" if len(delays) > 1 else "")
+            points.append({**base, "client": client, "name": name, "rate": r, "duration": duration,
                            "n": max(1, int(round(r * duration, 0))),
                            "c": max(hosts, 1, math.ceil(r * (float(s.rate_headroom) * delay + 1))),
                            "delay": delay})
@@ -299,10 +316,11 @@ def load_points(base: Run, s: Settings, client: str, cs: list[int], delays: list
     """ab or wrk: a point per c, delay and n; the folder's name says what the sweep varies."""
     points = []
     for c in cs:
-        ns = lists.n or ([m["bench"]["n"]] if lists.c is None else [int(s.auto_rounds[client]) * c])
+        rounds = s.auto_rounds.get(client, registry.get(client).auto_rounds)
+        ns = lists.n or ([m["bench"]["n"]] if lists.c is None else [int(rounds) * c])
         for delay in delays:
             for n in ns:
-                name = (f"{base['mode']}-{base['profile']}" + ("" if client == "ab" else f"-{client}")
+                name = (f"{base['mode']}-{base['profile']}" + (f"-{client}" if registry.get(client).in_names else "")
                         + (f"-c{c}" if len(cs) > 1 else "") + (f"-d{delay}" if len(delays) > 1 else "")
                         + (f"-n{n}" if len(ns) > 1 else ""))
                 points.append({**base, "client": client, "name": name, "n": n, "c": c, "delay": delay})
@@ -332,8 +350,8 @@ def check_c_and_n(points: list[Run], s: Settings) -> None:
     most = int(s.max_concurrency)
     wrong = []
     for r in points:
-        c, n, by_rate = int(r["c"]), int(r["n"]), r["client"] == "rate"
-        if c >= 1 and (by_rate or (n >= c and c <= most)):
+        c, n = int(r["c"]), int(r["n"])
+        if c >= 1 and (by_rate(r) or (n >= c and c <= most)):
             continue
         if c < 1:
             wrong.append(f"c={r['c']}: must be 1 or more")
@@ -350,7 +368,7 @@ def estimate_s(runs: list[Run], s: Settings) -> float:
     capped by its time limit, plus run_estimate_s for its switch and warm-up."""
     total = 0.0
     for r in runs:
-        if r["client"] == "rate":
+        if by_rate(r):
             load = r["duration"] + r["delay"]
         else:
             load = (float(math.ceil(r["n"] / r["c"])) + 1) * r["delay"]
@@ -397,7 +415,7 @@ def split_over(runs: list[Run], hosts: Sequence[str]) -> list[Run]:
             n_part = left if i == k - 1 else (n * c_part) // c
             left -= n_part
             part: dict[str, Any] = {"host": host, "c": c_part, "n": n_part}
-            if r["client"] == "rate":
+            if by_rate(r):
                 part["rate"] = r["rate"] * n_part / n
             parts.append(part)
         split.append({**r, "parts": parts, "loadgens": list(hosts)})
@@ -419,7 +437,7 @@ def check_rates(runs: list[Run], s: Settings, hosts: Sequence[str]) -> None:
     connection bound it, whatever the server does."""
     wrong = []
     for r in runs:
-        if r["client"] != "rate":
+        if not by_rate(r):
             continue
         most_rate = max(part["rate"] for part in r["parts"])
         most_c = max(part["c"] for part in r["parts"])
@@ -441,12 +459,12 @@ def check_rates(runs: list[Run], s: Settings, hosts: Sequence[str]) -> None:
 def describe(run: Run) -> str:
     """A run in one line: its folder's name, n, c, its caps, and its parts when several hosts share it."""
     line = f"{run['name']} n={run['n']} c={run['c']} limit={run['time_limit']}s timeout={run['timeout']}s"
-    if run["client"] == "rate":
+    if by_rate(run):
         line += f" rate={run['rate']}"
     parts = run.get("parts") or []
     if len(parts) > 1:
         line += (f" split c={'+'.join(str(p['c']) for p in parts)} n={'+'.join(str(p['n']) for p in parts)}"
-                 + (f" rate={'+'.join(str(round(p['rate'], 1)) for p in parts)}" if run["client"] == "rate" else ""))
+                 + (f" rate={'+'.join(str(round(p['rate'], 1)) for p in parts)}" if by_rate(run) else ""))
     return line
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from benchhost.clients import ab as ab_client
 from benchhost.clients import rate as rate_client
-from benchreport import abparse
 from benchreport.summary import build_summary
 from benchrun import HOST_ENV, RATE_CLIENT, edit_json, write_outcome
 from benchrun import write_run as write_bench_run
@@ -288,7 +288,7 @@ def p99_ms_of_ab(folder: Path, url: str, n: int, c: int) -> float:
     assert done.returncode == 0, done.stderr
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ab.txt").write_text(done.stdout)
-    parsed = abparse.parse_ab_text(done.stdout)
+    parsed = ab_client.parse_ab_text(done.stdout)
     assert parsed.failed == 0 and parsed.non_2xx == 0 and parsed.complete == n
     return float(parsed.text_percentiles[99])
 

@@ -479,6 +479,7 @@ def runner_module() -> ModuleType:
 
 AB_TEXT = """\
 Concurrency Level:      2
+Time taken for tests:   0.111 seconds
 Complete requests:      20
 Failed requests:        1
    (Connect: 0, Receive: 0, Length: 1, Exceptions: 0)
@@ -492,21 +493,30 @@ Percentage of the requests served within a certain time (ms)
 
 
 def test_summaries_read_the_clients_figures(runner_module: ModuleType, tmp_path: Path) -> None:
-    assert runner_module.parse_ab(AB_TEXT) == {"rps": 180.52, "failed": 4, "complete": 20, "p99_ms": 52.0}
-    assert runner_module.parse_ab("apr_socket_connect(): Connection refused (111)") == {
-        "rps": None, "failed": None, "complete": None, "p99_ms": None}
-    wrk = {"requests": 200, "duration_us": 2_000_000, "non_2xx": 1,
-           "errors": {"connect": 1, "read": 2, "write": 0, "status": 1, "timeout": 3},
-           "latency_us": {"p99": 12_345}}
-    assert runner_module.parse_wrk(wrk) == {"rps": 100.0, "failed": 7, "complete": 200, "p99_ms": 12.345}
-    assert runner_module.parse_wrk(None)["rps"] is None
+    """The progress line's figures are the client's Result, read by its module as benchreport reads it."""
     (tmp_path / "loadgen.json").write_text(json.dumps({"started_at": "a", "ended_at": "b"}))
+    assert runner_module.summarize(tmp_path, "ab") == {"rps": None, "failed": None, "complete": None, "p99_ms": None,
+                                                       "status_counts": None, "started_at": "a", "ended_at": "b"}
+    (tmp_path / "ab.txt").write_text("apr_socket_connect(): Connection refused (111)")
+    assert runner_module.summarize(tmp_path, "ab")["rps"] is None
     (tmp_path / "ab.txt").write_text(AB_TEXT)
     assert runner_module.summarize(tmp_path, "ab") == {"rps": 180.52, "failed": 4, "complete": 20, "p99_ms": 52.0,
                                                        "status_counts": None, "started_at": "a", "ended_at": "b"}
-    assert runner_module.summarize(tmp_path, "wrk")["started_at"] == "a"
-    (tmp_path / "wrk.json").write_text(json.dumps({**wrk, "status_counts": {"200": 199, "502": 1}}))
-    assert runner_module.summarize(tmp_path, "wrk")["status_counts"] == {"200": 199, "502": 1}
+    assert runner_module.summarize(tmp_path, "wrk") == {"rps": None, "failed": None, "complete": None,
+                                                        "p99_ms": None, "status_counts": None,
+                                                        "started_at": "a", "ended_at": "b"}
+    wrk = {"requests": 200, "duration_us": 2_000_000, "non_2xx": 1,
+           "errors": {"connect": 1, "read": 2, "write": 0, "status": 1, "timeout": 3},
+           "latency_us": {"min": 1_000, "p99": 12_345, "max": 20_000}, "status_counts": {"200": 199, "502": 1}}
+    (tmp_path / "wrk.json").write_text(json.dumps(wrk))
+    assert runner_module.summarize(tmp_path, "wrk") == {"rps": 100.0, "failed": 7, "complete": 200, "p99_ms": 12.345,
+                                                        "status_counts": {"200": 199, "502": 1},
+                                                        "started_at": "a", "ended_at": "b"}
+    rate = {"complete": 10, "failed": 2, "rps": 5.0, "latency_us": {"p99": 7_500}, "status_counts": {"200": 10}}
+    (tmp_path / "rate.json").write_text(json.dumps(rate))
+    assert runner_module.summarize(tmp_path, "rate") == {"rps": 5.0, "failed": 2, "complete": 10, "p99_ms": 7.5,
+                                                         "status_counts": {"200": 10},
+                                                         "started_at": "a", "ended_at": "b"}
 
 
 def test_the_warm_up_asks_without_delay(runner_module: ModuleType) -> None:

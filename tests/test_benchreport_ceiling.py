@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import abparse, render
-from benchreport.abparse import TsvRow, ab_ceiling_rps, steady_throughput
+from benchhost.clients import ab as ab_client
+from benchhost.clients.ab import TsvRow, ab_ceiling_rps, steady_throughput
+from benchreport import render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import edit_json
 
@@ -85,7 +86,7 @@ def test_the_captured_runs_show_the_lone_first_request(run_dir):
     """The fact the ceiling rests on, in every real run: one request in the first
     second, the next ones only after it answered, and no run faster than the bound."""
     for d in sorted(run_dir.iterdir()):
-        run = abparse.load_ab_run(d, requested=2000)
+        run = ab_client.load_ab_run(d, requested=2000)
         per_second = Counter(r.seconds for r in run.tsv)
         seconds = sorted(per_second)
         assert per_second[seconds[0]] == 1, d.name
@@ -128,7 +129,7 @@ def test_steady_rps_on_the_captured_runs(run_dir, records):
     recs = by_name(records)
     for name, (_, taken, _, _, steady) in EXPECTED.items():
         rec = recs[name]
-        run = abparse.load_ab_run(run_dir / name, requested=2000)
+        run = ab_client.load_ab_run(run_dir / name, requested=2000)
         first = min(run.tsv, key=lambda r: r.seconds)
         span_s = taken - first.ttime / 1000
         assert rec["steady_rps_from"] == "first-request"

@@ -60,7 +60,7 @@ def test_rate_failed_that_its_kinds_do_not_add_up_to_is_a_warning(tmp_path):
 
 
 def test_wrk_failed_that_its_kinds_do_not_add_up_to_is_a_warning():
-    """wrk's own failed is its kinds summed (wrkparse), so its files cannot disagree; a record that does (a
+    """wrk's own failed is its kinds summed (benchhost.clients.wrk), so its files cannot disagree; a record that does (a
     merge, another parser) is warned of all the same."""
     detail = {"connect": 0, "read": 0, "write": 0, "timeout": 9, "non_2xx": 21}
     assert failed_mismatch(Record(mode="m", profile="p", client="wrk", failed=30, failed_detail=detail)) is None

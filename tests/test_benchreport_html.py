@@ -54,8 +54,8 @@ import pytest
 
 from benchreport import html, render
 from benchreport.__main__ import main as cli_main
-from benchreport.abparse import parse_tsv
-from benchreport.rateparse import parse_tsv as parse_rate_tsv
+from benchhost.clients.ab import parse_tsv
+from benchhost.clients.rate import parse_tsv as parse_rate_tsv
 from benchreport.summary import counts_for_stats
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import EXIT_RUN_ERROR, abparse, render
-from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchhost.clients import ab as ab_client
+from benchreport import EXIT_RUN_ERROR, render
+from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import AB_CLIENT, HOST_ENV, ROOT, ServerSampler, bench_ab, write_json, write_outcome, write_run
 from httpserver import Server, closed_port
 
@@ -90,14 +90,14 @@ def bench_once(
 pytestmark = pytest.mark.skipif(AB is None, reason="ab missing: apt-get install -y apache2-utils")
 
 
-def _tsv_sorted(run: abparse.AbRun) -> list[float]:
+def _tsv_sorted(run: ab_client.AbRun) -> list[float]:
     assert run.tsv is not None
     return sorted(float(r.ttime) for r in run.tsv)
 
 def test_ok_run_matches_tsv_and_the_server_delay(server, tmp_path):
     n, c, delay = 60, 6, 0.05
     rc = bench_once(tmp_path, server.url(f"delay={delay}&key=ok"), n, c, delay, server_pid=server.pid)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     t = run.text
     assert rc == 0 and run.error is None and run.warnings == []
     assert t.complete == n and len(run.tsv) == n
@@ -121,8 +121,8 @@ def test_ok_run_matches_tsv_and_the_server_delay(server, tmp_path):
 def test_csv_rows_past_abs_data_mean_the_slowest_request(server, tmp_path):
     n, c = 50, 5  # ab's CSV row 99 reads stats[50]: past its 50 entries
     rc = bench_once(tmp_path, server.url("delay=0.02&key=csv50"), n, c, 0.02)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
-    assert not abparse.csv_row_valid(99, n) and abparse.csv_row_valid(98, n)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    assert not ab_client.csv_row_valid(99, n) and ab_client.csv_row_valid(98, n)
     assert run.p99_ms == run.max_ms == run.csv[100]
     assert abs(run.p99_ms - _tsv_sorted(run)[-1]) <= 0.5  # the TSV's slowest, in whole ms
     assert run.csv[98] <= run.p99_ms and run.percentiles_from == "csv"
@@ -130,7 +130,7 @@ def test_csv_rows_past_abs_data_mean_the_slowest_request(server, tmp_path):
 def test_heartbeat_lines_and_finished_count(server, tmp_path):
     n = 200  # above 150 ab prints "Completed 100 requests"... on stderr
     rc = bench_once(tmp_path, server.url("delay=0&key=hb"), n, 10, 0)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     assert "Finished 200 requests" in (tmp_path / "ab.err").read_text()
     assert run.text.finished == n == run.complete == len(run.tsv)
     assert run.error is None and not run.capped
@@ -138,7 +138,7 @@ def test_heartbeat_lines_and_finished_count(server, tmp_path):
 def test_non_2xx_counts_as_failed(server, tmp_path):
     n = 20
     rc = bench_once(tmp_path, server.url("status=503&key=503"), n, 2, 0)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     assert run.text.failed == 0  # ab itself does not call them failed
     assert run.text.non_2xx == n and run.failed == n
     assert run.error is None
@@ -148,14 +148,14 @@ def test_length_failures_match_the_bodies_we_sent(server, tmp_path):
     # answer's length and 20 differ, whatever order they complete in
     n = 30
     rc = bench_once(tmp_path, server.url("vary=1&delay=0.01&key=vary"), n, 3, 0.01)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     assert run.text.length_errors == 20 and run.text.failed == 20 and run.failed == 20
     assert run.text.complete == n
 
 def test_connection_refused_with_r_is_an_error_with_stats(tmp_path):
     n = 20
     rc = bench_once(tmp_path, f"http://127.0.0.1:{closed_port()}/", n, 2, 1)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     assert rc == 0 and run.text.has_stats
     assert run.text.bytes_received == 0 and run.text.receive_errors > 0
     assert run.failed >= run.complete  # ab may count one refusal twice
@@ -163,7 +163,7 @@ def test_connection_refused_with_r_is_an_error_with_stats(tmp_path):
 
 def test_connection_refused_without_r_is_a_structured_error(tmp_path):
     rc = bench_once(tmp_path, f"http://127.0.0.1:{closed_port()}/", 4, 2, 1, recv_errors_ok=False)
-    run = abparse.load_ab_run(tmp_path, requested=4, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=4, exit_code=rc)
     assert rc != 0 and not run.text.has_stats
     assert run.error.message == "apr_socket_recv: Connection refused (111)"
     assert run.error.exit_code == rc and run.p50_ms is None
@@ -171,7 +171,7 @@ def test_connection_refused_without_r_is_a_structured_error(tmp_path):
 def test_timeout_abort_keeps_the_partial_count(server, tmp_path):
     # c=1: 3 fast answers, then the server stalls 3 s > ab's -s 1
     rc = bench_once(tmp_path, server.url("slow_after=3&slow=3&key=stall"), 6, 1, 0, timeout=1)
-    run = abparse.load_ab_run(tmp_path, requested=6, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=6, exit_code=rc)
     assert rc != 0 and not run.text.has_stats
     assert "timeout specified has expired" in run.error.message
     assert run.error.completed_before_abort == 3
@@ -179,7 +179,7 @@ def test_timeout_abort_keeps_the_partial_count(server, tmp_path):
 def test_time_capped_run(server, tmp_path):
     n, c, delay = 50, 2, 0.3
     rc = bench_once(tmp_path, server.url(f"delay={delay}&key=cap"), n, c, delay, time_limit=1)
-    run = abparse.load_ab_run(tmp_path, requested=n, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=n, exit_code=rc)
     assert rc == 0 and run.error is None and run.capped
     assert 0 < run.complete < n and len(run.tsv) == run.complete
     # c connections, each answered after >= 0.3 s, in ab's elapsed time
@@ -189,7 +189,7 @@ def test_time_capped_run(server, tmp_path):
 def test_n_before_t_is_not_a_cap(server, tmp_path):
     """Why bench.yml must pass -t before -n: -t resets ab's count to 50000."""
     rc = bench_once(tmp_path, server.url("delay=0.1&key=order"), 5, 1, 0.1, time_limit=1, n_before_t=True)
-    run = abparse.load_ab_run(tmp_path, requested=5, exit_code=rc)
+    run = ab_client.load_ab_run(tmp_path, requested=5, exit_code=rc)
     assert run.complete > 5
 
 def test_ab_sends_its_first_request_alone(server, tmp_path):
@@ -199,7 +199,7 @@ def test_ab_sends_its_first_request_alone(server, tmp_path):
     run_dir = tmp_path / "results" / "20260101T000000Z"
     bench_once(run_dir / "uwsgi-tuned", server.url(f"delay={delay}&key=lone"), n, c, delay,
                mode="uwsgi", profile="tuned", server_pid=server.pid)
-    run = abparse.load_ab_run(run_dir / "uwsgi-tuned", requested=n, exit_code=0)
+    run = ab_client.load_ab_run(run_dir / "uwsgi-tuned", requested=n, exit_code=0)
     per_second = [count for _, count in sorted(Counter(r.seconds for r in run.tsv).items())]
     assert per_second[0] == 1 and sum(per_second) == n
     assert run.text.time_taken_s >= 3.0 - 0.01

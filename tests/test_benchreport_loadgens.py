@@ -35,7 +35,7 @@ def collected(tmp_path, sources: dict[str, dict], loadgens: list[str], **kw):
 
 
 def ttimes(path) -> list[int]:
-    """ab -g's total times, read here without abparse."""
+    """ab -g's total times, read here without ab_client."""
     lines = path.read_text().splitlines()
     assert lines[0].split("\t")[4] == "ttime"
     return [int(line.split("\t")[4]) for line in lines[1:] if line.strip()]

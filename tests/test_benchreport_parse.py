@@ -1,4 +1,4 @@
-"""benchreport.abparse on captured real ab output (tests/data/benchreport).
+"""benchhost.clients.ab on captured real ab output (tests/data/benchreport).
 
 The files were recorded by `PYTHONPATH=.:app python tests/test_benchreport_live.py capture
 tests/data/benchreport` (ab 2.3 from Debian 12's apache2-utils against a
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchreport import abparse
+from benchhost.clients import ab as ab_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,8 +20,8 @@ SAMPLE = DATA / "run-sample"
 CASES = DATA / "ab"
 
 
-def load(path: Path, requested: int | None, rc: int | None = 0) -> abparse.AbRun:
-    return abparse.load_ab_run(path, requested=requested, exit_code=rc)
+def load(path: Path, requested: int | None, rc: int | None = 0) -> ab_client.AbRun:
+    return ab_client.load_ab_run(path, requested=requested, exit_code=rc)
 
 
 def test_ok_run_numbers():
@@ -30,9 +30,9 @@ def test_ok_run_numbers():
     assert (t.complete, t.failed, t.non_2xx, t.concurrency) == (50, 0, 0, 5)
     assert (t.time_taken_s, t.rps, t.mean_ms, t.mean_across_ms) == (0.570, 87.69, 57.018, 11.404)
     assert (t.bytes_received, t.html_bytes, t.document_length) == (8250, 1350, 27)
-    assert t.connection_times["total"] == abparse.ConnTimes(51, 52, 0.7, 52, 54)
+    assert t.connection_times["total"] == ab_client.ConnTimes(51, 52, 0.7, 52, 54)
     assert t.text_percentiles[50] == 52 and t.text_percentiles[100] == 54
-    assert set(t.text_percentiles) == set(abparse.TEXT_PERCENTILES)
+    assert set(t.text_percentiles) == set(ab_client.TEXT_PERCENTILES)
     assert run.error is None and not run.capped and run.failed == 0
     assert len(run.tsv) == 50 and run.warnings == []
 
@@ -50,8 +50,8 @@ def test_csv_row_validity_matches_what_ab_wrote():
     run = load(SAMPLE / "devserver-seed", 50)
     done = run.complete
     assert done == 6
-    assert {i: abparse.csv_row_valid(i, done) for i in run.csv} == {i: v > 0 for i, v in run.csv.items()}
-    assert [i for i in run.csv if not abparse.csv_row_valid(i, done)] == list(range(92, 100))
+    assert {i: ab_client.csv_row_valid(i, done) for i in run.csv} == {i: v > 0 for i, v in run.csv.items()}
+    assert [i for i in run.csv if not ab_client.csv_row_valid(i, done)] == list(range(92, 100))
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_csv_row_validity_matches_what_ab_wrote():
     [(1, list(range(50, 100))), (10, [95, 96, 97, 98, 99]), (50, [99]), (100, []), (2000, [])],
 )
 def test_csv_row_valid_rule(done, invalid):
-    assert [i for i in range(101) if not abparse.csv_row_valid(i, done)] == invalid
+    assert [i for i in range(101) if not ab_client.csv_row_valid(i, done)] == invalid
 
 
 def test_capped_run():
@@ -95,7 +95,7 @@ def test_refused_with_r_has_stats_but_is_an_error():
 def test_refused_without_r_is_a_structured_error():
     run = load(CASES / "refused-no-r", 4, rc=111)
     assert not run.text.has_stats
-    assert run.error == abparse.AbError("apr_socket_recv: Connection refused (111)", 111, None)
+    assert run.error == ab_client.AbError("apr_socket_recv: Connection refused (111)", 111, None)
     assert str(run.error) == "apr_socket_recv: Connection refused (111) (ab exit code 111)"
     assert (run.complete, run.failed, run.p50_ms, run.capped) == (None, None, None, False)
 
@@ -154,6 +154,6 @@ def test_percentiles_fall_back_to_tsv_then_text(tmp_path):
 
 def test_bad_csv_and_tsv_headers():
     with pytest.raises(ValueError, match="Percentage served"):
-        abparse.parse_csv("0,1.0\n")
+        ab_client.parse_csv("0,1.0\n")
     with pytest.raises(ValueError, match="starttime"):
-        abparse.parse_tsv("a\tb\n")
+        ab_client.parse_tsv("a\tb\n")

@@ -1,4 +1,4 @@
-"""Constant-rate runs (client=rate, benchhost.clients.rate) in the report: rateparse, summary, the knee, report.md
+"""Constant-rate runs (client=rate, benchhost.clients.rate) in the report: its reader, summary, the knee, report.md
 and the terminal's short version.
 
 tests/data/benchreport/rate-sweep is a rate sweep of two tuned modes built by hand from benchhost.clients.rate's
@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import knee, rateparse, render, short, whattouse
+from benchhost.clients import rate as rate_client
+from benchreport import knee, render, short, whattouse
 from benchreport.__main__ import main as cli_main
 from benchreport.summary import build_summary
 from benchrun import HOST_ENV, RATE_CLIENT
@@ -43,11 +44,11 @@ def rate_json(folder: Path) -> dict:
     return json.loads((folder / "rate.json").read_text())
 
 
-# -- rateparse ----------------------------------------------------------------------------------
+# -- rate.json and rate.tsv ----------------------------------------------------------------------------------
 
 
 def test_rate_tsv_rows_and_their_answers():
-    rows = rateparse.parse_tsv((SWEEP / "granian-tuned-rate150" / "rate.tsv").read_text())
+    rows = rate_client.parse_tsv((SWEEP / "granian-tuned-rate150" / "rate.tsv").read_text())
     data = rate_json(SWEEP / "granian-tuned-rate150")
     assert len(rows) == data["sent"] == 600
     assert sum(r.answered for r in rows) == data["complete"]
@@ -55,9 +56,9 @@ def test_rate_tsv_rows_and_their_answers():
     assert all(r.status == 0 and r.latency_ms is None for r in rows if not r.answered)
     assert rows[1].sched_ms == pytest.approx(1000 / 150, abs=0.001)
     with pytest.raises(ValueError, match="header"):
-        rateparse.parse_tsv("a\tb\n")
+        rate_client.parse_tsv("a\tb\n")
     with pytest.raises(ValueError, match="line 3"):
-        rateparse.parse_tsv("sched_ms\tlag_ms\tlatency_ms\tservice_ms\tstatus\n0\t0\t1\t1\t200\n1\t0\tx\t1\t200\n")
+        rate_client.parse_tsv("sched_ms\tlag_ms\tlatency_ms\tservice_ms\tstatus\n0\t0\t1\t1\t200\n1\t0\tx\t1\t200\n")
 
 
 def test_rank_percentile_is_bench_rates_nearest_rank():
@@ -65,32 +66,32 @@ def test_rank_percentile_is_bench_rates_nearest_rank():
     folder = SWEEP / "uwsgi-gevent-tuned-rate150"
     data = rate_json(folder)
     hist = [(ms, k) for ms, k in data["latency_hist_ms"]]
-    times = sorted(r.latency_ms for r in rateparse.parse_tsv((folder / "rate.tsv").read_text()) if r.answered)
+    times = sorted(r.latency_ms for r in rate_client.parse_tsv((folder / "rate.tsv").read_text()) if r.answered)
     for p in (50, 90, 99, 99.9):
         exact = times[max(1, math.ceil(p / 100 * len(times))) - 1]
-        assert rateparse.rank_percentile(hist, p) == math.floor(exact)
+        assert rate_client.rank_percentile(hist, p) == math.floor(exact)
         assert data["latency_us"][{50: "p50", 90: "p90", 99: "p99", 99.9: "p99_9"}[p]] == pytest.approx(exact * 1000, abs=1)
-    assert rateparse.rank_percentile([], 99) is None
+    assert rate_client.rank_percentile([], 99) is None
 
 
 def test_load_rate_run_says_what_is_wrong(tmp_path):
-    run = rateparse.load_rate_run(SWEEP / "uwsgi-gevent-tuned-rate50")
+    run = rate_client.load_rate_run(SWEEP / "uwsgi-gevent-tuned-rate50")
     assert run.error is None and run.warnings == [] and run.rps == 50.04 and run.latency_ms["p99"] == 1016.146
-    assert rateparse.load_rate_run(tmp_path).error.startswith("rate.json missing")
+    assert rate_client.load_rate_run(tmp_path).error.startswith("rate.json missing")
     folder = tmp_path / "run"
     shutil.copytree(SWEEP / "uwsgi-gevent-tuned-rate50", folder)
     lines = (folder / "rate.tsv").read_text().splitlines()
     (folder / "rate.tsv").write_text("\n".join(lines[:-3]) + "\n")
-    assert rateparse.load_rate_run(folder).warnings == ["rate.tsv has 197 requests, rate.json says 200 sent"]
+    assert rate_client.load_rate_run(folder).warnings == ["rate.tsv has 197 requests, rate.json says 200 sent"]
     data = rate_json(folder)
     data.update(complete=1, ok=1, rps=None)  # one answer: no span, no rate of answers, not an error
     (folder / "rate.json").write_text(json.dumps(data))
-    assert rateparse.load_rate_run(folder).error is None
+    assert rate_client.load_rate_run(folder).error is None
     data.update(complete=0, ok=0)
     (folder / "rate.json").write_text(json.dumps(data))
-    assert rateparse.load_rate_run(folder).error.startswith("no answer from the server to 200 requests sent")
+    assert rate_client.load_rate_run(folder).error.startswith("no answer from the server to 200 requests sent")
     (folder / "rate.json").write_text("{")
-    assert rateparse.load_rate_run(folder).error.startswith("rate.json unreadable")
+    assert rate_client.load_rate_run(folder).error.startswith("rate.json unreadable")
 
 
 # -- summary ------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def test_a_split_rate_run_merges_its_parts(records):
     assert rec["failed"] == 4 and rec["time_taken_s"] == max(p["elapsed_s"] for p in parts.values())
     assert rec["rps"] == round(395 / max((p["complete"] - 1) / p["rps"] for p in parts.values()), 2)
     assert 94 < rec["rps"] < 100  # the server fell a little behind its 100 req/s
-    times = sorted(math.floor(r.latency_ms) for h in parts for r in rateparse.parse_tsv(
+    times = sorted(math.floor(r.latency_ms) for h in parts for r in rate_client.parse_tsv(
         (SWEEP / "granian-tuned-rate100" / "loadgen" / h / "rate.tsv").read_text()) if r.answered)
     assert rec["p99_ms"] == times[math.ceil(0.99 * len(times)) - 1]
     assert rec["percentiles_from"] == "rate-scheduled-merged"

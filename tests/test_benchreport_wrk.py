@@ -1,4 +1,4 @@
-"""benchreport.wrkparse, summary and render on captured real wrk output.
+"""benchhost.clients.wrk, summary and render on captured real wrk output.
 
 tests/data/benchreport/wrk and clients-run were recorded by `PYTHONPATH=.:app python
 tests/test_benchreport_wrk_live.py capture tests/data/benchreport` (wrk 4.1.0
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from benchreport import render, wrkparse
+from benchhost.clients import wrk as wrk_client
+from benchreport import render
 from benchreport.summary import build_summary
 from benchrun import edit_json
 
@@ -37,8 +38,8 @@ def loadgen(name: str) -> dict:
     return json.loads((CASES / name / "loadgen.json").read_text())
 
 
-def load(name: str) -> wrkparse.WrkRun:
-    return wrkparse.load_wrk_run(CASES / name, requested=run_json(name)["n"], exit_code=loadgen(name)["wrk_rc"])
+def load(name: str) -> wrk_client.WrkRun:
+    return wrk_client.load_wrk_run(CASES / name, requested=run_json(name)["n"], exit_code=loadgen(name)["wrk_rc"])
 
 
 def test_ok_run_figures_are_wrk_json_in_ms():
@@ -53,7 +54,7 @@ def test_ok_run_figures_are_wrk_json_in_ms():
     # every response waited for the server's 50 ms
     assert 50 <= run.p50_ms <= run.p99_ms <= run.max_ms
     # wrk's text says the same count
-    assert wrkparse.text_requests((CASES / "ok" / "wrk.txt").read_text()) == run.requests
+    assert wrk_client.text_requests((CASES / "ok" / "wrk.txt").read_text()) == run.requests
 
 
 def test_errors_and_non_2xx():
@@ -78,7 +79,7 @@ def test_status_counts_are_checked_against_the_non_2xx(tmp_path, counts, warned)
     shutil.copytree(CASES / "errors", tmp_path / "errors")
     if counts is not None:
         edit_json(tmp_path / "errors" / "wrk.json", status_counts=counts)
-    run = wrkparse.load_wrk_run(tmp_path / "errors", requested=20, exit_code=0)  # 21 answers, all 503
+    run = wrk_client.load_wrk_run(tmp_path / "errors", requested=20, exit_code=0)  # 21 answers, all 503
     assert run.status_counts == counts and run.non_2xx == 21
     assert [w for w in run.warnings if "status" in w] == warned
 
@@ -116,18 +117,18 @@ def test_missing_and_broken_files(tmp_path):
     assert any("the Lua script" in w for w in load_dir(tmp_path / "ok").warnings)
 
 
-def load_dir(path: Path) -> wrkparse.WrkRun:
-    return wrkparse.load_wrk_run(path, requested=200, exit_code=0)
+def load_dir(path: Path) -> wrk_client.WrkRun:
+    return wrk_client.load_wrk_run(path, requested=200, exit_code=0)
 
 
 def test_corrected_percentiles_are_told_apart():
     """wrk adds synthetic samples when a response took more than twice E."""
-    run = wrkparse.WrkRun(requested=10, exit_code=0)
+    run = wrk_client.WrkRun(requested=10, exit_code=0)
     data = raw("ok")
-    wrkparse.apply_json(run, data)
+    wrk_client.apply_json(run, data)
     assert run.percentiles_from == "wrk"  # max 66 ms < 2 x 52 ms
     data["correction_interval_us"] = data["latency_us"]["max"] // 3
-    wrkparse.apply_json(run, data)
+    wrk_client.apply_json(run, data)
     assert run.percentiles_from == "wrk-corrected"
 
 

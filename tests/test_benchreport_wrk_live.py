@@ -1,4 +1,4 @@
-"""benchhost.clients.wrk + wrk.lua + benchreport.wrkparse against REAL wrk on loopback.
+"""benchhost.clients.wrk + wrk.lua + benchhost.clients.wrk against REAL wrk on loopback.
 
 tests/httpserver.py (the `server` fixture of conftest.py, HTTP/1.1, keep-alive
 for HTTP/1.1 clients) answers after ?delay= seconds with ?status=, or stalls
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from benchreport import render, wrkparse
-from benchreport.summary import build_summary
 from benchhost.clients import wrk as wrk_client
+from benchreport import render
+from benchreport.summary import build_summary
 from benchrun import HOST_ENV, LUA, WRK_CLIENT, bench_ab, bench_wrk, write_json, write_run
 from httpserver import Server, closed_port
 
@@ -104,7 +104,7 @@ def test_stops_after_n_well_before_the_time_limit(server, tmp_path, n, c, thread
     lg = bench_wrk_once(tmp_path, server.url(f"delay={delay}&key={key}"), n, c, delay,
                         time_limit=30, threads=threads)
     elapsed = time.monotonic() - started
-    run = wrkparse.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
     assert lg["wrk_rc"] == 0 and lg["signalled"] and not lg["killed"] and run.error is None
     assert elapsed < 15, "wrk was not stopped at n: it slept its -d"
     # n responses, plus at most what was in flight when the threads stopped
@@ -128,14 +128,14 @@ def test_stops_after_n_well_before_the_time_limit(server, tmp_path, n, c, thread
     assert hist and sum(count for _, count in hist) >= run.requests  # wrk's correction may add samples
     assert (hist[0][0], hist[-1][0]) == (run.data["latency_us"]["min"], run.data["latency_us"]["max"])
     for p, key in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99_9")):
-        assert wrkparse.hist_percentile(hist, p) == run.data["latency_us"][key], p
+        assert wrk_client.hist_percentile(hist, p) == run.data["latency_us"][key], p
 
 
 @pytest.mark.parametrize("status,in_wrk_errors", [(503, True), (404, True), (302, False)])
 def test_non_2xx_are_counted(server, tmp_path, status, in_wrk_errors):
     n = 40
     lg = bench_wrk_once(tmp_path, server.url(f"status={status}&key=s{status}"), n, 4, 0)
-    run = wrkparse.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
     assert run.error is None and run.requests >= n
     assert run.non_2xx == run.requests and run.failed == run.requests
     # wrk's own count only has status > 399
@@ -165,7 +165,7 @@ def test_status_counts_name_the_non_2xx(server, tmp_path, c, threads):
 def test_late_answers_are_timeouts_outside_the_histogram(server, tmp_path):
     n, c = 10, 2  # 4 fast answers, then 6 after 1.2 s > --timeout 1
     lg = bench_wrk_once(tmp_path, server.url("slow_after=4&slow=1.2&key=late"), n, c, 0, timeout=1)
-    run = wrkparse.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
     assert run.requests == n and not run.capped
     assert run.errors["timeout"] == 6 and run.failed == 6
     assert run.max_ms < 1000  # only the fast ones are in wrk's histogram
@@ -175,7 +175,7 @@ def test_capped_at_the_time_limit(server, tmp_path):
     n, c, delay = 50, 2, 0.3
     started = time.monotonic()
     lg = bench_wrk_once(tmp_path, server.url(f"delay={delay}&key=cap"), n, c, delay, time_limit=1)
-    run = wrkparse.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=n, exit_code=lg["wrk_rc"])
     assert not lg["signalled"] and lg["wrk_rc"] == 0 and run.error is None
     assert run.capped and 0 < run.requests < n and run.threads_reached == 0
     # wrk ran its -d of 1 s; the margin above is its stop on a busy machine, not a
@@ -192,14 +192,14 @@ def test_server_gone_mid_run(tmp_path):
         lg = bench_wrk_once(tmp_path, srv.url("delay=0.05&key=gone"), 400, 4, 0.05, time_limit=2)
     finally:
         srv.stop()
-    run = wrkparse.load_wrk_run(tmp_path, requested=400, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=400, exit_code=lg["wrk_rc"])
     assert run.capped and 0 < run.requests < 400
     assert run.errors["connect"] + run.errors["read"] > 0 and run.failed > 0
 
 
 def test_refused_is_an_error(tmp_path):
     lg = bench_wrk_once(tmp_path, f"http://127.0.0.1:{closed_port()}/", 4, 2, 0)
-    run = wrkparse.load_wrk_run(tmp_path, requested=4, exit_code=lg["wrk_rc"])
+    run = wrk_client.load_wrk_run(tmp_path, requested=4, exit_code=lg["wrk_rc"])
     assert lg["wrk_rc"] != 0 and not run.has_stats
     assert run.error.startswith("unable to connect to 127.0.0.1") and "exit code" in run.error
 

@@ -59,6 +59,14 @@ h2load pace each connection (closed loop).
 SIGTERM, SIGINT or SIGHUP stop the schedule and the open requests at once
 (the requests still open count as timeouts); the files are still written,
 loadgen.json's "interrupted" naming the signal.
+
+Reading the files back (load_rate_run, result: the progress line's figures and benchreport's, read
+once, here): rate.json holds the figures above, in µs; the reader gives them in ms. rate.tsv's line
+count is checked against rate.json's sent.
+
+Several load hosts' parts merge by adding their latency_hist_ms
+(benchhost.numbers.merge_histograms) and taking the nearest rank (rank_percentile),
+the rule the client uses itself (nearest_rank).
 """
 
 from __future__ import annotations
@@ -75,11 +83,19 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from benchhost.clients import Client, register
+from benchhost.numbers import finite, histogram, integer, status_check, status_counts
 from benchhost.process import STOP_SIGNALS, cpu_line, now, raise_nofile
+from benchhost.result import Result, lower_bound, read_loadgen, with_loadgen
 
+
+RATE_JSON, RATE_TSV = "rate.json", "rate.tsv"
+TSV_HEADER = ("sched_ms", "lag_ms", "latency_ms", "service_ms", "status")
 #: A request opened later than this after its due time counts as a late send.
 LATE_MS = 10.0
 #: The first request is due this long after the schedule is built.
@@ -346,7 +362,7 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
         "max_open": s.max_open, "connections_cap": s.params["c"],
         "latency_hist_ms": [[ms, k] for ms, k in sorted(hist.items())],
     }
-    lines = ["sched_ms\tlag_ms\tlatency_ms\tservice_ms\tstatus"]
+    lines = ["\t".join(TSV_HEADER)]
     for i in range(sent):
         done = s.ended[i] is not None
         lines.append("\t".join((
@@ -366,7 +382,7 @@ def main() -> int:
     hard = raise_nofile()
     if params["c"] + 64 > hard:
         sys.exit(f"benchhost.clients.rate: c={params['c']} connections need more descriptors than this host allows ({hard})")
-    for name in ("rate.json", "rate.tsv", "loadgen.json"):
+    for name in (RATE_JSON, RATE_TSV, "loadgen.json"):
         (directory / name).unlink(missing_ok=True)
     record = {"client": "rate", "argv": sys.argv, "cpus": os.cpu_count() or 1, "started_at": now(),
               "started": time.time(), "cpu_stat_before": cpu_line(), "interrupted": None}
@@ -382,11 +398,177 @@ def main() -> int:
     record.update({"ended_at": rate["ended_at"], "ended": time.time(), "cpu_stat_after": cpu_line(),
                    "client_cpu_ms": round(((after.ru_utime - before.ru_utime)
                                            + (after.ru_stime - before.ru_stime)) * 1000)})
-    (directory / "rate.tsv").write_text("\n".join(lines) + "\n")
-    (directory / "rate.json").write_text(json.dumps(rate) + "\n")
+    (directory / RATE_TSV).write_text("\n".join(lines) + "\n")
+    (directory / RATE_JSON).write_text(json.dumps(rate) + "\n")
     (directory / "loadgen.json").write_text(json.dumps(record) + "\n")
     print(json.dumps({k: rate[k] for k in ("rate", "n", "sent", "complete", "failed", "rps", "latency_us")}))
     return 0
+
+
+# ---------------------------------------------------------------- reading its files
+
+@dataclass(frozen=True)
+class RateRow:
+    """One request of rate.tsv: due time since t0, how late it opened, its latencies (None: no answer)."""
+
+    sched_ms: float
+    lag_ms: float
+    latency_ms: float | None
+    service_ms: float | None
+    status: int
+
+    @property
+    def answered(self) -> bool:
+        return self.latency_ms is not None and self.status > 0
+
+
+@dataclass
+class RateRun:
+    """One rate run's figures (rate.json), in the summary's units (ms); None where not measured."""
+
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    rate: float | None = None
+    duration_s: float | None = None
+    scheduled: int | None = None
+    sent: int | None = None
+    unsent: int = 0
+    complete: int | None = None
+    failed: int | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+    non_2xx: int = 0
+    elapsed_s: float | None = None
+    #: the rate the answers came at: (complete - 1) / the span from the first answer to the last
+    rps: float | None = None
+    #: from the due time (corrected): p50, p90, p99, p99.9, max, mean
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    #: from the connection's opening (what a closed-loop client would report)
+    service_ms: dict[str, float | None] = field(default_factory=dict)
+    lag_ms: dict[str, float | None] = field(default_factory=dict)
+    late_sends: int | None = None
+    max_open: int | None = None
+    hist_ms: list[tuple[int, int]] | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.unsent > 0
+
+
+def _ms(figures: Any) -> dict[str, float | None]:
+    """rate.json's µs figures as ms (3 decimals)."""
+    if not isinstance(figures, dict):
+        return {}
+    return {k: (None if (v := finite(x)) is None else round(v / 1000.0, 3)) for k, x in figures.items()}
+
+
+def rank_percentile(hist: list[tuple[int, int]], p: float) -> int | None:
+    """Nearest rank over a histogram (bench-rate.py's rule): the value at rank max(1, ceil(p/100 × count))."""
+    total = sum(count for _, count in hist)
+    if total <= 0:
+        return None
+    rank = max(1, math.ceil(p / 100.0 * total))
+    running = 0
+    for value, count in hist:
+        running += count
+        if running >= rank:
+            return value
+    return hist[-1][0]
+
+
+def parse_tsv(text: str) -> list[RateRow]:
+    """rate.tsv's rows; ValueError naming the line when one is not five fields of numbers."""
+    lines = text.splitlines()
+    if not lines or tuple(lines[0].split("\t")) != TSV_HEADER:
+        raise ValueError(f"header is not {' '.join(TSV_HEADER)}")
+    rows = []
+    for k, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        try:
+            if len(cells) != len(TSV_HEADER):
+                raise ValueError(f"{len(cells)} fields")
+            rows.append(RateRow(float(cells[0]), float(cells[1]), float(cells[2]) if cells[2] else None,
+                                float(cells[3]) if cells[3] else None, int(cells[4])))
+        except ValueError as exc:
+            raise ValueError(f"line {k}: {exc}") from None
+    return rows
+
+
+def apply_json(run: RateRun, data: dict[str, Any]) -> None:
+    """rate.json's figures into `run`."""
+    run.data = data
+    run.rate, run.duration_s = finite(data.get("rate")), finite(data.get("duration_s"))
+    run.scheduled, run.sent, run.complete = integer(data.get("n")), integer(data.get("sent")), integer(data.get("complete"))
+    run.unsent = integer(data.get("unsent")) or 0
+    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+    run.errors = {k: integer(errors.get(k)) or 0 for k in ("connect", "read", "timeout")}
+    run.non_2xx = integer(data.get("non_2xx")) or 0
+    run.failed = integer(data.get("failed"))
+    run.elapsed_s, run.rps = finite(data.get("elapsed_s")), finite(data.get("rps"))
+    run.latency_ms, run.service_ms = _ms(data.get("latency_us")), _ms(data.get("service_latency_us"))
+    run.lag_ms = _ms(data.get("lag_us"))
+    run.late_sends, run.max_open = integer(data.get("late_sends")), integer(data.get("max_open"))
+    run.hist_ms = histogram(data.get("latency_hist_ms"))
+
+
+def load_rate_run(directory: Path) -> RateRun:
+    """Read one rate run's rate.json and check it against rate.tsv's line count."""
+    run = RateRun()
+    path = directory / RATE_JSON
+    if not path.is_file():
+        run.error = f"{RATE_JSON} missing: bench-rate.py did not run or its output was not fetched"
+        return run
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        run.error = f"{RATE_JSON} unreadable: {exc}"
+        return run
+    apply_json(run, data)
+    if run.complete is None:
+        run.error = f"{RATE_JSON} lacks complete"
+    elif run.complete == 0:
+        e = run.errors
+        run.error = (f"no answer from the server to {run.sent} requests sent (connect {e['connect']}, "
+                     f"read {e['read']}, timeout {e['timeout']})")
+    if run.hist_ms is None and run.complete:
+        run.warnings.append(f"{RATE_JSON} has no latency_hist_ms: its load hosts' parts cannot be merged")
+    tsv = directory / RATE_TSV
+    if not tsv.is_file():
+        run.warnings.append(f"{RATE_TSV} missing: no per-request times (timeline, percentile curve)")
+    else:
+        lines = sum(1 for line in tsv.read_text().splitlines()[1:] if line.strip())
+        if run.sent is not None and lines != run.sent:
+            run.warnings.append(f"{RATE_TSV} has {lines} requests, {RATE_JSON} says {run.sent} sent")
+    return run
+
+
+def result(folder: Path, requested: int | None = None) -> Result:
+    """What the run reports (benchhost.result), from rate.json (rate.tsv) and loadgen.json: latencies from
+    the schedule. `requested` is not needed: rate.json says what was scheduled and left unsent."""
+    out = with_loadgen(Result(CLIENT.name), read_loadgen(folder), CLIENT.rc_key, CLIENT.cpu_key)
+    run = load_rate_run(folder)
+    out.error, out.warnings, out.capped = run.error, list(run.warnings), run.capped
+    if run.complete is not None:
+        lat = run.latency_ms
+        out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.elapsed_s, run.failed
+        out.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+        out.status_counts = status_counts((run.data or {}).get("status_counts"))
+        out.warnings.extend(status_check(out.status_counts, run.non_2xx, RATE_JSON))
+        out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
+        out.percentiles_from = "rate-scheduled" if out.p99_ms is not None else None
+        out.p99_lower_bound = lower_bound(out.failed, out.failed_detail, CLIENT.timed_failures, out.p99_ms)
+    return out
+
+
+#: An open model: its requests are due at a rate, c only caps the open connections. A read error or a
+#: timeout reached the server without a complete answer.
+CLIENT = register(Client(
+    name="rate", module="benchhost.clients.rate", files=(RATE_JSON, RATE_TSV), result=result, by_rate=True,
+    counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms"))
 
 
 if __name__ == "__main__":
