@@ -27,7 +27,9 @@ from pathlib import Path
 
 from benchreport import compare
 from benchreport import html as page_html
-from benchreport.compare import FASTER, METRICS, NOISE, NOT_MEASURED, SLOWER, Comparison, PointResult
+from benchreport.compare import FASTER, NOISE, NOT_MEASURED, SLOWER, Comparison, PointResult
+from benchreport.fmt import BOUND_MARKS, DASH
+from benchreport.model import METRICS, Metric
 
 #: compare.html's name in RUN_B's folder when --html has no path: {a} is run A's id.
 DEFAULT_NAME = "compare-{a}.html"
@@ -53,15 +55,15 @@ def point_names(points: list[PointResult]) -> list[str]:
         for key in varying:
             value = p.point.get(key)
             parts.append(str(value) if key in ("client", "route") else
-                         f"{key}={compare.DASH if value is None else f'{value:g}'}")
+                         f"{key}={DASH if value is None else f'{value:g}'}")
         names.append(" ".join(parts))
     return names
 
 
 def _marked(x: float | None, bound: str | None) -> str:
-    """A figure with ≥, ≤ or ≶ before it when it is only a bound (compare.BOUND_MARKS)."""
+    """A figure with ≥, ≤ or ≶ before it when it is only a bound (BOUND_MARKS)."""
     text = page_html._fmt(x)
-    return compare.BOUND_MARKS[bound] + text if bound and x is not None else text
+    return BOUND_MARKS[bound] + text if bound and x is not None else text
 
 
 def _bound_words(m: compare.MetricChange) -> str:
@@ -70,7 +72,7 @@ def _bound_words(m: compare.MetricChange) -> str:
     return "<br>" + "; ".join(sides) if sides else ""
 
 
-def metric_chart(cmp: Comparison, metric: compare.Metric) -> page_html.Chart:
+def metric_chart(cmp: Comparison, metric: Metric) -> page_html.Chart:
     """A's and B's figure of `metric` at each compared point: A with its noise band, B by its verdict."""
     import plotly.graph_objects as go
 
@@ -87,8 +89,8 @@ def metric_chart(cmp: Comparison, metric: compare.Metric) -> page_html.Chart:
     names = point_names(points)
     shown = [(name, p, m) for name, p, m in zip(names, points, changes) if m.a is not None or m.b is not None]
     rows = [[name, _marked(m.a, m.a_bound), _marked(m.b, m.b_bound), page_html._fmt(m.change_pct, 1),
-             f"±{page_html._fmt(m.band_pct, 1)} ({m.band_from})", m.verdict, m.test or compare.DASH,
-             p.verdict or compare.DASH]
+             f"±{page_html._fmt(m.band_pct, 1)} ({m.band_from})", m.verdict, m.test or DASH,
+             p.verdict or DASH]
             for name, p, m in zip(names, points, changes)]
     chart.table = page_html.table(["point", f"A {metric.label}", f"B {metric.label}", "change %", "noise band %",
                                    "verdict", "test", "point's verdict"], rows)
@@ -96,7 +98,7 @@ def metric_chart(cmp: Comparison, metric: compare.Metric) -> page_html.Chart:
         chart.absent = f"No compared point has {metric.label} in either run."
         return chart
     xs = [name for name, _, _ in shown]
-    hover = [[m.change_pct, m.band_pct, m.band_from, m.verdict, p.verdict, m.test or compare.DASH,
+    hover = [[m.change_pct, m.band_pct, m.band_from, m.verdict, p.verdict, m.test or DASH,
               _bound_words(m)] for _, p, m in shown]
     tail = ("<br>change %{customdata[0]:+.1f}% (noise band ±%{customdata[1]:.1f}%, from %{customdata[2]}): "
             "<b>%{customdata[3]}</b> (test: %{customdata[5]})%{customdata[6]}<br>point: %{customdata[4]}"

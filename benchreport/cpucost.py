@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchreport import serverfigures
-from benchreport.runfiles import finite
+from benchreport.model import Record, finite
 
 UPSTREAM = "upstream.json"
 #: Where the slow API host's runner's files of a run land: <name>/upstream/<host>/ (benchreport.collect).
@@ -117,14 +117,14 @@ def machine_of(env: Mapping[str, Any] | None, host: str | None) -> str | None:
     return f"host {host}"
 
 
-def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> dict[str, Any]:
+def cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> dict[str, Any]:
     """The record's upstream_*, client_cpu_ms_per_req and cpu_hosts (the module's docstring)."""
     out: dict[str, Any] = {"upstream_host": None, "upstream_cpu_ms": None, "upstream_cpu_ms_per_req": None,
                            "upstream_cpu_window": None, "upstream_cpu_why": None, "client_cpu_ms_per_req": None,
                            "cpu_hosts": None}
     app_host = getattr(spec, "app_host", None)
-    client = getattr(rec, "client", None)
-    requests = serverfigures.cpu_divisor(client, getattr(rec, "complete", None), getattr(rec, "failed_detail", None))
+    client = rec.client
+    requests = serverfigures.cpu_divisor(client, rec.complete, rec.failed_detail)
     parts = _parts(directory, getattr(spec, "loadgen_host", None))
     loadgens = [(host, _read(folder / "loadgen.json") or {}) for host, folder in parts]
     window, no_window = serverfigures.load_window([(folder, lg) for (_, folder), (_, lg) in zip(parts, loadgens)],
@@ -157,7 +157,7 @@ def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[
                 out["upstream_cpu_why"] = "no request answered"
     out["upstream_host"] = host
 
-    key = CLIENT_CPU_KEYS.get(getattr(rec, "client", None) or "")
+    key = CLIENT_CPU_KEYS.get(rec.client or "")
     client_ms = [finite(lg.get(key)) if key else None for _, lg in loadgens]
     if client_ms and all(ms is not None for ms in client_ms):
         out["client_cpu_ms_per_req"] = per_request(sum(client_ms), requests)  # type: ignore[arg-type]
@@ -166,7 +166,7 @@ def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[
         return {"role": role, "host": name, "cpu_ms_per_req": cpu, "cores": host_cores(env, name),
                 "machine": machine_of(env, name)}
 
-    hosts = [entry(ROLE_APP, app_host, finite(getattr(rec, "cpu_ms_per_req", None)))]
+    hosts = [entry(ROLE_APP, app_host, finite(rec.cpu_ms_per_req))]
     hosts.append(entry(ROLE_UPSTREAM, host, out["upstream_cpu_ms_per_req"]))  # null: not measured
     for (name, _), ms in zip(loadgens, client_ms):
         hosts.append(entry(ROLE_CLIENT, name, per_request(ms, requests, 4)))

@@ -70,24 +70,22 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchreport import knee, render, serverfigures
-from benchreport.abparse import TsvRow, parse_tsv, rank_ms
-from benchreport.rateparse import RATE_TSV, rank_percentile
-from benchreport.rateparse import parse_tsv as parse_rate_tsv
-from benchreport.runfiles import (CLIENTS, LOADGEN, SERVER, CpuSecond, Sample, cpu_per_second, finite, part_dirs,
+from benchreport import fmt, knee, model, render, rundata, serverfigures
+from benchreport.fmt import DASH
+from benchreport.abparse import TsvRow, rank_ms
+from benchreport.model import Record, counts_for_stats, finite, spread
+from benchreport.rundata import NO_HISTOGRAM, Latencies, RunData, pooled
+from benchreport.runfiles import (CLIENTS, SERVER, CpuSecond, cpu_per_second,
                                   server_samples)
-from benchreport.summary import counts_for_stats, load_timing, spread
-from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
+from benchreport.summary import load_timing
 
-Record = dict[str, Any]
 REPORT = "report.html"
 SUMMARY = "summary.json"
-DASH = render.DASH
 #: Colour families of the groups (plotly colour scales); modes of a group get shades of it.
 GROUP_SCALES = {"gevent": "Blues", "peers": "Greens", "threads and processes": "Oranges"}
 OTHER_SCALE = "Greys"
@@ -107,186 +105,6 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 EXACT = ":.3~f"
 SWEEP_FAMILY = "Throughput and p99 against concurrency (a sweep)"
 LATENCY_FAMILY = "Latency distribution by mode"
-#: What a wrk.json without latency_hist_us lacks (bench-wrk.lua leaves it out when dumping it would take too long).
-NO_HISTOGRAM = "has no latency histogram"
-
-
-# --- the raw files -----------------------------------------------------------------------------
-
-@dataclass
-class Latencies:
-    """Per-request latencies of one or more runs, in ms, and the client's percentile rule."""
-
-    #: (latency ms, how many requests) ascending
-    hist: list[tuple[float, int]]
-    #: "ab" (ab's nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram) |
-    #: "rate" (bench-rate.py's nearest rank over rate.tsv's times in whole ms, as its latency_hist_ms)
-    rule: str
-    source: str
-    runs: int = 1
-    #: wrk's histogram in µs (its percentile rule works on it)
-    hist_us: list[tuple[int, int]] | None = None
-
-    @property
-    def count(self) -> int:
-        return sum(n for _, n in self.hist)
-
-    def percentile(self, p: float) -> float | None:
-        if self.rule == "wrk" and self.hist_us is not None:
-            value = hist_percentile(self.hist_us, p)
-            return None if value is None else value / 1000.0
-        if self.rule == "rate":
-            return rank_percentile(self.hist, p)
-        ordered = [ms for ms, n in self.hist for _ in range(n)]
-        return rank_ms(ordered, p)  # ab's nearest-rank rule, which takes any percentage
-
-    @property
-    def max_ms(self) -> float | None:
-        return self.hist[-1][0] if self.hist else None
-
-
-@dataclass
-class RunRaw:
-    """What one record's raw files hold for the charts (None: not there; `missing` says why)."""
-
-    rec: Record
-    rows: list[TsvRow] | None = None
-    hist_us: list[tuple[int, int]] | None = None
-    #: wrk's own percentiles (ms), one load host's run: {50: .., 90: .., 99: .., 99.9: .., 100: ..}
-    wrk_points: dict[float, float] | None = None
-    #: rate.tsv's answered requests (the load hosts' pooled): (when it ended, Unix s; its latency from the
-    #: schedule, ms)
-    answers: list[tuple[float, float]] | None = None
-    #: when the client started (loadgen.json's `started`, Unix s; the earliest load host's)
-    started: float | None = None
-    #: server.json's series (a sample about every 0.25 s) (None: no server.json, or one without samples)
-    samples: list[Sample] | None = None
-    missing: list[str] = field(default_factory=list)
-
-    def latencies(self) -> Latencies | None:
-        if self.rows:
-            return Latencies(counted(float(row.ttime) for row in self.rows), "ab", "ab.tsv")
-        if self.answers:
-            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "rate", "rate.tsv")
-        if self.hist_us:
-            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "wrk", "wrk.json latency_hist_us",
-                             hist_us=list(self.hist_us))
-        return None
-
-
-def counted(values: Iterable[float]) -> list[tuple[float, int]]:
-    """(value, how many times) ascending."""
-    counts: dict[float, int] = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return sorted(counts.items())
-
-
-def read_rows(run_dir: Path, path: Path, parse: Callable[[str], list[Any]], raw: RunRaw) -> list[Any] | None:
-    """A client's per-request file parsed; None, and why in raw.missing, when missing or unreadable."""
-    try:
-        return parse(path.read_text())
-    except OSError:
-        raw.missing.append(f"{path.relative_to(run_dir)} missing")
-    except ValueError as exc:
-        raw.missing.append(f"{path.relative_to(run_dir)} unreadable ({exc})")
-    return None
-
-
-def read_object(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a run's file; None when missing, unreadable or not an object (the summary
-    already warned about it)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def client_start(directory: Path) -> float | None:
-    """When the client started on one load host: loadgen.json's `started` (Unix s), else its started_at."""
-    loadgen = read_object(directory / LOADGEN)
-    if loadgen is None:
-        return None
-    started = finite(loadgen.get("started"))
-    return started if started is not None else epoch(loadgen.get("started_at"))
-
-
-def read_raw(run_dir: Path, rec: Record) -> RunRaw:
-    """The per-request data of one record: ab.tsv's or rate.tsv's rows (the load hosts' pooled) or wrk's
-    histogram (merged), else wrk's own percentiles; `missing` names what was not there."""
-    raw = RunRaw(rec)
-    directory = run_dir / str(rec.get("raw_dir") or "")
-    if not rec.get("raw_dir") or not directory.is_dir():
-        raw.missing.append(f"{rec.get('raw_dir') or '?'}/ (the run's folder) missing")
-        return raw
-    raw.samples = read_samples(directory)
-    dirs = part_dirs(directory) or [directory]
-    starts = [t for d in dirs if (t := client_start(d)) is not None]
-    raw.started = min(starts) if starts else None
-    client = rec.get("client") or "ab"
-    if client == "ab":
-        rows: list[TsvRow] = []
-        for d in dirs:
-            found = read_rows(run_dir, d / "ab.tsv", parse_tsv, raw)
-            if found is None:
-                return raw
-            rows.extend(found)
-        raw.rows = rows
-    elif client == "rate":
-        answers: list[tuple[float, float]] = []
-        for d in dirs:
-            found = read_rows(run_dir, d / RATE_TSV, parse_rate_tsv, raw)
-            t0 = client_start(d)
-            if found is None:
-                return raw
-            if t0 is None:  # its schedule cannot be put on the clock
-                raw.missing.append(f"{(d / LOADGEN).relative_to(run_dir)} without the client's start: its "
-                                   "rate.tsv has no time of day")
-                return raw
-            answers += [(t0 + (r.sched_ms + r.latency_ms) / 1000.0, r.latency_ms) for r in found
-                        if r.answered and r.latency_ms is not None]
-        raw.answers = answers
-    elif client == "wrk":
-        hists = []
-        for d in dirs:
-            run = load_wrk_run(d)
-            where = (d / "wrk.json").relative_to(run_dir)
-            if run.data is None:
-                raw.missing.append(f"{where} missing or unreadable")
-                return raw
-            if len(dirs) == 1 and run.p50_ms is not None:
-                # wrk's own figures: drawn when a repetition of the point lacks its histogram
-                raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
-                                  100: run.max_ms}
-            if run.latency_hist is None:
-                raw.missing.append(f"{where} {NO_HISTOGRAM}")
-                return raw
-            hists.append(run.latency_hist)
-        raw.hist_us = merge_histograms(hists)
-    return raw
-
-
-def read_samples(directory: Path) -> list[Sample] | None:
-    """server.json's series (runfiles.server_samples); None without server.json or samples."""
-    server = read_object(directory / SERVER)
-    return None if server is None else server_samples(server)
-
-
-def pooled(raws: list[RunRaw]) -> Latencies | None:
-    """One point's latencies: its repetitions' requests together (None unless every one has them)."""
-    found = [r.latencies() for r in raws]
-    if not found or any(lat is None for lat in found):
-        return None
-    lats = [lat for lat in found if lat is not None]
-    if lats[0].rule == "wrk":
-        merged = merge_histograms([lat.hist_us or [] for lat in lats])
-        return Latencies([(us / 1000.0, n) for us, n in merged], "wrk", lats[0].source, len(lats), merged)
-    counts: dict[float, int] = {}
-    for lat in lats:
-        for ms, n in lat.hist:
-            counts[ms] = counts.get(ms, 0) + n
-    return Latencies(sorted(counts.items()), lats[0].rule, lats[0].source, len(lats))
 
 
 @dataclass(frozen=True)
@@ -320,13 +138,6 @@ def timeline(rows: list[TsvRow]) -> list[Second]:
     return per_second(((r.seconds * 1000 + r.ttime) // 1000 - t0, float(r.ttime)) for r in rows)
 
 
-def epoch(text: Any) -> float | None:
-    """An ISO time (loadgen.json's started_at: "2026-11-22T04:00:00Z") as Unix seconds; None if not one."""
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @dataclass
@@ -348,7 +159,7 @@ class RunTimeline:
         return max((c.pct for c in self.cpu), default=None)
 
 
-def run_timeline(rec: Record, raw: RunRaw) -> RunTimeline | None:
+def run_timeline(rec: Record, raw: RunData) -> RunTimeline | None:
     """A run's timeline from its per-request data (ab.tsv, rate.tsv) and its server samples; t0 the
     first request's start second (ab), else the client's start (loadgen.json: rate, wrk), else the first
     sample. None when it has neither."""
@@ -371,7 +182,7 @@ def run_timeline(rec: Record, raw: RunRaw) -> RunTimeline | None:
 # --- names, colours, tables --------------------------------------------------------------------
 
 def group_of(rec: Record) -> str:
-    return str(rec.get("group") or render.NO_GROUP)
+    return str(rec.group or render.NO_GROUP)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -440,21 +251,21 @@ def several(records: list[Record], key: Callable[[Record], Any]) -> bool:
 def point_name(rec: Record, records: list[Record]) -> str:
     """mode and profile, plus the client, c, n and delay where they vary in `records`, and the route
     where the mode ran on several (each mode has its own route: /db, /grpc...)."""
-    parts = [render.mode_label(rec), str(rec.get("profile") or DASH)]
-    if several(records, lambda r: r.get("client") or "ab"):
-        parts.append(str(rec.get("client") or "ab"))
+    parts = [render.mode_label(rec), str(rec.profile or DASH)]
+    if several(records, lambda r: r.client or "ab"):
+        parts.append(str(rec.client or "ab"))
     for key, fmt in (("rate", "rate={}/s"), ("c", "c={}"), ("n", "n={}"), ("delay", "delay={}")):
-        if several(records, lambda r, k=key: r.get(k)):
-            value = rec.get(key)
+        if several(records, lambda r, k=key: getattr(r, k)):
+            value = getattr(rec, key)
             parts.append(fmt.format(DASH if value is None else (f"{value:g}" if key in ("delay", "rate") else value)))
-    if several([r for r in records if r.get("mode") == rec.get("mode")], lambda r: r.get("route")):
-        parts.append(str(rec.get("route") or DASH))
+    if several([r for r in records if r.mode == rec.mode], lambda r: r.route):
+        parts.append(str(rec.route or DASH))
     return " ".join(parts)
 
 
 def run_name(rec: Record, records: list[Record]) -> str:
     """One run as the notes name it (mode/profile[/client][ (repetition k)]), with its c when c varies."""
-    return render._name(rec) + (f" c={rec.get('c')}" if several(records, lambda r: r.get("c")) else "")
+    return render.run_label(rec) + (f" c={rec.c}" if several(records, lambda r: r.c) else "")
 
 
 def _counted(recs: list[Record]) -> list[Record]:
@@ -463,7 +274,7 @@ def _counted(recs: list[Record]) -> list[Record]:
 
 def _spread_of(recs: list[Record], key: str) -> dict[str, Any]:
     """summary.spread (median, min, max) of the counted records' `key`, and how many values ("runs")."""
-    values = [float(r[key]) for r in _counted(recs) if r.get(key) is not None]
+    values = [float(v) for r in _counted(recs) if (v := getattr(r, key)) is not None]
     return {**spread(values), "runs": len(values)}
 
 
@@ -509,7 +320,7 @@ def ideal_chart(records: list[Record]) -> Chart:
     """% of ideal by mode (a point per x in a sweep), one bar per profile: render.chart_bars' bars."""
     import plotly.graph_objects as go
 
-    profiles = {r.get("profile") for r in records}
+    profiles = {r.profile for r in records}
     chart = Chart("pct-of-ideal", "Throughput as % of ideal, by mode"
                   + (": seed vs tuned" if {"seed", "tuned"} <= profiles else ""),
                   "req/s as % of ideal (c / delay): 100% means every connection got its answer right after "
@@ -563,8 +374,8 @@ def ideal_chart(records: list[Record]) -> Chart:
                 offsetgroup=name, mode="markers",
                 x=_xcat(groups, [b["x"] for b in failed]), y=[0] * len(failed),
                 marker=dict(symbol="x", size=11, color="#c62828"),
-                hovertext=[f"{name}: " + "; ".join(str(r.get("error") or (
-                    "no % of ideal (no ideal at delay 0)" if not r.get("delay") else "no % of ideal"))
+                hovertext=[f"{name}: " + "; ".join(str(r.error or (
+                    "no % of ideal (no ideal at delay 0)" if not r.delay else "no % of ideal"))
                     for r in b["records"]) for b in failed],
                 hovertemplate="%{x}<br>%{hovertext}<extra></extra>"))
         for b in mine:
@@ -572,13 +383,13 @@ def ideal_chart(records: list[Record]) -> Chart:
             rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
                          f"{len(b['counted'])} of {len(b['records'])}", _fmt(b["pct"]),
                          _range(b["min_pct"], b["max_pct"]), _fmt(b["rps"]), _fmt(b["ceiling_pct"]),
-                         "; ".join(str(r["error"]) for r in b["records"] if r.get("error")) or ""])
+                         "; ".join(str(r.error) for r in b["records"] if r.error) or ""])
     seed_series = next((s for s in series if s.split(" ")[0] == "seed"), None)
     published_x, published_y = [], []
     seen: set[str] = set()
     for i, (_, recs) in enumerate(groups):
         rec = recs[0]
-        p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
+        p, seed = rec.seed_params or {}, rec.seed_rps
         if render.mode_label(rec) in seen or seed is None or not p.get("c") or not p.get("delay"):
             continue
         seen.add(render.mode_label(rec))
@@ -608,26 +419,23 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     (ab and wrk: a rate run's c is only its cap on connections; the knee chart draws rate sweeps)."""
     found: dict[tuple, dict[int, list[Record]]] = {}
     for rec in render.in_group_order(records):
-        if rec.get("mode") is None or rec.get("c") is None or rec.get("client") == "rate":  # c: a rate's cap
+        if rec.mode is None or rec.c is None or rec.client == "rate":  # c: a rate's cap
             continue
-        key = (rec["mode"], rec.get("profile"), rec.get("client") or "ab", rec.get("delay"), rec.get("route"))
-        found.setdefault(key, {}).setdefault(int(rec["c"]), []).append(rec)
+        key = (rec.mode, rec.profile, rec.client or "ab", rec.delay, rec.route)
+        found.setdefault(key, {}).setdefault(int(rec.c), []).append(rec)
     return {k: v for k, v in found.items() if len(v) >= 2}
 
 
 def _bound_mark(recs: list[Record]) -> str:
-    """The p99 mark (render.p99_mark) of some runs' median: ≥ when any is a lower bound, ≤ an upper, ≶ both."""
-    marks = {render.p99_mark(r) for r in recs} - {""}
-    lower = bool(marks & {render.LOWER_BOUND_MARK, render.NO_BOUND_MARK})
-    upper = bool(marks & {render.UPPER_BOUND_MARK, render.NO_BOUND_MARK})
-    return render.p99_mark({"p99_ms": 0, "p99_lower_bound": lower, "p99_upper_bound": upper})
+    """The p99 mark (fmt.p99_mark) of some runs' median: ≥ when any is a lower bound, ≤ an upper, ≶ both."""
+    return fmt.BOUND_MARKS.get(model.bound([r for r in recs if r.p99_ms is not None], "p99_ms") or "", "")
 
 
 def _bound_note(recs: list[Record]) -> str:
     """A hover's line for a p99 that is only a bound ("" when exact)."""
-    return {render.LOWER_BOUND_MARK: "<br>≥ a lower bound: failed requests are not in it",
-            render.UPPER_BOUND_MARK: "<br>≤ an upper bound: its load hosts' highest",
-            render.NO_BOUND_MARK: "<br>≶ no bound either way (failed requests left out, load hosts' highest)",
+    return {fmt.LOWER_BOUND_MARK: "<br>≥ a lower bound: failed requests are not in it",
+            fmt.UPPER_BOUND_MARK: "<br>≤ an upper bound: its load hosts' highest",
+            fmt.NO_BOUND_MARK: "<br>≶ no bound either way (failed requests left out, load hosts' highest)",
             "": ""}[_bound_mark(recs)]
 
 
@@ -654,11 +462,11 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
         drawn: list[str] = []
         for (mode, profile, client, delay, route), by_c in found.items():
             first = next(iter(by_c.values()))[0]
-            name = point_name({**first, "c": None, "n": None}, [{**r, "c": None, "n": None} for r in all_recs])
+            name = point_name(replace(first, c=None, n=None), [replace(r, c=None, n=None) for r in all_recs])
             xs, ys, lows, highs, ks = [], [], [], [], []
             for c in sorted(by_c):
                 counted = _counted(by_c[c])
-                values = [float(r[metric]) for r in counted if r.get(metric) is not None]
+                values = [float(v) for r in counted if (v := getattr(r, metric)) is not None]
                 stats = spread(values)
                 rows.append([group_of(first), name, c, f"{len(values)} of {len(by_c[c])}",
                              _fmt(stats["median"]), _range(stats["min"], stats["max"]),
@@ -742,7 +550,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
                              knee.knee_text(k) if s.rate == k.knee_rps else ""])
             if not have:
                 continue
-            spreads = [spread([float(r["p99_ms"]) for r in s.counted if r.get("p99_ms") is not None]) for s in have]
+            spreads = [spread([float(r.p99_ms) for r in s.counted if r.p99_ms is not None]) for s in have]
             fig.add_trace(go.Scatter(
                 name=name, x=[s.rate for s in have], y=[s.p99_ms for s in have], mode="lines+markers",
                 legendgroup=group, legendgrouptitle_text=group if group not in titled else None,
@@ -820,7 +628,7 @@ def curve(lat: Latencies) -> tuple[list[float], list[float], list[str]]:
     return xs, ys, texts
 
 
-def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
+def latency_charts(records: list[Record], raws: Mapping[str, RunData],
                    styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
     """One chart per load (client, c, delay): a percentile curve per point."""
     import plotly.graph_objects as go
@@ -836,18 +644,18 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
     loads: dict[tuple, list[list[Record]]] = {}
     for recs in render.points(ordered):
         rec = recs[0]
-        if rec.get("mode") is None:
+        if rec.mode is None:
             continue
-        client = rec.get("client") or "ab"
+        client = rec.client or "ab"
         # a rate run's load is its schedule (its c is a cap on connections); the others' their c
-        key = (client, rec.get("rate") if client == "rate" else rec.get("c"), rec.get("delay"))
+        key = (client, rec.rate if client == "rate" else rec.c, rec.delay)
         loads.setdefault(key, []).append(recs)
     charts = []
     for (client, c, delay), points in sorted(
             loads.items(), key=lambda kv: (CLIENTS.index(kv[0][0]) if kv[0][0] in CLIENTS else len(CLIENTS),
                                            kv[0][1] or 0, kv[0][2] or 0)):
         everything = [r for recs in points for r in recs]
-        ns = sorted({r.get("n") for r in everything if r.get("n") is not None})
+        ns = sorted({r.n for r in everything if r.n is not None})
         load = f"{c:g} req/s scheduled" if client == "rate" and c is not None else f"c={c}"
         label = (f"{client}, {load}" + (f" (n={', '.join(map(str, ns))})" if ns else "")
                  + (f", delay {delay:g} s" if delay is not None else ""))
@@ -865,9 +673,9 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                 continue
             group = group_of(rec)
             style = styles.get(render.mode_label(rec), {})
-            line = dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(rec.get("profile")), "dot"))
-            lat = pooled([raws[id(r)] for r in counted])
-            summary_p99 = [render.p99_mark(r) + _fmt(r.get("p99_ms")) for r in counted]
+            line = dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(rec.profile), "dot"))
+            lat = pooled([raws[r.raw_dir] for r in counted])
+            summary_p99 = [fmt.p99_mark(r) + _fmt(r.p99_ms) for r in counted]
             if lat is not None and lat.count:
                 xs, ys, texts = curve(lat)
                 top = max(top, max(xs))
@@ -881,7 +689,7 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
             else:
                 shown = False
                 for r in counted:
-                    wp = raws[id(r)].wrk_points
+                    wp = raws[r.raw_dir].wrk_points
                     if not wp:
                         continue
                     ps = [p for p in (50, 90, 99, 99.9) if wp.get(p) is not None]
@@ -891,13 +699,13 @@ def latency_charts(records: list[Record], raws: Mapping[int, RunRaw],
                         name=f"{name} (wrk's percentiles)", x=xs, y=[wp[p] for p in ps], mode="lines+markers",
                         line=line, marker=dict(symbol=style.get("symbol")), legendgroup=group,
                         legendgrouptitle_text=group if group not in titled else None, showlegend=not shown,
-                        hovertext=[f"repetition {r.get('repetition')}: p{p:g} {wp[p]:g} ms (wrk's own figure)"
+                        hovertext=[f"repetition {r.repetition}: p{p:g} {wp[p]:g} ms (wrk's own figure)"
                                    for p in ps],
                         hovertemplate=f"{_e(name)}<br>%{{hovertext}}<extra></extra>"))
-                    rows.append([group, f"{name} (repetition {r.get('repetition')})",
+                    rows.append([group, f"{name} (repetition {r.repetition})",
                                  "wrk.json latency_us (a repetition has no histogram)", 1, DASH,
                                  *(_fmt(wp.get(p)) for p in TABLE_PERCENTILES), _fmt(wp.get(100)),
-                                 _fmt(r.get("p99_ms"))])
+                                 _fmt(r.p99_ms)])
                     shown = True
                 if not shown:
                     rows.append([group, name, "no per-request data", len(counted), DASH,
@@ -935,13 +743,13 @@ def _cpu_fmt(value: float | None, resolution: float | None) -> str:
 
 def cpu_window_s(rec: Record) -> float | None:
     """The seconds the record's server CPU was measured over (summary's cpu_window.s)."""
-    window = rec.get("cpu_window")
+    window = rec.cpu_window
     return finite(window.get("s")) if isinstance(window, Mapping) else None
 
 
 def cpu_window_source(rec: Record) -> str:
     """What the record's server CPU was measured over, in words (summary's cpu_window.source)."""
-    window = rec.get("cpu_window")
+    window = rec.cpu_window
     source = str(window.get("source")) if isinstance(window, Mapping) and window.get("source") else None
     return {None: "its window not recorded", "samples": "the load window, from the samples"}.get(
         source, f"the sampler's whole run: {source}")
@@ -949,11 +757,11 @@ def cpu_window_source(rec: Record) -> str:
 
 def core_share_pct(rec: Record) -> float | None:
     """The server's CPU as % of one core: its CPU over its own window's seconds (the same window)."""
-    cpu_ms, seconds = finite(rec.get("cpu_ms")), cpu_window_s(rec)
+    cpu_ms, seconds = finite(rec.cpu_ms), cpu_window_s(rec)
     return 100.0 * cpu_ms / (seconds * 1000.0) if cpu_ms is not None and seconds else None
 
 
-def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
+def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
     """Per run with per-request data or server samples (a menu picks it): the answers of each second
     and their p99 above, the server's CPU below, on one wall-clock axis."""
     import plotly.graph_objects as go
@@ -972,8 +780,8 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
                   "keeps no per-request times: its runs show the CPU only); samples before 0 are the "
                   "sampler's baseline, taken before the load began.")
     ordered = render.in_group_order(records)
-    runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(r, raws[id(r)]))]
-    wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
+    runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(r, raws[r.raw_dir]))]
+    wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.client or "ab") == "wrk"]
     if not runs:
         chart.absent = ("No run has per-request times (ab.tsv, rate.tsv) or server samples (server.json's "
                         "samples): nothing to draw second by second"
@@ -987,9 +795,9 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     per_run = 3  # traces of a run: its bars, its p99 line, its CPU line
     for i, (rec, tl) in enumerate(runs):
         busy = [s.completed for s in tl.seconds]
-        cpu_ms, taken, over_s = rec.get("cpu_ms"), rec.get("time_taken_s"), cpu_window_s(rec)
+        cpu_ms, taken, over_s = rec.cpu_ms, rec.time_taken_s, cpu_window_s(rec)
         average = core_share_pct(rec)
-        rows.append([render._name(rec), rec.get("c"), tl.requests if tl.seconds else DASH, len(tl.seconds),
+        rows.append([render.run_label(rec), rec.c, tl.requests if tl.seconds else DASH, len(tl.seconds),
                      max(busy, default=DASH), sum(1 for b in busy if b == 0) if busy else DASH,
                      _fmt(max((s.p99_ms for s in tl.seconds if s.p99_ms is not None), default=None)),
                      _fmt(taken), _fmt(cpu_ms), _fmt(over_s), _fmt(average, 1), _fmt(tl.peak_cpu_pct, 1),
@@ -1055,7 +863,7 @@ def timeline_chart(records: list[Record], raws: Mapping[int, RunRaw]) -> Chart:
     if wrk_runs:
         chart.how += (f" {len(wrk_runs)} wrk run(s): CPU only"
                       + (", and only those whose server.json has samples." if len(wrk_runs) > sum(
-                          1 for r, _ in runs if (r.get("client") or "ab") == "wrk") else "."))
+                          1 for r, _ in runs if (r.client or "ab") == "wrk") else "."))
     return chart
 
 
@@ -1103,7 +911,7 @@ def resources_chart(records: list[Record]) -> Chart:
             rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
                          _cpu_fmt(c["median"], serverfigures.point_resolution(b["records"])),
                          _range(c["min"], c["max"]), _fmt(m["median"]), _range(m["min"], m["max"]),
-                         ", ".join(sorted({str(r.get("cpu_source")) for r in b["records"] if r.get("cpu_source")}))
+                         ", ".join(sorted({str(r.cpu_source) for r in b["records"] if r.cpu_source}))
                          or DASH])
     if not drawn:
         chart.absent = "No run has the server's CPU or memory (server.json missing or every run failed)."
@@ -1121,7 +929,7 @@ def resources_chart(records: list[Record]) -> Chart:
 
 # --- what is missing ---------------------------------------------------------------------------
 
-def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRaw]) -> list[str]:
+def missing_lines(records: list[Record], raws: Mapping[str, RunData]) -> list[str]:
     """What the page could not show and why, one line per kind (the runs named)."""
     kinds: dict[str, list[str]] = {}
 
@@ -1133,23 +941,22 @@ def missing_lines(run_dir: Path, records: list[Record], raws: Mapping[int, RunRa
         if not counts_for_stats(rec):
             add("left out of every chart: an error or an expected failure, no figures (see Notes)", name)
             continue
-        raw = raws[id(rec)]
+        raw = raws[rec.raw_dir]
         for text in raw.missing:
             if text.endswith(NO_HISTOGRAM):
                 add("wrk.json without its latency histogram (latency_hist_us: bench-wrk.lua leaves it out "
                     "when dumping it would take too long): wrk's own p50, p90, p99 and p99.9 of each "
                     "repetition drawn as points, no curve", text.removesuffix(f" {NO_HISTOGRAM}"))
-            elif (rec.get("client") or "ab") in ("ab", "rate"):
+            elif (rec.client or "ab") in ("ab", "rate"):
                 add("no per-request data: left out of the latency distributions and the timeline", text)
             else:
                 add("no per-request data: left out of the latency distributions", text)
-        directory = run_dir / str(rec.get("raw_dir") or "")
-        if directory.is_dir() and not (directory / SERVER).is_file():
-            add("server.json missing: no server CPU or peak memory", f"{rec.get('raw_dir')}/{SERVER}")
-        elif directory.is_dir() and raw.samples is None:
+        if raw.folder and not raw.server_json:
+            add("server.json missing: no server CPU or peak memory", f"{rec.raw_dir}/{SERVER}")
+        elif raw.folder and raw.samples is None:
             add("server.json without per-second samples (written before bench-sample.py kept them): no "
-                "server CPU in the timeline", f"{rec.get('raw_dir')}/{SERVER}")
-    wrk = [r for r in records if counts_for_stats(r) and (r.get("client") or "ab") == "wrk"]
+                "server CPU in the timeline", f"{rec.raw_dir}/{SERVER}")
+    wrk = [r for r in records if counts_for_stats(r) and (r.client or "ab") == "wrk"]
     lines = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
     if wrk:
         lines.append(f"wrk keeps no per-request times (only a latency histogram): the timeline shows only the "
@@ -1213,14 +1020,13 @@ def full_table(records: list[Record]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def charts(run_dir: Path, records: list[Record]) -> tuple[list[Chart], list[str]]:
-    """The page's charts, in order, and what is missing (missing_lines)."""
-    raws = {id(r): (read_raw(run_dir, r) if counts_for_stats(r) else RunRaw(r)) for r in records}
+def charts(records: list[Record], raws: Mapping[str, RunData]) -> tuple[list[Chart], list[str]]:
+    """The page's charts, in order, and what is missing (missing_lines); raws: benchreport.rundata's, by raw_dir."""
     styles = mode_styles(records)
     out = [ideal_chart(records), *sweep_charts(records, styles), *knee_charts(records, styles),
            *latency_charts(records, raws, styles),
            timeline_chart(records, raws), resources_chart(records)]
-    return out, missing_lines(run_dir, records, raws)
+    return out, missing_lines(records, raws)
 
 
 def head(title: str) -> list[str]:
@@ -1245,15 +1051,16 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str, Any] | None = None) -> str:
+def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str,
+         timing: Mapping[str, Any] | None = None) -> str:
     """report.html's text."""
-    found, missing = charts(run_dir, records)
+    found, missing = charts(records, raws)
     modes = list(dict.fromkeys(render.mode_label(r) for r in records))
-    starts = sorted(r["started_at"] for r in records if r.get("started_at"))
-    ends = sorted(r["ended_at"] for r in records if r.get("ended_at"))
+    starts = sorted(r.started_at for r in records if r.started_at)
+    ends = sorted(r.ended_at for r in records if r.ended_at)
     meta = [f"{len(records)} runs of {len(modes)} modes",
             "clients " + ", ".join(render.clients(records)),
-            "profiles " + ", ".join(sorted({str(r.get('profile')) for r in records if r.get('profile')}))]
+            "profiles " + ", ".join(sorted({str(r.profile) for r in records if r.profile}))]
     if starts:
         meta.append(f"from {starts[0]}" + (f" to {ends[-1]}" if ends else ""))
     share = render.timing_line(dict(timing) if timing else None)
@@ -1291,14 +1098,11 @@ def page(run_dir: Path, records: list[Record], run_id: str, timing: Mapping[str,
         "</body></html>", ""])
 
 
-def write(run_dir: Path, records: list[Record] | None = None, run_id: str | None = None,
+def write(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str | None = None,
           timing: Mapping[str, Any] | None = None, path: Path | None = None) -> Path:
-    """Write report.html into run_dir (records: summary.json's, read when not given); its path."""
-    if records is None:
-        records = json.loads((run_dir / SUMMARY).read_text())
-    if timing is None:
-        timing, _ = load_timing(run_dir)
-    return write_text(path or run_dir / REPORT, page(run_dir, records, run_id or run_dir.resolve().name, timing))
+    """Write report.html into run_dir; its path. raws: benchreport.rundata.read_all's."""
+    return write_text(path or run_dir / REPORT, page(run_dir, records, raws, run_id or run_dir.resolve().name,
+                                                     timing))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1313,11 +1117,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchreport.html: no {summary}: run python -m benchreport {args.run_dir} first", file=sys.stderr)
         return 1
     try:
-        records = json.loads(summary.read_text())
+        records = model.records(json.loads(summary.read_text()))
     except ValueError as exc:
         print(f"benchreport.html: {summary} unreadable: {exc}", file=sys.stderr)
         return 1
-    print(f"Wrote {write(args.run_dir, records)}")
+    timing, _ = load_timing(args.run_dir)
+    print(f"Wrote {write(args.run_dir, records, rundata.read_all(args.run_dir, records), timing=timing)}")
     return 0
 
 

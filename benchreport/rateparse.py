@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport.runfiles import finite, integer
+from benchreport.model import finite, integer
 from benchreport.wrkparse import histogram
 
 RATE_JSON, RATE_TSV = "rate.json", "rate.tsv"

@@ -96,10 +96,11 @@ outcome.json (the bench's, after the run)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchreport.model import finite, integer
 
 RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outcome.json"
 #: The schema-1 file bench.yml wrote before run.json (no longer read).
@@ -115,24 +116,6 @@ MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.js
 #: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
 LOADGEN_DIR = "loadgen"
 
-
-def finite(x: Any) -> float | None:
-    """A number from JSON, or None. Numeric strings count (a template may have
-    stringified them); bools, other strings and NaN are not measurements."""
-    if isinstance(x, str):
-        try:
-            x = float(x.strip())
-        except ValueError:
-            return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def integer(x: Any) -> int | None:
-    """An integer from JSON (or an integral numeric string), else None."""
-    f = finite(x)
-    return int(f) if f is not None and f == int(f) else None
 
 
 def _text(x: Any) -> str | None:

@@ -1,12 +1,12 @@
 """report.md's "What to use": the best mode at each concurrency, from the run's own figures.
 
-Settings: the points (benchreport.compare.point_key) are split by (c, delay,
+Settings: the points (benchreport.model.point_key) are split by (c, delay,
 client); the section names delay and client only when they vary in the run.
-At each setting, for each of compare.METRICS (req/s: higher is better; p99 ms
+At each setting, for each of METRICS (req/s: higher is better; p99 ms
 and CPU ms/request: lower is better):
 
 * candidates: the points with at least one record that counts
-  (summary.counts_for_stats: no error, no expected failure) and no failed
+  (model.counts_for_stats: no error, no expected failure) and no failed
   request in any of those records (a mode that answers fast by failing is no
   recommendation: such points are listed as left out, with their count), and
   with the metric measured. Seed and tuned profiles both count; a point is
@@ -52,12 +52,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare, noisefloors, serverfigures
-from benchreport.runfiles import finite, integer
-from benchreport.summary import counts_for_stats
-
-Record = dict[str, Any]
-DASH = "–"
+from benchreport import compare, model, noisefloors, serverfigures
+from benchreport.fmt import DASH
+from benchreport.model import METRICS, Metric, Point, Record, counts_for_stats, finite, integer, point_key
 WITHIN, AHEAD, NO_ESTIMATE = "within noise", "outside noise", "no noise estimate"
 #: The two figures are closer than their resolutions added (CPU ms/request: serverfigures): not ranked apart.
 WITHIN_RESOLUTION = "within resolution"
@@ -75,7 +72,7 @@ NONE_TEXT = "none: every point had an error, an expected failure or failed reque
 class Candidate:
     """One point of a setting: its counted records (the first one carries the point's stats)."""
 
-    key: compare.Point
+    key: Point
     records: list[Record]
 
     @property
@@ -92,25 +89,25 @@ class Candidate:
 
     @property
     def group(self) -> str | None:
-        return self.rep.get("group")
+        return self.rep.group
 
     @property
     def client_limited(self) -> bool:
-        return any(r.get("client_limited") for r in self.records)
+        return any(r.client_limited for r in self.records)
 
     @property
     def failed(self) -> int:
-        return sum(integer(r.get("failed")) or 0 for r in self.records)
+        return sum(integer(r.failed) or 0 for r in self.records)
 
     @property
     def runs(self) -> int:
         return len(self.records)
 
     def value(self, metric: str) -> float | None:
-        return compare.value(self.rep, metric)
+        return model.value(self.rep, metric)
 
     def cv(self, metric: str) -> float | None:
-        return compare.cv(self.rep, metric)
+        return model.cv(self.rep, metric)
 
     def resolution(self, metric: str) -> float | None:
         """The figure's resolution (its records' highest, serverfigures.point_resolution); None: exact."""
@@ -122,7 +119,7 @@ class Candidate:
 class Pick:
     """The best point by one metric at one setting, and its margin over the next mode's best."""
 
-    metric: compare.Metric
+    metric: Metric
     best: Candidate | None = None
     best_value: float | None = None
     next: Candidate | None = None
@@ -160,7 +157,7 @@ def _setting_order(key: tuple) -> tuple:
 
 def _expected_failure(recs: list[Record]) -> str | None:
     """What a point was expected to do ("hang") when one of its records failed as expected, else None."""
-    return next((str(r["expected"]) for r in recs if r.get("expected") and r.get("as_expected")), None)
+    return next((str(r.expected) for r in recs if r.expected and r.as_expected), None)
 
 
 def _why_left_out(recs: list[Record]) -> str:
@@ -169,7 +166,7 @@ def _why_left_out(recs: list[Record]) -> str:
     return f"expected to {expected}" if expected else "error"
 
 
-def pick(metric: compare.Metric, candidates: list[Candidate]) -> Pick:
+def pick(metric: Metric, candidates: list[Candidate]) -> Pick:
     """The best candidate by `metric`, the next mode's best, the margin and its noise verdict."""
     measured = [(cand, v) for cand in candidates if (v := finite(cand.value(metric.key))) is not None]
     result = Pick(metric)
@@ -208,17 +205,17 @@ def _floors(path: Path) -> noisefloors.Floors | None:
         return None
 
 
-def floor_pct(cand: Candidate, metric: compare.Metric) -> float:
+def floor_pct(cand: Candidate, metric: Metric) -> float:
     """The metric's noise floor in % for a point of cand's client and run length (0 without a floors file)."""
     floors = _floors(noisefloors.PATH)
-    return floors.floor(cand.rep.get("client") or "ab", metric.key, integer(cand.rep.get("n"))) if floors else 0.0
+    return floors.floor(cand.rep.client or "ab", metric.key, integer(cand.rep.n)) if floors else 0.0
 
 
 def settings(records: list[Record]) -> list[Setting]:
     """Every (c, delay, client) of the records, ordered by delay, client (ab first) and c, with its picks."""
-    by_setting: dict[tuple, dict[compare.Point, list[Record]]] = {}
+    by_setting: dict[tuple, dict[Point, list[Record]]] = {}
     for rec in records:
-        key = compare.point_key(rec)
+        key = point_key(rec)
         if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
             continue
         _, _, client, c, _, delay, _, _ = key
@@ -243,7 +240,7 @@ def settings(records: list[Record]) -> list[Setting]:
             if cand.client_limited:
                 setting.client_limited.append(name)
         setting.candidates = len(candidates)
-        setting.picks = [pick(metric, candidates) for metric in compare.METRICS]
+        setting.picks = [pick(metric, candidates) for metric in METRICS]
         out.append(setting)
     return out
 
@@ -251,7 +248,7 @@ def settings(records: list[Record]) -> list[Setting]:
 # -- drawing ------------------------------------------------------------------------------------
 
 
-def _fig(metric: compare.Metric, x: float | None) -> str:
+def _fig(metric: Metric, x: float | None) -> str:
     if x is None:
         return DASH
     digits = metric.digits if metric.digits is not None else (0 if abs(x) >= 100 else 1)
@@ -267,7 +264,7 @@ def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
     res = cand.resolution(p.metric.key)
     if serverfigures.shows_resolution(x, res):
         text += f" ± {_fig(p.metric, res)}"
-    if p.metric.key == "p99_ms" and any(r.get("p99_upper_bound") for r in cand.records) and cand.runs == 1:
+    if p.metric.key == "p99_ms" and any(r.p99_upper_bound for r in cand.records) and cand.runs == 1:
         text = "≤" + text
     return text + (f" (median of {cand.runs})" if cand.runs > 1 else "")
 
