@@ -173,7 +173,8 @@ class Record:
     as_expected: bool | None = None
     #: repeat=K: this run's repetition of its point (1 when run.json has none), how many of the
     #: point's records count (no error, no expected failure), run.json's K and the run order's seed
-    repetition: int = 1
+    #: None: not stated (a summary.json from before repeat=K; summary writes 1 when run.json has none)
+    repetition: int | None = None
     #: None: not stated (a summary.json from before repeat=K)
     repeats: int | None = None
     repeats_planned: int | None = None

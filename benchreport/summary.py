@@ -260,7 +260,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     if client is None and parts:  # no run.json to say: the load hosts' files do
         client = read_run(parts[0]).client
     rec = Record(mode=spec.mode if spec else None, profile=spec.profile if spec else None, client=client,
-                 raw_dir=directory.relative_to(run_dir).as_posix())
+                 raw_dir=directory.relative_to(run_dir).as_posix(), repetition=1)
     if spec is not None:
         rec.n, rec.c = spec.n, spec.c
         rec.delay = (int(spec.delay) if spec.delay == int(spec.delay) else spec.delay) if spec.delay is not None else None
