@@ -122,13 +122,12 @@ from typing import Any
 
 from benchreport import mannwhitney, noisefloors, serverfigures
 from benchreport.fmt import BOUND_MARKS, DASH, LOWER_BOUND_MARK
-from benchreport.model import (METRICS, POINT_KEYS, Metric, Point, Record, bound, cv, integer, not_comparable,
-                               point_key, records, repeated, value, values)
+from benchreport.model import (METRICS, POINT_KEYS, SUMMARY, Metric, Point, Record, bound, cv, integer,
+                               not_comparable, point_key, records, repeated, value, values)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where bench.yml files its runs (bench_results_dir: the playbook's directory).
 DEFAULT_RESULTS = REPO_ROOT / "results"
-SUMMARY = "summary.json"
 
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: A run folder's Records, as benchreport writes them (a JSON list of Record.as_dict()).
+SUMMARY = "summary.json"
 #: A point is noisy when the cv of its req/s is over this fraction.
 NOISY_CV = 0.05
 #: A point is matched on this tuple (normalised by point_key); a point without a rate leaves it out of its JSON.

@@ -54,6 +54,7 @@ import pytest
 
 from benchreport import html, model, render, rundata
 from benchreport.__main__ import main as cli_main
+from benchreport.html.__main__ import main as html_main
 from benchreport.abparse import parse_tsv
 from benchreport.rateparse import parse_tsv as parse_rate_tsv
 from benchreport.model import counts_for_stats
@@ -444,12 +445,12 @@ def test_standalone_writes_from_summary(tmp_path, capsys):
     """python -m benchreport.html RUN_DIR: report.html from summary.json alone; no summary.json: exit 1."""
     run_dir = tmp_path / "run"
     shutil.copytree(SAMPLE, run_dir)
-    assert html.main([str(run_dir)]) == 1
+    assert html_main([str(run_dir)]) == 1
     assert "no " in capsys.readouterr().err
     assert cli_main([str(run_dir), "--no-latest"]) in (0, 3)
     (run_dir / html.REPORT).unlink()
     capsys.readouterr()
-    assert html.main([str(run_dir)]) == 0
+    assert html_main([str(run_dir)]) == 0
     assert (run_dir / html.REPORT).is_file()
     assert str(run_dir / html.REPORT) in capsys.readouterr().out
 

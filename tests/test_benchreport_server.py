@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import html, knee, model, render, serverfigures, short, whattouse
+from benchreport import knee, model, render, serverfigures, short, whattouse
+from benchreport.html import resources
 from benchreport.summary import Record, add_repeat_stats, build_summary
 
 DATA = Path(__file__).resolve().parent / "data" / "benchreport"
@@ -143,8 +144,8 @@ def test_the_divisor_is_the_requests_that_reached_the_server(client, detail, div
 def test_report_html_share_of_a_core_is_over_the_cpu_window():
     """The CPU over its window's seconds, not over the client's shorter time."""
     rec = {"cpu_ms": 500.0, "time_taken_s": 0.5, "cpu_window": {"from": 0.0, "to": 2.0, "s": 2.0, "source": "totals"}}
-    assert html.core_share_pct(model.Record.from_dict(rec)) == 25.0
-    assert html.core_share_pct(model.Record.from_dict({**rec, "cpu_window": None})) is None
+    assert resources.core_share_pct(model.Record.from_dict(rec)) == 25.0
+    assert resources.core_share_pct(model.Record.from_dict({**rec, "cpu_window": None})) is None
 
 
 # -- CPU per request below its resolution: shown with it, never ranked on -----------------------------
