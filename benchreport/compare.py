@@ -121,7 +121,7 @@ from pathlib import Path
 from typing import Any
 
 from benchreport import mannwhitney, noisefloors, serverfigures
-from benchreport.fmt import BOUND_MARKS, DASH, LOWER_BOUND_MARK
+from benchreport.fmt import BOUND_MARKS, DASH, LOWER_BOUND_MARK, figure
 from benchreport.model import (METRICS, POINT_KEYS, SUMMARY, Metric, Point, Record, bound, cv, integer,
                                not_comparable, point_key, records, repeated, value, values)
 
@@ -593,12 +593,6 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def _fig(x: float | None, digits: int | None) -> str:
-    if x is None:
-        return DASH
-    if digits is None:
-        digits = 0 if abs(x) >= 100 else 1
-    return f"{x:.{digits}f}"
 
 
 def _cell(x: Any) -> str:
@@ -623,7 +617,7 @@ def _change_cell(m: MetricChange) -> str:
 
 def _bounded(x: float | None, digits: int | None, side_bound: str | None) -> str:
     """A figure, with ≥, ≤ or ≶ before it when it is only a bound (BOUND_MARKS)."""
-    text = _fig(x, digits)
+    text = figure(x, digits)
     return BOUND_MARKS[side_bound] + text if side_bound and x is not None else text
 
 

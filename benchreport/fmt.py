@@ -38,6 +38,16 @@ def ms(value: float | None) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def figure(x: float | None, digits: int | None) -> str:
+    """A metric's figure (model.Metric.digits): `digits` decimals; None: whole numbers from 100 up, one decimal
+    below (ms, as the report shows them); a dash for None."""
+    if x is None:
+        return DASH
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else 1
+    return f"{x:.{digits}f}"
+
+
 def g(x: float) -> str:
     """A number without trailing zeros: 1, 0.05, 2.5."""
     return f"{x:g}"

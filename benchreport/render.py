@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +285,7 @@ def run_label(rec: Record) -> str:
     client = rec.client or "ab"
     rep = (f" (repetition {rec.repetition or 1})"
            if max(rec.repeats or 0, rec.repeats_planned or 0) >= 2 else "")
-    rate = f" at {rec.rate:g} req/s" if client == "rate" and rec.rate is not None else ""
+    rate = f" at {rec.rate:g} req/s" if rec.rate is not None else ""
     return f"{rec.mode}/{rec.profile or '?'}" + ("" if client == "ab" else f"/{client}") + rate + rep
 
 
@@ -833,15 +835,27 @@ def series_order(records: list[Record]) -> list[str]:
                   key=lambda p: (order.get(p.split(" ")[0], 9), p.split(" ")[0], p.endswith(" wrk"), p))
 
 
-def chart_bars(records: list[Record]) -> list[dict[str, Any]]:
-    """chart.png's bars: one per x position (chart_groups) and series, i.e. one per point.
+@dataclass
+class Bar:
+    """One bar of chart.png (and of report.html's % of ideal): one point of one series."""
 
-    Each: x (the group's index), series, records (the point's repetitions), counted (those
-    without an error and with a % of ideal), pct / min_pct / max_pct (median, min and max of
-    their % of ideal; None without any), rps (median req/s), ceiling_pct (ab's, when known).
-    """
-    import statistics
+    #: the x position (chart_groups' index) and the series (bar_series)
+    x: int
+    series: str
+    #: the point's repetitions, and those without an error and with a % of ideal
+    records: list[Record]
+    counted: list[Record]
+    #: median, min and max of the counted ones' % of ideal (None without any), their median req/s
+    pct: float | None
+    min_pct: float | None
+    max_pct: float | None
+    rps: float | None
+    #: ab's ceiling as % of ideal, when known
+    ceiling_pct: float | None
 
+
+def chart_bars(records: list[Record]) -> list[Bar]:
+    """chart.png's bars: one per x position (chart_groups) and series, i.e. one per point."""
     several = len(clients(records)) > 1
     bars: dict[tuple[int, str], list[Record]] = {}
     for i, (_, recs) in enumerate(chart_groups(records)):
@@ -852,14 +866,9 @@ def chart_bars(records: list[Record]) -> list[dict[str, Any]]:
         good = [r for r in recs if not r.error and r.pct_of_ideal is not None]
         pcts = [r.pct_of_ideal for r in good]
         rps = [r.rps for r in good if r.rps is not None]
-        out.append({
-            "x": i, "series": series, "records": recs, "counted": good,
-            "pct": statistics.median(pcts) if pcts else None,
-            "min_pct": min(pcts, default=None), "max_pct": max(pcts, default=None),
-            "rps": statistics.median(rps) if rps else None,
-            "ceiling_pct": next((r.ab_ceiling_pct for r in recs
-                                 if not r.error and r.ab_ceiling_pct is not None), None),
-        })
+        out.append(Bar(i, series, recs, good, statistics.median(pcts) if pcts else None,
+                       min(pcts, default=None), max(pcts, default=None), statistics.median(rps) if rps else None,
+                       next((r.ab_ceiling_pct for r in recs if not r.error and r.ab_ceiling_pct is not None), None)))
     return out
 
 
@@ -905,9 +914,9 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     top = 100.0
     hatched = published = ceiling_drawn = ranged = False
     for bar in chart_bars(records):
-        i, prof, recs, good = bar["x"], bar["series"], bar["records"], bar["counted"]
+        i, prof, recs, good = bar.x, bar.series, bar.records, bar.counted
         x = xpos(i, prof)
-        ceiling = bar["ceiling_pct"]
+        ceiling = bar.ceiling_pct
         if ceiling is not None:
             ax.hlines(ceiling, x - width / 2, x + width / 2, colors=CEILING_COLOUR, linewidth=2, zorder=3)
             ceiling_drawn = True
@@ -915,7 +924,7 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
             ax.text(x, 2, "error" if any(r.error for r in recs) else "n/a", rotation=90, ha="center",
                     va="bottom", fontsize=8, color="#c62828")
             continue
-        pct, low, high = bar["pct"], bar["min_pct"], bar["max_pct"]
+        pct, low, high = bar.pct, bar.min_pct, bar.max_pct
         top = max(top, high)
         hatch = "//" if any(r.capped or r.failed for r in good) else None
         hatched = hatched or hatch is not None
@@ -927,8 +936,8 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
                         capsize=3, zorder=4)
             ranged = True
         label = ""
-        if bar["rps"] is not None:
-            mid = bar["rps"]
+        if bar.rps is not None:
+            mid = bar.rps
             label = f"{mid:.{0 if mid >= 10 else 1}f}/s" + (f"\nmedian of {len(good)}" if len(good) > 1 else "")
         failed = [r.failed for r in good if r.failed]
         if failed:

@@ -65,10 +65,10 @@ def head(records: list[Record]) -> str:
 def figure(pick: whattouse.Pick) -> str:
     """The best point's figure: req/s as % of ideal with the req/s, p99 in ms, CPU in ms/request."""
     key = pick.metric.key
-    text = whattouse._fig(pick.metric, pick.best_value)
+    text = fmt.figure(pick.best_value, pick.metric.digits)
     res = pick.best.resolution(key) if pick.best is not None else None
     if serverfigures.shows_resolution(pick.best_value, res):  # whole clock ticks over few requests
-        text += f" ± {whattouse._fig(pick.metric, res)}"
+        text += f" ± {fmt.figure(res, pick.metric.digits)}"
     text += UNITS[key]
     if key == "rps" and pick.best is not None and pick.best_value is not None:
         ideal = finite(pick.best.rep.ideal_rps)
@@ -94,7 +94,7 @@ def best_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     found = whattouse.settings(records)
     if not found:
         return []
-    vary_delay, vary_client = whattouse._varies(found)
+    vary_delay, vary_client = whattouse.varies(found)
     rows = []
     for key, label in LABELS.items():
         entries = [f"{whattouse.setting_label(s, vary_delay, vary_client)}: "

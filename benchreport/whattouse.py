@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare, model, noisefloors, serverfigures
+from benchreport import compare, fmt, model, noisefloors, serverfigures
 from benchreport.fmt import DASH
 from benchreport.model import METRICS, Metric, Point, Record, counts_for_stats, finite, integer, point_key
 WITHIN, AHEAD, NO_ESTIMATE = "within noise", "outside noise", "no noise estimate"
@@ -248,11 +248,6 @@ def settings(records: list[Record]) -> list[Setting]:
 # -- drawing ------------------------------------------------------------------------------------
 
 
-def _fig(metric: Metric, x: float | None) -> str:
-    if x is None:
-        return DASH
-    digits = metric.digits if metric.digits is not None else (0 if abs(x) >= 100 else 1)
-    return f"{x:.{digits}f}"
 
 
 def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
@@ -260,10 +255,10 @@ def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
     negligible, (median of K) for a repeated point."""
     if cand is None:
         return DASH
-    text = _fig(p.metric, x)
+    text = fmt.figure(x, p.metric.digits)
     res = cand.resolution(p.metric.key)
     if serverfigures.shows_resolution(x, res):
-        text += f" ± {_fig(p.metric, res)}"
+        text += f" ± {fmt.figure(res, p.metric.digits)}"
     if p.metric.key == "p99_ms" and any(r.p99_upper_bound for r in cand.records) and cand.runs == 1:
         text = "≤" + text
     return text + (f" (median of {cand.runs})" if cand.runs > 1 else "")
@@ -297,7 +292,8 @@ def margin_text(p: Pick) -> str:
         "one run per point)" if p.best.runs < 2 or p.next.runs < 2 else "no cv)")
 
 
-def _varies(found: list[Setting]) -> tuple[bool, bool]:
+def varies(found: list[Setting]) -> tuple[bool, bool]:
+    """Whether the settings differ in delay, and in client (their labels name what differs)."""
     return len({s.delay for s in found}) > 1, len({s.client for s in found}) > 1
 
 
@@ -316,7 +312,7 @@ def markdown_section(records: list[Record]) -> list[str]:
     found = settings(records)
     if not found:
         return []
-    vary_delay, vary_client = _varies(found)
+    vary_delay, vary_client = varies(found)
     same = []
     if not vary_delay and found[0].delay is not None:
         same.append(f"delay {found[0].delay:g} s")
@@ -368,7 +364,7 @@ def _short(p: Pick) -> str:
     label = SHORT_LABEL.get(p.metric.key, p.metric.label)
     if p.best is None:
         return f"{label} {DASH}"
-    text = f"{label} {p.best.name} {_fig(p.metric, p.best_value)}{UNIT.get(p.metric.key, '')}"
+    text = f"{label} {p.best.name} {fmt.figure(p.best_value, p.metric.digits)}{UNIT.get(p.metric.key, '')}"
     notes = []
     if p.next is None:
         notes.append("no other mode")
@@ -399,6 +395,6 @@ def none_text(s: Setting) -> str:
 def text_lines(records: list[Record]) -> list[str]:
     """The terminal's "what to use": one line per setting with its three winners (empty without points)."""
     found = settings(records)
-    vary_delay, vary_client = _varies(found)
+    vary_delay, vary_client = varies(found)
     return [f"{setting_label(s, vary_delay, vary_client)}: "
             + ("; ".join(_short(p) for p in s.picks) if s.candidates else none_text(s)) for s in found]

@@ -80,12 +80,12 @@ def test_points_differing_in_c_are_not_paired(tmp_path):
 def test_chart_has_one_bar_per_point_with_the_repetitions_range(tmp_path):
     records = two_repetitions(tmp_path / "r")
     bars = render.chart_bars(model.records(records))
-    assert [(b["x"], b["series"], len(b["counted"])) for b in bars] == [(0, "tuned ab", 2), (0, "tuned wrk", 2)]
+    assert [(b.x, b.series, len(b.counted)) for b in bars] == [(0, "tuned ab", 2), (0, "tuned wrk", 2)]
     for bar in bars:
-        pcts = [r.pct_of_ideal for r in bar["records"]]
-        assert (bar["pct"], bar["min_pct"], bar["max_pct"]) == (statistics.median(pcts), min(pcts), max(pcts))
-        assert bar["min_pct"] < bar["max_pct"]
-        assert bar["rps"] == statistics.median(r.rps for r in bar["records"])
+        pcts = [r.pct_of_ideal for r in bar.records]
+        assert (bar.pct, bar.min_pct, bar.max_pct) == (statistics.median(pcts), min(pcts), max(pcts))
+        assert bar.min_pct < bar.max_pct
+        assert bar.rps == statistics.median(r.rps for r in bar.records)
     out = tmp_path / "chart.png"
     render.chart(model.records(records), out)
     data = out.read_bytes()
@@ -101,7 +101,7 @@ def test_a_sweep_gets_a_position_per_point(tmp_path):
     groups = render.chart_groups(model.records(records))
     assert [label for label, _ in groups] == ["uwsgi\nc=10 n=400 delay=0.05", "uwsgi\nc=20 n=400 delay=0.05"]
     assert [len(recs) for _, recs in groups] == [2, 2]
-    assert [(b["x"], len(b["counted"])) for b in render.chart_bars(model.records(records))] == [(0, 2), (1, 2)]
+    assert [(b.x, len(b.counted)) for b in render.chart_bars(model.records(records))] == [(0, 2), (1, 2)]
     render.chart(model.records(records), tmp_path / "chart.png")
     # a mode at one point keeps its plain label
     single = build_summary(CLIENTS_RUN, {})

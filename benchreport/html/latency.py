@@ -68,19 +68,20 @@ def latency_charts(records: list[Record], raws: Mapping[str, RunData],
         if rec.mode is None:
             continue
         client = rec.client or "ab"
-        # a rate run's load is its schedule (its c is a cap on connections); the others' their c
-        key = (client, rec.rate if client == "rate" else rec.c, rec.delay)
+        # a constant-rate run's load is its schedule, its rate (its c is a cap on connections); the others' their c
+        scheduled = rec.rate is not None
+        key = (client, rec.rate if scheduled else rec.c, rec.delay, scheduled)
         loads.setdefault(key, []).append(recs)
     charts = []
-    for (client, c, delay), points in sorted(
+    for (client, c, delay, scheduled), points in sorted(
             loads.items(), key=lambda kv: (CLIENTS.index(kv[0][0]) if kv[0][0] in CLIENTS else len(CLIENTS),
                                            kv[0][1] or 0, kv[0][2] or 0)):
         everything = [r for recs in points for r in recs]
         ns = sorted({r.n for r in everything if r.n is not None})
-        load = f"{c:g} req/s scheduled" if client == "rate" and c is not None else f"c={c}"
+        load = f"{c:g} req/s scheduled" if scheduled and c is not None else f"c={c}"
         label = (f"{client}, {load}" + (f" (n={', '.join(map(str, ns))})" if ns else "")
                  + (f", delay {delay:g} s" if delay is not None else ""))
-        key = f"latency-{client}-{'r' if client == 'rate' else 'c'}{figure(c)}-d{figure(delay)}"
+        key = f"latency-{client}-{'r' if scheduled else 'c'}{figure(c)}-d{figure(delay)}"
         fig = go.Figure()
         rows = []
         titled: set[str] = set()

@@ -58,9 +58,9 @@ def resources_chart(records: list[Record]) -> Chart:
     rows = []
     drawn = False
     for name in render.series_order(ordered):
-        mine = [b for b in bars if b["series"] == name]
-        cpu = [(b, spread_of(b["records"], "cpu_ms_per_req")) for b in mine]
-        rss = [(b, spread_of(b["records"], "peak_rss_mib")) for b in mine]
+        mine = [b for b in bars if b.series == name]
+        cpu = [(b, spread_of(b.records, "cpu_ms_per_req")) for b in mine]
+        rss = [(b, spread_of(b.records, "peak_rss_mib")) for b in mine]
         colour = bar_colour(name, several_clients)
         for row, found, unit in ((1, cpu, "CPU ms/request"), (2, rss, "peak RSS MiB")):
             have = [(b, s) for b, s in found if s["median"] is not None]
@@ -70,7 +70,7 @@ def resources_chart(records: list[Record]) -> Chart:
             fig.add_trace(go.Bar(
                 name=name, legendgroup=name, showlegend=row == 1 or not any(s["median"] is not None
                                                                          for _, s in cpu),
-                offsetgroup=name, marker_color=colour, x=xcat(groups, [b["x"] for b, _ in have]),
+                offsetgroup=name, marker_color=colour, x=xcat(groups, [b.x for b, _ in have]),
                 y=[s["median"] for _, s in have],
                 error_y=error_bars([s["median"] for _, s in have], [s["min"] for _, s in have],
                                    [s["max"] for _, s in have], [s["runs"] for _, s in have]),
@@ -79,11 +79,11 @@ def resources_chart(records: list[Record]) -> Chart:
                                f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}<extra></extra>")),
                 row=row, col=1)
         for (b, c), (_, m) in zip(cpu, rss):
-            rec = b["records"][0]
-            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
-                         cpu_figure(c["median"], serverfigures.point_resolution(b["records"])),
+            rec = b.records[0]
+            rows.append([group_of(rec), groups[b.x][0].replace("\n", " "), name,
+                         cpu_figure(c["median"], serverfigures.point_resolution(b.records)),
                          span(c["min"], c["max"]), figure(m["median"]), span(m["min"], m["max"]),
-                         ", ".join(sorted({str(r.cpu_source) for r in b["records"] if r.cpu_source}))
+                         ", ".join(sorted({str(r.cpu_source) for r in b.records if r.cpu_source}))
                          or DASH])
     if not drawn:
         chart.absent = "No run has the server's CPU or memory (server.json missing or every run failed)."

@@ -50,45 +50,45 @@ def ideal_chart(records: list[Record]) -> Chart:
 
 
     for name in series:
-        mine = [b for b in bars if b["series"] == name]
-        drawn = [b for b in mine if b["pct"] is not None]
+        mine = [b for b in bars if b.series == name]
+        drawn = [b for b in mine if b.pct is not None]
         if drawn:
             fig.add_trace(go.Bar(
-                name=name, offsetgroup=name, x=xcat(groups, [b["x"] for b in drawn]),
-                y=[b["pct"] for b in drawn], marker_color=bar_colour(name, several_clients),
-                error_y=error_bars([b["pct"] for b in drawn], [b["min_pct"] for b in drawn],
-                                   [b["max_pct"] for b in drawn], [len(b["counted"]) for b in drawn]),
-                customdata=[[b["min_pct"], b["max_pct"], b["rps"], len(b["counted"]), len(b["records"])]
+                name=name, offsetgroup=name, x=xcat(groups, [b.x for b in drawn]),
+                y=[b.pct for b in drawn], marker_color=bar_colour(name, several_clients),
+                error_y=error_bars([b.pct for b in drawn], [b.min_pct for b in drawn],
+                                   [b.max_pct for b in drawn], [len(b.counted) for b in drawn]),
+                customdata=[[b.min_pct, b.max_pct, b.rps, len(b.counted), len(b.records)]
                             for b in drawn],
                 hovertemplate=("%{x}<br>" + name + f": <b>%{{y{EXACT}}}% of ideal</b> (median)<br>min–max "
                                f"%{{customdata[0]{EXACT}}}–%{{customdata[1]{EXACT}}}%<br>median req/s "
                                f"%{{customdata[2]{EXACT}}}<br>"
                                "runs counted %{customdata[3]} of %{customdata[4]}<extra></extra>")))
-        ceilings = [b for b in mine if b["ceiling_pct"] is not None]
+        ceilings = [b for b in mine if b.ceiling_pct is not None]
         if ceilings:
             fig.add_trace(go.Scatter(
                 name="ab's ceiling", legendgroup="ceiling", showlegend=once("ceiling"), offsetgroup=name,
-                mode="markers", x=xcat(groups, [b["x"] for b in ceilings]),
-                y=[b["ceiling_pct"] for b in ceilings],
+                mode="markers", x=xcat(groups, [b.x for b in ceilings]),
+                y=[b.ceiling_pct for b in ceilings],
                 marker=dict(symbol="line-ew", size=16, line=dict(width=3, color=CEILING_COLOUR)),
                 hovertemplate=f"%{{x}}<br>ab's ceiling at this n and c: %{{y{EXACT}}}% of ideal<extra></extra>"))
-        failed = [b for b in mine if b["pct"] is None]
+        failed = [b for b in mine if b.pct is None]
         if failed:
             fig.add_trace(go.Scatter(
                 name="no figure (error, or no ideal)", legendgroup="error", showlegend=once("error"),
                 offsetgroup=name, mode="markers",
-                x=xcat(groups, [b["x"] for b in failed]), y=[0] * len(failed),
+                x=xcat(groups, [b.x for b in failed]), y=[0] * len(failed),
                 marker=dict(symbol="x", size=11, color="#c62828"),
                 hovertext=[f"{name}: " + "; ".join(str(r.error or (
                     "no % of ideal (no ideal at delay 0)" if not r.delay else "no % of ideal"))
-                    for r in b["records"]) for b in failed],
+                    for r in b.records) for b in failed],
                 hovertemplate="%{x}<br>%{hovertext}<extra></extra>"))
         for b in mine:
-            rec = b["records"][0]
-            rows.append([group_of(rec), groups[b["x"]][0].replace("\n", " "), name,
-                         f"{len(b['counted'])} of {len(b['records'])}", figure(b["pct"]),
-                         span(b["min_pct"], b["max_pct"]), figure(b["rps"]), figure(b["ceiling_pct"]),
-                         "; ".join(str(r.error) for r in b["records"] if r.error) or ""])
+            rec = b.records[0]
+            rows.append([group_of(rec), groups[b.x][0].replace("\n", " "), name,
+                         f"{len(b.counted)} of {len(b.records)}", figure(b.pct),
+                         span(b.min_pct, b.max_pct), figure(b.rps), figure(b.ceiling_pct),
+                         "; ".join(str(r.error) for r in b.records if r.error) or ""])
     seed_series = next((s for s in series if s.split(" ")[0] == "seed"), None)
     published_x, published_y = [], []
     seen: set[str] = set()
@@ -124,7 +124,7 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     (ab and wrk: a rate run's c is only its cap on connections; the knee chart draws rate sweeps)."""
     found: dict[tuple, dict[int, list[Record]]] = {}
     for rec in render.in_group_order(records):
-        if rec.mode is None or rec.c is None or rec.client == "rate":  # c: a rate's cap
+        if rec.mode is None or rec.c is None or rec.rate is not None:  # c: a constant-rate run's cap
             continue
         key = (rec.mode, rec.profile, rec.client or "ab", rec.delay, rec.route)
         found.setdefault(key, {}).setdefault(int(rec.c), []).append(rec)
