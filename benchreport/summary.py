@@ -167,7 +167,7 @@ Folders of one point that share a repetition number (a copied folder, or
 several runs before repeat=K) get a warning: compare takes them for duplicates.
 
 benchreport.compare reads repeats, stats.<metric>.cv and stats.<metric>.median
-(its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY), and each repetition's own
+(model.value, cv and bound read them), and each repetition's own
 metric figures (its Mann-Whitney test), failed and complete (the failed
 share), p99_lower_bound and p99_upper_bound.
 

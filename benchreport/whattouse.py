@@ -13,7 +13,7 @@ and CPU ms/request: lower is better):
   named mode/profile.
 * a point's figure is what compare compares: the median of its counted
   repetitions (stats.<metric>.median) when it ran 2 or more times, else its
-  one record's figure (compare.value).
+  one record's figure (model.value).
 * best: the best figure (the first in the records' order on a tie); next: the
   best point of another mode (the winner's other profile is not a rival
   mode).
@@ -27,7 +27,7 @@ and CPU ms/request: lower is better):
 * noise: the band is compare's (compare.noise_band): the floor, the metric's
   measured run-to-run spread for the best point's client and run length
   (benchreport/noise_floors.json), or when both points carry a cv for the
-  metric (repeat=K, K >= 2: compare.cv) max(floor, CV_FACTOR × the larger
+  metric (repeat=K, K >= 2: model.cv) max(floor, CV_FACTOR × the larger
   cv), in %. A margin within the band is "within noise". Beyond the floor
   with one run on a side there is no noise estimate of the points' own: the
   margin is given without a verdict, labelled so. Without a readable floors

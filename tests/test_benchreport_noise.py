@@ -89,7 +89,7 @@ def test_the_repositorys_floors_are_measured_and_follow_from_their_points():
 
 def point(client: str, n: int, **cvs: float) -> dict:
     return {"run": "r", "client": client, "mode": "m", "profile": "tuned", "n": n, "c": 1, "rate": None,
-            "repeats": 5, "cv": {m: cvs.get(m) for m in noisefloors.METRICS}}
+            "repeats": 5, "cv": {m: cvs.get(m) for m in model.STATS_METRICS}}
 
 
 def test_a_floor_is_two_sigmas_of_the_difference_of_two_single_runs():

@@ -4,12 +4,11 @@
 `python -m benchreport.html RUN_DIR` (re)writes it alone from the run's
 summary.json (say for a run made before report.html existed).
 
-Every figure comes from summary.json's records (the ones report.md shows,
-benchreport.summary) or from the run's raw files read with benchreport's own
-readers (abparse.parse_tsv for ab's -g file, wrkparse.load_wrk_run for
-wrk.json, rateparse.parse_tsv for bench-rate.py's rate.tsv,
-runfiles.server_samples for server.json's series; runfiles.part_dirs for the
-load hosts' folders of a split run).
+Every figure comes from the run's Records (the ones report.md shows,
+benchreport.summary) or from the per-request and per-second data that
+benchreport.rundata read from the run's folders (ab's -g file, wrk.json's
+histogram, bench-rate.py's rate.tsv, server.json's series; the load hosts'
+folders of a split run), handed in by the caller: the page reads no file.
 Nothing is typed in. The charts (plotly; its JavaScript is embedded once, so
 the file opens without a network):
 
@@ -18,7 +17,7 @@ the file opens without a network):
   an error bar, ab's ceiling and the seed's published figure as markers.
 * req/s and p99 against concurrency: one line per mode and profile that ran
   at two or more c (a sweep); the median of the repetitions, min–max as
-  error bars (summary.spread over the records' own rps and p99_ms).
+  error bars (model.spread over the records' own rps and p99_ms).
 * the knee (constant-rate runs, client=rate; benchreport.knee): per delay, the
   p99 timed from the schedule against the rate scheduled, one line per mode
   and profile (the median of a rate's repetitions, min–max as error bars),
@@ -60,6 +59,10 @@ the non-2xx codes, render.non_2xx_text) and its notes. Runs with an
 error or an expected failure are left out of the charts (they have no
 figures to draw) and listed; a raw file that is missing or unreadable is
 named at the top of the page with what it left out.
+
+The package, one module per chart family (throughput, knees, latency,
+timeline, resources) over the names and colours of the runs (names) and the
+page's pieces (parts, which compare's page uses too); page assembles them.
 """
 
 from benchreport.html.page import REPORT, charts, full_table, write

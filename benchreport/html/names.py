@@ -91,7 +91,7 @@ def counted_runs(recs: list[Record]) -> list[Record]:
 
 
 def spread_of(recs: list[Record], key: str) -> dict[str, Any]:
-    """summary.spread (median, min, max) of the counted records' `key`, and how many values ("runs")."""
+    """model.spread (median, min, max) of the counted records' `key`, and how many values ("runs")."""
     values = [float(v) for r in counted_runs(recs) if (v := getattr(r, key)) is not None]
     return {**spread(values), "runs": len(values)}
 
