@@ -1,8 +1,9 @@
 """`python -m benchreport RUN_DIR`: write the run's report and print its table.
 
 `python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
-instead (benchreport.compare: its own options and exit status; it writes
-nothing but the page `--html` asks for, benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
+instead (compare_main: its own options and exit status; benchreport.compare
+compares, and it writes nothing but the page `--html` asks for,
+benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
 benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
 first (benchreport.collect). A run folder named `compare` or `collect` is
 given as `./compare`, `./collect`.
@@ -66,6 +67,9 @@ def update_latest(run_dir: Path) -> Path:
     tmp.symlink_to(os.path.relpath(run_dir, run_dir.parent))
     os.replace(tmp, link)
     return link
+
+
+# -- compare RUN_A RUN_B ------------------------------------------------------------------------
 
 
 def percent(text: str) -> float:

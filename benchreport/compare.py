@@ -110,11 +110,8 @@ written.
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

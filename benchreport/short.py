@@ -35,9 +35,8 @@ an error are counted in the first line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from benchreport import fmt, knee, render, serverfigures, whattouse
+from benchreport import fmt, knee, serverfigures, whattouse
 from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.

@@ -190,7 +190,6 @@ import dataclasses
 import json
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -589,7 +588,8 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
     shared = spec is not None and spec.app_host is not None and spec.app_host == spec.loadgen_host
     client = rec.client or "the client"
     sources = ([(p["host"], p) for p in rec.parts] if rec.parts
-               else [(spec.loadgen_host if spec is not None else None, dataclasses.asdict(rec))])
+               else [(spec.loadgen_host if spec is not None else None,
+                      {k: getattr(rec, k) for k in ("host_cpu_pct", "loadgen_cpu_pct", "client_threads")})])
     for host, fig in sources:
         where = f"load host {host}" if host else "the load host"
         busy = fig.get("host_cpu_pct")

@@ -50,7 +50,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from benchreport import compare, fmt, model, noisefloors, serverfigures
 from benchreport.fmt import DASH
