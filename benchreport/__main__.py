@@ -87,18 +87,19 @@ def compare_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchreport compare",
         description="Compare two bench runs' summary.json point by point (req/s, p99, CPU ms/request).",
-        epilog=f"A point is ({', '.join(model.POINT_KEYS)}). Noise band: max(floor, {compare.CV_FACTOR:g} × max(cv_A, cv_B)) "
-        "when both records carry stats.<metric>.cv, else the floor: --noise, or benchreport/noise_floors.json's "
-        "for the point's client, metric and run length (the output says when those are provisional). With one "
-        "run on a side a change beyond the band is reported as \"slower (needs repeats)\" and never regresses "
-        f"the point: run it with repeat=K. With {compare.MW_MIN_REPEATS}+ repetitions a side a change is faster or slower "
-        f"only when the one-sided Mann-Whitney p on the repetitions is <= {compare.MW_ALPHA:g} too. A point regressed "
-        "when a metric with a verdict is outside the band and worse by more than --threshold, or the failed "
-        f"share (failed / (complete + failed)) rose by more than {compare.FAILED_SHARE_PP:g} percentage points or from "
-        "0 failed. A p99 with failed requests left out of it is a lower bound (≥): it is never an improvement. "
-        f"Exit status: {compare.EXIT_OK} no regression, {compare.EXIT_REGRESSED} a point regressed, {compare.EXIT_USAGE} a run missing, "
-        "without summary.json, no point in common, noise_floors.json unreadable, --html's page not written, "
-        "or usage.",
+        epilog=f"A point is ({', '.join(model.POINT_KEYS)}). Noise band: max(floor, "
+        f"{compare.CV_FACTOR:g} × max(cv_A, cv_B)) when both records carry stats.<metric>.cv, else the floor: "
+        "--noise, or benchreport/noise_floors.json's for the point's client, metric and run length (the output "
+        "says when those are provisional). With one run on a side a change beyond the band is reported as "
+        "\"slower (needs repeats)\" and never regresses the point: run it with repeat=K. With "
+        f"{compare.MW_MIN_REPEATS}+ repetitions a side a change is faster or slower only when the one-sided "
+        f"Mann-Whitney p on the repetitions is <= {compare.MW_ALPHA:g} too. A point regressed when a metric with a "
+        "verdict is outside the band and worse by more than --threshold, or the failed share (failed / (complete "
+        f"+ failed)) rose by more than {compare.FAILED_SHARE_PP:g} percentage points or from 0 failed. A p99 with "
+        "failed requests left out of it is a lower bound (≥): it is never an improvement. Exit status: "
+        f"{compare.EXIT_OK} no regression, {compare.EXIT_REGRESSED} a point regressed, {compare.EXIT_USAGE} a run "
+        "missing, without summary.json, no point in common, noise_floors.json unreadable, --html's page not "
+        "written, or usage.",
     )
     parser.add_argument("run_a", help="the baseline: a run id under --results, `latest`, or a run folder's path")
     parser.add_argument("run_b", help="the run compared with it (same forms)")
@@ -122,7 +123,8 @@ def compare_main(argv: list[str] | None = None) -> int:
     args = compare_parser().parse_args(argv)
     try:
         run_a, run_b = (compare.resolve_run(a, args.results) for a in (args.run_a, args.run_b))
-        cmp = compare.compare_runs(compare.load_records(run_a), compare.load_records(run_b), run_a, run_b, args.noise, args.threshold)
+        cmp = compare.compare_runs(compare.load_records(run_a), compare.load_records(run_b), run_a, run_b,
+                                   args.noise, args.threshold)
     except compare.CompareError as exc:
         print(f"benchreport compare: {exc}", file=sys.stderr)
         return compare.EXIT_USAGE

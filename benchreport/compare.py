@@ -262,7 +262,8 @@ def resolve_run(arg: str, results: Path) -> Path:
 
 
 def load_records(run: Path) -> list[Record]:
-    """summary.json's records as Records (model.Record.from_dict); a missing or malformed file is a CompareError (never a traceback)."""
+    """summary.json's records as Records (model.Record.from_dict); a missing or malformed file is a CompareError
+    (never a traceback)."""
     path = run / SUMMARY
     if not path.is_file():
         raise CompareError(f"{run} has no {SUMMARY} (write it with `python -m benchreport {run}`)")

@@ -122,7 +122,8 @@ def test_late_sends_make_a_run_client_limited(records):
 
 def test_a_few_late_sends_do_not_make_a_run_client_limited():
     """Under 1% of the sends late by over 10 ms (lag p99 within it): their lateness is in the latency anyway."""
-    from benchreport.summary import Record, client_limits
+    from benchreport.model import Record
+    from benchreport.summary import client_limits
 
     def rec(lag: float, late: int) -> Record:
         return Record(mode="m", profile="tuned", client="rate", rps=100.0, lag_p99_ms=lag, late_sends=late)

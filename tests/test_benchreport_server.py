@@ -18,7 +18,8 @@ import pytest
 from benchapp.modes import load_modes
 from benchreport import knee, model, render, serverfigures, short, whattouse
 from benchreport.html import resources
-from benchreport.summary import Record, add_repeat_stats, build_summary
+from benchreport.model import Record
+from benchreport.summary import add_repeat_stats, build_summary
 
 DATA = Path(__file__).resolve().parent / "data" / "benchreport"
 T0 = 1_795_320_000.0
@@ -164,7 +165,7 @@ def test_report_md_shows_the_resolution_where_it_is_not_negligible():
     assert render.cpu_text(2.0, 1.0, 2) == "2.00 ± 1.00"
     assert render.cpu_text(2.0, 0.1, 2) == "2.00"  # 5%: negligible
     assert render.cpu_text(2.0, None, 2) == "2.00" and render.cpu_text(None, 1.0, 2) == "–"
-    row = [r for r in render.markdown(model.records([r.as_dict() for r in seed_like("psycopg2", 2.0, 1.0)]), "r").splitlines()
+    row = [r for r in render.markdown(seed_like("psycopg2", 2.0, 1.0), "r").splitlines()
            if r.startswith("| psycopg2")]
     assert row and "| 2.00 ± 1.00 |" in row[0]
 
@@ -172,20 +173,20 @@ def test_report_md_shows_the_resolution_where_it_is_not_negligible():
 def test_what_to_use_does_not_rank_cpu_figures_within_their_resolutions():
     """The seed's psycopg2 at 2 and 5 ms/request and the dev server at 4: whole 10 ms ticks over ten
     requests. 2.0 ± 2.0 beside 4.0 ± 2.0 is no margin; with exact figures (no resolution) it is 50%."""
-    recs = [r.as_dict() for r in seed_like("psycopg2", 2.0, 2.0) + seed_like("devserver", 4.0, 2.0)]
-    (setting,) = whattouse.settings(model.records(recs))
+    recs = seed_like("psycopg2", 2.0, 2.0) + seed_like("devserver", 4.0, 2.0)
+    (setting,) = whattouse.settings(recs)
     cpu = next(p for p in setting.picks if p.metric.key == "cpu_ms_per_req")
     assert (cpu.best.name, cpu.next.name, cpu.noise) == ("psycopg2/seed", "devserver/seed", whattouse.WITHIN_RESOLUTION)
     assert whattouse.margin_text(cpu).startswith("no margin: within the two figures' resolutions")
     assert "| CPU ms/req | psycopg2/seed (gevent) | 2.000 ± 2.000 | devserver/seed (gevent) | 4.000 ± 2.000 |" \
-        in render.markdown(model.records(recs), "r")
+        in render.markdown(recs, "r")
     assert "best by CPU    c=5: psycopg2/seed 2.000 ± 2.000 ms/request (devserver/seed within resolution)" in "\n".join(
-        short.lines(model.records(recs), None))
-    exact = [r.as_dict() for r in seed_like("psycopg2", 2.0, None) + seed_like("devserver", 4.0, None)]
-    cpu = next(p for p in whattouse.settings(model.records(exact))[0].picks if p.metric.key == "cpu_ms_per_req")
+        short.lines(recs, None))
+    exact = seed_like("psycopg2", 2.0, None) + seed_like("devserver", 4.0, None)
+    cpu = next(p for p in whattouse.settings(exact)[0].picks if p.metric.key == "cpu_ms_per_req")
     assert cpu.margin_pct == 50.0 and cpu.noise == whattouse.NO_ESTIMATE
-    apart = [r.as_dict() for r in seed_like("psycopg2", 2.0, 0.5) + seed_like("devserver", 4.0, 0.5)]
-    cpu = next(p for p in whattouse.settings(model.records(apart))[0].picks if p.metric.key == "cpu_ms_per_req")
+    apart = seed_like("psycopg2", 2.0, 0.5) + seed_like("devserver", 4.0, 0.5)
+    cpu = next(p for p in whattouse.settings(apart)[0].picks if p.metric.key == "cpu_ms_per_req")
     assert cpu.margin_pct == 50.0 and cpu.noise == whattouse.NO_ESTIMATE
 
 

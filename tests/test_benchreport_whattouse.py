@@ -14,7 +14,8 @@ from benchapp import modes as modes_module
 from benchapp.modes import GROUPS, PEER_SERVERS, SERVERS, load_modes
 from benchreport import model, render, whattouse
 from benchreport.__main__ import main as cli_main
-from benchreport.summary import Record, add_repeat_stats, build_summary
+from benchreport.model import Record
+from benchreport.summary import add_repeat_stats, build_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
@@ -107,7 +108,7 @@ def point(mode: str, profile: str, c: int, rps: list[float], p99: list[float], c
     return out
 
 
-def fabricated() -> list[dict]:
+def fabricated() -> list[Record]:
     """c=200 three times over (cvs: noise verdicts), c=1000 once (no noise estimate)."""
     recs = [
         # c=200, K=3
@@ -126,7 +127,7 @@ def fabricated() -> list[dict]:
         *point("granian", "tuned", 1000, [850], [1800], [0.95], limited=(1,)),
     ]
     add_repeat_stats(recs)
-    return [r.as_dict() for r in recs]
+    return recs
 
 
 def picks(setting: whattouse.Setting) -> dict[str, whattouse.Pick]:
@@ -134,7 +135,7 @@ def picks(setting: whattouse.Setting) -> dict[str, whattouse.Pick]:
 
 
 def test_winners_margins_and_noise_at_each_concurrency():
-    c200, c1000 = whattouse.settings(model.records(fabricated()))
+    c200, c1000 = whattouse.settings(fabricated())
     assert (c200.c, c200.delay, c200.client, c1000.c) == (200, 1, "ab", 1000)
 
     by = picks(c200)
@@ -180,7 +181,7 @@ def test_an_exact_tie_goes_to_the_first_in_the_records_order_and_one_mode_has_no
             *point("granian", "tuned", 50, [50], [1000], [1.0]),
             *point("waitress", "tuned", 20, [20], [1000], [1.0])]
     add_repeat_stats(recs)
-    c20, c50 = whattouse.settings(model.records([r.as_dict() for r in recs]))
+    c20, c50 = whattouse.settings(recs)
     rps = picks(c50)["rps"]
     assert (rps.best.name, rps.next.name, rps.margin_pct, rps.noise) == (
         "gunicorn-gevent/tuned", "granian/tuned", 0.0, whattouse.WITHIN)  # within the floor
@@ -190,7 +191,7 @@ def test_an_exact_tie_goes_to_the_first_in_the_records_order_and_one_mode_has_no
 
 
 def test_the_report_section():
-    md = render.markdown(model.records(fabricated()), "r1")
+    md = render.markdown(fabricated(), "r1")
     section = md.split("\n## What to use\n")[1].split("\n## ")[0]
     assert "(all at delay 1 s, client ab)" in section
     rows = [ln for ln in section.splitlines() if ln.startswith("| ")]
@@ -222,12 +223,12 @@ def test_single_runs_say_there_is_no_noise_estimate():
     recs = [*point("uwsgi-gevent", "tuned", 1000, [800], [1900], [0.8]),
             *point("granian", "tuned", 1000, [850], [1800], [0.95])]
     add_repeat_stats(recs)
-    md = render.markdown(model.records([r.as_dict() for r in recs]), "r1")
+    md = render.markdown(recs, "r1")
     assert "every point here ran once, so a margin beyond the floor is given without a verdict" in md
 
 
 def test_the_terminal_lines():
-    assert render.what_to_use_lines(model.records(fabricated())) == [
+    assert render.what_to_use_lines(fabricated()) == [
         "c=200: req/s uwsgi-gevent/tuned 180.00 (1.7% ahead, within noise); "
         "p99 granian/tuned 1060 ms (7.8% ahead, outside noise; client-limited); "
         "CPU uwsgi-gevent/tuned 0.700 ms/req (30.0% ahead, outside noise)",
@@ -243,14 +244,14 @@ def test_delay_and_client_are_named_when_they_vary_and_a_setting_without_winners
             *point("granian", "tuned", 200, [90], [2100], [0.7], delay=2),
             *point("quart", "tuned", 200, [400], [10], [0.1], error="quart did not start", delay=2)]
     add_repeat_stats(recs)
-    lines = render.what_to_use_lines(model.records([r.as_dict() for r in recs]))
+    lines = render.what_to_use_lines(recs)
     assert [ln.split(":")[0] for ln in lines] == ["c=200 delay 1 s ab", "c=200 delay 1 s wrk", "c=200 delay 2 s ab"]
     assert lines[2] == "c=200 delay 2 s ab: req/s granian/tuned 90.00 (no other mode); " \
                        "p99 granian/tuned 2100 ms (no other mode); CPU granian/tuned 0.700 ms/req (no other mode)"
     only_errors = [*point("quart", "tuned", 200, [400], [10], [0.1], error="quart did not start")]
     add_repeat_stats(only_errors)
-    assert render.what_to_use_lines(model.records([r.as_dict() for r in only_errors])) == [f"c=200: {whattouse.NONE_TEXT}"]
-    md = whattouse.markdown_section(model.records([r.as_dict() for r in only_errors]))
+    assert render.what_to_use_lines(only_errors) == [f"c=200: {whattouse.NONE_TEXT}"]
+    md = whattouse.markdown_section(only_errors)
     assert f"| 200 | – | {whattouse.NONE_TEXT} (below) | – | – | – | – |" in md
     assert "- c=200: left out: quart/tuned (error)" in md
 
@@ -259,13 +260,13 @@ def test_a_setting_where_points_failed_as_expected_says_so():
     """The gRPC no-init hang (run.json's expect: hang) is the expected outcome, not an error."""
     noinit = point("grpc-gevent-noinit", "tuned", 10, [0], [None], [None], failed=[10], expected="hang")
     usable = point("uwsgi-gevent", "tuned", 200, [180], [1100], [0.7])
-    lines = render.what_to_use_lines(model.records([r.as_dict() for r in [*noinit, *usable]]))
+    lines = render.what_to_use_lines([*noinit, *usable])
     assert lines[0] == "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang)"
     assert lines[1].startswith("c=200: req/s uwsgi-gevent/tuned 180.00 (no other mode)")
     quart = point("quart", "tuned", 10, [400], [10], [0.1], error="quart did not start")
-    assert render.what_to_use_lines(model.records([r.as_dict() for r in [*noinit, *quart]])) == [
+    assert render.what_to_use_lines([*noinit, *quart]) == [
         "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang; the others: an error or failed requests)"]
-    md = whattouse.markdown_section(model.records([r.as_dict() for r in [*noinit, *quart]]))
+    md = whattouse.markdown_section([*noinit, *quart])
     assert "- c=10: left out: grpc-gevent-noinit/tuned (expected to hang), quart/tuned (error)" in md
 
 

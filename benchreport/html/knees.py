@@ -7,23 +7,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from benchreport import knee, render
-from benchreport.html.names import PROFILE_DASH, group_of, p99_bound_mark, p99_bound_note
+from benchreport.html.names import PROFILE_DASH, Style, group_of, p99_bound_mark, p99_bound_note
 from benchreport.html.parts import Chart, EXACT, error_bars, escape, figure, table
 from benchreport.html.resources import cpu_figure
 from benchreport.model import Record, spread
 
 
 KNEE_FAMILY = "The knee: p99 against the scheduled rate (constant-rate runs)"
-
-
 BUDGET_COLOUR = "#c62828"
 
 
-def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+def knee_charts(records: list[Record], styles: Mapping[str, Style]) -> list[Chart]:
     """Per delay, p99 against the scheduled rate, a line per mode and profile (benchreport.knee): the budget
     as a horizontal line, the rates over it crossed, each knee a star. None without rate runs."""
     import plotly.graph_objects as go
-
 
     found = knee.knees(render.in_group_order(records))
     how = (f"Constant-rate runs (client rate): x is the rate scheduled, y the p99 timed from each request's "
@@ -45,7 +42,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
         for k in mine:
             first = k.steps[0].records[0]
             group = group_of(first)
-            style = styles.get(k.mode, {})
+            style = styles.get(k.mode, Style())
             name = k.name + (f" {k.route}" if len({kk.route for kk in mine if kk.mode == k.mode}) > 1 else "")
             have = [s for s in k.steps if s.p99_ms is not None]
             for s in k.steps:
@@ -60,9 +57,9 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
             fig.add_trace(go.Scatter(
                 name=name, x=[s.rate for s in have], y=[s.p99_ms for s in have], mode="lines+markers",
                 legendgroup=group, legendgrouptitle_text=group if group not in titled else None,
-                line=dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(k.profile), "dot")),
+                line=dict(color=style.colour, dash=PROFILE_DASH.get(str(k.profile), "dot")),
                 marker=dict(size=[8 if s.over is None else 12 for s in have],
-                            symbol=[style.get("symbol") if s.over is None else "x" for s in have]),
+                            symbol=[style.symbol if s.over is None else "x" for s in have]),
                 error_y=error_bars([s.p99_ms or 0.0 for s in have], [sp["min"] for sp in spreads],
                                    [sp["max"] for sp in spreads], [len(s.counted) for s in have], color=None,
                                    thickness=1),
@@ -77,8 +74,9 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
                     # no text label: several modes often share a knee's rate, their labels would overlap
                     name=f"knee of {name}", x=[at.rate], y=[at.p99_ms], mode="markers", showlegend=False,
                     legendgroup=group, cliponaxis=False,
-                    marker=dict(symbol="star", size=18, color=style.get("colour"), line=dict(width=1, color="black")),
-                    hovertemplate=f"{escape(name)}: knee <b>{escape(knee.knee_text(k))}</b><br>{escape(k.why)}<extra></extra>"))
+                    marker=dict(symbol="star", size=18, color=style.colour, line=dict(width=1, color="black")),
+                    hovertemplate=f"{escape(name)}: knee <b>{escape(knee.knee_text(k))}</b><br>{escape(k.why)}"
+                                  "<extra></extra>"))
             titled.add(group)
             drawn.append(k.mode)
         title = "p99 against the scheduled rate" + (f", delay {delay:g} s" if delay is not None else "")
@@ -98,7 +96,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) 
         for k in mine:  # the machine's limit, where the x axis can show it without squashing the rates
             kl = knee.knee_limit(k)
             if kl is not None and kl.limit is not None and kl.limit.rps <= 2 * top:
-                fig.add_vline(x=kl.limit.rps, line=dict(color=styles.get(k.mode, {}).get("colour"), dash="dot", width=1),
+                fig.add_vline(x=kl.limit.rps, line=dict(color=styles.get(k.mode, Style()).colour, dash="dot", width=1),
                               annotation_text=f"machine limit {k.name} ≈ {kl.limit.rps:g}", annotation_position="top")
         fig.update_layout(height=480, margin=dict(t=30), xaxis=dict(title="rate scheduled (req/s)", rangemode="tozero"),
                           # log: past the knee p99 grows tenfold, and the budget's region must stay readable

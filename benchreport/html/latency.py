@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from benchreport import fmt, render
 from benchreport.fmt import DASH
-from benchreport.html.names import PROFILE_DASH, counted_runs, group_of, point_name
+from benchreport.html.names import PROFILE_DASH, Style, counted_runs, group_of, point_name
 from benchreport.html.parts import Chart, escape, figure, table
 from benchreport.model import Record
 from benchreport.rundata import Latencies, RunData, pooled
@@ -18,8 +18,6 @@ from benchreport.runfiles import CLIENTS
 
 #: The percentiles of the latency tables (and the nines axis' ticks).
 TABLE_PERCENTILES = (50, 90, 99, 99.9)
-
-
 LATENCY_FAMILY = "Latency distribution by mode"
 
 
@@ -49,10 +47,9 @@ def curve(lat: Latencies) -> tuple[list[float], list[float], list[str]]:
 
 
 def latency_charts(records: list[Record], raws: Mapping[str, RunData],
-                   styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+                   styles: Mapping[str, Style]) -> list[Chart]:
     """One chart per load (client, c, delay): a percentile curve per point."""
     import plotly.graph_objects as go
-
 
     how = ("The latency of every request of a point (its repetitions pooled), slowest at the right: "
            "x is the percentile on a 'nines' scale (p90, p99, p99.9 equally spaced), y the time in ms. "
@@ -94,8 +91,8 @@ def latency_charts(records: list[Record], raws: Mapping[str, RunData],
             if not counted:
                 continue
             group = group_of(rec)
-            style = styles.get(render.mode_label(rec), {})
-            line = dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(rec.profile), "dot"))
+            style = styles.get(render.mode_label(rec), Style())
+            line = dict(color=style.colour, dash=PROFILE_DASH.get(str(rec.profile), "dot"))
             lat = pooled([raws[r.raw_dir] for r in counted])
             summary_p99 = [fmt.p99_mark(r) + figure(r.p99_ms) for r in counted]
             if lat is not None and lat.count:
@@ -119,7 +116,7 @@ def latency_charts(records: list[Record], raws: Mapping[str, RunData],
                     top = max([top, *xs])
                     fig.add_trace(go.Scatter(
                         name=f"{name} (wrk's percentiles)", x=xs, y=[wp[p] for p in ps], mode="lines+markers",
-                        line=line, marker=dict(symbol=style.get("symbol")), legendgroup=group,
+                        line=line, marker=dict(symbol=style.symbol), legendgroup=group,
                         legendgrouptitle_text=group if group not in titled else None, showlegend=not shown,
                         hovertext=[f"repetition {r.repetition}: p{p:g} {wp[p]:g} ms (wrk's own figure)"
                                    for p in ps],

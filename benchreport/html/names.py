@@ -5,6 +5,7 @@ mode, the names of points and runs, and the counted runs' spread.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from benchreport import fmt, model, render
@@ -14,28 +15,14 @@ from benchreport.model import Record, counts_for_stats, spread
 
 #: Colour families of the groups (plotly colour scales); modes of a group get shades of it.
 GROUP_SCALES = {"gevent": "Blues", "peers": "Greens", "threads and processes": "Oranges"}
-
-
 OTHER_SCALE = "Greys"
-
-
 #: Bar colours of the profiles (as chart.png); wrk's bars lighter when both clients ran.
 PROFILE_COLOURS = {"seed": "#9e9e9e", "tuned": "#1f77b4"}
-
-
 PROFILE_COLOURS_LIGHT = {"seed": "#cfcfcf", "tuned": "#8fbbd9"}
-
-
 PROFILE_DASH = {"seed": "dash", "tuned": "solid"}
-
-
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star",
            "hexagon", "pentagon", "star-triangle-up", "hourglass")
-
-
 CEILING_COLOUR = render.CEILING_COLOUR
-
-
 IDEAL_COLOUR = "#2e7d32"
 
 
@@ -43,10 +30,17 @@ def group_of(rec: Record) -> str:
     return str(rec.group or render.NO_GROUP)
 
 
-def mode_styles(records: list[Record]) -> dict[str, dict[str, str]]:
+@dataclass(frozen=True)
+class Style:
+    """How a mode is drawn in the line charts: its colour (a shade of its group's family) and marker."""
+
+    colour: str | None = None
+    symbol: str | None = None
+
+
+def mode_styles(records: list[Record]) -> dict[str, Style]:
     """Per mode label: a colour (a shade of its group's family) and a marker symbol."""
     from plotly.colors import sample_colorscale
-
 
     by_group: dict[str, list[str]] = {}
     for rec in render.in_group_order(records):
@@ -58,7 +52,7 @@ def mode_styles(records: list[Record]) -> dict[str, dict[str, str]]:
         scale = GROUP_SCALES.get(group, OTHER_SCALE)
         spots = [0.45 + 0.5 * i / (len(names) - 1) for i in range(len(names))] if len(names) > 1 else [0.75]
         for i, (name, colour) in enumerate(zip(names, sample_colorscale(scale, spots))):
-            styles[name] = {"colour": colour, "symbol": SYMBOLS[i % len(SYMBOLS)]}
+            styles[name] = Style(colour, SYMBOLS[i % len(SYMBOLS)])
     return styles
 
 

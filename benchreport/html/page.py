@@ -29,10 +29,8 @@ def missing_lines(records: list[Record], raws: Mapping[str, RunData]) -> list[st
     """What the page could not show and why, one line per kind (the runs named)."""
     kinds: dict[str, list[str]] = {}
 
-
     def add(kind: str, name: str) -> None:
         kinds.setdefault(kind, []).append(name)
-
 
     for rec in records:
         name = run_name(rec, records)
@@ -77,7 +75,8 @@ def full_table(records: list[Record]) -> str:
             codes = render.non_2xx_text(rec)
             body.append("<tr>" + "".join(
                 f"<td{RIGHT if right else ''}"
-                + (f" title=\"non-2xx: {escape(codes)}\"" if codes and h == "failed" else "") + f">{escape(fn(rec))}</td>"
+                + (f" title=\"non-2xx: {escape(codes)}\"" if codes and h == "failed" else "")
+                + f">{escape(fn(rec))}</td>"
                 for h, right, fn in cols) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -16,8 +16,6 @@ from benchreport.fmt import DASH
 
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
-
-
 #: How hover labels print a figure: as summary.json has it (up to 3 decimals, trailing zeros dropped;
 #: d3-format), not rounded to the axis' tick precision.
 EXACT = ":.3~f"
@@ -26,7 +24,6 @@ EXACT = ":.3~f"
 @dataclass
 class Chart:
     """One section of the page: a figure (None: nothing to draw, `absent` says why) and its table."""
-
 
     key: str
     title: str
@@ -127,7 +124,6 @@ def section(chart: Chart, first_of_family: bool = True) -> str:
 def head(title: str) -> list[str]:
     """A page's start, to its <body>: the title, the style and plotly.js embedded once."""
     from plotly.offline import get_plotlyjs
-
 
     return [
         "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">", f"<title>{escape(title)}</title>",

@@ -43,7 +43,6 @@ def resources_chart(records: list[Record]) -> Chart:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-
     chart = Chart("cpu-rss", "Server CPU per request and peak memory, by mode",
                   "Top: the server's CPU time per request (ms; the unit's CPU over the load window / the "
                   "requests it worked on: answered, timed out or cut on read), the median of the repetitions "

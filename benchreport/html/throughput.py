@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from benchreport import render
 from benchreport.fmt import DASH
-from benchreport.html.names import (CEILING_COLOUR, IDEAL_COLOUR, PROFILE_DASH, bar_colour, counted_runs, group_of,
-                                    p99_bound_note, point_name, xcat)
+from benchreport.html.names import (CEILING_COLOUR, IDEAL_COLOUR, PROFILE_DASH, Style, bar_colour, counted_runs,
+                                    group_of, p99_bound_note, point_name, xcat)
 from benchreport.html.parts import Chart, EXACT, error_bars, escape, figure, span, table
 from benchreport.model import Record, spread
 
@@ -21,7 +21,6 @@ SWEEP_FAMILY = "Throughput and p99 against concurrency (a sweep)"
 def ideal_chart(records: list[Record]) -> Chart:
     """% of ideal by mode (a point per x in a sweep), one bar per profile: render.chart_bars' bars."""
     import plotly.graph_objects as go
-
 
     profiles = {r.profile for r in records}
     chart = Chart("pct-of-ideal", "Throughput as % of ideal, by mode"
@@ -41,13 +40,11 @@ def ideal_chart(records: list[Record]) -> Chart:
     rows = []
     legend_shown: set[str] = set()
 
-
     def once(kind: str) -> bool:
         """Whether this is the first trace of its kind (the legend names each kind once)."""
         first = kind not in legend_shown
         legend_shown.add(kind)
         return first
-
 
     for name in series:
         mine = [b for b in bars if b.series == name]
@@ -131,10 +128,9 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     return {k: v for k, v in found.items() if len(v) >= 2}
 
 
-def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]]) -> list[Chart]:
+def sweep_charts(records: list[Record], styles: Mapping[str, Style]) -> list[Chart]:
     """req/s and p99 against c, one line per mode and profile that ran at several c."""
     import plotly.graph_objects as go
-
 
     found = sweep_series(records)
     how = ("One line per mode and profile that ran at two or more concurrencies; a point is the median "
@@ -170,16 +166,17 @@ def sweep_charts(records: list[Record], styles: Mapping[str, Mapping[str, str]])
                 ys.append(stats["median"])
                 lows.append(stats["min"])
                 highs.append(stats["max"])
-                ks.append([stats["min"], stats["max"], len(values), p99_bound_note(counted) if metric == "p99_ms" else ""])
+                ks.append([stats["min"], stats["max"], len(values),
+                           p99_bound_note(counted) if metric == "p99_ms" else ""])
             if not xs:
                 continue
             group = group_of(first)
-            style = styles.get(render.mode_label(first), {})
+            style = styles.get(render.mode_label(first), Style())
             fig.add_trace(go.Scatter(
                 name=name, x=xs, y=ys, mode="lines+markers", legendgroup=group,
                 legendgrouptitle_text=group if group not in titled else None,
-                line=dict(color=style.get("colour"), dash=PROFILE_DASH.get(str(profile), "dot")),
-                marker=dict(symbol=style.get("symbol"), size=8),
+                line=dict(color=style.colour, dash=PROFILE_DASH.get(str(profile), "dot")),
+                marker=dict(symbol=style.symbol, size=8),
                 error_y=error_bars(ys, lows, highs, [k[2] for k in ks], color=None, thickness=1),
                 customdata=ks,
                 hovertemplate=(f"{escape(name)}<br>c=%{{x}}: <b>%{{y{EXACT}}} {unit}</b> (median)<br>min–max "

@@ -23,7 +23,6 @@ from benchreport.runfiles import CpuSecond, cpu_per_second
 class Second:
     """One second of a run's timeline (since its t0): requests that ended in it and their p99."""
 
-
     t: int
     completed: int
     p99_ms: float | None
@@ -55,18 +54,15 @@ def timeline(rows: list[TsvRow]) -> list[Second]:
 class RunTimeline:
     """One run on the wall clock: t0 (Unix s) and, from it, the answers of each second and the server's CPU."""
 
-
     t0: float
     #: what t0 is, for the axis and the table
     since: str
     seconds: list[Second]
     cpu: list[CpuSecond]
 
-
     @property
     def requests(self) -> int:
         return sum(s.completed for s in self.seconds)
-
 
     @property
     def peak_cpu_pct(self) -> float | None:
@@ -98,7 +94,6 @@ def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
     and their p99 above, the server's CPU below, on one wall-clock axis."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
 
     chart = Chart("timeline", "Timeline of each run: completed requests, p99 and server CPU, second by second",
                   "Pick a run in the menu. Top: bars are the requests that ended in each second, the line "
