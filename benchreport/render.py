@@ -455,8 +455,25 @@ def _why(ab: Record, wrk: Record) -> list[str]:
     return why
 
 
-def compared(records: list[Record]) -> list[dict[str, Any]]:
-    """One row per point (mode, profile, c, n, delay, route) and repetition that ab and wrk both ran,
+@dataclass
+class ClientPair:
+    """One point and repetition that ab and wrk both ran: their req/s side by side."""
+
+    mode: str
+    profile: str | None
+    repetition: int
+    ab: Record
+    wrk: Record
+    #: wrk's req/s over ab's; None when either has none (an error, nothing measured)
+    ratio: float | None
+    #: within AGREE_WITHIN of each other; None without a ratio
+    agree: bool | None
+    #: what in the two runs' figures can explain a gap (when they do not agree)
+    why: list[str]
+
+
+def compared(records: list[Record]) -> list[ClientPair]:
+    """One pair per point (mode, profile, c, n, delay, route) and repetition that ab and wrk both ran,
     in the records' order: repetition k of ab's point beside repetition k of wrk's."""
     pairs: dict[tuple, dict[str, Record]] = {}
     for rec in records:
@@ -472,10 +489,8 @@ def compared(records: list[Record]) -> list[dict[str, Any]]:
         ab, wrk = by["ab"], by["wrk"]
         ratio = wrk.rps / ab.rps if _usable(ab) and _usable(wrk) and ab.rps > 0 else None
         agree = None if ratio is None else abs(ratio - 1) <= AGREE_WITHIN
-        rows.append({
-            "mode": mode, "profile": profile, "repetition": repetition, "ab": ab, "wrk": wrk,
-            "ratio": ratio, "agree": agree, "why": _why(ab, wrk) if agree is False else [],
-        })
+        rows.append(ClientPair(mode, profile, repetition, ab, wrk, ratio, agree,
+                               _why(ab, wrk) if agree is False else []))
     return rows
 
 
@@ -491,20 +506,20 @@ def compare_table(records: list[Record]) -> str | None:
         "|:---|:---|" + ("---:|" if rep else "") + "---:|---:|---:|---:|---:|---:|---:|:---|",
     ]
     for row in rows:
-        ab, wrk = row["ab"], row["wrk"]
-        if row["agree"] is None:
+        ab, wrk = row.ab, row.wrk
+        if row.agree is None:
             verdict = "no comparison: " + ", ".join(
                 f"{r.client} {'error' if r.error else 'not measured'}" for r in (ab, wrk) if not _usable(r))
-        elif row["agree"]:
+        elif row.agree:
             verdict = "agree (within 10%)"
         else:
-            verdict = f"**differ by {abs(row['ratio'] - 1) * 100:.0f}%**" + (
-                ": " + "; ".join(row["why"]) if row["why"] else "")
+            verdict = f"**differ by {abs(row.ratio - 1) * 100:.0f}%**" + (
+                ": " + "; ".join(row.why) if row.why else "")
         cells = [
-            str(row["mode"]), str(row["profile"] or DASH), *([str(row["repetition"])] if rep else []),
+            str(row.mode), str(row.profile or DASH), *([str(row.repetition)] if rep else []),
             num(ab.c, 0), num(ab.n, 0),
             DASH if ab.delay is None else f"{ab.delay:g}", _rps(ab), _rps(wrk),
-            DASH if row["ratio"] is None else f"{row['ratio']:.2f}",
+            DASH if row.ratio is None else f"{row.ratio:.2f}",
             num(ab.ab_ceiling_rps, 2), verdict,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

@@ -55,13 +55,13 @@ def test_clients_are_compared_per_repetition(tmp_path):
     by = {(r.client, r.repetition): r for r in records}
     assert by[("ab", 1)].rps == AB_RPS and by[("ab", 2)].rps == round(400 / (AB_TIME * 2), 2)
     rows = render.compared(records)
-    assert [(row["mode"], row["repetition"]) for row in rows] == [("uwsgi", 1), ("uwsgi", 2)]
+    assert [(row.mode, row.repetition) for row in rows] == [("uwsgi", 1), ("uwsgi", 2)]
     for row in rows:
-        k = row["repetition"]
-        assert row["ab"] is by[("ab", k)] and row["wrk"] is by[("wrk", k)]
-        assert row["ratio"] == by[("wrk", k)].rps / by[("ab", k)].rps
-    assert rows[0]["agree"] is True  # 192.15 vs 185.62
-    assert rows[1]["agree"] is False and rows[1]["ratio"] > 1.3  # wrk 1.5 x slower, ab 2 x
+        k = row.repetition
+        assert row.ab is by[("ab", k)] and row.wrk is by[("wrk", k)]
+        assert row.ratio == by[("wrk", k)].rps / by[("ab", k)].rps
+    assert rows[0].agree is True  # 192.15 vs 185.62
+    assert rows[1].agree is False and rows[1].ratio > 1.3  # wrk 1.5 x slower, ab 2 x
     table = render.compare_table(records).splitlines()
     assert table[0].startswith("| mode | profile | rep | c | n |")
     assert len(table) == 2 + 2

@@ -176,15 +176,15 @@ def test_clients_compared(tmp_path):
     assert [(r["mode"], r["client"]) for r in records] == [
         ("gunicorn", "ab"), ("gunicorn", "wrk"), ("uwsgi", "ab"), ("uwsgi", "wrk")]
     by = {(r["mode"], r["client"]): r for r in records}
-    rows = {row["mode"]: row for row in render.compared(model.records(records))}
+    rows = {row.mode: row for row in render.compared(model.records(records))}
     for mode, row in rows.items():
         ratio = by[(mode, "wrk")]["rps"] / by[(mode, "ab")]["rps"]
-        assert row["ratio"] == ratio and row["agree"] == (abs(ratio - 1) <= 0.10)
+        assert row.ratio == ratio and row.agree == (abs(ratio - 1) <= 0.10)
     # n=400 c=10: ab's lone request is 1 round in 41, the clients agree;
     # n=20 c=10 delay 0.5: ab needs 3 rounds where wrk needs 2
-    assert rows["uwsgi"]["agree"] is True
-    assert rows["gunicorn"]["agree"] is False and rows["gunicorn"]["ratio"] > 1.3
-    assert rows["gunicorn"]["why"][0].startswith("ab at ")
+    assert rows["uwsgi"].agree is True
+    assert rows["gunicorn"].agree is False and rows["gunicorn"].ratio > 1.3
+    assert rows["gunicorn"].why[0].startswith("ab at ")
     table = render.compare_table(model.records(records)).splitlines()
     assert len(table) == 2 + 2
     assert "agree (within 10%)" in next(ln for ln in table if ln.startswith("| uwsgi |"))

@@ -218,10 +218,10 @@ def test_both_clients_in_one_report(server, tmp_path):
         ("gunicorn", "ab"), ("gunicorn", "wrk"), ("uwsgi", "ab"), ("uwsgi", "wrk")]
     wrk = next(r for r in records if r["mode"] == "uwsgi" and r["client"] == "wrk")
     assert wrk["ab_ceiling_rps"] is None and wrk["steady_rps"] is None and wrk["raw_dir"] == "uwsgi-tuned-wrk"
-    rows = {row["mode"]: row for row in render.compared(model.records(records))}
-    assert rows["uwsgi"]["agree"] is True
-    assert rows["gunicorn"]["agree"] is False and rows["gunicorn"]["ratio"] > 1.3
-    assert any("ceiling" in why for why in rows["gunicorn"]["why"])
+    rows = {row.mode: row for row in render.compared(model.records(records))}
+    assert rows["uwsgi"].agree is True
+    assert rows["gunicorn"].agree is False and rows["gunicorn"].ratio > 1.3
+    assert any("ceiling" in why for why in rows["gunicorn"].why)
     md = render.markdown(model.records(records), run_dir.name)
     assert "## Clients compared" in md and "| client |" in md and "client CPU %" in md
 
