@@ -38,7 +38,8 @@ from pathlib import Path
 from benchreport import EXIT_RUN_ERROR, collect, compare, comparehtml, model, render, rundata, short
 from benchreport import html as html_report
 from benchreport.model import unexpected_error
-from benchreport.summary import BENCH, build_records, load_timing, write_bench, write_summary
+from benchreport.runfiles import load_timing
+from benchreport.summary import BENCH, build_records, write_bench, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The mode table is read the app's way (benchapp.modes): the one place

@@ -32,8 +32,9 @@ from typing import Any
 from benchreport import knee, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
+from benchreport.runfiles import Timing
 
-#: An environment.json object (benchreport.environment: a host, the packages) or timing.json's.
+#: An environment.json object (benchreport.environment: a host, the packages).
 Facts = Mapping[str, Any]
 CEILING_COLOUR = "#e65100"
 #: ab and wrk "agree" when their req/s differ by at most this share of ab's.
@@ -716,26 +717,24 @@ def _seconds(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
 
 
-def timing_line(timing: Facts | None) -> str | None:
+def timing_line(timing: Timing | None) -> str | None:
     """"load N s of M s wall (P%)" from timing.json (benchreport.collect), with the runs done and an
     interruption when there was one; None without timing.json or its figures."""
-    if not timing:
+    if timing is None:
         return None
-    load, wall = timing.get("load_s"), timing.get("wall_s")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (load, wall)):
-        return None
-    if wall <= 0:
+    load, wall = timing.load_s, timing.wall_s
+    if load is None or wall is None or wall <= 0:
         return None
     text = f"load {_seconds(load)} s of {_seconds(wall)} s wall ({100 * load / wall:.0f}%)"
-    planned, done = timing.get("runs_planned"), timing.get("runs_done")
-    if isinstance(planned, int) and isinstance(done, int) and planned:
+    planned, done = timing.runs_planned, timing.runs_done
+    if planned is not None and done is not None and planned:
         text += f"; {done} of {planned} runs done"
-    if timing.get("interrupted"):
-        text += f"; interrupted ({timing['interrupted']})"
+    if timing.interrupted:
+        text += f"; interrupted ({timing.interrupted})"
     return text
 
 
-def markdown(records: list[Record], run_id: str, timing: Facts | None = None) -> str:
+def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -> str:
     """report.md: heading, the bench's load share (timing.json), table, how to read it, notes."""
     starts = sorted(r.started_at for r in records if r.started_at)
     ends = sorted(r.ended_at for r in records if r.ended_at)

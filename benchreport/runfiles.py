@@ -96,6 +96,7 @@ outcome.json (the bench's, after the run)::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ RAW_FILES = {"ab": ("ab.txt", "ab.err", "ab.tsv", "ab.csv"), "wrk": ("wrk.json",
 REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
 #: A folder holding any of these is a run folder.
 MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META, "ab.txt", "wrk.txt", "wrk.json", "rate.json")
+#: Written by benchreport.collect (the plan runner's bench): how long the bench ran load, of its wall time.
+TIMING = "timing.json"
 #: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
 LOADGEN_DIR = "loadgen"
 
@@ -222,6 +225,58 @@ class RunSpec:
     duration: float | None = None
     #: client=rate: the whole run's req/s (a part's `point`; else `rate`)
     point_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """timing.json's object (benchreport.collect: how long the bench ran load, of its wall time) and the
+    figures the report reads from it; a figure of the wrong type reads as None."""
+
+    #: as collect wrote it (bench.json keeps it whole)
+    data: dict[str, Any]
+
+    def _number(self, key: str) -> float | None:
+        x = self.data.get(key)
+        return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+    def _count(self, key: str) -> int | None:
+        x = self.data.get(key)
+        return x if isinstance(x, int) else None
+
+    @property
+    def load_s(self) -> float | None:
+        return self._number("load_s")
+
+    @property
+    def wall_s(self) -> float | None:
+        return self._number("wall_s")
+
+    @property
+    def runs_planned(self) -> int | None:
+        return self._count("runs_planned")
+
+    @property
+    def runs_done(self) -> int | None:
+        return self._count("runs_done")
+
+    @property
+    def interrupted(self) -> Any:
+        """Why the bench stopped early (the signal's name); empty or None when it did not."""
+        return self.data.get("interrupted")
+
+
+def load_timing(run_dir: Path) -> tuple[Timing | None, str | None]:
+    """timing.json (None when absent) and a warning when it is there but unreadable."""
+    path = run_dir / TIMING
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return None, f"{TIMING} unreadable: {exc}"
+    if not isinstance(data, dict):
+        return None, f"{TIMING} unreadable: not a JSON object"
+    return Timing(data), None
 
 
 @dataclass

@@ -197,7 +197,8 @@ from benchreport import cpucost, environment, knee, serverfigures
 from benchreport.abparse import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
 from benchreport.model import (NOISY_CV, STATS_METRICS, Record, counts_for_stats, finite, integer, point_key,
                                round_or_none, sample_cv, spread, text)
-from benchreport.runfiles import CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, is_run_dir, part_dirs, read_run
+from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, Timing, is_run_dir, part_dirs,
+                                  read_run)
 from benchreport.rateparse import LATE_MS, load_rate_run, rank_percentile
 from benchreport.wrkparse import (hist_percentile, histogram, load_wrk_run, merge_histograms, status_check,
                                    status_counts)
@@ -813,31 +814,15 @@ def build_summary(run_dir: Path, modes: Mapping[str, Mode]) -> list[dict[str, An
     return [r.as_dict() for r in build_records(run_dir, modes)]
 
 
-#: Written by benchreport.collect (the plan runner's bench): how long the bench ran load, of its wall time.
-TIMING = "timing.json"
 #: Beside summary.json (a list, one record per run: its format stays): what is about the whole bench.
 BENCH = "bench.json"
 BENCH_SCHEMA = 1
 
 
-def load_timing(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """timing.json's object (None when absent) and a warning when it is there but unreadable."""
-    path = run_dir / TIMING
-    if not path.is_file():
-        return None, None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        return None, f"{TIMING} unreadable: {exc}"
-    if not isinstance(data, dict):
-        return None, f"{TIMING} unreadable: not a JSON object"
-    return data, None
-
-
-def write_bench(path: Path, run_id: str, timing: Mapping[str, Any] | None) -> None:
+def write_bench(path: Path, run_id: str, timing: Timing | None) -> None:
     """bench.json: {"schema", "run_id", "timing"}: timing.json's object as collect wrote it (null
     without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted..."""
-    data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing) if timing is not None else None}
+    data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing.data) if timing is not None else None}
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 

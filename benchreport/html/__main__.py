@@ -12,7 +12,7 @@ from pathlib import Path
 from benchreport import model, rundata
 from benchreport.html.page import write
 from benchreport.model import SUMMARY
-from benchreport.summary import load_timing
+from benchreport.runfiles import load_timing
 
 
 def main(argv: list[str] | None = None) -> int:

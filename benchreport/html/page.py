@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from benchreport import render
 from benchreport.html.knees import knee_charts
@@ -17,7 +16,7 @@ from benchreport.html.throughput import ideal_chart, sweep_charts
 from benchreport.html.timeline import timeline_chart
 from benchreport.model import Record, counts_for_stats
 from benchreport.rundata import NO_HISTOGRAM, RunData
-from benchreport.runfiles import SERVER
+from benchreport.runfiles import SERVER, Timing
 
 
 REPORT = "report.html"
@@ -91,7 +90,7 @@ def charts(records: list[Record], raws: Mapping[str, RunData]) -> tuple[list[Cha
 
 
 def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str,
-         timing: Mapping[str, Any] | None = None) -> str:
+         timing: Timing | None = None) -> str:
     """report.html's text."""
     found, missing = charts(records, raws)
     modes = list(dict.fromkeys(render.mode_label(r) for r in records))
@@ -102,7 +101,7 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
             "profiles " + ", ".join(sorted({str(r.profile) for r in records if r.profile}))]
     if starts:
         meta.append(f"from {starts[0]}" + (f" to {ends[-1]}" if ends else ""))
-    share = render.timing_line(dict(timing) if timing else None)
+    share = render.timing_line(timing)
     if share:
         meta.append(f"bench time: {share}")
     if missing:
@@ -138,7 +137,7 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
 
 
 def write(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str | None = None,
-          timing: Mapping[str, Any] | None = None, path: Path | None = None) -> Path:
+          timing: Timing | None = None, path: Path | None = None) -> Path:
     """Write report.html into run_dir; its path. raws: benchreport.rundata.read_all's."""
     return write_text(path or run_dir / REPORT, page(run_dir, records, raws, run_id or run_dir.resolve().name,
                                                      timing))
