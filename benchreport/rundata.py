@@ -13,7 +13,9 @@ summary. This reader gets it once, for the records that count
 * wrk: wrk.json's latency histogram (merged over the load hosts), else wrk's
   own five percentiles (one load host);
 * server.json's series (runfiles.server_samples), when the client started,
-  and whether the folder and its server.json are there.
+  and whether the folder and its server.json are there;
+* from those, each run on the wall clock (run_timeline): the answers of each
+  second and their p99, and the server's CPU between samples.
 
 `missing` names what was not there or not readable, for the page's list.
 """
@@ -32,7 +34,7 @@ from benchreport.abparse import TsvRow, parse_tsv, rank_ms
 from benchreport.model import Record, counts_for_stats, finite
 from benchreport.rateparse import RATE_TSV, rank_percentile
 from benchreport.rateparse import parse_tsv as parse_rate_tsv
-from benchreport.runfiles import LOADGEN, SERVER, Sample, part_dirs, server_samples
+from benchreport.runfiles import LOADGEN, SERVER, CpuSecond, Sample, cpu_per_second, part_dirs, server_samples
 from benchreport.wrkparse import hist_percentile, load_wrk_run, merge_histograms
 
 #: What a wrk.json without latency_hist_us lacks (bench-wrk.lua leaves it out when dumping it would take too long).
@@ -225,6 +227,76 @@ def epoch(text: Any) -> float | None:
     except ValueError:
         return None
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@dataclass(frozen=True)
+class Second:
+    """One second of a run's timeline (since its t0): requests that ended in it and their p99."""
+
+    t: int
+    completed: int
+    p99_ms: float | None
+
+
+def per_second(ends: Iterable[tuple[int, float]]) -> list[Second]:
+    """(second an answer ended in, its latency ms) -> every second from 0 to the last end with the
+    answers that ended in it and their p99 (ab's nearest rank); seconds with none included: a stall
+    shows as a gap. Ends before 0 (none expected) count in second 0."""
+    by_second: dict[int, list[float]] = {}
+    for t, ms in ends:
+        by_second.setdefault(max(t, 0), []).append(ms)
+    out = []
+    for t in range(0, max(by_second, default=-1) + 1):
+        times = sorted(by_second.get(t, []))
+        out.append(Second(t, len(times), rank_ms(times, 99) if times else None))
+    return out
+
+
+def timeline(rows: list[TsvRow]) -> list[Second]:
+    """An ab run second by second from its first start second. End = start second + total time."""
+    if not rows:
+        return []
+    t0 = min(r.seconds for r in rows)
+    return per_second(((r.seconds * 1000 + r.ttime) // 1000 - t0, float(r.ttime)) for r in rows)
+
+
+@dataclass
+class RunTimeline:
+    """One run on the wall clock: t0 (Unix s) and, from it, the answers of each second and the server's CPU."""
+
+    t0: float
+    #: what t0 is, for the axis and the table
+    since: str
+    seconds: list[Second]
+    cpu: list[CpuSecond]
+
+    @property
+    def requests(self) -> int:
+        return sum(s.completed for s in self.seconds)
+
+    @property
+    def peak_cpu_pct(self) -> float | None:
+        return max((c.pct for c in self.cpu), default=None)
+
+
+def run_timeline(raw: RunData) -> RunTimeline | None:
+    """A run's timeline from its per-request data (ab.tsv, rate.tsv) and its server samples; t0 the
+    first request's start second (ab), else the client's start (loadgen.json: rate, wrk), else the first
+    sample. None when it has neither."""
+    cpu = cpu_per_second(raw.samples or [])
+    if raw.rows:
+        t0, since = float(min(r.seconds for r in raw.rows)), "the first request's start (ab's whole second)"
+        seconds = timeline(raw.rows)
+    elif raw.answers and raw.started is not None:
+        t0, since = raw.started, "the client's start (loadgen.json), its schedule's first send 0.05 s after"
+        seconds = per_second((math.floor(end - t0), ms) for end, ms in raw.answers)
+    elif cpu:
+        t0, since = ((raw.started, "the client's start (loadgen.json)") if raw.started is not None
+                     else (cpu[0].t_from, "the first server sample"))
+        seconds = []
+    else:
+        return None
+    return RunTimeline(t0, since, seconds, cpu)
 
 
 def read_all(run_dir: Path, records: list[Record]) -> dict[str, RunData]:

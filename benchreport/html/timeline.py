@@ -1,92 +1,18 @@
-"""Each run on the wall clock: the answers of each second and their p99 (ab.tsv, rate.tsv: benchreport.rundata)
-and the server's CPU between samples.
+"""Each run on the wall clock: the answers of each second and their p99, and the server's CPU between samples
+(benchreport.rundata's per-second series).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from benchreport import render
-from benchreport.abparse import TsvRow, rank_ms
 from benchreport.fmt import DASH
 from benchreport.html.names import run_name
 from benchreport.html.parts import Chart, EXACT, escape, figure, table
 from benchreport.html.resources import core_share_pct, cpu_window_s, cpu_window_source
 from benchreport.model import Record, counts_for_stats
-from benchreport.rundata import RunData
-from benchreport.runfiles import CpuSecond, cpu_per_second
-
-
-@dataclass(frozen=True)
-class Second:
-    """One second of a run's timeline (since its t0): requests that ended in it and their p99."""
-
-    t: int
-    completed: int
-    p99_ms: float | None
-
-
-def per_second(ends: Iterable[tuple[int, float]]) -> list[Second]:
-    """(second an answer ended in, its latency ms) -> every second from 0 to the last end with the
-    answers that ended in it and their p99 (ab's nearest rank); seconds with none included: a stall
-    shows as a gap. Ends before 0 (none expected) count in second 0."""
-    by_second: dict[int, list[float]] = {}
-    for t, ms in ends:
-        by_second.setdefault(max(t, 0), []).append(ms)
-    out = []
-    for t in range(0, max(by_second, default=-1) + 1):
-        times = sorted(by_second.get(t, []))
-        out.append(Second(t, len(times), rank_ms(times, 99) if times else None))
-    return out
-
-
-def timeline(rows: list[TsvRow]) -> list[Second]:
-    """An ab run second by second from its first start second. End = start second + total time."""
-    if not rows:
-        return []
-    t0 = min(r.seconds for r in rows)
-    return per_second(((r.seconds * 1000 + r.ttime) // 1000 - t0, float(r.ttime)) for r in rows)
-
-
-@dataclass
-class RunTimeline:
-    """One run on the wall clock: t0 (Unix s) and, from it, the answers of each second and the server's CPU."""
-
-    t0: float
-    #: what t0 is, for the axis and the table
-    since: str
-    seconds: list[Second]
-    cpu: list[CpuSecond]
-
-    @property
-    def requests(self) -> int:
-        return sum(s.completed for s in self.seconds)
-
-    @property
-    def peak_cpu_pct(self) -> float | None:
-        return max((c.pct for c in self.cpu), default=None)
-
-
-def run_timeline(rec: Record, raw: RunData) -> RunTimeline | None:
-    """A run's timeline from its per-request data (ab.tsv, rate.tsv) and its server samples; t0 the
-    first request's start second (ab), else the client's start (loadgen.json: rate, wrk), else the first
-    sample. None when it has neither."""
-    cpu = cpu_per_second(raw.samples or [])
-    if raw.rows:
-        t0, since = float(min(r.seconds for r in raw.rows)), "the first request's start (ab's whole second)"
-        seconds = timeline(raw.rows)
-    elif raw.answers and raw.started is not None:
-        t0, since = raw.started, "the client's start (loadgen.json), its schedule's first send 0.05 s after"
-        seconds = per_second((math.floor(end - t0), ms) for end, ms in raw.answers)
-    elif cpu:
-        t0, since = ((raw.started, "the client's start (loadgen.json)") if raw.started is not None
-                     else (cpu[0].t_from, "the first server sample"))
-        seconds = []
-    else:
-        return None
-    return RunTimeline(t0, since, seconds, cpu)
+from benchreport.rundata import RunData, run_timeline
 
 
 def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
@@ -108,7 +34,7 @@ def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
                   "keeps no per-request times: its runs show the CPU only); samples before 0 are the "
                   "sampler's baseline, taken before the load began.")
     ordered = render.in_group_order(records)
-    runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(r, raws[r.raw_dir]))]
+    runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(raws[r.raw_dir]))]
     wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.client or "ab") == "wrk"]
     if not runs:
         chart.absent = ("No run has per-request times (ab.tsv, rate.tsv) or server samples (server.json's "
