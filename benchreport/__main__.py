@@ -1,8 +1,9 @@
 """`python -m benchreport RUN_DIR`: write the run's report and print its table.
 
 `python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
-instead (benchreport.compare: its own options and exit status; it writes
-nothing but the page `--html` asks for, benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
+instead (compare_main: its own options and exit status; benchreport.compare
+compares, and it writes nothing but the page `--html` asks for,
+benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
 benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
 first (benchreport.collect). A run folder named `compare` or `collect` is
 given as `./compare`, `./collect`.
@@ -28,6 +29,8 @@ Exit status (the play writes the report first, then fails on 3):
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -35,9 +38,11 @@ from pathlib import Path
 # The mode table, read the app's way (the benchapp package, which `make venv` installs).
 from benchapp.modes import MODES_FILE as DEFAULT_MODES
 from benchapp.modes import ModeTableError, load_modes
-from benchreport import EXIT_RUN_ERROR, collect, compare, render, short
+from benchreport import EXIT_RUN_ERROR, collect, compare, comparehtml, model, render, rundata, short
 from benchreport import html as html_report
-from benchreport.summary import BENCH, build_summary, load_timing, unexpected_error, write_bench, write_summary
+from benchreport.model import unexpected_error
+from benchreport.runfiles import load_timing
+from benchreport.summary import BENCH, build_records, write_bench, write_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,11 +65,87 @@ def update_latest(run_dir: Path) -> Path:
     return link
 
 
+# -- compare RUN_A RUN_B ------------------------------------------------------------------------
+
+
+def percent(text: str) -> float:
+    """A percentage from the command line: `10` or `10%`, >= 0."""
+    try:
+        x = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise argparse.ArgumentTypeError(f"not a percentage >= 0: {text!r}")
+    return x
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchreport compare",
+        description="Compare two bench runs' summary.json point by point (req/s, p99, CPU ms/request).",
+        epilog=f"A point is ({', '.join(model.POINT_KEYS)}). Noise band: max(floor, "
+        f"{compare.CV_FACTOR:g} × max(cv_A, cv_B)) when both records carry stats.<metric>.cv, else the floor: "
+        "--noise, or benchreport/noise_floors.json's for the point's client, metric and run length (the output "
+        "says when those are provisional). With one run on a side a change beyond the band is reported as "
+        "\"slower (needs repeats)\" and never regresses the point: run it with repeat=K. With "
+        f"{compare.MW_MIN_REPEATS}+ repetitions a side a change is faster or slower only when the one-sided "
+        f"Mann-Whitney p on the repetitions is <= {compare.MW_ALPHA:g} too. A point regressed when a metric with a "
+        "verdict is outside the band and worse by more than --threshold, or the failed share (failed / (complete "
+        f"+ failed)) rose by more than {compare.FAILED_SHARE_PP:g} percentage points or from 0 failed. A p99 with "
+        "failed requests left out of it is a lower bound (≥): it is never an improvement. Exit status: "
+        f"{compare.EXIT_OK} no regression, {compare.EXIT_REGRESSED} a point regressed, {compare.EXIT_USAGE} a run "
+        "missing, without summary.json, no point in common, noise_floors.json unreadable, --html's page not "
+        "written, or usage.",
+    )
+    parser.add_argument("run_a", help="the baseline: a run id under --results, `latest`, or a run folder's path")
+    parser.add_argument("run_b", help="the run compared with it (same forms)")
+    parser.add_argument("--results", type=Path, default=compare.DEFAULT_RESULTS,
+                        help="where run ids are looked up; default: %(default)s")
+    parser.add_argument("--noise", type=percent, default=None, metavar="PCT",
+                        help="one noise floor in %% for every metric, instead of benchreport/noise_floors.json's")
+    parser.add_argument("--threshold", type=percent, default=compare.DEFAULT_THRESHOLD_PCT, metavar="PCT",
+                        help="a worse change beyond the band regresses when larger than this, in %%; "
+                        "default: %(default)g")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    parser.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                        help="also write the comparison as a self-contained page (charts and the table): to "
+                        "PATH, or without one to RUN_B's folder as compare-<A's id>.html")
+    return parser
+
+
+def compare_main(argv: list[str] | None = None) -> int:
+    """`compare RUN_A RUN_B`: parse, compare, print (and write the page --html asks for); the exit status says
+    whether a point regressed."""
+    args = compare_parser().parse_args(argv)
+    try:
+        run_a, run_b = (compare.resolve_run(a, args.results) for a in (args.run_a, args.run_b))
+        cmp = compare.compare_runs(compare.load_records(run_a), compare.load_records(run_b), run_a, run_b,
+                                   args.noise, args.threshold)
+    except compare.CompareError as exc:
+        print(f"benchreport compare: {exc}", file=sys.stderr)
+        return compare.EXIT_USAGE
+    page = None
+    if args.html is not None:
+        try:
+            page = comparehtml.write(cmp, Path(args.html) if args.html else None)
+        except OSError as exc:
+            print(f"benchreport compare: --html: cannot write the page: {exc}", file=sys.stderr)
+            return compare.EXIT_USAGE
+    if args.json:
+        result = compare.as_json(cmp) | ({"html": str(page.resolve())} if page is not None else {})
+        print(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        print(compare.text_report(cmp))
+        if page is not None:
+            print(f"Wrote {page.resolve()}")
+    return cmp.exit_code()
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else list(argv)
     if args_in[:1] == ["compare"]:
         # A subcommand only by its first word: RUN_DIR's usage, which the bench calls, is unchanged.
-        return compare.main(args_in[1:])
+        return compare_main(args_in[1:])
     if args_in[:1] == ["collect"]:
         return collect.main(args_in[1:])
     parser = argparse.ArgumentParser(
@@ -89,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ModeTableError, ValueError, KeyError, TypeError) as exc:
         print(f"benchreport: warning: mode table {args.modes_file} not read ({exc}): "
               "no titles, seed figures or expectations from it", file=sys.stderr)
-    records = build_summary(run_dir, modes)
+    records = build_records(run_dir, modes)
     if not records:
         print(f"benchreport: no run folders (run.json or a client's output) in {run_dir}", file=sys.stderr)
         return 1
@@ -104,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     render.chart(records, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
     page = None
     try:
-        page = html_report.write(run_dir, records, run_id, timing)
+        page = html_report.write(run_dir, records, rundata.read_all(run_dir, records), run_id, timing)
     except Exception as exc:  # noqa: BLE001 - the page is an extra: summary.json and report.md stand without it
         print(f"benchreport: warning: report.html not written: {exc!r}", file=sys.stderr)
     if not args.no_latest:

@@ -1,6 +1,6 @@
 """`python -m benchreport.collect RUN_DIR`: unpack the bench hosts' archives into the run's layout.
 
-The plan runner (roles/bench/files/bench-run.py) runs a whole bench on each
+The plan runner (benchhost.run) runs a whole bench on each
 host; Ansible then packs every host's plan dir into one archive and fetches
 it to RUN_DIR/.archives/<host>.tgz, beside RUN_DIR/plan.json (the
 controller's). An archive holds, relative to the plan dir (a single leading

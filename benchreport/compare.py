@@ -85,23 +85,22 @@ the Mann-Whitney test, their failed and complete to the failed share; a note
 says "median of k of K repetitions" (and how many were left out: an error or
 expected failure).
 
-Keys read for noise (the one place; the repeat feature writes them):
+summary.json's records are read back as benchreport.model.Records (unknown
+keys ignored, missing ones at their defaults). The fields read for noise
+(benchreport.model's value, cv and bound say how):
 
-    record["repeats"]                      int: how many times the point ran (and
-                                           counted); when present and < 2 the cvs
-                                           and medians are ignored
-    record["repetition"]                   int: which run of its point (1..K)
-    record["stats"][metric]["cv"]          float >= 0: stddev / mean of the metric
-                                           over the repeats, a FRACTION (0.04 = 4%)
-    record["stats"][metric]["median"]      float: compared instead of record[metric]
-                                           when present, unless repeats < 2 (min and
-                                           max are not read)
+    repeats                      how many times the point ran (and counted);
+                                 when stated and < 2 the cvs and medians are ignored
+    repetition                   which run of its point (1..K)
+    stats[metric]["cv"]          >= 0: stddev / mean of the metric over the
+                                 repeats, a FRACTION (0.04 = 4%)
+    stats[metric]["median"]      compared instead of the record's own figure when
+                                 present, unless repeats < 2 (min and max are not read)
 
 with metric one of "rps", "p99_ms", "cpu_ms_per_req". And from every usable
-repetition's record: record[metric] (the Mann-Whitney test's values),
-record["failed"] and record["complete"] (the failed share, summed over them),
-record["p99_lower_bound"] and record["p99_upper_bound"] (a p99 that is only a
-bound on any of them is one for the point).
+repetition's record: its own figure (the Mann-Whitney test's values), failed
+and complete (the failed share, summed over them), p99_lower_bound and
+p99_upper_bound (a p99 that is only a bound on any of them is one for the point).
 
 Exit status (EXIT_*): 0 no point regressed; 1 at least one regressed;
 2 a run not found, without a readable summary.json, no point in common, a
@@ -111,23 +110,21 @@ written.
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchreport import mannwhitney, noisefloors, serverfigures
-from benchreport.runfiles import finite, integer
+from benchreport.fmt import BOUND_MARKS, DASH, LOWER_BOUND_MARK, figure
+from benchreport.model import (METRICS, POINT_KEYS, SUMMARY, Metric, Point, Record, bound, cv, integer,
+                               not_comparable, point_key, records, repeated, value, values)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where bench.yml files its runs (bench_results_dir: the playbook's directory).
 DEFAULT_RESULTS = REPO_ROOT / "results"
-SUMMARY = "summary.json"
 
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 
@@ -143,47 +140,11 @@ MW_ALPHA = 0.05
 #: MetricChange.test: what gave the verdict.
 TEST_BAND, TEST_NEEDS_REPEATS = "band", "needs repeats"
 
-# The repeat feature's keys (see the module's docstring).
-REPEATS_KEY = "repeats"
-REPETITION_KEY = "repetition"
-STATS_KEY = "stats"
-CV_KEY = "cv"
-MEDIAN_KEY = "median"
-
-#: rate: a constant-rate run's scheduled req/s (client rate); a point without one leaves it out of its JSON.
-POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route", "rate")
 
 FASTER, SLOWER, NOISE, NOT_MEASURED, UNDECIDED = "faster", "slower", "within noise", "not measured", "undecided"
 REGRESSED, IMPROVED, MIXED = "regressed", "improved", "mixed"
 POINT_VERDICTS = (REGRESSED, IMPROVED, MIXED, SLOWER, FASTER, NOISE)
 COMPARED, NOT_COMPARABLE, ONLY_A, ONLY_B = "compared", "not comparable", "only in A", "only in B"
-DASH = "–"
-#: Before a figure that is only a bound (render.py's marks): at least, at most, neither.
-LOWER_MARK, UPPER_MARK, NO_BOUND_MARK = "≥", "≤", "≶"
-BOUND_MARKS = {"lower": LOWER_MARK, "upper": UPPER_MARK, "none": NO_BOUND_MARK}
-
-#: A comparison's points are matched on this tuple (normalised by point_key).
-Point = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A figure compared between runs: its summary.json key and which way is better."""
-
-    key: str
-    label: str
-    higher_is_better: bool
-    #: decimals shown; None: whole numbers from 100 up, one decimal below (ms, as the report shows them)
-    digits: int | None
-    #: the summary.json key of the figure's resolution (± the same unit), when it has one
-    resolution_key: str | None = None
-
-
-METRICS = (
-    Metric("rps", "req/s", True, 2),
-    Metric("p99_ms", "p99 ms", False, None),
-    Metric("cpu_ms_per_req", "CPU ms/req", False, 3, "cpu_ms_per_req_resolution"),
-)
 
 
 class CompareError(Exception):
@@ -300,8 +261,9 @@ def resolve_run(arg: str, results: Path) -> Path:
     raise CompareError(f"run {arg!r} not found (no folder {looked})")
 
 
-def load_records(run: Path) -> list[dict[str, Any]]:
-    """summary.json's records; a missing or malformed file is a CompareError (never a traceback)."""
+def load_records(run: Path) -> list[Record]:
+    """summary.json's records as Records (model.Record.from_dict); a missing or malformed file is a CompareError
+    (never a traceback)."""
     path = run / SUMMARY
     if not path.is_file():
         raise CompareError(f"{run} has no {SUMMARY} (write it with `python -m benchreport {run}`)")
@@ -311,20 +273,10 @@ def load_records(run: Path) -> list[dict[str, Any]]:
         raise CompareError(f"{path} unreadable: {exc}".replace("\n", " ")) from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise CompareError(f"{path} is not a bench summary (a JSON list of records)")
-    return data
+    return records(data)
 
 
 # -- points and figures -------------------------------------------------------------------------
-
-
-def point_key(rec: Mapping[str, Any]) -> Point | None:
-    """The record's point, normalised so that 1 and 1.0 s, or a missing client (ab), match; None
-    without a mode (a folder without run.json: nothing says what it measured)."""
-    if rec.get("mode") is None:
-        return None
-    delay = finite(rec.get("delay"))
-    return (str(rec["mode"]), _text(rec.get("profile")), str(rec.get("client") or "ab"),
-            integer(rec.get("c")), integer(rec.get("n")), delay, _text(rec.get("route")), finite(rec.get("rate")))
 
 
 def point_dict(key: Point) -> dict[str, Any]:
@@ -345,38 +297,7 @@ def point_label(point: Mapping[str, Any]) -> str:
             f"n={point.get('n')} delay={DASH if delay is None else f'{delay:g}'} {point.get('route') or DASH}")
 
 
-def repeated(rec: Mapping[str, Any]) -> bool:
-    """Whether the record says its point ran (and counted) 2 or more times: `repeats` >= 2."""
-    return (integer(rec.get(REPEATS_KEY)) or 0) >= 2
-
-
-def value(rec: Mapping[str, Any], metric: str) -> float | None:
-    """The figure compared: the repeats' median when the record has one (and `repeats`, when
-    present, is 2 or more: one run's own figure is its figure), else the record's own."""
-    if rec.get(REPEATS_KEY) is None or repeated(rec):
-        median = finite(_stat(rec, metric).get(MEDIAN_KEY))
-        if median is not None:
-            return median
-    return finite(rec.get(metric))
-
-
-def cv(rec: Mapping[str, Any], metric: str) -> float | None:
-    """The metric's coefficient of variation over the point's repeats (a fraction), or None: no
-    stats, a negative or non-numeric cv, or `repeats` < 2 (one run has no spread to measure)."""
-    repeats = rec.get(REPEATS_KEY)
-    if repeats is not None and (integer(repeats) or 0) < 2:
-        return None
-    found = finite(_stat(rec, metric).get(CV_KEY))
-    return found if found is not None and found >= 0 else None
-
-
-def _stat(rec: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
-    stats = rec.get(STATS_KEY)
-    entry = stats.get(metric) if isinstance(stats, Mapping) else None
-    return entry if isinstance(entry, Mapping) else {}
-
-
-def noise_band(a: Mapping[str, Any], b: Mapping[str, Any], metric: str, floor_pct: float) -> tuple[float, str]:
+def noise_band(a: Record, b: Record, metric: str, floor_pct: float) -> tuple[float, str]:
     """The band (in %) a change must leave to count, and where it came from: "cv" when both records carry
     one and CV_FACTOR × the larger is over the floor, else "floor" (a cv of two or three values can be
     near 0 by chance: the floor, the measured run-to-run spread, still holds)."""
@@ -394,16 +315,6 @@ def point_floors(key: Point, noise_pct: float | None, floors: noisefloors.Floors
         return {m.key: noise_pct if noise_pct is not None else 0.0 for m in METRICS}
     point = point_dict(key)
     return {m.key: floors.floor(point["client"], m.key, point["n"]) for m in METRICS}
-
-
-def bound(recs: list[Mapping[str, Any]], metric: str) -> str | None:
-    """A p99 that is only a bound on some of its counted records: "lower" (failed requests not in it),
-    "upper" (its load hosts' highest), "none" (both); None: exact, or another metric."""
-    if metric != "p99_ms":
-        return None
-    lower = any(r.get("p99_lower_bound") for r in recs)
-    upper = any(r.get("p99_upper_bound") for r in recs)
-    return "none" if lower and upper else "lower" if lower else "upper" if upper else None
 
 
 def _open_sides(a_bound: str | None, b_bound: str | None, rise: bool | None) -> list[str]:
@@ -426,11 +337,6 @@ BOUND_WORDS = {"lower": "a lower bound (failed requests are not in it)", "upper"
                "highest)", "none": "no bound either way (failed requests not in it, and its load hosts' highest)"}
 
 
-def values(recs: list[Mapping[str, Any]], metric: str) -> list[float]:
-    """The point's usable repetitions' own figures of a metric (the Mann-Whitney test's samples)."""
-    return [v for r in recs if not_comparable(r) is None and (v := finite(r.get(metric))) is not None]
-
-
 def change_pct(a: float | None, b: float | None) -> float | None:
     """100 × (b − a) / a; None when either is missing or a is 0 and b not (no relative change)."""
     if a is None or b is None:
@@ -441,9 +347,9 @@ def change_pct(a: float | None, b: float | None) -> float | None:
     return round(100.0 * (b - a) / a, 6)
 
 
-def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any], floor_pct: float,
-                   threshold_pct: float, recs_a: list[Mapping[str, Any]] | None = None,
-                   recs_b: list[Mapping[str, Any]] | None = None) -> MetricChange:
+def compare_metric(metric: Metric, a: Record, b: Record, floor_pct: float,
+                   threshold_pct: float, recs_a: list[Record] | None = None,
+                   recs_b: list[Record] | None = None) -> MetricChange:
     """One metric's change, verdict, the test that gave it, and whether it regressed or improved beyond the
     threshold (recs_a, recs_b: the point's repetitions, for the significance test and the p99's bounds)."""
     recs_a, recs_b = recs_a or [a], recs_b or [b]
@@ -488,8 +394,8 @@ def compare_metric(metric: Metric, a: Mapping[str, Any], b: Mapping[str, Any], f
     return found
 
 
-def within_resolution(metric: Metric, va: float | None, vb: float | None, recs_a: list[Mapping[str, Any]],
-                      recs_b: list[Mapping[str, Any]]) -> str | None:
+def within_resolution(metric: Metric, va: float | None, vb: float | None, recs_a: list[Record],
+                      recs_b: list[Record]) -> str | None:
     """"within resolution ±x" when A and B differ by no more than their resolutions added (a median's is
     its coarsest repetition's, serverfigures.point_resolution; None where not measured: exact); else None."""
     if metric.resolution_key is None or va is None or vb is None:
@@ -502,12 +408,12 @@ def within_resolution(metric: Metric, va: float | None, vb: float | None, recs_a
     return f"within resolution ±{total:.3g}" if abs(vb - va) <= total else None
 
 
-def failed_sums(recs: list[Mapping[str, Any]]) -> tuple[int | None, float | None]:
+def failed_sums(recs: list[Record]) -> tuple[int | None, float | None]:
     """Failed requests over the point's counted repetitions, and their share of the requests that ended
     (failed / (complete + failed), in %); None where a repetition lacks the figure."""
     counted = [r for r in recs if not_comparable(r) is None] or recs[:1]
-    fails = [integer(r.get("failed")) for r in counted]
-    completes = [integer(r.get("complete")) for r in counted]
+    fails = [integer(r.failed) for r in counted]
+    completes = [integer(r.complete) for r in counted]
     if any(f is None for f in fails):
         return None, None
     failed = sum(f for f in fails if f is not None)
@@ -536,22 +442,9 @@ def failed_change(result: PointResult) -> tuple[list[str], list[str], bool]:
     return worse, better, rose
 
 
-def not_comparable(rec: Mapping[str, Any]) -> str | None:
-    """Why this record's figures are no yardstick, or None."""
-    if rec.get("expected"):  # run.json's or the mode table's expectation: the bench expects it to fail
-        if rec.get("as_expected"):
-            return f"expected failure ({rec['expected']})"
-        return f"expected to {rec['expected']} but succeeded: the expectation needs updating first"
-    if rec.get("error"):
-        return f"error: {rec['error']}"
-    if value(rec, "rps") is None:
-        return "no req/s measured"
-    return None
-
-
-def compare_point(key: Point, a: Mapping[str, Any], b: Mapping[str, Any], floors: Mapping[str, float],
-                  threshold_pct: float, recs_a: list[Mapping[str, Any]] | None = None,
-                  recs_b: list[Mapping[str, Any]] | None = None) -> PointResult:
+def compare_point(key: Point, a: Record, b: Record, floors: Mapping[str, float],
+                  threshold_pct: float, recs_a: list[Record] | None = None,
+                  recs_b: list[Record] | None = None) -> PointResult:
     """A point in each run (its representative records, and all its repetitions): not comparable (why), or
     its metrics and verdict. floors: each metric's floor in % (point_floors)."""
     recs_a, recs_b = recs_a or [a], recs_b or [b]
@@ -591,27 +484,28 @@ def compare_point(key: Point, a: Mapping[str, Any], b: Mapping[str, Any], floors
     return result
 
 
-def point_notes(a: Mapping[str, Any], b: Mapping[str, Any], recs_a: list[Mapping[str, Any]] | None = None,
-                recs_b: list[Mapping[str, Any]] | None = None) -> list[str]:
+def point_notes(a: Record, b: Record, recs_a: list[Record] | None = None,
+                recs_b: list[Record] | None = None) -> list[str]:
     """Differences in how the two runs measured, which the figures alone do not show."""
     notes = [f"capped in {side} (stopped at its time limit)" for side, rec in (("A", a), ("B", b))
-             if rec.get("capped")]
+             if rec.capped]
     for key, what in (("percentiles_from", "p99 from"), ("cpu_source", "CPU from"), ("loadgens", "load hosts")):
-        if a.get(key) != b.get(key) and a.get(key) is not None and b.get(key) is not None:
-            notes.append(f"{what} {a[key]} in A, {b[key]} in B")
+        va, vb = getattr(a, key), getattr(b, key)
+        if va != vb and va is not None and vb is not None:
+            notes.append(f"{what} {va} in A, {vb} in B")
     notes += [f"p99 in {side} is an upper bound (its load hosts' highest)" for side, rec in (("A", a), ("B", b))
-              if rec.get("p99_upper_bound")]
-    notes += [f"p99 in {side} is a lower bound ({LOWER_MARK}): failed requests are not in it"
+              if rec.p99_upper_bound]
+    notes += [f"p99 in {side} is a lower bound ({LOWER_BOUND_MARK}): failed requests are not in it"
               for side, recs in (("A", recs_a or [a]), ("B", recs_b or [b]))
               if bound(recs, "p99_ms") in ("lower", "none")]
-    notes += [f"client-limited in {side}: {rec.get('client_limited_why')}" for side, rec in (("A", a), ("B", b))
-              if rec.get("client_limited")]
+    notes += [f"client-limited in {side}: {rec.client_limited_why}" for side, rec in (("A", a), ("B", b))
+              if rec.client_limited]
     return notes
 
 
-def index(records: list[dict[str, Any]]) -> tuple[dict[Point, list[dict[str, Any]]], list[dict[str, Any]]]:
+def index(records: list[Record]) -> tuple[dict[Point, list[Record]], list[Record]]:
     """Records by point, in the summary's order; and the records that name no point."""
-    by_point: dict[Point, list[dict[str, Any]]] = {}
+    by_point: dict[Point, list[Record]] = {}
     unnamed = []
     for rec in records:
         key = point_key(rec)
@@ -622,25 +516,25 @@ def index(records: list[dict[str, Any]]) -> tuple[dict[Point, list[dict[str, Any
     return by_point, unnamed
 
 
-def repeat_group(recs: list[dict[str, Any]]) -> bool:
+def repeat_group(recs: list[Record]) -> bool:
     """Whether several records of one point are its repetitions (repeat=K), i.e. one point.
 
     With `repetition` numbers (benchreport.summary writes one on every record): when they are all
     different (a copied run folder repeats its number: a duplicate). Without them (another
     summary's records): when one carries `repeats` >= 2. Otherwise duplicates, not comparable."""
-    numbers = [integer(r.get(REPETITION_KEY)) for r in recs]
+    numbers = [integer(r.repetition) for r in recs]
     if None not in numbers:
         return len(set(numbers)) == len(numbers)
     return any(repeated(r) for r in recs)
 
 
-def representative(recs: list[dict[str, Any]]) -> dict[str, Any]:
+def representative(recs: list[Record]) -> Record:
     """The record a point is compared on: every repetition carries the same stats (its median and
     cv), so the first one with usable figures, else the first (its reason says why not)."""
     return next((r for r in recs if not_comparable(r) is None), recs[0])
 
 
-def repeat_note(side: str, recs: list[dict[str, Any]]) -> str | None:
+def repeat_note(side: str, recs: list[Record]) -> str | None:
     """For a repeated point: how many repetitions its figures are the median of, and how many did not count."""
     if len(recs) < 2:
         return None
@@ -650,7 +544,7 @@ def repeat_note(side: str, recs: list[dict[str, Any]]) -> str | None:
             + (f" ({left} left out: error or expected failure)" if left else ""))
 
 
-def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]], run_a: Path, run_b: Path,
+def compare_runs(records_a: list[Record], records_b: list[Record], run_a: Path, run_b: Path,
                  noise_pct: float | None = None, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
                  floors: noisefloors.Floors | None = None) -> Comparison:
     """Every point of either run: compared, not comparable, or only in one run. noise_pct: one floor for
@@ -685,7 +579,7 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
     for side, unnamed in (("A", unnamed_a), ("B", unnamed_b)):
         for rec in unnamed:
             points.append(PointResult({k: None for k in POINT_KEYS}, NOT_COMPARABLE,
-                                      reasons=[f"{side}: {rec.get('raw_dir') or '?'}/ has no run.json: "
+                                      reasons=[f"{side}: {rec.raw_dir or '?'}/ has no run.json: "
                                                "its point is unknown"]))
     return Comparison(run_a, run_b, noise_pct, threshold_pct, points, floors if noise_pct is None else None)
 
@@ -697,16 +591,6 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def _text(x: Any) -> str | None:
-    return None if x is None else str(x)
-
-
-def _fig(x: float | None, digits: int | None) -> str:
-    if x is None:
-        return DASH
-    if digits is None:
-        digits = 0 if abs(x) >= 100 else 1
-    return f"{x:.{digits}f}"
 
 
 def _cell(x: Any) -> str:
@@ -731,7 +615,7 @@ def _change_cell(m: MetricChange) -> str:
 
 def _bounded(x: float | None, digits: int | None, side_bound: str | None) -> str:
     """A figure, with ≥, ≤ or ≶ before it when it is only a bound (BOUND_MARKS)."""
-    text = _fig(x, digits)
+    text = figure(x, digits)
     return BOUND_MARKS[side_bound] + text if side_bound and x is not None else text
 
 
@@ -871,75 +755,3 @@ def as_json(cmp: Comparison) -> dict[str, Any]:
 
 
 # -- command line -------------------------------------------------------------------------------
-
-
-def percent(text: str) -> float:
-    """A percentage from the command line: `10` or `10%`, >= 0."""
-    try:
-        x = float(text.strip().rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
-    if not math.isfinite(x) or x < 0:
-        raise argparse.ArgumentTypeError(f"not a percentage >= 0: {text!r}")
-    return x
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchreport compare",
-        description="Compare two bench runs' summary.json point by point (req/s, p99, CPU ms/request).",
-        epilog=f"A point is ({', '.join(POINT_KEYS)}). Noise band: max(floor, {CV_FACTOR:g} × max(cv_A, cv_B)) "
-        "when both records carry stats.<metric>.cv, else the floor: --noise, or benchreport/noise_floors.json's "
-        "for the point's client, metric and run length (the output says when those are provisional). With one "
-        "run on a side a change beyond the band is reported as \"slower (needs repeats)\" and never regresses "
-        f"the point: run it with repeat=K. With {MW_MIN_REPEATS}+ repetitions a side a change is faster or slower "
-        f"only when the one-sided Mann-Whitney p on the repetitions is <= {MW_ALPHA:g} too. A point regressed "
-        "when a metric with a verdict is outside the band and worse by more than --threshold, or the failed "
-        f"share (failed / (complete + failed)) rose by more than {FAILED_SHARE_PP:g} percentage points or from "
-        "0 failed. A p99 with failed requests left out of it is a lower bound (≥): it is never an improvement. "
-        f"Exit status: {EXIT_OK} no regression, {EXIT_REGRESSED} a point regressed, {EXIT_USAGE} a run missing, "
-        "without summary.json, no point in common, noise_floors.json unreadable, --html's page not written, "
-        "or usage.",
-    )
-    parser.add_argument("run_a", help="the baseline: a run id under --results, `latest`, or a run folder's path")
-    parser.add_argument("run_b", help="the run compared with it (same forms)")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
-                        help="where run ids are looked up; default: %(default)s")
-    parser.add_argument("--noise", type=percent, default=None, metavar="PCT",
-                        help="one noise floor in %% for every metric, instead of benchreport/noise_floors.json's")
-    parser.add_argument("--threshold", type=percent, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
-                        help="a worse change beyond the band regresses when larger than this, in %%; "
-                        "default: %(default)g")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
-    parser.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
-                        help="also write the comparison as a self-contained page (charts and the table): to "
-                        "PATH, or without one to RUN_B's folder as compare-<A's id>.html")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse, compare, print; the exit status says whether a point regressed."""
-    args = build_parser().parse_args(argv)
-    try:
-        run_a, run_b = (resolve_run(a, args.results) for a in (args.run_a, args.run_b))
-        cmp = compare_runs(load_records(run_a), load_records(run_b), run_a, run_b, args.noise, args.threshold)
-    except CompareError as exc:
-        print(f"benchreport compare: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    page = None
-    if args.html is not None:
-        from benchreport import comparehtml  # plotly loads only when a page is asked for
-
-        try:
-            page = comparehtml.write(cmp, Path(args.html) if args.html else None)
-        except OSError as exc:
-            print(f"benchreport compare: --html: cannot write the page: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    if args.json:
-        result = as_json(cmp) | ({"html": str(page.resolve())} if page is not None else {})
-        print(json.dumps(result, indent=2, allow_nan=False))
-    else:
-        print(text_report(cmp))
-        if page is not None:
-            print(f"Wrote {page.resolve()}")
-    return cmp.exit_code()

@@ -9,14 +9,14 @@ A record's figures for the knee's machine limit (benchreport.knee.machine_limit)
   samples; its totals when they do not span the window, which
   upstream_cpu_window's source says), over the requests the app worked on
   (serverfigures.cpu_divisor: not connect errors). upstream.json is
-  bench-sample.py's (server.json's schema), written by the slow API host's
+  benchhost.sample's (server.json's schema), written by the slow API host's
   runner into <name>/upstream/<host>/, or beside server.json when the slow
-  API runs on the app host (bench-run.py). upstream_host names the host;
+  API runs on the app host (benchhost.run). upstream_host names the host;
   upstream_cpu_why says why the figures are null ("no slow API host in the
   plan", "upstream.json missing", "its samples do not cover the load
   window"...).
 * client_cpu_ms_per_req: the clients' own CPU (loadgen.json's ab_cpu_ms,
-  wrk_cpu_ms or, for bench-rate.py, client_cpu_ms; every load host's added
+  wrk_cpu_ms or, for benchhost.clients.rate, client_cpu_ms; every load host's added
   up) over the same requests. It includes the client's start-up and its
   writing of its files.
 * cpu_hosts: one entry per role and host, {"role": "app" | "slow API" |
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchreport import serverfigures
-from benchreport.runfiles import finite
+from benchreport.model import Record, finite
 
 UPSTREAM = "upstream.json"
 #: Where the slow API host's runner's files of a run land: <name>/upstream/<host>/ (benchreport.collect).
@@ -101,7 +101,7 @@ def host_cores(env: Mapping[str, Any] | None, host: str | None) -> float | None:
 def machine_of(env: Mapping[str, Any] | None, host: str | None) -> str | None:
     """Which machine a host is on: hosts of one machine share its CPUs.
 
-    Its kernel's boot_id (bench-env.py: containers of one machine share it); for a
+    Its kernel's boot_id (benchhost.env: containers of one machine share it); for a
     description without one, a container is on the machine its kernel, CPU model and
     memory name (the local test containers share all three); any other host is a
     machine of its own. None when environment.json does not describe the host.
@@ -117,14 +117,14 @@ def machine_of(env: Mapping[str, Any] | None, host: str | None) -> str | None:
     return f"host {host}"
 
 
-def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> dict[str, Any]:
+def cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> dict[str, Any]:
     """The record's upstream_*, client_cpu_ms_per_req and cpu_hosts (the module's docstring)."""
     out: dict[str, Any] = {"upstream_host": None, "upstream_cpu_ms": None, "upstream_cpu_ms_per_req": None,
                            "upstream_cpu_window": None, "upstream_cpu_why": None, "client_cpu_ms_per_req": None,
                            "cpu_hosts": None}
     app_host = getattr(spec, "app_host", None)
-    client = getattr(rec, "client", None)
-    requests = serverfigures.cpu_divisor(client, getattr(rec, "complete", None), getattr(rec, "failed_detail", None))
+    client = rec.client
+    requests = serverfigures.cpu_divisor(client, rec.complete, rec.failed_detail)
     parts = _parts(directory, getattr(spec, "loadgen_host", None))
     loadgens = [(host, _read(folder / "loadgen.json") or {}) for host, folder in parts]
     window, no_window = serverfigures.load_window([(folder, lg) for (_, folder), (_, lg) in zip(parts, loadgens)],
@@ -157,7 +157,7 @@ def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[
                 out["upstream_cpu_why"] = "no request answered"
     out["upstream_host"] = host
 
-    key = CLIENT_CPU_KEYS.get(getattr(rec, "client", None) or "")
+    key = CLIENT_CPU_KEYS.get(rec.client or "")
     client_ms = [finite(lg.get(key)) if key else None for _, lg in loadgens]
     if client_ms and all(ms is not None for ms in client_ms):
         out["client_cpu_ms_per_req"] = per_request(sum(client_ms), requests)  # type: ignore[arg-type]
@@ -166,7 +166,7 @@ def cpu_costs(rec: Any, directory: Path, run_dir: Path, spec: Any, env: Mapping[
         return {"role": role, "host": name, "cpu_ms_per_req": cpu, "cores": host_cores(env, name),
                 "machine": machine_of(env, name)}
 
-    hosts = [entry(ROLE_APP, app_host, finite(getattr(rec, "cpu_ms_per_req", None)))]
+    hosts = [entry(ROLE_APP, app_host, finite(rec.cpu_ms_per_req))]
     hosts.append(entry(ROLE_UPSTREAM, host, out["upstream_cpu_ms_per_req"]))  # null: not measured
     for (name, _), ms in zip(loadgens, client_ms):
         hosts.append(entry(ROLE_CLIENT, name, per_request(ms, requests, 4)))

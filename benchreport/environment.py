@@ -1,6 +1,6 @@
 """The environment of a bench run: results/<run-id>/environment.json, and each record's share of it.
 
-The bench runs roles/bench/files/bench-env.py on the app host (with --venv,
+The bench runs benchhost.env on the app host (with --venv,
 the app's virtualenv) and on the load host (with --client ab/wrk), fetches
 the JSON each prints, and merges them here with the controller's side (the
 project's git commit)::
@@ -25,7 +25,7 @@ environment.json (schema 1)::
      "controller": {"commit": "16cd4a2...", "dirty": false,  # null, null outside a git checkout
                     "python": "3.11.2", "ansible": "2.19.14",  # ansible-core's, null if not importable
                     "recorded_at": "2026-12-02T04:45:02Z"},
-     "hosts": {"app1": {"roles": ["app"], ...bench-env.py's object: hostname, kernel, os,
+     "hosts": {"app1": {"roles": ["app"], ...benchhost.env's object: hostname, kernel, os,
                         cpu_model, cores, mem_total_mib, somaxconn, virtualization, container,
                         packages...},
                "loadgen1": {"roles": ["loadgen"], ..., "clients": {"ab": "This is ApacheBench, ..."}}}}
@@ -58,7 +58,7 @@ SCHEMA = 1
 ROLES = ("app", "loadgen", "upstream")
 GIT_TIMEOUT_S = 10
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: The servers and key libraries a record names (normalised names, as bench-env.py lists them).
+#: The servers and key libraries a record names (normalised names, as benchhost.env lists them).
 PACKAGES = ("flask", "werkzeug", "gevent", "greenlet", "gunicorn", "pyuwsgi", "grpcio", "aiohttp",
             "psycopg2-binary", "psycogreen",
             # the quart mode: the framework and its database driver
@@ -107,7 +107,7 @@ def controller_info(repo: Path | str = REPO_ROOT) -> dict[str, Any]:
 
 
 def read_host(path: Path | str) -> dict[str, Any]:
-    """bench-env.py's object from a file; unreadable: {"errors": [why]}."""
+    """benchhost.env's object from a file; unreadable: {"errors": [why]}."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -224,11 +224,11 @@ def for_record(env: Mapping[str, Any] | None, app_host: str | None, loadgen_host
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchreport.environment",
-        description="Merge the hosts' bench-env.py output and the project's git commit into RUN_DIR/environment.json.",
+        description="Merge the hosts' benchhost.env output and the project's git commit into RUN_DIR/environment.json.",
         epilog="Exit status: 0 written, 1 RUN_DIR missing or not writable, 2 usage.")
     parser.add_argument("run_dir", type=Path, help="results/<run-id>")
     parser.add_argument("--host", nargs=3, action="append", default=[], metavar=("NAME", "ROLE", "FILE"),
-                        help=f"an inventory host, its role ({' or '.join(ROLES)}) and bench-env.py's JSON; repeatable")
+                        help=f"an inventory host, its role ({' or '.join(ROLES)}) and benchhost.env's JSON; repeatable")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the project checkout (default: %(default)s)")
     args = parser.parse_args(argv)
     for name, role, _ in args.host:

@@ -1,6 +1,6 @@
 """The knee of a constant-rate sweep (client=rate): the highest rate a mode keeps within its latency budget.
 
-A rate run (bench-rate.py) schedules its requests at a fixed rate whatever the
+A rate run (benchhost.clients.rate) schedules its requests at a fixed rate whatever the
 server does and times each from its due time, so its p99 includes the
 requests that waited behind a stall. Over a sweep of rates the p99 stays near
 the app's delay until the server saturates, then climbs: the knee is where.
@@ -12,7 +12,7 @@ slow API's unit, each load host's client) and the hosts' cores
 (environment.json). Hosts that are separate machines each bound it:
 cores x 1000 / (the CPU ms a request costs on that host); hosts that share one
 machine (the local test containers: one kernel, /proc/stat is the whole
-machine; bench-env.py's boot_id, see cpucost.machine_of) share its cores, so
+machine; benchhost.env's boot_id, see cpucost.machine_of) share its cores, so
 the CPU ms their roles spend per request are added up:
 
     limit_rps = min over machines of  cores(machine) x 1000 / sum of the cpu ms/request of its roles
@@ -41,7 +41,7 @@ order, the first one named):
 * a repetition planned but absent: run.json's repeats = K (the records'
   repeats_planned) and no record of repetition k <= K at that rate.
 
-Then, over its repetitions that count (summary.counts_for_stats: no error, no
+Then, over its repetitions that count (model.counts_for_stats: no error, no
 expected failure):
 
 * p99: the median of their p99_ms (timed from the schedule);
@@ -73,8 +73,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchreport import serverfigures
-from benchreport.runfiles import finite, integer
-from benchreport.summary import counts_for_stats
+from benchreport.model import Record, counts_for_stats, finite, integer
 
 #: The latency budget: p99 at most this times the app's delay.
 BUDGET_FACTOR = 1.5
@@ -82,16 +81,11 @@ BUDGET_FACTOR = 1.5
 RATE_CLIENT = "rate"
 
 
-def get(rec: Any, key: str) -> Any:
-    """A field of a record, a summary.json object or a summary.Record alike."""
-    return rec.get(key) if isinstance(rec, Mapping) else getattr(rec, key)
-
-
-def group_key(rec: Any) -> tuple | None:
+def group_key(rec: Record) -> tuple | None:
     """(mode, profile, delay, route) of a rate record with a rate; None for any other."""
-    if get(rec, "client") != RATE_CLIENT or get(rec, "mode") is None or finite(get(rec, "rate")) is None:
+    if rec.client != RATE_CLIENT or rec.mode is None or finite(rec.rate) is None:
         return None
-    return (get(rec, "mode"), get(rec, "profile"), finite(get(rec, "delay")), get(rec, "route"))
+    return (rec.mode, rec.profile, finite(rec.delay), rec.route)
 
 
 def _over(p99: float, budget_ms: float) -> str:
@@ -113,8 +107,8 @@ class Step:
     """One rate of a group: its records, the figures judged, and why it is over the budget (None: within)."""
 
     rate: float
-    records: list[Any]
-    counted: list[Any]
+    records: list[Record]
+    counted: list[Record]
     p99_ms: float | None
     failed: int | None
     unsent: int
@@ -158,47 +152,47 @@ class Knee:
         return self.knee_rps is not None and self.knee_rps == self.steps[-1].rate
 
     @property
-    def records(self) -> list[Any]:
+    def records(self) -> list[Record]:
         return [r for s in self.steps for r in s.records]
 
 
-def _went_wrong(rec: Any) -> str | None:
+def _went_wrong(rec: Record) -> str | None:
     """Why one repetition did not run clean: its error, an expected failure that happened, a non-zero client
     exit; None when it did."""
-    if get(rec, "error"):
-        return str(get(rec, "error"))
-    if get(rec, "expected") and get(rec, "as_expected"):
-        return f"expected failure ({get(rec, 'expected')})"
-    rc = integer(get(rec, "client_rc"))
+    if rec.error:
+        return str(rec.error)
+    if rec.expected and rec.as_expected:
+        return f"expected failure ({rec.expected})"
+    rc = integer(rec.client_rc)
     if rc is not None and rc != 0:
         return f"the client exited {rc}"
     return None
 
 
-def repetition_failures(records: list[Any]) -> list[str]:
+def repetition_failures(records: list[Record]) -> list[str]:
     """Every repetition of one rate that went wrong, in repetition order: "repetition 2: <why>", and
     "repetition 3 of 3: planned, no record" for each one run.json's repeats planned that is absent."""
     out = []
-    for rec in sorted(records, key=lambda r: integer(get(r, "repetition")) or 1):
+    for rec in sorted(records, key=lambda r: integer(r.repetition) or 1):
         why = _went_wrong(rec)
         if why is not None:
-            out.append(f"repetition {integer(get(rec, 'repetition')) or 1}: {why}")
-    planned = max((k for r in records if (k := integer(get(r, "repeats_planned"))) is not None), default=None)
-    found = {integer(get(r, "repetition")) or 1 for r in records}
+            out.append(f"repetition {integer(rec.repetition) or 1}: {why}")
+    planned = max((k for r in records if (k := integer(r.repeats_planned)) is not None), default=None)
+    found = {integer(r.repetition) or 1 for r in records}
     out += [f"repetition {k} of {planned}: planned, no record" for k in range(1, (planned or 0) + 1)
             if k not in found]
     return out
 
 
-def step(rate: float, records: list[Any], budget_ms: float | None) -> Step:
+def step(rate: float, records: list[Record], budget_ms: float | None) -> Step:
     """A rate's figures over its counted repetitions, and whether it kept the budget."""
     failures = repetition_failures(records)
     counted = [r for r in records if counts_for_stats(r)]
-    p99 = _median([finite(get(r, "p99_ms")) for r in counted])
-    fails = [integer(get(r, "failed")) for r in counted]
+    p99 = _median([finite(r.p99_ms) for r in counted])
+    fails = [integer(r.failed) for r in counted]
     failed = max((f for f in fails if f is not None), default=None)
-    unsent = max((integer((get(r, "client_detail") or {}).get("unsent")) or 0 for r in counted), default=0)
-    cpu = _median([finite(get(r, "cpu_ms_per_req")) for r in counted])
+    unsent = max((integer((r.client_detail or {}).get("unsent")) or 0 for r in counted), default=0)
+    cpu = _median([finite(r.cpu_ms_per_req) for r in counted])
     if failures:  # a lost repetition may have been the one over the budget: its rate cannot pass
         over = failures[0]
     elif not counted:
@@ -231,13 +225,13 @@ def judge(knee: Knee) -> None:
     knee.why = f"every rate run passed: the knee is at least {knee.knee_rps:g} req/s (the highest run)"
 
 
-def knees(records: list[Any]) -> list[Knee]:
+def knees(records: list[Record]) -> list[Knee]:
     """Every group's knee, in the order of the groups' first records."""
-    groups: dict[tuple, dict[float, list[Any]]] = {}
+    groups: dict[tuple, dict[float, list[Record]]] = {}
     for rec in records:
         key = group_key(rec)
         if key is not None:
-            groups.setdefault(key, {}).setdefault(float(get(rec, "rate")), []).append(rec)
+            groups.setdefault(key, {}).setdefault(float(rec.rate), []).append(rec)
     out = []
     for (mode, profile, delay, route), by_rate in groups.items():
         knee = Knee(mode, profile, delay, route)
@@ -379,12 +373,12 @@ class KneeLimit:
         return round(100.0 * knee_rps / self.limit.rps, 1)
 
 
-def _median_hosts(records: list[Any]) -> list[dict[str, Any]] | None:
+def _median_hosts(records: list[Record]) -> list[dict[str, Any]] | None:
     """cpu_hosts over a rate's records: each (role, host)'s median CPU ms/request, its cores and machine."""
     rows: dict[tuple, dict[str, Any]] = {}
     values: dict[tuple, list[float | None]] = {}
     for rec in records:
-        for e in get(rec, "cpu_hosts") or []:
+        for e in rec.cpu_hosts or []:
             key = (e.get("role"), e.get("host"))
             rows.setdefault(key, dict(e))
             values.setdefault(key, []).append(finite(e.get("cpu_ms_per_req")))

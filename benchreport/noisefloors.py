@@ -53,12 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchreport.model import STATS_METRICS, SUMMARY, Record, records, stat
+from benchreport.runfiles import CLIENTS
+
 #: The repository's measured floors; PATH is what compare reads (the tests point it at fixed ones).
 REPOSITORY = Path(__file__).resolve().parent / "noise_floors.json"
 PATH = REPOSITORY
 SCHEMA = 1
-CLIENTS = ("ab", "wrk", "rate")
-METRICS = ("rps", "p99_ms", "cpu_ms_per_req")
 #: The run lengths (n, requests) the measured floors are bucketed by: up to each, then any longer.
 BUCKETS = (1000, 10000, None)
 #: A floor is this many standard deviations of the difference of two single runs.
@@ -146,9 +147,9 @@ def parse(data: Any, path: Path = PATH) -> Floors:
     table = {}
     for client in CLIENTS:
         metrics = floors[client]
-        if not isinstance(metrics, dict) or set(metrics) != set(METRICS):
-            raise FloorsError(f"{path}: floors.{client} must have exactly the metrics {', '.join(METRICS)}")
-        table[client] = {m: _buckets(metrics[m], f"{path}: floors.{client}.{m}") for m in METRICS}
+        if not isinstance(metrics, dict) or set(metrics) != set(STATS_METRICS):
+            raise FloorsError(f"{path}: floors.{client} must have exactly the metrics {', '.join(STATS_METRICS)}")
+        table[client] = {m: _buckets(metrics[m], f"{path}: floors.{client}.{m}") for m in STATS_METRICS}
     return Floors(path, data["provisional"], dict(source), table)
 
 
@@ -175,23 +176,21 @@ def floor_pct(cv_max: float) -> float:
     return math.ceil(FLOOR_SIGMAS * math.sqrt(2.0) * cv_max * 100.0 * 2.0 - 1e-9) / 2.0
 
 
-def measured_points(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def measured_points(runs: dict[str, list[Record]]) -> list[dict[str, Any]]:
     """Each repeated point of the runs, {"run", "client", "mode", "profile", "n", "c", "rate", "repeats", "cv":
-    {metric: cv}}: its stats over MIN_REPEATS or more counted repetitions, one entry per point."""
+    {metric: cv}} (noise_floors.json's `measured`): its stats over MIN_REPEATS or more counted repetitions, one
+    entry per point."""
     out: list[dict[str, Any]] = []
     for run_id, records in runs.items():
         seen = set()
         for rec in records:
-            key = (rec.get("mode"), rec.get("profile"), rec.get("client"), rec.get("c"), rec.get("n"),
-                   rec.get("delay"), rec.get("route"), rec.get("rate"))
-            if key in seen or rec.get("client") not in CLIENTS or (rec.get("repeats") or 0) < MIN_REPEATS:
+            key = (rec.mode, rec.profile, rec.client, rec.c, rec.n, rec.delay, rec.route, rec.rate)
+            if key in seen or rec.client not in CLIENTS or (rec.repeats or 0) < MIN_REPEATS:
                 continue
             seen.add(key)
-            stats = rec.get("stats") or {}
-            cvs = {m: (stats.get(m) or {}).get("cv") for m in METRICS}
-            out.append({"run": run_id, "client": rec["client"], "mode": rec.get("mode"),
-                        "profile": rec.get("profile"), "n": rec.get("n"), "c": rec.get("c"),
-                        "rate": rec.get("rate"), "repeats": rec["repeats"], "cv": cvs})
+            out.append({"run": run_id, "client": rec.client, "mode": rec.mode, "profile": rec.profile, "n": rec.n,
+                        "c": rec.c, "rate": rec.rate, "repeats": rec.repeats,
+                        "cv": {m: stat(rec, m, "cv") for m in STATS_METRICS}})
     return out
 
 
@@ -201,7 +200,7 @@ def floors_from(points: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[s
     table: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for client in CLIENTS:
         table[client] = {}
-        for metric in METRICS:
+        for metric in STATS_METRICS:
             worst: dict[int | None, float] = {}
             for p in points:
                 cv = p["cv"].get(metric)
@@ -225,7 +224,7 @@ def measure(run_dirs: list[Path], machine: str, date: str) -> dict[str, Any]:
     runs = {}
     for run in run_dirs:
         try:
-            runs[run.name] = json.loads((run / "summary.json").read_text())
+            runs[run.name] = records(json.loads((run / SUMMARY).read_text()))
         except (OSError, ValueError) as exc:
             raise FloorsError(f"{run}: no readable summary.json: {exc}".replace("\n", " ")) from None
     points = measured_points(runs)

@@ -23,86 +23,61 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchreport import compare, knee, serverfigures, whattouse
+from benchreport import knee, serverfigures, whattouse
+from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
+from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
+from benchreport.runfiles import Timing
 
-Record = dict[str, Any]
-DASH = "–"
+#: An environment.json object (benchreport.environment: a host, the packages).
+Facts = Mapping[str, Any]
 CEILING_COLOUR = "#e65100"
 #: ab and wrk "agree" when their req/s differ by at most this share of ab's.
 AGREE_WITHIN = 0.10
 #: After the req/s of a client-limited record (summary.client_limits), explained under the table.
 CLIENT_LIMITED_MARK = "†"
-#: Before a p99 that is an upper bound (several load hosts whose requests could not be merged)...
-UPPER_BOUND_MARK = "≤"
-#: ...a lower bound (failed requests are not in it: summary.json's p99_lower_bound)...
-LOWER_BOUND_MARK = "≥"
-#: ...or both: the figure bounds the true p99 neither way.
-NO_BOUND_MARK = "≶"
-
-
-def _num(value: Any, digits: int) -> str:
-    if value is None:
-        return DASH
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def _ms(value: float | None) -> str:
-    """ms: whole numbers from 100 up (ab's own resolution is 1 ms), one decimal below."""
-    if value is None:
-        return DASH
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
 def _rps(rec: Record) -> str:
     """ab's req/s; an errored run's figure is not a throughput (all refused: thousands/s)."""
-    if rec.get("expected") and rec.get("as_expected"):
-        return f"{rec['expected']} (expected)"
-    if rec.get("error"):
+    if rec.expected and rec.as_expected:
+        return f"{rec.expected} (expected)"
+    if rec.error:
         return "error"
-    if rec.get("rps") is None:
+    if rec.rps is None:
         return DASH
-    text = f"{rec['rps']:.2f}"
-    text = text + " (capped)" if rec.get("capped") else text
-    return text + f" {CLIENT_LIMITED_MARK}" if rec.get("client_limited") else text
-
-
-def p99_mark(rec: Record) -> str:
-    """"≥" before a p99 that is a lower bound (p99_lower_bound), "≤" an upper bound (p99_upper_bound), "≶"
-    both (no bound either way), "" an exact one or none."""
-    if rec.get("p99_ms") is None:
-        return ""
-    lower, upper = bool(rec.get("p99_lower_bound")), bool(rec.get("p99_upper_bound"))
-    return NO_BOUND_MARK if lower and upper else LOWER_BOUND_MARK if lower else UPPER_BOUND_MARK if upper else ""
+    text = f"{rec.rps:.2f}"
+    text = text + " (capped)" if rec.capped else text
+    return text + f" {CLIENT_LIMITED_MARK}" if rec.client_limited else text
 
 
 def _p99(rec: Record) -> str:
     """p99 ms with its bound's mark (p99_mark)."""
-    return p99_mark(rec) + _ms(rec.get("p99_ms"))
+    return p99_mark(rec) + ms(rec.p99_ms)
 
 
 def non_2xx_text(rec: Record) -> str | None:
     """The non-2xx answers by status, "502 × 268, 503 × 4" (summary.json's status_counts); None without
     any, or when the client did not count codes (ab)."""
-    counts = rec.get("status_counts") or {}
+    counts = rec.status_counts or {}
     codes = [(code, k) for code, k in counts.items() if k and not 200 <= int(code) <= 299]
     return ", ".join(f"{code} × {k}" for code, k in codes) or None
 
 
 def _failed(rec: Record) -> str:
-    if rec.get("failed") is None:
+    if rec.failed is None:
         return DASH
-    return str(rec["failed"])
+    return str(rec.failed)
 
 
 def cpu_text(value: Any, resolution: Any, digits: int) -> str:
     """CPU ms per request, "± resolution" after it where that is not negligible (serverfigures)."""
-    text = _num(value, digits)
+    text = num(value, digits)
     res = resolution if isinstance(resolution, (int, float)) else None
     if value is not None and serverfigures.shows_resolution(float(value), res):
         text += f" ± {res:.{digits}f}"
@@ -112,48 +87,48 @@ def cpu_text(value: Any, resolution: Any, digits: int) -> str:
 #: (header, right-aligned, cell function) for both tables.
 COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
     ("mode", False, lambda r: mode_label(r)),
-    ("profile", False, lambda r: str(r.get("profile") or DASH)),
-    ("c", True, lambda r: _num(r.get("c"), 0)),
-    ("n", True, lambda r: _num(r.get("n"), 0)),
-    ("delay s", True, lambda r: DASH if r.get("delay") is None else f"{r['delay']:g}"),
+    ("profile", False, lambda r: str(r.profile or DASH)),
+    ("c", True, lambda r: num(r.c, 0)),
+    ("n", True, lambda r: num(r.n, 0)),
+    ("delay s", True, lambda r: DASH if r.delay is None else f"{r.delay:g}"),
     ("req/s", True, _rps),
-    ("% of ideal", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ideal"), 1)),
-    ("% of ceiling", True, lambda r: DASH if r.get("error") else _num(r.get("pct_of_ceiling"), 1)),
+    ("% of ideal", True, lambda r: DASH if r.error else num(r.pct_of_ideal, 1)),
+    ("% of ceiling", True, lambda r: DASH if r.error else num(r.pct_of_ceiling, 1)),
     ("failed", True, _failed),
-    ("p50 ms", True, lambda r: _ms(r.get("p50_ms"))),
+    ("p50 ms", True, lambda r: ms(r.p50_ms)),
     ("p99 ms", True, _p99),
-    ("max ms", True, lambda r: _ms(r.get("max_ms"))),
-    ("CPU ms/req", True, lambda r: cpu_text(r.get("cpu_ms_per_req"), r.get("cpu_ms_per_req_resolution"), 2)),
-    ("peak RSS MiB", True, lambda r: _num(r.get("peak_rss_mib"), 1)),
-    ("ab CPU %", True, lambda r: _num(r.get("loadgen_cpu_pct"), 1)),  # "client CPU %" with wrk
-    ("host CPU %", True, lambda r: _num(r.get("host_cpu_pct"), 1)),
-    ("seed's req/s", True, lambda r: _num(r.get("seed_rps"), 2)),
+    ("max ms", True, lambda r: ms(r.max_ms)),
+    ("CPU ms/req", True, lambda r: cpu_text(r.cpu_ms_per_req, r.cpu_ms_per_req_resolution, 2)),
+    ("peak RSS MiB", True, lambda r: num(r.peak_rss_mib, 1)),
+    ("ab CPU %", True, lambda r: num(r.loadgen_cpu_pct, 1)),  # "client CPU %" with wrk
+    ("host CPU %", True, lambda r: num(r.host_cpu_pct, 1)),
+    ("seed's req/s", True, lambda r: num(r.seed_rps, 2)),
 ]
 
 
 #: Shown when a run had gevent's monitor thread on (bench.yml -e monitor=true).
 MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "hub blocks", True, lambda r: DASH if r.get("blocked") is None else str(r["blocked"]))
+    "hub blocks", True, lambda r: DASH if r.blocked is None else str(r.blocked))
 
 
 #: Shown when a run used more than one client (bench.yml -e client=both).
 CLIENT_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "client", False, lambda r: str(r.get("client") or "ab"))
+    "client", False, lambda r: str(r.client or "ab"))
 
 
 #: Shown when a point ran more than once (bench.yml -e repeat=K): which repetition the row is.
 REPETITION_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "rep", True, lambda r: str(r.get("repetition") or 1))
+    "rep", True, lambda r: str(r.repetition or 1))
 
 
 #: Shown when a constant-rate run is in the table (client=rate): the req/s it scheduled.
 RATE_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "rate /s", True, lambda r: DASH if r.get("rate") is None else f"{r['rate']:g}")
+    "rate /s", True, lambda r: DASH if r.rate is None else f"{r.rate:g}")
 
 
 #: Shown when a run was split over several load hosts (the plan runner): how many.
 LOADGENS_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "load hosts", True, lambda r: str(r.get("loadgens") or 1))
+    "load hosts", True, lambda r: str(r.loadgens or 1))
 
 
 #: The groups of modes in the report's order, with what each one is (benchapp.modes.GROUPS names
@@ -172,7 +147,7 @@ def by_group(records: list[Record]) -> list[tuple[str | None, list[Record]]]:
     each group's records in their own order."""
     found: dict[str | None, list[Record]] = {}
     for rec in records:
-        found.setdefault(rec.get("group"), []).append(rec)
+        found.setdefault(rec.group, []).append(rec)
     order = {name: i for i, name in enumerate(GROUPS)}
     seen = list(found)
     return sorted(found.items(), key=lambda kv: (kv[0] is None, order.get(kv[0], len(order)), seen.index(kv[0])))
@@ -180,7 +155,7 @@ def by_group(records: list[Record]) -> list[tuple[str | None, list[Record]]]:
 
 def grouped(records: list[Record]) -> bool:
     """Whether the records carry groups at all (summaries built without the mode table do not)."""
-    return any(r.get("group") for r in records)
+    return any(r.group for r in records)
 
 
 def in_group_order(records: list[Record]) -> list[Record]:
@@ -189,15 +164,15 @@ def in_group_order(records: list[Record]) -> list[Record]:
 
 
 def several_loadgens(records: list[Record]) -> bool:
-    return any((r.get("loadgens") or 1) > 1 for r in records)
+    return any((r.loadgens or 1) > 1 for r in records)
 
 
 def client_limited_footnote(records: list[Record]) -> str | None:
     """The line under the table that explains its † (None when no record is client-limited)."""
-    if not any(r.get("client_limited") for r in records):
+    if not any(r.client_limited for r in records):
         return None
     rate = (", or bench-rate did not keep its schedule (lag p99 over 10 ms: over 1% of its sends late)"
-            if any(r.get("client_limited") and r.get("client") == "rate" for r in records) else "")
+            if any(r.client_limited and r.client == "rate" for r in records) else "")
     return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
             f"used at least 90% of its cores, or ab ran at 95% or more of its own ceiling{rate}; the figure "
             "measures the client as much as the server (why: in the notes).")
@@ -216,7 +191,7 @@ def p99_bound_footnote(records: list[Record]) -> str | None:
 
 def clients(records: list[Record]) -> list[str]:
     """The clients of these records, ab first."""
-    found = {str(r.get("client") or "ab") for r in records}
+    found = {str(r.client or "ab") for r in records}
     return sorted(found, key=lambda c: (c != "ab", c))
 
 
@@ -228,13 +203,13 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
     if clients(records) != ["ab"]:
         cols = [("client CPU %", right, fn) if head == "ab CPU %" else (head, right, fn)
                 for head, right, fn in cols]
-    if repeated(records):
+    if any_repeated(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "profile")) + 1, REPETITION_COLUMN)
     if several_loadgens(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, LOADGENS_COLUMN)
     if "rate" in clients(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, RATE_COLUMN)
-    return cols + ([MONITOR_COLUMN] if any(r.get("monitor") for r in records) else [])
+    return cols + ([MONITOR_COLUMN] if any(r.monitor for r in records) else [])
 
 
 def rows(records: list[Record]) -> list[list[str]]:
@@ -300,19 +275,19 @@ def what_to_use_lines(records: list[Record]) -> list[str]:
 
 def mode_label(rec: Record) -> str:
     """The record's mode, or for a run folder without run.json its folder name."""
-    return str(rec["mode"]) if rec.get("mode") is not None else f"{rec.get('raw_dir')}/ (no run.json)"
+    return str(rec.mode) if rec.mode is not None else f"{rec.raw_dir}/ (no run.json)"
 
 
-def _name(rec: Record) -> str:
+def run_label(rec: Record) -> str:
     """mode/profile, and /client for a client other than ab (ab's names stay as they were), a rate run's
     rate."""
-    if rec.get("mode") is None:
+    if rec.mode is None:
         return mode_label(rec)
-    client = rec.get("client") or "ab"
-    rep = (f" (repetition {rec.get('repetition') or 1})"
-           if max(rec.get("repeats") or 0, rec.get("repeats_planned") or 0) >= 2 else "")
-    rate = f" at {rec['rate']:g} req/s" if client == "rate" and rec.get("rate") is not None else ""
-    return f"{rec['mode']}/{rec.get('profile') or '?'}" + ("" if client == "ab" else f"/{client}") + rate + rep
+    client = rec.client or "ab"
+    rep = (f" (repetition {rec.repetition or 1})"
+           if max(rec.repeats or 0, rec.repeats_planned or 0) >= 2 else "")
+    rate = f" at {rec.rate:g} req/s" if rec.rate is not None else ""
+    return f"{rec.mode}/{rec.profile or '?'}" + ("" if client == "ab" else f"/{client}") + rate + rep
 
 
 def notes(records: list[Record]) -> list[str]:
@@ -320,102 +295,97 @@ def notes(records: list[Record]) -> list[str]:
     out: list[str] = []
     seed_noted: set[str] = set()
     for rec in records:
-        name = _name(rec)
-        if rec.get("expected"):
-            verdict = ("as the mode table expects" if rec.get("as_expected")
+        name = run_label(rec)
+        if rec.expected:
+            verdict = ("as the mode table expects" if rec.as_expected
                        else "UNEXPECTEDLY it fully succeeded")
-            out.append(f"{name}: expected to {rec['expected']} ({rec.get('expected_why') or 'see modes.yml'}); "
+            out.append(f"{name}: expected to {rec.expected} ({rec.expected_why or 'see modes.yml'}); "
                        f"{verdict}")
-        if rec.get("error"):
-            label = "expected failure" if rec.get("expected") and rec.get("as_expected") else "ERROR"
-            out.append(f"{name}: {label}: {rec['error']}")
-        if rec.get("capped"):
-            limit = rec.get("time_limit_s")
+        if rec.error:
+            label = "expected failure" if rec.expected and rec.as_expected else "ERROR"
+            out.append(f"{name}: {label}: {rec.error}")
+        if rec.capped:
+            limit = rec.time_limit_s
             limit_text = f"the {limit:g} s time limit" if limit is not None else "its time limit"
             out.append(
-                f"{name}: capped by {limit_text}: {rec.get('complete')} of {rec.get('n')} requests "
-                f"completed in {rec.get('time_taken_s')} s"
+                f"{name}: capped by {limit_text}: {rec.complete} of {rec.n} requests "
+                f"completed in {rec.time_taken_s} s"
             )
-        if rec.get("failed") and rec.get("client") == "rate":
-            d = rec.get("failed_detail") or {}
+        if rec.failed and rec.client == "rate":
+            d = rec.failed_detail or {}
             out.append(
-                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
+                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
                 f"timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); bench-rate counts non-2xx "
                 "answers in its complete requests and req/s, errors not"
             )
-        elif rec.get("failed") and (rec.get("client") or "ab") == "wrk":
-            d = rec.get("failed_detail") or {}
+        elif rec.failed and (rec.client or "ab") == "wrk":
+            d = rec.failed_detail or {}
             out.append(
-                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
+                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
                 f"write {d.get('write', 0)}, timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); "
                 "wrk counts late and non-2xx answers in its requests and req/s, socket errors not"
             )
-        elif rec.get("failed"):
-            d = rec.get("failed_detail") or {}
+        elif rec.failed:
+            d = rec.failed_detail or {}
             out.append(
-                f"{name}: {rec['failed']} failed (connect {d.get('connect', 0)}, receive {d.get('receive', 0)}, "
+                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, receive {d.get('receive', 0)}, "
                 f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
                 "ab counts failed requests in its complete count and req/s"
             )
         codes = non_2xx_text(rec)
-        if codes and (rec.get("failed_detail") or {}).get("non_2xx"):
-            out.append(f"{name}: {rec['failed_detail']['non_2xx']} non-2xx: {codes}")
-        if rec.get("percentiles_from") == "wrk-corrected":
-            interval = (rec.get("client_detail") or {}).get("correction_interval_ms")
+        if codes and (rec.failed_detail or {}).get("non_2xx"):
+            out.append(f"{name}: {rec.failed_detail['non_2xx']} non-2xx: {codes}")
+        if rec.percentiles_from == "wrk-corrected":
+            interval = (rec.client_detail or {}).get("correction_interval_ms")
             out.append(
                 f"{name}: p50/p99 include wrk's coordinated-omission correction (synthetic samples for "
                 f"responses slower than 2 × {interval} ms); max is measured"
             )
-        if rec.get("parts"):
+        if rec.parts:
             each = ", ".join(
                 f"{p['host']} {DASH if p.get('rps') is None else format(p['rps'], '.2f')} req/s "
                 f"in {DASH if p.get('time_taken_s') is None else format(p['time_taken_s'], '.2f')} s"
                 + (f" (host CPU {p['host_cpu_pct']:g}%)" if p.get("host_cpu_pct") is not None else "")
-                for p in rec["parts"])
-            out.append(f"{name}: {len(rec['parts'])} of {rec.get('loadgens')} load hosts ({each}); req/s is their "
+                for p in rec.parts)
+            out.append(f"{name}: {len(rec.parts)} of {rec.loadgens} load hosts ({each}); req/s is their "
                        "complete requests over the slowest one's time, percentiles over all their requests")
-        if rec.get("p99_upper_bound") and rec.get("p99_lower_bound"):
+        if rec.p99_upper_bound and rec.p99_lower_bound:
             out.append(f"{name}: p99 is no bound either way ({NO_BOUND_MARK}): the highest of its load hosts' p99 "
-                       f"(their per-request data could not be merged), and {rec.get('failed')} failed requests "
+                       f"(their per-request data could not be merged), and {rec.failed} failed requests "
                        "are not in it")
-        elif rec.get("p99_upper_bound"):
+        elif rec.p99_upper_bound:
             out.append(f"{name}: p99 is an upper bound ({UPPER_BOUND_MARK}): the highest of its load hosts' p99, "
                        "their per-request data could not be merged")
-        elif rec.get("p99_lower_bound") and rec.get("p99_ms") is not None:
-            out.append(f"{name}: p99 is a lower bound ({LOWER_BOUND_MARK}): {rec.get('failed')} failed requests "
+        elif rec.p99_lower_bound and rec.p99_ms is not None:
+            out.append(f"{name}: p99 is a lower bound ({LOWER_BOUND_MARK}): {rec.failed} failed requests "
                        "(errors, timeouts) are not in it, so the p99 of all the requests sent is at least that")
-        if rec.get("client_limited"):
-            out.append(f"{name}: client-limited ({CLIENT_LIMITED_MARK}): {rec.get('client_limited_why')}")
-        if rec.get("connect_max_ms") is not None and rec["connect_max_ms"] >= 1000:
+        if rec.client_limited:
+            out.append(f"{name}: client-limited ({CLIENT_LIMITED_MARK}): {rec.client_limited_why}")
+        if rec.connect_max_ms is not None and rec.connect_max_ms >= 1000:
             out.append(
-                f"{name}: slowest TCP connect took {rec['connect_max_ms']} ms "
+                f"{name}: slowest TCP connect took {rec.connect_max_ms} ms "
                 "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
             )
-        if rec.get("loadgen_cpu_pct") is not None and rec["loadgen_cpu_pct"] >= 90:
-            if (rec.get("client") or "ab") == "wrk":
-                out.append(f"{name}: wrk used {rec['loadgen_cpu_pct']}% of its {rec.get('client_threads')} "
+        if rec.loadgen_cpu_pct is not None and rec.loadgen_cpu_pct >= 90:
+            if (rec.client or "ab") == "wrk":
+                out.append(f"{name}: wrk used {rec.loadgen_cpu_pct}% of its {rec.client_threads} "
                            "threads' cores: the client may have set the pace")
-            elif rec.get("client") == "rate":
-                out.append(f"{name}: bench-rate used {rec['loadgen_cpu_pct']}% of a core: it may not have kept "
+            elif rec.client == "rate":
+                out.append(f"{name}: bench-rate used {rec.loadgen_cpu_pct}% of a core: it may not have kept "
                            "its schedule")
             else:
-                out.append(f"{name}: ab used {rec['loadgen_cpu_pct']}% of a core: the client may have set the pace")
-        if (rec.get("seed_rps") is not None and rec.get("at_seed_params") is False and rec.get("mode") not in seed_noted
-                and rec.get("client") != "rate"):  # the seed's figure is closed-loop: no rate compares with it
-            seed_noted.add(rec["mode"])
-            p = rec.get("seed_params") or {}
+                out.append(f"{name}: ab used {rec.loadgen_cpu_pct}% of a core: the client may have set the pace")
+        if (rec.seed_rps is not None and rec.at_seed_params is False and rec.mode not in seed_noted
+                and rec.client != "rate"):  # the seed's figure is closed-loop: no rate compares with it
+            seed_noted.add(rec.mode)
+            p = rec.seed_params or {}
             out.append(
-                f"{rec['mode']}: ran at n={rec.get('n')} c={rec.get('c')} delay={rec.get('delay')}; the seed's "
-                f"{rec['seed_rps']} req/s was measured at n={p.get('n')} c={p.get('c')} delay={p.get('delay')}"
+                f"{rec.mode}: ran at n={rec.n} c={rec.c} delay={rec.delay}; the seed's "
+                f"{rec.seed_rps} req/s was measured at n={p.get('n')} c={p.get('c')} delay={p.get('delay')}"
             )
-        for warning in rec.get("warnings") or []:
+        for warning in rec.warnings or []:
             out.append(f"{name}: {warning}")
     return out
-
-
-def _g(x: float) -> str:
-    """A number without trailing zeros: 1, 0.05, 2.5."""
-    return f"{x:g}"
 
 
 def ceiling_note(records: list[Record]) -> str | None:
@@ -426,26 +396,26 @@ def ceiling_note(records: list[Record]) -> str | None:
     """
     groups: dict[tuple, list[Record]] = {}
     for rec in records:
-        if rec.get("ab_ceiling_pct") is not None and not rec.get("error"):
-            split = (rec.get("loadgens") or 1) > 1 and bool(rec.get("parts"))
-            shares = tuple((p.get("n"), p.get("c")) for p in rec["parts"]) if split else ()
-            groups.setdefault((rec["n"], rec["c"], rec["delay"], shares), []).append(rec)
+        if rec.ab_ceiling_pct is not None and not rec.error:
+            split = (rec.loadgens or 1) > 1 and bool(rec.parts)
+            shares = tuple((p.get("n"), p.get("c")) for p in rec.parts) if split else ()
+            groups.setdefault((rec.n, rec.c, rec.delay, shares), []).append(rec)
     if not groups:
         return None
     parts = []
     for (n, c, delay, shares), recs in groups.items():
-        who = "" if len(groups) == 1 else " (" + ", ".join(_name(r) for r in recs) + ")"
-        bound = f"so at most {recs[0]['ab_ceiling_rps']:.2f} req/s = {recs[0]['ab_ceiling_pct']:.1f}% of ideal{who}"
+        who = "" if len(groups) == 1 else " (" + ", ".join(run_label(r) for r in recs) + ")"
+        bound = f"so at most {recs[0].ab_ceiling_rps:.2f} req/s = {recs[0].ab_ceiling_pct:.1f}% of ideal{who}"
         if shares:  # one ab per load host, started together: the slowest one's bound is the run's
             slowest = max(delay * (1 + math.ceil((pn - 1) / pc)) for pn, pc in shares)
-            parts.append(f"at n={n} c={c} delay={_g(delay)} s split over {len(shares)} load hosts (n/c "
+            parts.append(f"at n={n} c={c} delay={g(delay)} s split over {len(shares)} load hosts (n/c "
                          + ", ".join(f"{pn}/{pc}" for pn, pc in shares)
-                         + f"): the slowest share needs at least {_g(round(slowest, 6))} s, {bound}")
+                         + f"): the slowest share needs at least {g(round(slowest, 6))} s, {bound}")
             continue
         rounds = 1 + math.ceil((n - 1) / c)
         parts.append(
-            f"at n={n} c={c} delay={_g(delay)} s: at least {_g(delay)} × (1 + ⌈{n - 1}/{c}⌉) = "
-            f"{_g(delay * rounds)} s, {bound}"
+            f"at n={n} c={c} delay={g(delay)} s: at least {g(delay)} × (1 + ⌈{n - 1}/{c}⌉) = "
+            f"{g(delay * rounds)} s, {bound}"
         )
     text = (
         "ab's ceiling: ab sends one request alone and opens its other c connections only when that "
@@ -457,9 +427,9 @@ def ceiling_note(records: list[Record]) -> str | None:
         "rate after that first request."
     )
     without = [
-        f"{_name(r)} ({'capped: ab stopped at its time limit' if r.get('capped') else 'delay 0'})"
+        f"{run_label(r)} ({'capped: ab stopped at its time limit' if r.capped else 'delay 0'})"
         for r in records
-        if r.get("ab_ceiling_pct") is None and not r.get("error") and (r.get("capped") or r.get("delay") == 0)
+        if r.ab_ceiling_pct is None and not r.error and (r.capped or r.delay == 0)
     ]
     if without:
         text += " No ceiling for " + ", ".join(without) + "."
@@ -467,46 +437,61 @@ def ceiling_note(records: list[Record]) -> str | None:
 
 
 def _usable(rec: Record | None) -> bool:
-    return bool(rec) and not rec.get("error") and rec.get("rps") is not None
+    return bool(rec) and not rec.error and rec.rps is not None
 
 
 def _why(ab: Record, wrk: Record) -> list[str]:
     """What in the two runs' own figures can explain a gap (hints, not proof)."""
     why = []
-    ceiling = ab.get("ab_ceiling_rps")
-    if ceiling and (ab.get("pct_of_ceiling") or 0) >= 95 and wrk["rps"] > ceiling:
-        why.append(f"ab at {ab['pct_of_ceiling']:g}% of its ceiling, wrk above it")
+    ceiling = ab.ab_ceiling_rps
+    if ceiling and (ab.pct_of_ceiling or 0) >= 95 and wrk.rps > ceiling:
+        why.append(f"ab at {ab.pct_of_ceiling:g}% of its ceiling, wrk above it")
     for rec in (ab, wrk):
-        if rec.get("loadgen_cpu_pct") is not None and rec["loadgen_cpu_pct"] >= 90:
-            why.append(f"{rec['client']} CPU {rec['loadgen_cpu_pct']:g}%")
-        if rec.get("capped"):
-            why.append(f"{rec['client']} capped")
-        if rec.get("failed"):
-            why.append(f"{rec['client']} {rec['failed']} failed")
+        if rec.loadgen_cpu_pct is not None and rec.loadgen_cpu_pct >= 90:
+            why.append(f"{rec.client} CPU {rec.loadgen_cpu_pct:g}%")
+        if rec.capped:
+            why.append(f"{rec.client} capped")
+        if rec.failed:
+            why.append(f"{rec.client} {rec.failed} failed")
     return why
 
 
-def compared(records: list[Record]) -> list[dict[str, Any]]:
-    """One row per point (mode, profile, c, n, delay, route) and repetition that ab and wrk both ran,
+@dataclass
+class ClientPair:
+    """One point and repetition that ab and wrk both ran: their req/s side by side."""
+
+    mode: str
+    profile: str | None
+    repetition: int
+    ab: Record
+    wrk: Record
+    #: wrk's req/s over ab's; None when either has none (an error, nothing measured)
+    ratio: float | None
+    #: within AGREE_WITHIN of each other; None without a ratio
+    agree: bool | None
+    #: what in the two runs' figures can explain a gap (when they do not agree)
+    why: list[str]
+
+
+def compared(records: list[Record]) -> list[ClientPair]:
+    """One pair per point (mode, profile, c, n, delay, route) and repetition that ab and wrk both ran,
     in the records' order: repetition k of ab's point beside repetition k of wrk's."""
     pairs: dict[tuple, dict[str, Record]] = {}
     for rec in records:
-        key = compare.point_key(rec)
+        key = point_key(rec)
         if key is None:
             continue
         mode, profile, client, c, n, delay, route, _rate = key
-        pairs.setdefault((mode, profile, c, n, delay, route, rec.get("repetition") or 1), {})[client] = rec
+        pairs.setdefault((mode, profile, c, n, delay, route, rec.repetition or 1), {})[client] = rec
     rows = []
     for (mode, profile, *_, repetition), by in pairs.items():
         if "ab" not in by or "wrk" not in by:
             continue
         ab, wrk = by["ab"], by["wrk"]
-        ratio = wrk["rps"] / ab["rps"] if _usable(ab) and _usable(wrk) and ab["rps"] > 0 else None
+        ratio = wrk.rps / ab.rps if _usable(ab) and _usable(wrk) and ab.rps > 0 else None
         agree = None if ratio is None else abs(ratio - 1) <= AGREE_WITHIN
-        rows.append({
-            "mode": mode, "profile": profile, "repetition": repetition, "ab": ab, "wrk": wrk,
-            "ratio": ratio, "agree": agree, "why": _why(ab, wrk) if agree is False else [],
-        })
+        rows.append(ClientPair(mode, profile, repetition, ab, wrk, ratio, agree,
+                               _why(ab, wrk) if agree is False else []))
     return rows
 
 
@@ -515,56 +500,35 @@ def compare_table(records: list[Record]) -> str | None:
     rows = compared(records)
     if not rows:
         return None
-    rep = repeated(records)
+    rep = any_repeated(records)
     lines = [
         "| mode | profile |" + (" rep |" if rep else "")
         + " c | n | delay s | ab req/s | wrk req/s | wrk / ab | ab's ceiling req/s | verdict |",
         "|:---|:---|" + ("---:|" if rep else "") + "---:|---:|---:|---:|---:|---:|---:|:---|",
     ]
     for row in rows:
-        ab, wrk = row["ab"], row["wrk"]
-        if row["agree"] is None:
+        ab, wrk = row.ab, row.wrk
+        if row.agree is None:
             verdict = "no comparison: " + ", ".join(
-                f"{r['client']} {'error' if r.get('error') else 'not measured'}" for r in (ab, wrk) if not _usable(r))
-        elif row["agree"]:
+                f"{r.client} {'error' if r.error else 'not measured'}" for r in (ab, wrk) if not _usable(r))
+        elif row.agree:
             verdict = "agree (within 10%)"
         else:
-            verdict = f"**differ by {abs(row['ratio'] - 1) * 100:.0f}%**" + (
-                ": " + "; ".join(row["why"]) if row["why"] else "")
+            verdict = f"**differ by {abs(row.ratio - 1) * 100:.0f}%**" + (
+                ": " + "; ".join(row.why) if row.why else "")
         cells = [
-            str(row["mode"]), str(row["profile"] or DASH), *([str(row["repetition"])] if rep else []),
-            _num(ab.get("c"), 0), _num(ab.get("n"), 0),
-            DASH if ab.get("delay") is None else f"{ab['delay']:g}", _rps(ab), _rps(wrk),
-            DASH if row["ratio"] is None else f"{row['ratio']:.2f}",
-            _num(ab.get("ab_ceiling_rps"), 2), verdict,
+            str(row.mode), str(row.profile or DASH), *([str(row.repetition)] if rep else []),
+            num(ab.c, 0), num(ab.n, 0),
+            DASH if ab.delay is None else f"{ab.delay:g}", _rps(ab), _rps(wrk),
+            DASH if row.ratio is None else f"{row.ratio:.2f}",
+            num(ab.ab_ceiling_rps, 2), verdict,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
-#: A point is noisy when its req/s cv (a fraction) is over this (summary.NOISY_CV).
-NOISY_CV = 0.05
 REPEATS_TEXT = "Differences smaller than a point's spread are within noise: do not rank modes on them."
 SINGLE_RUN_LINE = "Each point ran once: no noise estimate (repeat=K gives one)."
-
-
-def repeated(records: list[Record]) -> bool:
-    """Whether any point ran 2 or more times (counted repeats, or run.json's K)."""
-    return any((r.get("repeats") or 0) >= 2 or (r.get("repeats_planned") or 0) >= 2 for r in records)
-
-
-def points(records: list[Record]) -> list[list[Record]]:
-    """The records grouped by point (compare.point_key), in the records' order; unnamed ones alone."""
-    groups: dict[Any, list[Record]] = {}
-    for i, rec in enumerate(records):
-        key = compare.point_key(rec)
-        groups.setdefault(key if key is not None else ("unnamed", i), []).append(rec)
-    return list(groups.values())
-
-
-def _stat(rec: Record, metric: str, what: str) -> Any:
-    entry = (rec.get("stats") or {}).get(metric) or {}
-    return entry.get(what)
 
 
 def repeats_table(records: list[Record]) -> str:
@@ -575,26 +539,26 @@ def repeats_table(records: list[Record]) -> str:
              "|:---|:---|:---|---:|" + ("---:|" if rate else "") + "---:|---:|---:|---:|---:|---:|:---|"]
     for recs in points(records):
         rec = recs[0]
-        k = rec.get("repeats") or 0
-        planned = max([len(recs), *(r.get("repeats_planned") or 0 for r in recs)])
-        low, high = _stat(rec, "rps", "min"), _stat(rec, "rps", "max")
-        cv = _stat(rec, "rps", "cv")
-        cells = [mode_label(rec), str(rec.get("profile") or DASH), str(rec.get("client") or "ab"),
-                 _num(rec.get("c"), 0), *([RATE_COLUMN[2](rec)] if rate else []),
+        k = rec.repeats or 0
+        planned = max([len(recs), *(r.repeats_planned or 0 for r in recs)])
+        low, high = stat(rec, "rps", "min"), stat(rec, "rps", "max")
+        cv = stat(rec, "rps", "cv")
+        cells = [mode_label(rec), str(rec.profile or DASH), str(rec.client or "ab"),
+                 num(rec.c, 0), *([RATE_COLUMN[2](rec)] if rate else []),
                  str(k) if k == planned else f"{k} of {planned}",
-                 _num(_stat(rec, "rps", "median"), 2),
+                 num(stat(rec, "rps", "median"), 2),
                  DASH if low is None or high is None else f"{low:.2f}–{high:.2f}",
                  DASH if cv is None else f"{100 * cv:.1f}",
-                 _ms(_stat(rec, "p99_ms", "median")),
-                 cpu_text(_stat(rec, "cpu_ms_per_req", "median"), serverfigures.point_resolution(recs), 3),
-                 "noisy" if rec.get("noisy") or (cv is not None and cv > NOISY_CV) else ""]
+                 ms(stat(rec, "p99_ms", "median")),
+                 cpu_text(stat(rec, "cpu_ms_per_req", "median"), serverfigures.point_resolution(recs), 3),
+                 "noisy" if noisy(rec) else ""]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
 def repeats_section(records: list[Record]) -> list[str]:
     """report.md's "Repeats": the table and what it means, or the one line for single runs."""
-    if not repeated(records):
+    if not any_repeated(records):
         return [SINGLE_RUN_LINE, ""]
     return ["## Repeats", "", repeats_table(records), "",
             "K: the repetitions that count (no error, no expected failure; \"k of K\" when some did not); "
@@ -603,7 +567,7 @@ def repeats_section(records: list[Record]) -> list[str]:
 
 
 RATE_TEXT = (
-    "Constant-rate runs (client rate, bench-rate.py): rate /s is the requests per second scheduled, whatever "
+    "Constant-rate runs (client rate, benchhost.clients.rate): rate /s is the requests per second scheduled, whatever "
     "the server did, n the requests scheduled and c the cap on open connections; req/s is the rate the "
     "answers came at (from the first answer to the last: the schedule's rate when the server keeps up, less "
     "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
@@ -637,9 +601,9 @@ def knee_section(records: list[Record]) -> list[str]:
         at = k.at_knee
         rates = ", ".join(f"{st.rate:g}" + (f" ({len(st.records)})" if len(st.records) > 1 else "") for st in k.steps)
         cells = [str(i) if k.knee_rps is not None else DASH, k.mode, str(k.profile or DASH),
-                 *([DASH if k.delay is None else _g(k.delay)] if "delay" in vary else []),
+                 *([DASH if k.delay is None else g(k.delay)] if "delay" in vary else []),
                  *([str(k.route or DASH)] if "route" in vary else []), knee.knee_text(k, unit=False),
-                 _ms(at.p99_ms if at else None),
+                 ms(at.p99_ms if at else None),
                  cpu_text(at.cpu_ms_per_req, at.cpu_ms_per_req_resolution, 3) if at else DASH, rates, k.why]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     repeated_rates = any(len(st.records) > 1 for k in found for st in k.steps)
@@ -680,7 +644,7 @@ def short_version(line: Any) -> str | None:
     return match.group(1) if match else str(line)
 
 
-def _virt(host: Record) -> str:
+def _virt(host: Facts) -> str:
     kind, vm = host.get("virtualization"), host.get("vm")
     if host.get("container"):
         return (f"container ({kind})" if kind else "container") + (
@@ -690,7 +654,7 @@ def _virt(host: Record) -> str:
     return f"VM ({kind})" if kind else "virtualization unknown"
 
 
-def host_line(role: str, host: Record | None) -> str:
+def host_line(role: str, host: Facts | None) -> str:
     """One host of the Environment section."""
     if not host:
         return f"{role} host: not in environment.json"
@@ -711,23 +675,23 @@ def host_line(role: str, host: Record | None) -> str:
 def environment_section(records: list[Record]) -> list[str]:
     """report.md's "Environment": the commit, one line per host, the server versions on one line."""
     lines = ["## Environment", ""]
-    envs = [r["environment"] for r in records if r.get("environment")]
+    envs = [r.environment for r in records if r.environment]
     if not envs:
         return lines + ["- environment not recorded (no environment.json in the run folder)", ""]
     for commit, dirty in dict.fromkeys((e.get("commit"), e.get("dirty")) for e in envs):
         state = {True: "dirty: tracked files differed from it", False: "clean",
                  None: "dirty or not: unknown"}[dirty]
         lines.append(f"- commit {commit} ({state})" if commit else "- commit unknown (not a git checkout)")
-    hosts: dict[tuple[str, str | None], Record | None] = {}
+    hosts: dict[tuple[str, str | None], Facts | None] = {}
     clients_seen: dict[str | None, dict[str, str]] = {}
-    packages: dict[str | None, Record] = {}
-    for rec, env in ((r, r["environment"]) for r in records if r.get("environment")):
+    packages: dict[str | None, Facts] = {}
+    for rec, env in ((r, r.environment) for r in records if r.environment):
         for role, key in (("app", "app_host"), ("load", "loadgen_host")):
             host = env.get(key)
             hosts.setdefault((role, (host or {}).get("name")), host)
         lg = env.get("loadgen_host") or {}
         if lg.get("client_version") is not None:
-            clients_seen.setdefault(lg.get("name"), {})[str(rec.get("client") or "ab")] = lg["client_version"]
+            clients_seen.setdefault(lg.get("name"), {})[str(rec.client or "ab")] = lg["client_version"]
         if env.get("packages"):
             packages.setdefault((env.get("app_host") or {}).get("name"), env["packages"])
     both = {name for role, name in hosts if name is not None and role == "app"} & {
@@ -753,29 +717,27 @@ def _seconds(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
 
 
-def timing_line(timing: Record | None) -> str | None:
+def timing_line(timing: Timing | None) -> str | None:
     """"load N s of M s wall (P%)" from timing.json (benchreport.collect), with the runs done and an
     interruption when there was one; None without timing.json or its figures."""
-    if not timing:
+    if timing is None:
         return None
-    load, wall = timing.get("load_s"), timing.get("wall_s")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (load, wall)):
-        return None
-    if wall <= 0:
+    load, wall = timing.load_s, timing.wall_s
+    if load is None or wall is None or wall <= 0:
         return None
     text = f"load {_seconds(load)} s of {_seconds(wall)} s wall ({100 * load / wall:.0f}%)"
-    planned, done = timing.get("runs_planned"), timing.get("runs_done")
-    if isinstance(planned, int) and isinstance(done, int) and planned:
+    planned, done = timing.runs_planned, timing.runs_done
+    if planned is not None and done is not None and planned:
         text += f"; {done} of {planned} runs done"
-    if timing.get("interrupted"):
-        text += f"; interrupted ({timing['interrupted']})"
+    if timing.interrupted:
+        text += f"; interrupted ({timing.interrupted})"
     return text
 
 
-def markdown(records: list[Record], run_id: str, timing: Record | None = None) -> str:
+def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -> str:
     """report.md: heading, the bench's load share (timing.json), table, how to read it, notes."""
-    starts = sorted(r["started_at"] for r in records if r.get("started_at"))
-    ends = sorted(r["ended_at"] for r in records if r.get("ended_at"))
+    starts = sorted(r.started_at for r in records if r.started_at)
+    ends = sorted(r.ended_at for r in records if r.ended_at)
     lines = [f"# Bench run {run_id}", ""]
     if starts and ends:
         lines += [f"From {starts[0]} to {ends[-1]}.", ""]
@@ -804,7 +766,7 @@ def markdown(records: list[Record], run_id: str, timing: Record | None = None) -
         "its own default flags."
         + (" hub blocks counts the reports of gevent's monitor thread during the run: a "
            "greenlet held the event loop longer than its threshold (a blocking call, such as "
-           "psycopg2 without psycogreen); – for modes without gevent." if any(r.get("monitor") for r in records) else "")
+           "psycopg2 without psycogreen); – for modes without gevent." if any(r.monitor for r in records) else "")
         + " – means not measured.",
         "",
     ]
@@ -863,20 +825,20 @@ def chart_groups(records: list[Record]) -> list[tuple[str, list[Record]]]:
         if key is not None:
             c, n, delay, route, rate = key
             # a rate run's c and n follow from its rate (the connection cap, rate x duration)
-            label += f"\nrate={_g(rate)}/s" if rate is not None else f"\nc={_num(c, 0)} n={_num(n, 0)}"
-            label += f" delay={DASH if delay is None else _g(delay)}"
+            label += f"\nrate={g(rate)}/s" if rate is not None else f"\nc={num(c, 0)} n={num(n, 0)}"
+            label += f" delay={DASH if delay is None else g(delay)}"
             label += f" {route}" if len({p[3] for p in params[mode]}) > 1 else ""
         out.append((label, recs))
     return out
 
 
 def _params(rec: Record) -> tuple:
-    return (rec.get("c"), rec.get("n"), rec.get("delay"), rec.get("route"), rec.get("rate"))
+    return (rec.c, rec.n, rec.delay, rec.route, rec.rate)
 
 
 def bar_series(rec: Record, several: bool) -> str:
     """A chart's bar series: the profile, plus the client when the run had more than one."""
-    return str(rec.get("profile")) + (f" {rec.get('client') or 'ab'}" if several else "")
+    return str(rec.profile) + (f" {rec.client or 'ab'}" if several else "")
 
 
 def series_order(records: list[Record]) -> list[str]:
@@ -887,15 +849,27 @@ def series_order(records: list[Record]) -> list[str]:
                   key=lambda p: (order.get(p.split(" ")[0], 9), p.split(" ")[0], p.endswith(" wrk"), p))
 
 
-def chart_bars(records: list[Record]) -> list[dict[str, Any]]:
-    """chart.png's bars: one per x position (chart_groups) and series, i.e. one per point.
+@dataclass
+class Bar:
+    """One bar of chart.png (and of report.html's % of ideal): one point of one series."""
 
-    Each: x (the group's index), series, records (the point's repetitions), counted (those
-    without an error and with a % of ideal), pct / min_pct / max_pct (median, min and max of
-    their % of ideal; None without any), rps (median req/s), ceiling_pct (ab's, when known).
-    """
-    import statistics
+    #: the x position (chart_groups' index) and the series (bar_series)
+    x: int
+    series: str
+    #: the point's repetitions, and those without an error and with a % of ideal
+    records: list[Record]
+    counted: list[Record]
+    #: median, min and max of the counted ones' % of ideal (None without any), their median req/s
+    pct: float | None
+    min_pct: float | None
+    max_pct: float | None
+    rps: float | None
+    #: ab's ceiling as % of ideal, when known
+    ceiling_pct: float | None
 
+
+def chart_bars(records: list[Record]) -> list[Bar]:
+    """chart.png's bars: one per x position (chart_groups) and series, i.e. one per point."""
     several = len(clients(records)) > 1
     bars: dict[tuple[int, str], list[Record]] = {}
     for i, (_, recs) in enumerate(chart_groups(records)):
@@ -903,17 +877,12 @@ def chart_bars(records: list[Record]) -> list[dict[str, Any]]:
             bars.setdefault((i, bar_series(rec, several)), []).append(rec)
     out = []
     for (i, series), recs in bars.items():
-        good = [r for r in recs if not r.get("error") and r.get("pct_of_ideal") is not None]
-        pcts = [r["pct_of_ideal"] for r in good]
-        rps = [r["rps"] for r in good if r.get("rps") is not None]
-        out.append({
-            "x": i, "series": series, "records": recs, "counted": good,
-            "pct": statistics.median(pcts) if pcts else None,
-            "min_pct": min(pcts, default=None), "max_pct": max(pcts, default=None),
-            "rps": statistics.median(rps) if rps else None,
-            "ceiling_pct": next((r["ab_ceiling_pct"] for r in recs
-                                 if not r.get("error") and r.get("ab_ceiling_pct") is not None), None),
-        })
+        good = [r for r in recs if not r.error and r.pct_of_ideal is not None]
+        pcts = [r.pct_of_ideal for r in good]
+        rps = [r.rps for r in good if r.rps is not None]
+        out.append(Bar(i, series, recs, good, statistics.median(pcts) if pcts else None,
+                       min(pcts, default=None), max(pcts, default=None), statistics.median(rps) if rps else None,
+                       next((r.ab_ceiling_pct for r in recs if not r.error and r.ab_ceiling_pct is not None), None)))
     return out
 
 
@@ -959,19 +928,19 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     top = 100.0
     hatched = published = ceiling_drawn = ranged = False
     for bar in chart_bars(records):
-        i, prof, recs, good = bar["x"], bar["series"], bar["records"], bar["counted"]
+        i, prof, recs, good = bar.x, bar.series, bar.records, bar.counted
         x = xpos(i, prof)
-        ceiling = bar["ceiling_pct"]
+        ceiling = bar.ceiling_pct
         if ceiling is not None:
             ax.hlines(ceiling, x - width / 2, x + width / 2, colors=CEILING_COLOUR, linewidth=2, zorder=3)
             ceiling_drawn = True
         if not good:
-            ax.text(x, 2, "error" if any(r.get("error") for r in recs) else "n/a", rotation=90, ha="center",
+            ax.text(x, 2, "error" if any(r.error for r in recs) else "n/a", rotation=90, ha="center",
                     va="bottom", fontsize=8, color="#c62828")
             continue
-        pct, low, high = bar["pct"], bar["min_pct"], bar["max_pct"]
+        pct, low, high = bar.pct, bar.min_pct, bar.max_pct
         top = max(top, high)
-        hatch = "//" if any(r.get("capped") or r.get("failed") for r in good) else None
+        hatch = "//" if any(r.capped or r.failed for r in good) else None
         hatched = hatched or hatch is not None
         if several and prof.endswith(" wrk"):
             hatch = (hatch or "") + ".."
@@ -981,13 +950,13 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
                         capsize=3, zorder=4)
             ranged = True
         label = ""
-        if bar["rps"] is not None:
-            mid = bar["rps"]
+        if bar.rps is not None:
+            mid = bar.rps
             label = f"{mid:.{0 if mid >= 10 else 1}f}/s" + (f"\nmedian of {len(good)}" if len(good) > 1 else "")
-        failed = [r["failed"] for r in good if r.get("failed")]
+        failed = [r.failed for r in good if r.failed]
         if failed:
             label += f"\n{max(failed)} failed" if len(good) == 1 else f"\nfailed in {len(failed)}"
-        if any(r.get("capped") for r in good):
+        if any(r.capped for r in good):
             label += "\ncapped"
         # above the ceiling line when the bar comes close to it, so the line stays readable
         above = max(high, ceiling) if ceiling is not None and ceiling - high < 8 else high
@@ -998,7 +967,7 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
         if mode_label(rec) in seen:
             continue  # the published figure once per mode, at its first point
         seen.add(mode_label(rec))
-        p, seed = rec.get("seed_params") or {}, rec.get("seed_rps")
+        p, seed = rec.seed_params or {}, rec.seed_rps
         if seed is not None and p.get("c") and p.get("delay"):
             pct = 100.0 * seed / (p["c"] / p["delay"])
             top = max(top, pct)
@@ -1027,8 +996,8 @@ def chart(records: list[Record], path: Path, title: str = "") -> None:
     handles.append(Line2D([], [], color="#2e7d32", linestyle="--", label="ideal: c / delay"))
     # legend low in the right margin, leaving its top for the ceiling values
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8, frameon=False)
-    levels = sorted({r["ab_ceiling_pct"] for r in records
-                     if r.get("ab_ceiling_pct") is not None and not r.get("error")}, reverse=True)
+    levels = sorted({r.ab_ceiling_pct for r in records
+                     if r.ab_ceiling_pct is not None and not r.error}, reverse=True)
     last_y = None
     for level in levels:  # one label per distinct ceiling, nudged apart so none overlap
         y = level if last_y is None else min(level, last_y - top * 0.05)

@@ -4,14 +4,14 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
 
     results/<run-id>/<name>/     one folder per mode, profile and client
         run.json      the plan entry, written by the bench before the run (below)
-        loadgen.json  what the load host spent (bench-ab.py / bench-wrk.py)
-        server.json   the mode's unit on the app host (bench-sample.py)
-        upstream.json the slow API's unit (bench-sample.py, server.json's schema) when it runs on the app
+        loadgen.json  what the load host spent (benchhost.clients.ab / benchhost.clients.wrk)
+        server.json   the mode's unit on the app host (benchhost.sample)
+        upstream.json the slow API's unit (benchhost.sample, server.json's schema) when it runs on the app
                       host; on a host of its own in upstream/<host>/upstream.json (benchreport.cpucost)
         outcome.json  written by the bench after the run: {"error", "blocked"}
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
-        wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and bench-wrk.lua's figures
-        rate.json, rate.tsv               bench-rate.py's figures and per-request lines (client=rate:
+        wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and wrk.lua's figures
+        rate.json, rate.tsv               benchhost.clients.rate's figures and per-request lines (client=rate:
                                           constant-rate load; benchhost.clients.rate says what they hold)
 
 With several load hosts (the plan runner, benchreport.collect) the run is split
@@ -47,7 +47,7 @@ error for that run::
     # without repetition/repeats (older runs): repetition 1 of 1; seed null
     # a part's run.json (loadgen/<host>/run.json): n, c its own, plus
     #   "part": {"host": "loadgen2", "index": 1, "of": 2}, "point": {"n": 2000, "c": 200}
-    # client=rate (bench-rate.py): also "rate" (req/s scheduled) and "duration" (s of schedule);
+    # client=rate (benchhost.clients.rate): also "rate" (req/s scheduled) and "duration" (s of schedule);
     #   n = round(rate x duration) is the requests scheduled, c the cap on open connections;
     #   each part has its "rate" (the shares add up to the run's), and a part's "point" the whole "rate"
 
@@ -62,7 +62,7 @@ loadgen.json (the wrapper's)::
      "ab_cpu_ms": 850,                                   # wrk: wrk_cpu_ms
      "kill_after_s": 370, "killed": false}               # killed: the client outlived the cap
 
-server.json (bench-sample.py's)::
+server.json (benchhost.sample's)::
 
     {"unit": "flask-uwsgi-gevent.service",
      "cpu_ns_before": 1200000000, "cpu_ns_after": 9800000000,   # the unit's CPU time, ns, at the sampler's
@@ -96,12 +96,13 @@ outcome.json (the bench's, after the run)::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchhost import clients
-from benchhost.numbers import finite, integer
+from benchreport.model import finite, integer
 
 RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outcome.json"
 #: The schema-1 file bench.yml wrote before run.json (no longer read).
@@ -114,8 +115,11 @@ RAW_FILES = {name: clients.get(name).files for name in CLIENTS}
 REQUIRED = ("mode", "profile", "client", "n", "c", "delay")
 #: A folder holding any of these is a run folder.
 MARKERS = (RUN, LOADGEN, SERVER, OUTCOME, OLD_META) + tuple(name for files in RAW_FILES.values() for name in files)
+#: Written by benchreport.collect (the plan runner's bench): how long the bench ran load, of its wall time.
+TIMING = "timing.json"
 #: Where a run of several load hosts keeps each host's files: <name>/loadgen/<host>/.
 LOADGEN_DIR = "loadgen"
+
 
 
 def _text(x: Any) -> str | None:
@@ -222,6 +226,58 @@ class RunSpec:
     duration: float | None = None
     #: client=rate: the whole run's req/s (a part's `point`; else `rate`)
     point_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """timing.json's object (benchreport.collect: how long the bench ran load, of its wall time) and the
+    figures the report reads from it; a figure of the wrong type reads as None."""
+
+    #: as collect wrote it (bench.json keeps it whole)
+    data: dict[str, Any]
+
+    def _number(self, key: str) -> float | None:
+        x = self.data.get(key)
+        return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+    def _count(self, key: str) -> int | None:
+        x = self.data.get(key)
+        return x if isinstance(x, int) else None
+
+    @property
+    def load_s(self) -> float | None:
+        return self._number("load_s")
+
+    @property
+    def wall_s(self) -> float | None:
+        return self._number("wall_s")
+
+    @property
+    def runs_planned(self) -> int | None:
+        return self._count("runs_planned")
+
+    @property
+    def runs_done(self) -> int | None:
+        return self._count("runs_done")
+
+    @property
+    def interrupted(self) -> Any:
+        """Why the bench stopped early (the signal's name); empty or None when it did not."""
+        return self.data.get("interrupted")
+
+
+def load_timing(run_dir: Path) -> tuple[Timing | None, str | None]:
+    """timing.json (None when absent) and a warning when it is there but unreadable."""
+    path = run_dir / TIMING
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return None, f"{TIMING} unreadable: {exc}"
+    if not isinstance(data, dict):
+        return None, f"{TIMING} unreadable: not a JSON object"
+    return Timing(data), None
 
 
 @dataclass

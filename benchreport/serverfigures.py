@@ -1,6 +1,6 @@
 """The app server's CPU and peak memory over a run's load window: server.json read against the clients' times.
 
-bench-sample.py runs from before "go" to after every load host is done, and
+benchhost.sample runs from before "go" to after every load host is done, and
 systemd's MemoryPeak is the unit's since it started (a mode kept running
 carries an earlier run's over), so server.json's totals are not the run's.
 The run's figures come from its series (server.json's samples, about every
@@ -59,12 +59,12 @@ errors (and wrk's write errors) never reached it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport.runfiles import Sample, finite, integer, server_samples
+from benchreport.model import Record, finite, integer
+from benchreport.runfiles import Sample, server_samples
 
 SAMPLES = "samples"
 #: Linux's USER_HZ: /proc's CPU tick when server.json does not give its clk_tck.
@@ -258,9 +258,9 @@ def within_resolution(a: float, res_a: float | None, b: float, res_b: float | No
     return abs(a - b) <= (res_a or 0.0) + (res_b or 0.0)
 
 
-def point_resolution(records: list[Any], key: str = "cpu_ms_per_req_resolution") -> float | None:
+def point_resolution(records: list[Record], key: str = "cpu_ms_per_req_resolution") -> float | None:
     """A point's resolution over its records (a median of repetitions is no finer than its coarsest one):
     the highest; None when none has one."""
     found = [v for r in records
-             if (v := finite(r.get(key) if isinstance(r, Mapping) else getattr(r, key, None))) is not None]
+             if (v := finite(getattr(r, key))) is not None]
     return max(found) if found else None

@@ -35,13 +35,9 @@ an error are counted in the first line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from benchreport import knee, render, serverfigures, whattouse
-from benchreport.runfiles import finite
-from benchreport.summary import unexpected_error
-
-Record = dict[str, Any]
+from benchreport import fmt, knee, serverfigures, whattouse
+from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
 LABELS = {"rps": "best by req/s", "p99_ms": "best by p99", "cpu_ms_per_req": "best by CPU"}
@@ -54,9 +50,9 @@ FAILED_TEXT = "errors or failed requests: see the notes"
 
 def head(records: list[Record]) -> str:
     """"In short (N runs of M modes; ...):" with the errors and the repetitions."""
-    modes = {r.get("mode") for r in records if r.get("mode") is not None}
+    modes = {r.mode for r in records if r.mode is not None}
     errors = sum(1 for r in records if unexpected_error(r))
-    rounds = max((r.get("repeats") or 0 for r in records), default=0)
+    rounds = max((r.repeats or 0 for r in records), default=0)
     notes = [f"{len(records)} run{'s' if len(records) != 1 else ''} of {len(modes)} mode{'s' if len(modes) != 1 else ''}"]
     if errors:
         notes.append(f"{errors} with an error, see the notes")
@@ -68,13 +64,13 @@ def head(records: list[Record]) -> str:
 def figure(pick: whattouse.Pick) -> str:
     """The best point's figure: req/s as % of ideal with the req/s, p99 in ms, CPU in ms/request."""
     key = pick.metric.key
-    text = whattouse._fig(pick.metric, pick.best_value)
+    text = fmt.figure(pick.best_value, pick.metric.digits)
     res = pick.best.resolution(key) if pick.best is not None else None
     if serverfigures.shows_resolution(pick.best_value, res):  # whole clock ticks over few requests
-        text += f" ± {whattouse._fig(pick.metric, res)}"
+        text += f" ± {fmt.figure(res, pick.metric.digits)}"
     text += UNITS[key]
     if key == "rps" and pick.best is not None and pick.best_value is not None:
-        ideal = finite(pick.best.rep.get("ideal_rps"))
+        ideal = finite(pick.best.rep.ideal_rps)
         if ideal:
             text = f"{100.0 * pick.best_value / ideal:.1f}% of ideal, {text}"
     return text
@@ -97,7 +93,7 @@ def best_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     found = whattouse.settings(records)
     if not found:
         return []
-    vary_delay, vary_client = whattouse._varies(found)
+    vary_delay, vary_client = whattouse.varies(found)
     rows = []
     for key, label in LABELS.items():
         entries = [f"{whattouse.setting_label(s, vary_delay, vary_client)}: "
@@ -139,7 +135,7 @@ def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
         cpu = None if at is None or at.cpu_ms_per_req is None else f"{at.cpu_ms_per_req:.3f}" + (
             f" ± {at.cpu_ms_per_req_resolution:.3f}"
             if serverfigures.shows_resolution(at.cpu_ms_per_req, at.cpu_ms_per_req_resolution) else "")
-        figures = f" (p99 {render._ms(at.p99_ms)} ms" + (
+        figures = f" (p99 {fmt.ms(at.p99_ms)} ms" + (
             f", CPU {cpu} ms/request)" if cpu is not None else ")") if at else ""
         where = f"delay {k.delay:g} s: " if delays and k.delay is not None else ""
         entries.append(f"{where}{k.name} {knee.knee_text(k)}{figures}" + ("" if at else f": {k.why}"))

@@ -42,16 +42,16 @@ Derived figures:
   how the span was measured: "first-request" = ab's total time minus the first
   request's time (both to 1 ms), "whole-seconds" = from the -g file's whole-second
   starts (+-1 s over the span, so only for spans >= 20 s). Null otherwise
-  (see benchreport.abparse.steady_throughput).
+  (see benchhost.clients.ab.steady_throughput).
 * status_counts: answers per HTTP status, {"200": k, "502": k, ...} (codes in
   order), which says what the non-2xx in failed_detail were: wrk's from wrk.json
-  (bench-wrk.lua counts them), rate's from rate.json; null for ab (it counts
+  (wrk.lua counts them), rate's from rate.json; null for ab (it counts
   non-2xx without their codes) and for older wrk runs. A warning says when the
-  counts disagree with the client's non_2xx (wrkparse.status_check). Several
+  counts disagree with the client's non_2xx (benchhost.numbers.status_check). Several
   load hosts: the parts' counts added up (null when a part has none).
 * For wrk the ab_ceiling_* figures, pct_of_ceiling and steady_rps are null: wrk
   opens all c connections at once, it has no lone first request to bound it.
-  rps = requests / duration (benchreport.wrkparse), complete = wrk's requests
+  rps = requests / duration (benchhost.clients.wrk), complete = wrk's requests
   (it may pass n by the requests in flight when the threads stopped).
 * loadgen_cpu_pct = ab's own CPU (loadgen.json's ab_cpu_ms) as % of one core over ab's
   timed run (time_taken_s). ab is single-threaded: near 100 means the client,
@@ -62,7 +62,7 @@ Derived figures:
   every CPU busy). /proc/stat is not namespaced: on the local test containers it
   is the whole machine (the app container included), on a VM the load host.
 
-Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate.json):
+Constant-rate runs (client=rate, benchhost.clients.rate, which reads its rate.json):
 
 * rate: the req/s scheduled for the whole point (run.json's `point.rate`, else
   its `rate`); n the requests scheduled (rate x duration), c the cap on open
@@ -79,7 +79,7 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   lag_p99_ms how late connections opened; late_sends how many opened more
   than 10 ms late. client_detail: p90_ms, p99_9_ms, duration_s, scheduled,
   sent, unsent, service_p50_ms, lag_max_ms, max_open.
-* loadgen_cpu_pct: client_cpu_ms as % of one core (bench-rate.py is one thread).
+* loadgen_cpu_pct: client_cpu_ms as % of one core (benchhost.clients.rate is one thread).
 * client_limited also when lag_p99_ms > 10 ms: over 1% of the requests
   opened more than 10 ms after they were due, the client did not keep its
   schedule (a few late sends on a busy machine do not mark the run: their
@@ -105,7 +105,7 @@ Constant-rate runs (client=rate, bench-rate.py; benchreport.rateparse reads rate
   and every repetition present and clean (benchreport.knee says how), on
   every rate record of the group; null for ab and wrk.
 * A rate run whose client exited non-zero (loadgen.json's rate_rc) has an
-  error ("bench-rate.py exited 1"): its figures may be a partial run's.
+  error ("benchhost.clients.rate exited 1"): its figures may be a partial run's.
 
 Several load hosts (the plan runner: run.json's `parts`, each host's files in
 <name>/loadgen/<host>/, see benchreport.runfiles): one record per run, its
@@ -167,7 +167,7 @@ Folders of one point that share a repetition number (a copied folder, or
 several runs before repeat=K) get a warning: compare takes them for duplicates.
 
 benchreport.compare reads repeats, stats.<metric>.cv and stats.<metric>.median
-(its REPEATS_KEY, STATS_KEY, CV_KEY, MEDIAN_KEY), and each repetition's own
+(model.value, cv and bound read them), and each repetition's own
 metric figures (its Mann-Whitney test), failed and complete (the failed
 share), p99_lower_bound and p99_upper_bound.
 
@@ -190,7 +190,6 @@ import dataclasses
 import json
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -198,9 +197,11 @@ from benchhost.clients.ab import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms
 from benchhost.clients.rate import LATE_MS, load_rate_run, rank_percentile
 from benchhost.clients.wrk import hist_percentile, load_wrk_run
 from benchhost.numbers import histogram, merge_histograms, status_check, status_counts
-from benchreport import compare, environment, serverfigures
-from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, finite, integer,
-                                  is_run_dir, part_dirs, read_run)
+from benchreport import cpucost, environment, knee, serverfigures
+from benchreport.model import (NOISY_CV, STATS_METRICS, Record, counts_for_stats, finite, integer, point_key,
+                               round_or_none, sample_cv, spread, text)
+from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, Timing, is_run_dir, part_dirs,
+                                  read_run)
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
     from benchapp.modes import Mode
@@ -208,10 +209,6 @@ if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ 
 PROFILE_ORDER = {"seed": 0, "tuned": 1}
 #: ab's CPU share is not reported for shorter runs (start-up and tick counting dominate).
 MIN_AB_CPU_RUN_S = 1.0
-#: The figures a point's repeats are summarised on (compare.METRICS' keys).
-STATS_METRICS = tuple(m.key for m in compare.METRICS)
-#: A point is noisy when the cv of its req/s is over this fraction.
-NOISY_CV = 0.05
 #: Per client, the failed_detail kinds that make up `failed` (ab counts write errors apart: a failed write
 #: is a length or receive failure too); a client not named sums every kind.
 FAILED_KINDS = {"ab": ("connect", "receive", "length", "exceptions", "non_2xx")}
@@ -224,136 +221,9 @@ CLIENT_BUSY_PCT = 90.0
 CLIENT_CEILING_PCT = 95.0
 
 
-@dataclass
-class Record:
-    """One run's figures, ab's or wrk's: a row of summary.json (as_dict), in this key order."""
-
-    mode: str | None
-    profile: str | None
-    client: str | None
-    title: str | None = None
-    #: the mode's group in the report (benchapp.modes.Mode.group: gevent, peers, threads and processes)
-    group: str | None = None
-    n: int | None = None
-    c: int | None = None
-    delay: float | int | None = None
-    #: client=rate: the req/s scheduled for the whole point (all load hosts); null for ab and wrk
-    rate: float | None = None
-    route: str | None = None
-    url: str | None = None
-    complete: int | None = None
-    failed: int | None = None
-    failed_detail: dict[str, int] | None = None
-    #: answers per HTTP status, {"200": k, ...}: wrk's (wrk.json) and rate's (rate.json); null for ab
-    status_counts: dict[str, int] | None = None
-    capped: bool = False
-    time_limit_s: int | None = None
-    time_taken_s: float | None = None
-    rps: float | None = None
-    ideal_rps: float | None = None
-    pct_of_ideal: float | None = None
-    ab_ceiling_rps: float | None = None
-    ab_ceiling_pct: float | None = None
-    pct_of_ceiling: float | None = None
-    steady_rps: float | None = None
-    steady_rps_from: str | None = None
-    mean_ms: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    max_ms: float | None = None
-    percentiles_from: str | None = None
-    #: several load hosts whose percentiles could not be merged: p99_ms is the parts' highest, an upper bound
-    p99_upper_bound: bool = False
-    #: failed requests not timed in the percentiles (errors, timeouts): the p99 of all sent is at least p99_ms
-    p99_lower_bound: bool = False
-    #: client=rate: p99 timed from the connection's opening (what a closed-loop client reports; p99_ms is
-    #: timed from the schedule), how late the client opened its connections (p99), and how many opened
-    #: more than 10 ms late (several load hosts: the highest p99s, an upper bound, and the sum)
-    p99_service_ms: float | None = None
-    lag_p99_ms: float | None = None
-    late_sends: int | None = None
-    connect_mean_ms: int | None = None
-    connect_max_ms: int | None = None
-    #: the server's CPU over cpu_window and per request it worked on (cpu_divisor_requests), ± its
-    #: resolution (benchreport.serverfigures)
-    cpu_ms: float | None = None
-    cpu_ms_per_req: float | None = None
-    cpu_source: str | None = None
-    cpu_window: dict[str, Any] | None = None
-    cpu_divisor_requests: int | None = None
-    cpu_ms_per_req_resolution: float | None = None
-    #: the server's peak memory in the load window (rss_source says where from)
-    peak_rss_mib: float | None = None
-    rss_source: str | None = None
-    loadgen_cpu_pct: float | None = None
-    host_cpu_pct: float | None = None
-    #: the load hosts the run was split over (run.json's parts; 1 without), and each one's figures
-    #: (None with one load host: the record is its figures)
-    loadgens: int = 1
-    parts: list[dict[str, Any]] | None = None
-    #: the client, not the server, may have set the pace: why (client_limited_why, "; "-joined)
-    client_limited: bool = False
-    client_limited_why: str | None = None
-    seed_rps: float | None = None
-    seed_params: dict[str, Any] | None = None
-    at_seed_params: bool | None = None
-    client_rc: int | None = None
-    client_threads: int | None = None
-    client_detail: dict[str, Any] | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
-    error: str | None = None
-    monitor: bool = False
-    blocked: int | None = None
-    warnings: list[str] = field(default_factory=list)
-    raw_dir: str = ""
-    expected: str | None = None
-    expected_why: str | None = None
-    as_expected: bool | None = None
-    #: repeat=K: this run's repetition of its point (1 when run.json has none), how many of the
-    #: point's records count (no error, no expected failure), run.json's K and the run order's seed
-    repetition: int = 1
-    repeats: int = 0
-    repeats_planned: int | None = None
-    shuffle_seed: int | None = None
-    #: per metric of STATS_METRICS, {median, min, max, cv} over the point's counted records
-    stats: dict[str, dict[str, float | None]] | None = None
-    noisy: bool = False
-    #: client=rate: the knee of the record's (mode, profile, delay, route) over its rates (benchreport.knee):
-    #: the highest rate kept within p99 <= 1.5 x delay with 0 failed, and why not higher
-    knee_rps: float | None = None
-    knee_why: str | None = None
-    #: the slow API's CPU over the load window (upstream.json, benchreport.cpucost) and per request the app
-    #: worked on, its host, why null; the clients' own CPU per request; what a request cost each host
-    #: ({"role", "host", "cpu_ms_per_req", "cores", "machine"}) and the machine limit from it (benchreport.knee)
-    upstream_host: str | None = None
-    upstream_cpu_ms: float | None = None
-    upstream_cpu_ms_per_req: float | None = None
-    #: what the slow API's CPU was measured over ({"from", "to", "s", "source"}: cpu_window's rule)
-    upstream_cpu_window: dict[str, Any] | None = None
-    upstream_cpu_why: str | None = None
-    client_cpu_ms_per_req: float | None = None
-    cpu_hosts: list[dict[str, Any]] | None = None
-    machine_limit_rps: float | None = None
-    machine_limit_why: str | None = None
-    #: client=rate: the machine limit at the knee's rate (else the lowest over the budget) and the knee as % of it
-    knee_machine_limit_rps: float | None = None
-    knee_pct_of_machine_limit: float | None = None
-    #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
-    environment: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The summary.json object (strict JSON types, the fields' order)."""
-        return dataclasses.asdict(self)
-
-
 def run_dirs(run_dir: Path) -> list[Path]:
     """Subfolders of a run that hold a bench result (see benchreport.runfiles.MARKERS)."""
     return sorted(d for d in run_dir.iterdir() if is_run_dir(d))
-
-
-def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(x, digits)
 
 
 def cpu_stat_busy_pct(before: str | None, after: str | None) -> float | None:
@@ -390,7 +260,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     if client is None and parts:  # no run.json to say: the load hosts' files do
         client = read_run(parts[0]).client
     rec = Record(mode=spec.mode if spec else None, profile=spec.profile if spec else None, client=client,
-                 raw_dir=directory.relative_to(run_dir).as_posix())
+                 raw_dir=directory.relative_to(run_dir).as_posix(), repetition=1)
     if spec is not None:
         rec.n, rec.c = spec.n, spec.c
         rec.delay = (int(spec.delay) if spec.delay == int(spec.delay) else spec.delay) if spec.delay is not None else None
@@ -415,11 +285,11 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
 
     # a rate run's ideal is its schedule; the closed-loop clients' is c answers every delay
     ideal = rec.rate if rec.client == "rate" else (rec.c / rec.delay) if (rec.c and rec.delay) else None
-    rec.ideal_rps = _round(ideal, 3)
-    rec.pct_of_ideal = _round(100.0 * rec.rps / ideal, 1) if (rec.rps is not None and ideal) else None
-    rec.ab_ceiling_rps = _round(ceiling, 3)
-    rec.ab_ceiling_pct = _round(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
-    rec.pct_of_ceiling = _round(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
+    rec.ideal_rps = round_or_none(ideal, 3)
+    rec.pct_of_ideal = round_or_none(100.0 * rec.rps / ideal, 1) if (rec.rps is not None and ideal) else None
+    rec.ab_ceiling_rps = round_or_none(ceiling, 3)
+    rec.ab_ceiling_pct = round_or_none(100.0 * ceiling / ideal, 1) if (ceiling and ideal) else None
+    rec.pct_of_ceiling = round_or_none(100.0 * rec.rps / ceiling, 1) if (rec.rps is not None and ceiling) else None
     _server_figures(rec, files, parts, warnings)
     rec.p99_lower_bound = p99_lower_bound(rec)
     rec.blocked = files.blocked if rec.monitor else None
@@ -459,7 +329,7 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
     lg = files.loadgen
     if lg.get("killed") is True:
         errors.append(f"{client or 'the client'} was killed: it outlived its time limit and timeout (bench hard cap)")
-    rec.started_at, rec.ended_at = _text(lg.get("started_at")), _text(lg.get("ended_at"))
+    rec.started_at, rec.ended_at = text(lg.get("started_at")), text(lg.get("ended_at"))
     rec.client_rc = integer(lg.get(f"{client}_rc"))
     ceiling = None  # ab's own bound on req/s (wrk has none)
     if client == "wrk":
@@ -468,7 +338,7 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
         _rate_measures(rec, files, warnings, errors)
     elif client == "ab":
         ceiling = _ab_measures(rec, files, warnings, errors)
-    rec.host_cpu_pct = _round(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
+    rec.host_cpu_pct = round_or_none(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
     if (why := failed_mismatch(rec)) is not None:
         warnings.append(why)
     return ceiling
@@ -521,8 +391,8 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
       complete over the slowest time is the rate the server sustained over the
       whole load; it equals the sum when the parts end together.
     * percentiles from the merged per-request data: ab's -g rows of every part
-      (the union's nearest rank, abparse.rank_ms: "tsv-merged"), wrk's latency
-      histograms added up (wrk's rule, wrkparse.hist_percentile: "wrk-merged",
+      (the union's nearest rank, benchhost.clients.ab.rank_ms: "tsv-merged"), wrk's latency
+      histograms added up (wrk's rule, benchhost.clients.wrk.hist_percentile: "wrk-merged",
       "wrk-corrected-merged" when a part's includes wrk's correction). When a
       part lacks them (no ab.tsv, no latency_hist_us): p50 null, p99 and max the
       parts' highest, p99_upper_bound true ("max-of-parts"): the union's p99 is
@@ -584,7 +454,7 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         return None
     rec.complete = sum(p.complete for p in recs)
     rec.time_taken_s = max(p.time_taken_s for p in recs)
-    rec.rps = _round(rec.complete / rec.time_taken_s, 2)
+    rec.rps = round_or_none(rec.complete / rec.time_taken_s, 2)
     fails = [p.failed for p in recs]
     rec.failed = sum(fails) if all(f is not None for f in fails) else None
     details = [p.failed_detail for p in recs if p.failed_detail]
@@ -621,7 +491,7 @@ def _weighted(pairs: list[tuple[float | None, int | None]], digits: int) -> floa
     if not pairs or any(v is None or w is None for v, w in pairs):
         return None
     total = sum(w for _, w in pairs)
-    return _round(sum(v * w for v, w in pairs) / total, digits) if total else None
+    return round_or_none(sum(v * w for v, w in pairs) / total, digits) if total else None
 
 
 def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> None:
@@ -691,11 +561,11 @@ def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> No
 
 
 def _merged_rate_figures(rec: Record, parts: list[Record]) -> None:
-    """A split rate run's req/s (its answers over the longest part's span of answers, as bench-rate.py's
+    """A split rate run's req/s (its answers over the longest part's span of answers, as benchhost.clients.rate's
     own rps), service p99 and lag p99 (the parts' highest: the union's is at most that) and late sends
     (summed)."""
     spans = [(p.complete - 1) / p.rps for p in parts if p.rps and p.complete and p.complete > 1]
-    rec.rps = (_round((rec.complete - 1) / max(spans), 2)
+    rec.rps = (round_or_none((rec.complete - 1) / max(spans), 2)
                if rec.complete and len(spans) == len(parts) and max(spans) > 0 else None)
     for key in ("p99_service_ms", "lag_p99_ms"):
         values = [getattr(p, key) for p in parts]
@@ -719,7 +589,8 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
     shared = spec is not None and spec.app_host is not None and spec.app_host == spec.loadgen_host
     client = rec.client or "the client"
     sources = ([(p["host"], p) for p in rec.parts] if rec.parts
-               else [(spec.loadgen_host if spec is not None else None, dataclasses.asdict(rec))])
+               else [(spec.loadgen_host if spec is not None else None,
+                      {k: getattr(rec, k) for k in ("host_cpu_pct", "loadgen_cpu_pct", "client_threads")})])
     for host, fig in sources:
         where = f"load host {host}" if host else "the load host"
         busy = fig.get("host_cpu_pct")
@@ -740,10 +611,6 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
     return why
 
 
-def _text(x: Any) -> str | None:
-    return None if x is None else str(x)
-
-
 def _server_figures(rec: Record, files: RunFiles, parts: list[Path], warnings: list[str]) -> None:
     """CPU time and peak memory of the mode's unit over the load window (benchreport.serverfigures)."""
     loadgens = [(d, read_run(d).loadgen) for d in parts] if parts else (
@@ -753,20 +620,18 @@ def _server_figures(rec: Record, files: RunFiles, parts: list[Path], warnings: l
     warnings.extend(found.warnings)
     if found.cpu_ns is not None:
         cpu_ms = found.cpu_ns / 1e6
-        rec.cpu_ms, rec.cpu_source, rec.cpu_window = _round(cpu_ms, 1), found.cpu_source, found.cpu_window
+        rec.cpu_ms, rec.cpu_source, rec.cpu_window = round_or_none(cpu_ms, 1), found.cpu_source, found.cpu_window
         divisor = serverfigures.cpu_divisor(rec.client, rec.complete, rec.failed_detail)
         if divisor:
-            rec.cpu_divisor_requests, rec.cpu_ms_per_req = divisor, _round(cpu_ms / divisor, 3)
+            rec.cpu_divisor_requests, rec.cpu_ms_per_req = divisor, round_or_none(cpu_ms / divisor, 3)
             if found.resolution_ns is not None:
-                rec.cpu_ms_per_req_resolution = _round(found.resolution_ns / 1e6 / divisor, 3)
+                rec.cpu_ms_per_req_resolution = round_or_none(found.resolution_ns / 1e6 / divisor, 3)
     if found.peak_rss_kib is not None:
-        rec.peak_rss_mib, rec.rss_source = _round(found.peak_rss_kib / 1024.0, 1), found.rss_source
+        rec.peak_rss_mib, rec.rss_source = round_or_none(found.peak_rss_kib / 1024.0, 1), found.rss_source
 
 
 def _cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapping[str, Any] | None) -> None:
     """The slow API's and the clients' CPU per request, and the machine limit (benchreport.cpucost, knee)."""
-    from benchreport import cpucost, knee  # knee reads counts_for_stats from here
-
     for key, value in cpucost.cpu_costs(rec, directory, run_dir, spec, env).items():
         setattr(rec, key, value)
     limit = knee.machine_limit(rec.cpu_hosts)
@@ -779,10 +644,10 @@ def _client_cpu(rec: Record, cpu_ms: float | None, cores: int | None) -> float |
     taken = rec.time_taken_s
     if cpu_ms is None or not cores or not taken or taken < MIN_AB_CPU_RUN_S:
         return None
-    return _round(100.0 * cpu_ms / (taken * 1000.0 * cores), 1)
+    return round_or_none(100.0 * cpu_ms / (taken * 1000.0 * cores), 1)
 
 
-def expectation(rec: Record | Mapping[str, Any], expected: str | None, why: str | None) -> dict[str, Any]:
+def expectation(rec: Record, expected: str | None, why: str | None) -> dict[str, Any]:
     """What the run was expected to do (run.json's `expect`) and whether it bore it out.
 
     Only failure is ever expected (gRPC without init_gevent hangs): the run
@@ -791,15 +656,9 @@ def expectation(rec: Record | Mapping[str, Any], expected: str | None, why: str 
     """
     if not expected:
         return {"expected": None, "expected_why": None, "as_expected": None}
-    get = rec.get if isinstance(rec, Mapping) else lambda key: getattr(rec, key)
-    succeeded = not get("error") and not get("capped") and get("failed") == 0 and bool(get("complete"))
+    succeeded = not rec.error and not rec.capped and rec.failed == 0 and bool(rec.complete)
     return {"expected": str(expected), "expected_why": " ".join(str(why or "").split()) or None,
             "as_expected": not succeeded}
-
-
-def unexpected_error(rec: Mapping[str, Any]) -> bool:
-    """A run error the report must end non-zero for: any, but an expected failure's."""
-    return bool(rec.get("error")) and not (rec.get("expected") and rec.get("as_expected"))
 
 
 def _ab_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> float | None:
@@ -828,7 +687,7 @@ def _ab_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list
     rec.percentiles_from = ab.percentiles_from
     rec.connect_mean_ms, rec.connect_max_ms = (conn.mean, conn.max) if conn else (None, None)
     steady = steady_throughput(ab.tsv, t.complete, t.time_taken_s)
-    rec.steady_rps, rec.steady_rps_from = (_round(steady.rps, 2), steady.source) if steady else (None, None)
+    rec.steady_rps, rec.steady_rps_from = (round_or_none(steady.rps, 2), steady.source) if steady else (None, None)
     rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("ab_cpu_ms")), 1)
     return ceiling
 
@@ -861,17 +720,17 @@ def _wrk_measures(rec: Record, files: RunFiles, warnings: list[str], errors: lis
 
 
 def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> None:
-    """The figures of a constant-rate run (rate.json, benchreport.rateparse): latencies from the schedule."""
+    """The figures of a constant-rate run (rate.json, benchhost.clients.rate): latencies from the schedule."""
     if files.error and files.missing(["rate.json"]):
-        return  # the run failed before bench-rate.py wrote anything: the error says why
+        return  # the run failed before benchhost.clients.rate wrote anything: the error says why
     run = load_rate_run(files.directory)
     warnings.extend(run.warnings)
     if run.error is not None:
         errors.append(run.error)
     if files.loadgen.get("interrupted"):
-        errors.append(f"bench-rate.py was interrupted ({files.loadgen['interrupted']})")
+        errors.append(f"benchhost.clients.rate was interrupted ({files.loadgen['interrupted']})")
     if rec.client_rc is not None and rec.client_rc != 0:  # its figures may be a partial run's
-        errors.append(f"bench-rate.py exited {rec.client_rc}")
+        errors.append(f"benchhost.clients.rate exited {rec.client_rc}")
     rec.capped = run.capped
     if run.complete is None:
         return
@@ -892,8 +751,6 @@ def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: li
 
 def add_knees(records: list[Record]) -> None:
     """knee_rps and knee_why on every rate record (benchreport.knee: per mode, profile, delay, route)."""
-    from benchreport import knee  # it reads counts_for_stats from here
-
     for found in knee.knees(records):
         limit = knee.knee_limit(found)
         for rec in found.records:
@@ -907,45 +764,20 @@ def sort_key(modes: Mapping[str, Any]):
     sweep's rates ascending; unnamed runs last."""
     order = {name: i for i, name in enumerate(modes)}
 
-    def key(rec: Mapping[str, Any]) -> tuple:
-        mode, profile, client = rec.get("mode"), rec.get("profile"), rec.get("client") or ""
-        return (mode is None, order.get(mode, len(order)), str(mode or rec.get("raw_dir") or ""),
+    def key(rec: Record) -> tuple:
+        mode, profile, client = rec.mode, rec.profile, rec.client or ""
+        return (mode is None, order.get(mode, len(order)), str(mode or rec.raw_dir or ""),
                 PROFILE_ORDER.get(profile, 9), str(profile or ""),
-                CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client, finite(rec.get("rate")) or 0.0)
+                CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client, finite(rec.rate) or 0.0)
 
     return key
-
-
-def counts_for_stats(rec: Record | Mapping[str, Any]) -> bool:
-    """Whether a record's figures go into its point's stats: no error and no expected failure."""
-    get = rec.get if isinstance(rec, Mapping) else lambda key: getattr(rec, key)
-    return not get("error") and not (get("expected") and get("as_expected"))
-
-
-def sample_cv(values: list[float]) -> float | None:
-    """Sample stdev (n - 1) / |mean|: a point's few repetitions are a sample of its runs, and the population
-    stdev (n) would understate their spread (by 18% at 3 values); None for fewer than 2 values or a mean of 0."""
-    if len(values) < 2:
-        return None
-    mean = statistics.fmean(values)
-    return statistics.stdev(values) / abs(mean) if mean != 0 else None
-
-
-def spread(values: list[float]) -> dict[str, float | None]:
-    """{median, min, max, cv} of some values; cv = sample stdev / mean (a fraction), null for fewer
-    than 2 values or a mean of 0; all null without values."""
-    if not values:
-        return {"median": None, "min": None, "max": None, "cv": None}
-    cv = sample_cv(values)
-    return {"median": _round(statistics.median(values), 3), "min": min(values), "max": max(values),
-            "cv": _round(cv, 4)}
 
 
 def add_repeat_stats(records: list[Record]) -> None:
     """Fill in repeats, stats and noisy: per point, over its records that count (counts_for_stats)."""
     points: dict[Any, list[Record]] = {}
     for i, rec in enumerate(records):
-        key = compare.point_key(rec.as_dict())
+        key = point_key(rec)
         points.setdefault(key if key is not None else ("unnamed", i), []).append(rec)
     for recs in points.values():
         counted = [r for r in recs if counts_for_stats(r)]
@@ -974,42 +806,26 @@ def build_records(run_dir: Path, modes: Mapping[str, Mode]) -> list[Record]:
     add_repeat_stats(records)
     add_knees(records)
     key = sort_key(modes)
-    return sorted(records, key=lambda r: (*key(r.as_dict()), r.repetition))
+    return sorted(records, key=lambda r: (*key(r), r.repetition))
 
 
 def build_summary(run_dir: Path, modes: Mapping[str, Mode]) -> list[dict[str, Any]]:
-    """summary.json's objects: the run's Records as dicts (what render takes)."""
+    """summary.json's objects: the run's Records as dicts."""
     return [r.as_dict() for r in build_records(run_dir, modes)]
 
 
-#: Written by benchreport.collect (the plan runner's bench): how long the bench ran load, of its wall time.
-TIMING = "timing.json"
 #: Beside summary.json (a list, one record per run: its format stays): what is about the whole bench.
 BENCH = "bench.json"
 BENCH_SCHEMA = 1
 
 
-def load_timing(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """timing.json's object (None when absent) and a warning when it is there but unreadable."""
-    path = run_dir / TIMING
-    if not path.is_file():
-        return None, None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        return None, f"{TIMING} unreadable: {exc}"
-    if not isinstance(data, dict):
-        return None, f"{TIMING} unreadable: not a JSON object"
-    return data, None
-
-
-def write_bench(path: Path, run_id: str, timing: Mapping[str, Any] | None) -> None:
+def write_bench(path: Path, run_id: str, timing: Timing | None) -> None:
     """bench.json: {"schema", "run_id", "timing"}: timing.json's object as collect wrote it (null
     without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted..."""
-    data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing) if timing is not None else None}
+    data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing.data) if timing is not None else None}
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def write_summary(records: list[dict[str, Any]], path: Path) -> None:
-    """summary.json: strict JSON (no NaN), stable key order, one file per run."""
-    path.write_text(json.dumps(records, indent=2, allow_nan=False) + "\n")
+def write_summary(records: list[Record], path: Path) -> None:
+    """summary.json: the Records as dicts, strict JSON (no NaN), stable key order, one file per run."""
+    path.write_text(json.dumps([r.as_dict() for r in records], indent=2, allow_nan=False) + "\n")

@@ -1,19 +1,19 @@
 """report.md's "What to use": the best mode at each concurrency, from the run's own figures.
 
-Settings: the points (benchreport.compare.point_key) are split by (c, delay,
+Settings: the points (benchreport.model.point_key) are split by (c, delay,
 client); the section names delay and client only when they vary in the run.
-At each setting, for each of compare.METRICS (req/s: higher is better; p99 ms
+At each setting, for each of METRICS (req/s: higher is better; p99 ms
 and CPU ms/request: lower is better):
 
 * candidates: the points with at least one record that counts
-  (summary.counts_for_stats: no error, no expected failure) and no failed
+  (model.counts_for_stats: no error, no expected failure) and no failed
   request in any of those records (a mode that answers fast by failing is no
   recommendation: such points are listed as left out, with their count), and
   with the metric measured. Seed and tuned profiles both count; a point is
   named mode/profile.
 * a point's figure is what compare compares: the median of its counted
   repetitions (stats.<metric>.median) when it ran 2 or more times, else its
-  one record's figure (compare.value).
+  one record's figure (model.value).
 * best: the best figure (the first in the records' order on a tie); next: the
   best point of another mode (the winner's other profile is not a rival
   mode).
@@ -27,7 +27,7 @@ and CPU ms/request: lower is better):
 * noise: the band is compare's (compare.noise_band): the floor, the metric's
   measured run-to-run spread for the best point's client and run length
   (benchreport/noise_floors.json), or when both points carry a cv for the
-  metric (repeat=K, K >= 2: compare.cv) max(floor, CV_FACTOR × the larger
+  metric (repeat=K, K >= 2: model.cv) max(floor, CV_FACTOR × the larger
   cv), in %. A margin within the band is "within noise". Beyond the floor
   with one run on a side there is no noise estimate of the points' own: the
   margin is given without a verdict, labelled so. Without a readable floors
@@ -50,14 +50,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from benchreport import compare, noisefloors, serverfigures
-from benchreport.runfiles import finite, integer
-from benchreport.summary import counts_for_stats
-
-Record = dict[str, Any]
-DASH = "–"
+from benchreport import compare, fmt, model, noisefloors, serverfigures
+from benchreport.fmt import DASH
+from benchreport.model import METRICS, Metric, Point, Record, counts_for_stats, finite, integer, point_key
 WITHIN, AHEAD, NO_ESTIMATE = "within noise", "outside noise", "no noise estimate"
 #: The two figures are closer than their resolutions added (CPU ms/request: serverfigures): not ranked apart.
 WITHIN_RESOLUTION = "within resolution"
@@ -75,7 +71,7 @@ NONE_TEXT = "none: every point had an error, an expected failure or failed reque
 class Candidate:
     """One point of a setting: its counted records (the first one carries the point's stats)."""
 
-    key: compare.Point
+    key: Point
     records: list[Record]
 
     @property
@@ -92,25 +88,25 @@ class Candidate:
 
     @property
     def group(self) -> str | None:
-        return self.rep.get("group")
+        return self.rep.group
 
     @property
     def client_limited(self) -> bool:
-        return any(r.get("client_limited") for r in self.records)
+        return any(r.client_limited for r in self.records)
 
     @property
     def failed(self) -> int:
-        return sum(integer(r.get("failed")) or 0 for r in self.records)
+        return sum(integer(r.failed) or 0 for r in self.records)
 
     @property
     def runs(self) -> int:
         return len(self.records)
 
     def value(self, metric: str) -> float | None:
-        return compare.value(self.rep, metric)
+        return model.value(self.rep, metric)
 
     def cv(self, metric: str) -> float | None:
-        return compare.cv(self.rep, metric)
+        return model.cv(self.rep, metric)
 
     def resolution(self, metric: str) -> float | None:
         """The figure's resolution (its records' highest, serverfigures.point_resolution); None: exact."""
@@ -122,7 +118,7 @@ class Candidate:
 class Pick:
     """The best point by one metric at one setting, and its margin over the next mode's best."""
 
-    metric: compare.Metric
+    metric: Metric
     best: Candidate | None = None
     best_value: float | None = None
     next: Candidate | None = None
@@ -160,7 +156,7 @@ def _setting_order(key: tuple) -> tuple:
 
 def _expected_failure(recs: list[Record]) -> str | None:
     """What a point was expected to do ("hang") when one of its records failed as expected, else None."""
-    return next((str(r["expected"]) for r in recs if r.get("expected") and r.get("as_expected")), None)
+    return next((str(r.expected) for r in recs if r.expected and r.as_expected), None)
 
 
 def _why_left_out(recs: list[Record]) -> str:
@@ -169,7 +165,7 @@ def _why_left_out(recs: list[Record]) -> str:
     return f"expected to {expected}" if expected else "error"
 
 
-def pick(metric: compare.Metric, candidates: list[Candidate]) -> Pick:
+def pick(metric: Metric, candidates: list[Candidate]) -> Pick:
     """The best candidate by `metric`, the next mode's best, the margin and its noise verdict."""
     measured = [(cand, v) for cand in candidates if (v := finite(cand.value(metric.key))) is not None]
     result = Pick(metric)
@@ -208,17 +204,17 @@ def _floors(path: Path) -> noisefloors.Floors | None:
         return None
 
 
-def floor_pct(cand: Candidate, metric: compare.Metric) -> float:
+def floor_pct(cand: Candidate, metric: Metric) -> float:
     """The metric's noise floor in % for a point of cand's client and run length (0 without a floors file)."""
     floors = _floors(noisefloors.PATH)
-    return floors.floor(cand.rep.get("client") or "ab", metric.key, integer(cand.rep.get("n"))) if floors else 0.0
+    return floors.floor(cand.rep.client or "ab", metric.key, integer(cand.rep.n)) if floors else 0.0
 
 
 def settings(records: list[Record]) -> list[Setting]:
     """Every (c, delay, client) of the records, ordered by delay, client (ab first) and c, with its picks."""
-    by_setting: dict[tuple, dict[compare.Point, list[Record]]] = {}
+    by_setting: dict[tuple, dict[Point, list[Record]]] = {}
     for rec in records:
-        key = compare.point_key(rec)
+        key = point_key(rec)
         if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
             continue
         _, _, client, c, _, delay, _, _ = key
@@ -243,7 +239,7 @@ def settings(records: list[Record]) -> list[Setting]:
             if cand.client_limited:
                 setting.client_limited.append(name)
         setting.candidates = len(candidates)
-        setting.picks = [pick(metric, candidates) for metric in compare.METRICS]
+        setting.picks = [pick(metric, candidates) for metric in METRICS]
         out.append(setting)
     return out
 
@@ -251,11 +247,6 @@ def settings(records: list[Record]) -> list[Setting]:
 # -- drawing ------------------------------------------------------------------------------------
 
 
-def _fig(metric: compare.Metric, x: float | None) -> str:
-    if x is None:
-        return DASH
-    digits = metric.digits if metric.digits is not None else (0 if abs(x) >= 100 else 1)
-    return f"{x:.{digits}f}"
 
 
 def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
@@ -263,11 +254,11 @@ def _figure(p: Pick, cand: Candidate | None, x: float | None) -> str:
     negligible, (median of K) for a repeated point."""
     if cand is None:
         return DASH
-    text = _fig(p.metric, x)
+    text = fmt.figure(x, p.metric.digits)
     res = cand.resolution(p.metric.key)
     if serverfigures.shows_resolution(x, res):
-        text += f" ± {_fig(p.metric, res)}"
-    if p.metric.key == "p99_ms" and any(r.get("p99_upper_bound") for r in cand.records) and cand.runs == 1:
+        text += f" ± {fmt.figure(res, p.metric.digits)}"
+    if p.metric.key == "p99_ms" and any(r.p99_upper_bound for r in cand.records) and cand.runs == 1:
         text = "≤" + text
     return text + (f" (median of {cand.runs})" if cand.runs > 1 else "")
 
@@ -300,7 +291,8 @@ def margin_text(p: Pick) -> str:
         "one run per point)" if p.best.runs < 2 or p.next.runs < 2 else "no cv)")
 
 
-def _varies(found: list[Setting]) -> tuple[bool, bool]:
+def varies(found: list[Setting]) -> tuple[bool, bool]:
+    """Whether the settings differ in delay, and in client (their labels name what differs)."""
     return len({s.delay for s in found}) > 1, len({s.client for s in found}) > 1
 
 
@@ -319,7 +311,7 @@ def markdown_section(records: list[Record]) -> list[str]:
     found = settings(records)
     if not found:
         return []
-    vary_delay, vary_client = _varies(found)
+    vary_delay, vary_client = varies(found)
     same = []
     if not vary_delay and found[0].delay is not None:
         same.append(f"delay {found[0].delay:g} s")
@@ -371,7 +363,7 @@ def _short(p: Pick) -> str:
     label = SHORT_LABEL.get(p.metric.key, p.metric.label)
     if p.best is None:
         return f"{label} {DASH}"
-    text = f"{label} {p.best.name} {_fig(p.metric, p.best_value)}{UNIT.get(p.metric.key, '')}"
+    text = f"{label} {p.best.name} {fmt.figure(p.best_value, p.metric.digits)}{UNIT.get(p.metric.key, '')}"
     notes = []
     if p.next is None:
         notes.append("no other mode")
@@ -402,6 +394,6 @@ def none_text(s: Setting) -> str:
 def text_lines(records: list[Record]) -> list[str]:
     """The terminal's "what to use": one line per setting with its three winners (empty without points)."""
     found = settings(records)
-    vary_delay, vary_client = _varies(found)
+    vary_delay, vary_client = varies(found)
     return [f"{setting_label(s, vary_delay, vary_client)}: "
             + ("; ".join(_short(p) for p in s.picks) if s.candidates else none_text(s)) for s in found]

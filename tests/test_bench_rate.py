@@ -447,7 +447,7 @@ def test_the_reports_words_for_a_late_client_are_its_criterion():
     from benchreport.summary import Record, client_limits
 
     assert client_limits(Record(mode="m", profile="tuned", client="rate", lag_p99_ms=3.4, late_sends=9)) == []
-    footnote = render.client_limited_footnote([{"client_limited": True, "client": "rate"}])
+    footnote = render.client_limited_footnote([Record(mode=None, profile=None, client="rate", client_limited=True)])
     for text in (footnote, render.RATE_TEXT):
         assert "lag p99 over 10 ms" in text and "any send" not in text and "or a send" not in text, text
 

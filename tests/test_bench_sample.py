@@ -1,4 +1,4 @@
-"""benchhost.sample (roles/bench/files): its totals and its series in server.json.
+"""benchhost.sample: its totals and its series in server.json.
 
 The sampler runs on the app host during each run. Here it samples a busy
 child process of the test, which burns a known amount of its own CPU: its

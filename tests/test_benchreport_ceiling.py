@@ -23,7 +23,7 @@ import pytest
 from benchapp.modes import load_modes
 from benchhost.clients import ab as ab_client
 from benchhost.clients.ab import TsvRow, ab_ceiling_rps, steady_throughput
-from benchreport import render
+from benchreport import model, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import edit_json
 
@@ -118,7 +118,7 @@ def test_a_capped_run_has_no_ceiling(run_dir, records):
     assert rec["ab_ceiling_rps"] is None and rec["ab_ceiling_pct"] is None and rec["pct_of_ceiling"] is None
     assert rec["pct_of_ideal"] == 88.7
     assert "uwsgi-gevent/tuned (capped: ab stopped at its time limit)" in render.ceiling_note(
-        build_summary(run_dir, load_modes(MODES_FILE)))
+        model.records(build_summary(run_dir, load_modes(MODES_FILE))))
 
 
 # --------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_ab_cpu_missing_or_busy(run_dir):
     assert recs["uwsgi-gevent-tuned"]["loadgen_cpu_pct"] is None
     assert recs["uwsgi-gevent-tuned"]["host_cpu_pct"] == 47.4  # independent of ab's figure
     assert recs["uwsgi-gevent-seed"]["loadgen_cpu_pct"] == round(100 * 11_900 / 12_539, 1) == 94.9
-    notes = render.notes(records)
+    notes = render.notes(model.records(records))
     assert "uwsgi-gevent/seed: ab used 94.9% of a core: the client may have set the pace" in notes
     assert not any(n.startswith("uwsgi-gevent/tuned: ab used") for n in notes)
 
@@ -216,7 +216,7 @@ def test_ab_cpu_missing_or_busy(run_dir):
 # The report
 
 def test_report_shows_the_ceiling_once_with_its_numbers(run_dir, records):
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     head = next(ln for ln in md.splitlines() if ln.startswith("| mode"))
     cells = [c.strip() for c in head.strip("|").split("|")]
     assert cells[5:8] == ["req/s", "% of ideal", "% of ceiling"]
@@ -226,11 +226,11 @@ def test_report_shows_the_ceiling_once_with_its_numbers(run_dir, records):
     assert row.startswith("| uwsgi-gevent | tuned | 200 | 2000 | 1 | 177.38 † | 88.7 | 97.6 | 0 |")
     assert row.endswith("| 2.0 | 47.4 | 151.93 |")
     assert md.count("ab's ceiling:") == 1
-    note = render.ceiling_note(records)
+    note = render.ceiling_note(model.records(records))
     assert note in md
     assert ("at n=2000 c=200 delay=1 s: at least 1 × (1 + ⌈1999/200⌉) = 11 s, "
             "so at most 181.82 req/s = 90.9% of ideal.") in note
-    text = render.text_table(records)
+    text = render.text_table(model.records(records))
     assert "% of ceiling" in text.splitlines()[0] and "97.6" in text
 
 
@@ -243,20 +243,20 @@ def test_ceiling_note_names_runs_when_flags_differ():
         {**base, "mode": "d", "n": 10, "c": 5, "delay": 1, "ab_ceiling_rps": 3.333, "ab_ceiling_pct": 66.7,
          "error": "did not start"},
     ]
-    note = render.ceiling_note(records)
+    note = render.ceiling_note(model.records(records))
     assert "= 11 s, so at most 181.82 req/s = 90.9% of ideal (a/tuned)" in note
     assert "at n=400 c=100 delay=1 s: at least 1 × (1 + ⌈399/100⌉) = 5 s, so at most 80.00 req/s = " \
            "80.0% of ideal (b/tuned)" in note
     assert "No ceiling for c/tuned (delay 0)." in note
     assert "d/tuned" not in note  # an error row has no throughput to compare
-    assert render.ceiling_note(records[2:]) is None
+    assert render.ceiling_note(model.records(records[2:])) is None
 
 
 def test_cli_prints_the_ceiling_and_charts_it(run_dir, records):
     proc = subprocess.run([sys.executable, "-m", "benchreport", str(run_dir), "--no-latest"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert render.ceiling_note(records) in proc.stdout
+    assert render.ceiling_note(model.records(records)) in proc.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary == records
     assert (run_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

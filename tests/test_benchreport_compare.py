@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import compare
+from benchreport import compare, model
 from benchreport.__main__ import main as cli_main
 from benchreport.summary import build_summary
 
@@ -299,10 +299,10 @@ def test_the_repeats_median_is_compared(results, base, capsys):
 
 def test_noise_band_rule():
     rec = {"stats": {"rps": {"cv": 0.05}}}
-    assert compare.noise_band(rec, {"stats": {"rps": {"cv": 0.02}}}, "rps", 5.0) == (10.0, "cv")
-    assert compare.noise_band(rec, {}, "rps", 5.0) == (5.0, "floor")
-    assert compare.noise_band(rec, {"stats": {"rps": {"cv": -1}}}, "rps", 7.0) == (7.0, "floor")
-    assert compare.noise_band(rec, {"stats": {"rps": {"cv": "x"}}}, "rps", 7.0) == (7.0, "floor")
+    assert compare.noise_band(model.Record.from_dict(rec), model.Record.from_dict({"stats": {"rps": {"cv": 0.02}}}), "rps", 5.0) == (10.0, "cv")
+    assert compare.noise_band(model.Record.from_dict(rec), model.Record.from_dict({}), "rps", 5.0) == (5.0, "floor")
+    assert compare.noise_band(model.Record.from_dict(rec), model.Record.from_dict({"stats": {"rps": {"cv": -1}}}), "rps", 7.0) == (7.0, "floor")
+    assert compare.noise_band(model.Record.from_dict(rec), model.Record.from_dict({"stats": {"rps": {"cv": "x"}}}), "rps", 7.0) == (7.0, "floor")
     assert compare.change_pct(100, 90) == -10.0 and compare.change_pct(0, 0) == 0.0
     assert compare.change_pct(0, 1) is None and compare.change_pct(None, 1) is None
 
@@ -472,10 +472,10 @@ def test_a_rate_runs_rate_is_part_of_its_point() -> None:
     rec = {"mode": "uwsgi-gevent", "profile": "tuned", "client": "rate", "c": 4000, "n": 8000, "delay": 1,
            "route": "/"}
     at_800, at_1000 = {**rec, "rate": 800.0}, {**rec, "rate": 1000}
-    assert compare.point_key(at_800) != compare.point_key(at_1000)
-    assert compare.point_dict(compare.point_key(at_1000))["rate"] == 1000
+    assert model.point_key(model.Record.from_dict(at_800)) != model.point_key(model.Record.from_dict(at_1000))
+    assert compare.point_dict(model.point_key(model.Record.from_dict(at_1000)))["rate"] == 1000
     # a point of another client keeps its JSON as it was: no rate key
-    assert "rate" not in compare.point_dict(compare.point_key({**rec, "client": "wrk"}))
+    assert "rate" not in compare.point_dict(model.point_key(model.Record.from_dict({**rec, "client": "wrk"})))
 
 
 # -- one run a side, failed shares, bounds, the band's edge, the significance test (issue 20) -----
@@ -583,7 +583,7 @@ def test_a_p99_without_its_failed_requests_is_a_lower_bound(results, base, capsy
 ])
 def test_the_noise_bands_edge_is_within_noise(b, cv, verdict):
     stats = {"repeats": 2, "stats": {"rps": {"cv": cv if cv is not None else 0.001}}}
-    change = compare.compare_metric(compare.METRICS[0], {"rps": 100.0, **stats}, {"rps": b, **stats}, 5.0, 10.0)
+    change = compare.compare_metric(compare.METRICS[0], model.Record.from_dict({"rps": 100.0, **stats}), model.Record.from_dict({"rps": b, **stats}), 5.0, 10.0)
     assert change.verdict == verdict
     assert change.band_pct == (10.0 if cv else 5.0)
 
@@ -621,7 +621,7 @@ def test_the_floors_file_is_named_and_provisional(results, base, capsys):
 
 def test_the_help_says_how_a_verdict_is_given(capsys):
     with pytest.raises(SystemExit):
-        compare.main(["--help"])
+        cli_main(["compare", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "slower (needs repeats)" in text and "Whitney p" in text and "noise_floors.json" in text
     assert "0.1 percentage points" in text

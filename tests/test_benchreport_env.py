@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import environment, render
+from benchreport import environment, model, render
 from benchreport.__main__ import main as benchreport_main
 from benchreport.summary import build_summary
 from benchhost import env as bench_env_module
@@ -368,7 +368,7 @@ def test_a_record_without_hosts_gets_the_one_host_of_each_role(run_dir, modes):
 def test_report_has_an_environment_section(run_dir, modes, repo):
     environment.merge(run_dir, [("app1", "app", APP), ("loadgen1", "loadgen", LOADGEN)], repo)
     commit = environment.git_info(repo)["commit"]
-    md = render.markdown(build_summary(run_dir, modes), run_dir.name)
+    md = render.markdown(model.records(build_summary(run_dir, modes)), run_dir.name)
     section = md.split("## Environment\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert section == [
         f"- commit {commit} (clean)",
@@ -390,12 +390,12 @@ def test_dirty_tree_and_bare_metal_in_the_report(run_dir, modes, repo):
                                 ("loadgen1", "loadgen", LOADGEN)], repo)
     records = build_summary(run_dir, modes)
     assert {r["environment"]["dirty"] for r in records} == {True}
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     assert "(dirty: tracked files differed from it)" in md
     assert ("app host app1: Debian GNU/Linux 12 (bookworm), kernel 6.1.0-18-amd64, AMD EPYC 7763 64-Core "
             "Processor, 2 cores (cgroup quota 1.5), 3936 MiB (cgroup limit 2048 MiB), somaxconn 4096, bare metal") in md
     environment.merge(run_dir, [("app1", "app", {**APP, "vm": "kvm"})], repo)
-    md = render.markdown(build_summary(run_dir, modes), run_dir.name)
+    md = render.markdown(model.records(build_summary(run_dir, modes)), run_dir.name)
     assert "somaxconn 4096, container (podman) in a VM (kvm)\n" in md
 
 
@@ -406,7 +406,7 @@ def test_one_host_in_both_roles_is_one_line(run_dir, modes):
     records = build_summary(run_dir, modes)
     assert {r["environment"]["app_host"]["name"] for r in records} == {"both1"}
     assert records[0]["environment"]["loadgen_host"]["client_version"].startswith("This is ApacheBench")
-    section = render.markdown(records, run_dir.name).split("## Environment\n\n", 1)[1].split("\n\n", 1)[0]
+    section = render.markdown(model.records(records), run_dir.name).split("## Environment\n\n", 1)[1].split("\n\n", 1)[0]
     hosts = [line for line in section.splitlines() if " host" in line]
     assert hosts == ["- app and load host both1: Debian GNU/Linux 12 (bookworm), kernel 6.1.0-18-amd64, "
                      "AMD EPYC 7763 64-Core Processor, 2 cores, 1980 MiB, somaxconn 4096, VM (kvm); ab 2.3"]
@@ -416,7 +416,7 @@ def test_without_environment_json(run_dir, modes):
     records = build_summary(run_dir, modes)
     assert [r["environment"] for r in records] == [None] * len(records)
     assert not any("environment" in w for r in records for w in r["warnings"])
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     assert "## Environment\n\n- environment not recorded (no environment.json in the run folder)\n" in md
 
 
@@ -425,7 +425,7 @@ def test_an_unreadable_environment_json_is_a_warning(run_dir, modes):
     records = build_summary(run_dir, modes)
     assert [r["environment"] for r in records] == [None] * len(records)
     assert all(any(w.startswith("environment.json unreadable:") for w in r["warnings"]) for r in records)
-    assert "environment not recorded" in render.markdown(records, run_dir.name)
+    assert "environment not recorded" in render.markdown(model.records(records), run_dir.name)
 
 
 def test_the_report_cli_writes_it_into_summary_json(run_dir, repo, capsys):

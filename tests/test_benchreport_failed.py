@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from benchreport.summary import Record, build_summary, failed_mismatch
+from benchreport import fmt, model
+from benchreport.model import Record
+from benchreport.summary import build_summary, failed_mismatch
 
 DATA = Path(__file__).resolve().parent / "data" / "benchreport"
 
@@ -97,28 +99,29 @@ def test_report_md_marks_a_lower_bound_p99_and_explains_it():
 
     records = build_summary(DATA / "rate-sweep", {})
     rec = next(r for r in records if r["raw_dir"] == "granian-tuned-rate150")
-    assert render._p99(rec) == "≥" + render._ms(rec["p99_ms"])
-    md = render.markdown(records, "rate-sweep")
-    assert f"| ≥{render._ms(rec['p99_ms'])} |" in md
+    assert render._p99(model.Record.from_dict(rec)) == "≥" + fmt.ms(rec["p99_ms"])
+    md = render.markdown(model.records(records), "rate-sweep")
+    assert f"| ≥{fmt.ms(rec['p99_ms'])} |" in md
     assert ("≥ p99 is a lower bound: the run's failed requests (errors, timeouts) are not in its percentiles, so "
             "the p99 of all the requests sent is at least that.") in md
     assert "p99 is a lower bound (≥): 24 failed requests (errors, timeouts) are not in it" in md
     both = {**rec, "p99_upper_bound": True}
-    assert render._p99(both) == "≶" + render._ms(rec["p99_ms"])
-    assert "≶ a p99 that is both that and the highest of its load hosts' p99" in render.p99_bound_footnote([both])
+    assert render._p99(model.Record.from_dict(both)) == "≶" + fmt.ms(rec["p99_ms"])
+    assert "≶ a p99 that is both that and the highest of its load hosts' p99" in render.p99_bound_footnote(model.records([both]))
     upper = {**rec, "p99_lower_bound": False, "p99_upper_bound": True}
-    assert render._p99(upper) == "≤" + render._ms(rec["p99_ms"]) and render.p99_bound_footnote([upper]) is None
-    assert render.p99_bound_footnote([r for r in records if not r["p99_lower_bound"]]) is None
+    assert render._p99(model.Record.from_dict(upper)) == "≤" + fmt.ms(rec["p99_ms"]) and render.p99_bound_footnote(model.records([upper])) is None
+    assert render.p99_bound_footnote(model.records([r for r in records if not r["p99_lower_bound"]])) is None
 
 
 def test_report_html_marks_a_lower_bound_p99(tmp_path):
-    from benchreport import html, render
+    from benchreport import html, render, rundata
 
     run = tmp_path / "rate-sweep"
     shutil.copytree(DATA / "rate-sweep", run, ignore=shutil.ignore_patterns("README.md"))
     records = build_summary(run, {})
-    text = html.write(run, records, "rate-sweep").read_text()
+    recs = model.records(records)
+    text = html.write(run, recs, rundata.read_all(run, recs), "rate-sweep").read_text()
     assert "≥ p99 is a lower bound: the run" in text
     rate150 = next(r for r in records if r["raw_dir"] == "granian-tuned-rate150")
-    assert f"≥{render._ms(rate150['p99_ms'])}<" in text  # the table of every run (render's columns)
+    assert f"≥{fmt.ms(rate150['p99_ms'])}<" in text  # the table of every run (render's columns)
     assert "\\u2265 a lower bound: failed requests are not in it" in text  # the knee chart's hover (plotly's JSON)

@@ -52,11 +52,12 @@ from pathlib import Path
 
 import pytest
 
-from benchreport import html, render
+from benchreport import html, model, render, rundata
 from benchreport.__main__ import main as cli_main
 from benchhost.clients.ab import parse_tsv
 from benchhost.clients.rate import parse_tsv as parse_rate_tsv
-from benchreport.summary import counts_for_stats
+from benchreport.html.__main__ import main as html_main
+from benchreport.model import counts_for_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "benchreport"
@@ -217,7 +218,7 @@ def exact(value: float) -> str:
 
 
 def counted(records: list[dict]) -> list[dict]:
-    return [r for r in records if counts_for_stats(r)]
+    return [r for r in records if counts_for_stats(model.Record.from_dict(r))]
 
 
 def latency_keys(run_dir: Path, records: list[dict]) -> dict[str, set[str]]:
@@ -284,7 +285,7 @@ def test_sample_run_in_chromium(browser, tmp_path, capsys):
     with_tsv = {r["mode"] for r in counted(records) if (run_dir / r["raw_dir"] / "ab.tsv").is_file()}
     drawn = {"pct-of-ideal": every_mode, "cpu-rss": measured, **latency_keys(run_dir, records),
              # the menu shows the first run (the others are its buttons): one of them
-             "timeline": {next(r["mode"] for r in render.in_group_order(records) if r["mode"] in with_tsv)}}
+             "timeline": {next(r.mode for r in render.in_group_order(model.records(records)) if r.mode in with_tsv)}}
     check_page(sections, errors, drawn, {"sweep": "No mode ran at more than one concurrency"})
     assert len([k for k in drawn if k.startswith("latency-")]) >= 2
     # hovering a bar shows its figure exactly as summary.json has it
@@ -294,7 +295,7 @@ def test_sample_run_in_chromium(browser, tmp_path, capsys):
     # the failed runs are named at the top, not drawn
     missing = browser.find_element("id", "missing").text
     for rec in records:
-        if not counts_for_stats(rec):
+        if not counts_for_stats(model.Record.from_dict(rec)):
             assert f"{rec['mode']}/{rec['profile']}" in missing
     # the runs whose server.json has no samples are named; uwsgi/tuned's CPU is drawn under its answers
     assert "without per-second samples" in missing
@@ -365,7 +366,7 @@ def test_missing_raw_files_still_render(browser, tmp_path, capsys):
 def test_numbers_come_from_the_run(tmp_path, capsys):
     """What the charts draw is summary.json's and the raw files' own figures."""
     run_dir, records = build(tmp_path, sampled(tmp_path), capsys)
-    charts, _ = html.charts(run_dir, records)
+    charts, _ = html.charts(recs := model.records(records), rundata.read_all(run_dir, recs))
     by_key = {c.key: c for c in charts}
     # % of ideal: each bar is its (single) run's pct_of_ideal
     bars = [y for t in by_key["pct-of-ideal"].figure.data if t.type == "bar" for y in t.y]
@@ -374,7 +375,7 @@ def test_numbers_come_from_the_run(tmp_path, capsys):
     timeline = by_key["timeline"].figure
     labels = [b.label for b in timeline.layout.updatemenus[0].buttons]
     for i, label in enumerate(labels):
-        rec = next(r for r in counted(records) if label in (render._name(r), f"{render._name(r)} c={r['c']}"))
+        rec = next(r for r in counted(records) if label in (render.run_label(model.Record.from_dict(r)), f"{render.run_label(model.Record.from_dict(r))} c={r['c']}"))
         rows = parse_tsv((run_dir / rec["raw_dir"] / "ab.tsv").read_text())
         bars, p99, cpu = timeline.data[3 * i:3 * i + 3]
         assert sum(bars.y) == len(rows) == rec["complete"]
@@ -407,7 +408,7 @@ def test_wrk_timeline_shows_the_server_cpu(tmp_path, capsys):
                (started + 1.6, 11_350_000_000, 96_000), (started + 2.6, 11_360_000_000, 96_000)]
     add_samples(source / folder, samples)
     run_dir, records = build(tmp_path, source, capsys)
-    charts, missing = html.charts(run_dir, records)
+    charts, missing = html.charts(recs := model.records(records), rundata.read_all(run_dir, recs))
     timeline = next(c for c in charts if c.key == "timeline")
     assert timeline.figure is not None and timeline.modes == ["uwsgi-gevent"]
     labels = [b.label for b in timeline.figure.layout.updatemenus[0].buttons]
@@ -425,7 +426,7 @@ def test_sweep_numbers_are_the_repeats_medians(tmp_path, capsys):
     """The sweep's lines: at each c the median of the point's repetitions, its min–max as the error bar
     (summary.json's stats of the point)."""
     run_dir, records = build(tmp_path, SWEEP, capsys)
-    charts, _ = html.charts(run_dir, records)
+    charts, _ = html.charts(recs := model.records(records), rundata.read_all(run_dir, recs))
     by_key = {c.key: c for c in charts}
     for key, metric in (("sweep-rps", "rps"), ("sweep-p99", "p99_ms")):
         traces = by_key[key].figure.data
@@ -444,12 +445,12 @@ def test_standalone_writes_from_summary(tmp_path, capsys):
     """python -m benchreport.html RUN_DIR: report.html from summary.json alone; no summary.json: exit 1."""
     run_dir = tmp_path / "run"
     shutil.copytree(SAMPLE, run_dir)
-    assert html.main([str(run_dir)]) == 1
+    assert html_main([str(run_dir)]) == 1
     assert "no " in capsys.readouterr().err
     assert cli_main([str(run_dir), "--no-latest"]) in (0, 3)
     (run_dir / html.REPORT).unlink()
     capsys.readouterr()
-    assert html.main([str(run_dir)]) == 0
+    assert html_main([str(run_dir)]) == 0
     assert (run_dir / html.REPORT).is_file()
     assert str(run_dir / html.REPORT) in capsys.readouterr().out
 
@@ -469,7 +470,7 @@ def test_rate_sweep_in_chromium(browser, tmp_path, capsys):
     self_contained((run_dir / html.REPORT).read_text())
     sections, errors = open_report(browser, run_dir / html.REPORT)
     modes = {r["mode"] for r in counted(records)}
-    first = render.in_group_order(records)[0]["mode"]
+    first = render.in_group_order(model.records(records))[0].mode
     drawn = {"pct-of-ideal": modes, "knee-d1": modes, "cpu-rss": modes, "timeline": {first},
              **{f"latency-rate-r{rate:g}-d1": modes for rate in (50, 100, 150)}}
     check_page(sections, errors, drawn, {"sweep": "No mode ran at more than one concurrency"})
@@ -493,7 +494,7 @@ def test_rate_sweep_numbers_come_from_the_run(tmp_path, capsys):
     """The knee chart's points are the rates' median p99s; a rate run's timeline adds up to its answered
     requests and its latency curve spans its answers (rate.tsv, whole ms)."""
     run_dir, records = build(tmp_path, RATE_SWEEP, capsys)
-    charts, missing = html.charts(run_dir, records)
+    charts, missing = html.charts(recs := model.records(records), rundata.read_all(run_dir, recs))
     assert missing == []
     by_key = {c.key: c for c in charts}
     for trace in by_key["knee-d1"].figure.data:
@@ -507,7 +508,7 @@ def test_rate_sweep_numbers_come_from_the_run(tmp_path, capsys):
     labels = [b.label for b in timeline.layout.updatemenus[0].buttons]
     assert len(labels) == len(records)
     for i, label in enumerate(labels):
-        rec = next(r for r in records if label in (render._name(r), f"{render._name(r)} c={r['c']}"))
+        rec = next(r for r in records if label in (render.run_label(model.Record.from_dict(r)), f"{render.run_label(model.Record.from_dict(r))} c={r['c']}"))
         bars, p99, cpu = timeline.data[3 * i:3 * i + 3]
         assert sum(bars.y) == rec["complete"], label
         assert len(cpu.y) >= 4 and cpu.customdata[0][0] < 0  # the sampler's baseline came before the load

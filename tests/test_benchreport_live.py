@@ -30,7 +30,7 @@ import pytest
 
 from benchapp.modes import load_modes
 from benchhost.clients import ab as ab_client
-from benchreport import EXIT_RUN_ERROR, render
+from benchreport import EXIT_RUN_ERROR, model, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import AB_CLIENT, HOST_ENV, ROOT, ServerSampler, bench_ab, write_json, write_outcome, write_run
 from httpserver import Server, closed_port
@@ -249,7 +249,7 @@ def test_summary_render_and_cli_end_to_end(server, tmp_path):
     assert latest.is_symlink() and os.readlink(latest) == run_dir.name
     assert latest.resolve() == run_dir.resolve()
     assert (run_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "uwsgi  seed" in proc.stdout and render.text_table(records) in proc.stdout
+    assert "uwsgi  seed" in proc.stdout and render.text_table(model.records(records)) in proc.stdout
 
     # a mode that did not start: the report is still written, exit status 3
     broken = run_dir / "gunicorn-seed"

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from benchreport import collect, html, render
+from benchreport import collect, fmt, html, model, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct
 from benchrun import edit_json
 from planfiles import CLIENTS_RUN, bench_hosts, make_plan, plan_run, read_json, results_for
@@ -92,8 +92,8 @@ def test_without_a_parts_tsv_p99_is_an_upper_bound(tmp_path):
     [rec] = build_summary(run_dir, {})
     assert rec["p99_upper_bound"] is True and rec["percentiles_from"] == "max-of-parts"
     assert rec["p99_ms"] == max(p["p99_ms"] for p in rec["parts"]) and rec["p50_ms"] is None
-    md = render.markdown([rec], run_dir.name)
-    assert f"| {render.UPPER_BOUND_MARK}{render._ms(rec['p99_ms'])} |" in md
+    md = render.markdown(model.records([rec]), run_dir.name)
+    assert f"| {fmt.UPPER_BOUND_MARK}{fmt.ms(rec['p99_ms'])} |" in md
     assert "p99 is an upper bound" in md
 
 
@@ -118,7 +118,7 @@ def test_one_load_host_is_one_plain_record(tmp_path):
     for key in ("rps", "complete", "p50_ms", "p99_ms", "max_ms", "percentiles_from", "steady_rps",
                 "host_cpu_pct", "loadgen_cpu_pct", "ab_ceiling_rps"):
         assert rec[key] == old[key], key
-    assert "load hosts" not in render.markdown([rec], "r")
+    assert "load hosts" not in render.markdown(model.records([rec]), "r")
 
 
 def wrk_hist(values: list[int]) -> list[list[int]]:
@@ -156,7 +156,7 @@ def test_two_wrk_hosts_add_their_status_counts(tmp_path):
     parts = run_dir / "uwsgi-tuned-wrk" / "loadgen"
     # the recorded wrk.json predate status_counts: none to add up
     [rec] = build_summary(run_dir, {})
-    assert rec["status_counts"] is None and "non-2xx:" not in render.markdown([rec], run_dir.name)
+    assert rec["status_counts"] is None and "non-2xx:" not in render.markdown(model.records([rec]), run_dir.name)
     # lg1: 400 answers, 30 of them 502 and 2 503; lg2: 20 answers, 5 of them 502
     edit_json(parts / "lg1" / "wrk.json", non_2xx=32, errors={"connect": 0, "read": 0, "write": 0, "status": 32,
                                                                "timeout": 0},
@@ -169,8 +169,8 @@ def test_two_wrk_hosts_add_their_status_counts(tmp_path):
     assert list(rec["status_counts"]) == ["200", "502", "503"]  # in code order, whatever the parts' order
     assert rec["failed"] == rec["failed_detail"]["non_2xx"] == 37
     assert not [w for w in rec["warnings"] if "status" in w]
-    assert "uwsgi/tuned/wrk: 37 non-2xx: 502 × 35, 503 × 2" in render.markdown([rec], run_dir.name)
-    assert '<td class="r" title="non-2xx: 502 × 35, 503 × 2">37</td>' in html.full_table([rec])  # the failed cell
+    assert "uwsgi/tuned/wrk: 37 non-2xx: 502 × 35, 503 × 2" in render.markdown(model.records([rec]), run_dir.name)
+    assert '<td class="r" title="non-2xx: 502 × 35, 503 × 2">37</td>' in html.full_table(model.records([rec]))  # the failed cell
     # a part whose counts do not add up to its non_2xx: said, per load host
     edit_json(parts / "lg2" / "wrk.json", non_2xx=6)
     [rec] = build_summary(run_dir, {})
@@ -213,10 +213,10 @@ def test_client_limited_by_a_busy_load_host(tmp_path, busy, limited):
     [rec] = build_summary(run_dir, {})
     assert rec["host_cpu_pct"] == busy
     assert rec["client_limited"] is limited
-    md = render.markdown([rec], "r")
+    md = render.markdown(model.records([rec]), "r")
     if limited:
         assert rec["client_limited_why"] == "load host localhost's CPU was 95% busy (the app's host too)"
-        assert "192.15 †" in md and f"\n{render.client_limited_footnote([rec])}\n" in md
+        assert "192.15 †" in md and f"\n{render.client_limited_footnote(model.records([rec]))}\n" in md
         assert "uwsgi/tuned/wrk: client-limited (†): load host localhost's CPU was 95% busy" in md
     else:
         assert rec["client_limited_why"] is None and "†" not in md

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchreport import compare, mannwhitney, noisefloors
+from benchreport import compare, mannwhitney, model, noisefloors
 
 # -- Mann-Whitney -------------------------------------------------------------------------------
 
@@ -89,7 +89,7 @@ def test_the_repositorys_floors_are_measured_and_follow_from_their_points():
 
 def point(client: str, n: int, **cvs: float) -> dict:
     return {"run": "r", "client": client, "mode": "m", "profile": "tuned", "n": n, "c": 1, "rate": None,
-            "repeats": 5, "cv": {m: cvs.get(m) for m in noisefloors.METRICS}}
+            "repeats": 5, "cv": {m: cvs.get(m) for m in model.STATS_METRICS}}
 
 
 def test_a_floor_is_two_sigmas_of_the_difference_of_two_single_runs():
@@ -188,6 +188,6 @@ def test_an_unreadable_floors_file_stops_compare(tmp_path, monkeypatch):
     monkeypatch.setattr(noisefloors.load, "__defaults__", (bad,))
     rec = {"mode": "m", "profile": "p", "client": "ab", "n": 10, "c": 1, "delay": 1, "rps": 1.0}
     with pytest.raises(compare.CompareError, match="unreadable"):
-        compare.compare_runs([rec], [rec], Path("a"), Path("b"))
-    assert compare.compare_runs([rec], [rec], Path("a"), Path("b"), noise_pct=5.0).counts()["compared"] == 1
-    assert math.isfinite(compare.compare_runs([rec], [rec], Path("a"), Path("b"), noise_pct=5.0).noise_pct)
+        compare.compare_runs(model.records([rec]), model.records([rec]), Path("a"), Path("b"))
+    assert compare.compare_runs(model.records([rec]), model.records([rec]), Path("a"), Path("b"), noise_pct=5.0).counts()["compared"] == 1
+    assert math.isfinite(compare.compare_runs(model.records([rec]), model.records([rec]), Path("a"), Path("b"), noise_pct=5.0).noise_pct)

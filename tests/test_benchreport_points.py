@@ -13,7 +13,7 @@ import statistics
 import struct
 from pathlib import Path
 
-from benchreport import render
+from benchreport import model, render
 from benchreport.summary import build_summary
 from benchrun import edit_json
 
@@ -51,17 +51,17 @@ def two_repetitions(run_dir: Path) -> list[dict]:
 
 
 def test_clients_are_compared_per_repetition(tmp_path):
-    records = two_repetitions(tmp_path / "r")
-    by = {(r["client"], r["repetition"]): r for r in records}
-    assert by[("ab", 1)]["rps"] == AB_RPS and by[("ab", 2)]["rps"] == round(400 / (AB_TIME * 2), 2)
+    records = model.records(two_repetitions(tmp_path / "r"))
+    by = {(r.client, r.repetition): r for r in records}
+    assert by[("ab", 1)].rps == AB_RPS and by[("ab", 2)].rps == round(400 / (AB_TIME * 2), 2)
     rows = render.compared(records)
-    assert [(row["mode"], row["repetition"]) for row in rows] == [("uwsgi", 1), ("uwsgi", 2)]
+    assert [(row.mode, row.repetition) for row in rows] == [("uwsgi", 1), ("uwsgi", 2)]
     for row in rows:
-        k = row["repetition"]
-        assert row["ab"] is by[("ab", k)] and row["wrk"] is by[("wrk", k)]
-        assert row["ratio"] == by[("wrk", k)]["rps"] / by[("ab", k)]["rps"]
-    assert rows[0]["agree"] is True  # 192.15 vs 185.62
-    assert rows[1]["agree"] is False and rows[1]["ratio"] > 1.3  # wrk 1.5 x slower, ab 2 x
+        k = row.repetition
+        assert row.ab is by[("ab", k)] and row.wrk is by[("wrk", k)]
+        assert row.ratio == by[("wrk", k)].rps / by[("ab", k)].rps
+    assert rows[0].agree is True  # 192.15 vs 185.62
+    assert rows[1].agree is False and rows[1].ratio > 1.3  # wrk 1.5 x slower, ab 2 x
     table = render.compare_table(records).splitlines()
     assert table[0].startswith("| mode | profile | rep | c | n |")
     assert len(table) == 2 + 2
@@ -74,20 +74,20 @@ def test_points_differing_in_c_are_not_paired(tmp_path):
     repetition(run_dir, "ab", 1, 1.0)
     repetition(run_dir, "wrk", 1, 1.0, c=20)  # another point: no pair for either
     records = build_summary(run_dir, {})
-    assert render.compared(records) == [] and render.compare_table(records) is None
+    assert render.compared(model.records(records)) == [] and render.compare_table(model.records(records)) is None
 
 
 def test_chart_has_one_bar_per_point_with_the_repetitions_range(tmp_path):
     records = two_repetitions(tmp_path / "r")
-    bars = render.chart_bars(records)
-    assert [(b["x"], b["series"], len(b["counted"])) for b in bars] == [(0, "tuned ab", 2), (0, "tuned wrk", 2)]
+    bars = render.chart_bars(model.records(records))
+    assert [(b.x, b.series, len(b.counted)) for b in bars] == [(0, "tuned ab", 2), (0, "tuned wrk", 2)]
     for bar in bars:
-        pcts = [r["pct_of_ideal"] for r in bar["records"]]
-        assert (bar["pct"], bar["min_pct"], bar["max_pct"]) == (statistics.median(pcts), min(pcts), max(pcts))
-        assert bar["min_pct"] < bar["max_pct"]
-        assert bar["rps"] == statistics.median(r["rps"] for r in bar["records"])
+        pcts = [r.pct_of_ideal for r in bar.records]
+        assert (bar.pct, bar.min_pct, bar.max_pct) == (statistics.median(pcts), min(pcts), max(pcts))
+        assert bar.min_pct < bar.max_pct
+        assert bar.rps == statistics.median(r.rps for r in bar.records)
     out = tmp_path / "chart.png"
-    render.chart(records, out)
+    render.chart(model.records(records), out)
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24])[0] >= 800
 
@@ -98,11 +98,11 @@ def test_a_sweep_gets_a_position_per_point(tmp_path):
         repetition(run_dir, "ab", 1, 1.0, c=c)
         repetition(run_dir, "ab", 2, 1.2, c=c)
     records = build_summary(run_dir, {})
-    groups = render.chart_groups(records)
+    groups = render.chart_groups(model.records(records))
     assert [label for label, _ in groups] == ["uwsgi\nc=10 n=400 delay=0.05", "uwsgi\nc=20 n=400 delay=0.05"]
     assert [len(recs) for _, recs in groups] == [2, 2]
-    assert [(b["x"], len(b["counted"])) for b in render.chart_bars(records)] == [(0, 2), (1, 2)]
-    render.chart(records, tmp_path / "chart.png")
+    assert [(b.x, len(b.counted)) for b in render.chart_bars(model.records(records))] == [(0, 2), (1, 2)]
+    render.chart(model.records(records), tmp_path / "chart.png")
     # a mode at one point keeps its plain label
     single = build_summary(CLIENTS_RUN, {})
-    assert [label for label, _ in render.chart_groups(single)] == ["gunicorn", "uwsgi"]
+    assert [label for label, _ in render.chart_groups(model.records(single))] == ["gunicorn", "uwsgi"]

@@ -22,7 +22,7 @@ import pytest
 
 from benchapp.modes import load_modes
 from benchhost.clients import rate as rate_client
-from benchreport import knee, render, short, whattouse
+from benchreport import knee, model, render, rundata, short, whattouse
 from benchreport.__main__ import main as cli_main
 from benchreport.summary import build_summary
 from benchrun import HOST_ENV, RATE_CLIENT
@@ -123,7 +123,8 @@ def test_late_sends_make_a_run_client_limited(records):
 
 def test_a_few_late_sends_do_not_make_a_run_client_limited():
     """Under 1% of the sends late by over 10 ms (lag p99 within it): their lateness is in the latency anyway."""
-    from benchreport.summary import Record, client_limits
+    from benchreport.model import Record
+    from benchreport.summary import client_limits
 
     def rec(lag: float, late: int) -> Record:
         return Record(mode="m", profile="tuned", client="rate", rps=100.0, lag_p99_ms=lag, late_sends=late)
@@ -161,7 +162,7 @@ def test_the_knee_on_every_rate_record(records):
     for rate in (50.0, 100.0, 150.0):
         assert knees[("uwsgi-gevent", rate)] == (100.0, "p99 2085.24 ms > 1500 ms at 150 req/s")
         assert knees[("granian", rate)] == (50.0, "4 failed requests at 100 req/s")
-    found = {k.mode: k for k in knee.knees(records)}
+    found = {k.mode: k for k in knee.knees(model.records(records))}
     at = found["uwsgi-gevent"].at_knee
     assert at is not None and len(at.counted) == 2
     assert at.p99_ms == statistics.median(r["p99_ms"] for r in records
@@ -179,7 +180,7 @@ def test_knee_rules():
     """The lowest rate failing: no knee; every rate passing: open-ended; an error is no pass; delay 0 has
     no budget; ties rank by CPU at the knee."""
     def one(recs: list[dict]) -> knee.Knee:
-        (found,) = knee.knees(recs)
+        (found,) = knee.knees(model.records(recs))
         return found
 
     low = one([rate_record("a", 50, 1600), rate_record("a", 100, 1200)])
@@ -197,12 +198,12 @@ def test_knee_rules():
     # a failure in one repetition fails the rate, whatever the median
     reps = one([rate_record("a", 50, 1100), rate_record("a", 50, 1100, failed=1), rate_record("a", 50, 1100)])
     assert reps.knee_rps is None and reps.why == "1 failed request at 50 req/s"
-    tied = knee.ranked(knee.knees([rate_record("a", 50, 1100, cpu=0.9), rate_record("b", 50, 1100, cpu=0.7),
+    tied = knee.ranked(knee.knees(model.records([rate_record("a", 50, 1100, cpu=0.9), rate_record("b", 50, 1100, cpu=0.7),
                                    rate_record("c", 50, 1600), rate_record("d", 50, 1000, cpu=2.0),
-                                   rate_record("d", 80, 1100, cpu=2.0)]))
+                                   rate_record("d", 80, 1100, cpu=2.0)])))
     assert [k.mode for k in tied] == ["d", "b", "a", "c"]
     # ab and wrk records have no knee
-    assert knee.knees([{**rate_record("a", 50, 1000), "client": "wrk"}]) == []
+    assert knee.knees(model.records([{**rate_record("a", 50, 1000), "client": "wrk"}])) == []
 
 
 def sweep_of_three(tmp_path: Path) -> Path:
@@ -243,10 +244,10 @@ def break_repetition(folder: Path, how: str) -> None:
 @pytest.mark.parametrize("how, why", [
     ("no answers", "repetition 3: no answer from the server to 400 requests sent (connect 0, read 0, timeout 400)"),
     ("error", "repetition 3: the app host stopped answering ssh"),
-    ("interrupted", "repetition 3: bench-rate.py was interrupted (SIGTERM)"),
+    ("interrupted", "repetition 3: benchhost.clients.rate was interrupted (SIGTERM)"),
     ("killed", "repetition 3: rate was killed: it outlived its time limit and timeout (bench hard cap)"),
-    ("client rc", "repetition 3: bench-rate.py exited 1"),
-    ("missing file", "repetition 3: rate.json missing: bench-rate.py did not run or its output was not fetched"),
+    ("client rc", "repetition 3: benchhost.clients.rate exited 1"),
+    ("missing file", "repetition 3: rate.json missing: benchhost.clients.rate did not run or its output was not fetched"),
     ("absent", "repetition 3 of 3: planned, no record"),
 ])
 def test_a_lost_repetition_fails_its_rate(tmp_path, how, why):
@@ -258,7 +259,7 @@ def test_a_lost_repetition_fails_its_rate(tmp_path, how, why):
     break_repetition(run_dir / "uwsgi-gevent-tuned-rate100-r3", how)
     recs = [r for r in build_summary(run_dir, load_modes()) if r["mode"] == "uwsgi-gevent"]
     assert {(r["knee_rps"], r["knee_why"]) for r in recs} == {(50.0, f"{why} at 100 req/s")}
-    (found,) = [k for k in knee.knees(recs)]
+    (found,) = [k for k in knee.knees(model.records(recs))]
     assert found.steps[1].failures == [why]
 
 
@@ -267,7 +268,7 @@ def test_every_lost_repetition_is_listed_in_order():
     recs = [rate_record("a", 50, 1100, repetition=k, repeats_planned=4) for k in (1, 2, 3)]
     recs[2]["error"] = "rate.json missing"
     recs[0]["client_rc"] = 2
-    (found,) = knee.knees(recs)
+    (found,) = knee.knees(model.records(recs))
     assert found.knee_rps is None and found.why == "repetition 1: the client exited 2 at 50 req/s"
     assert found.steps[0].failures == ["repetition 1: the client exited 2", "repetition 3: rate.json missing",
                                        "repetition 4 of 4: planned, no record"]
@@ -286,7 +287,7 @@ def test_the_budget_includes_its_edge():
 
 
 def one_knee(recs: list[dict]) -> knee.Knee:
-    (found,) = knee.knees(recs)
+    (found,) = knee.knees(model.records(recs))
     return found
 
 
@@ -294,7 +295,7 @@ def one_knee(recs: list[dict]) -> knee.Knee:
 
 
 def test_report_md_ranks_the_knees(records):
-    md = render.markdown(records, "rate-sweep")
+    md = render.markdown(model.records(records), "rate-sweep")
     section = md.split("## Knee\n")[1].split("\n## ")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
     assert rows == [
@@ -302,20 +303,20 @@ def test_report_md_ranks_the_knees(records):
         "| 2 | granian | tuned | 50 | 1016 | 1.467 | 50, 100, 150 | 4 failed requests at 100 req/s |",
     ]
     assert "| rate /s |" in md.split("## Knee")[0]  # the table's rate column
-    assert "Constant-rate runs (client rate, bench-rate.py)" in md
+    assert "Constant-rate runs (client rate, benchhost.clients.rate)" in md
     assert "bench-rate did not keep its schedule" in md  # the † footnote's reason
     assert "the seed's 151.93 req/s was measured" not in md  # no closed-loop seed figure beside a rate
 
 
 def test_what_to_use_leaves_rate_runs_out(records):
     """Their req/s is the schedule: the knee ranks them, not "What to use"."""
-    assert whattouse.settings(records) == []
+    assert whattouse.settings(model.records(records)) == []
     wrk = copy.deepcopy(records[0]) | {"client": "wrk", "rate": None, "raw_dir": "x"}
-    assert [s.client for s in whattouse.settings([*records, wrk])] == ["wrk"]
+    assert [s.client for s in whattouse.settings(model.records([*records, wrk]))] == ["wrk"]
 
 
 def test_the_short_version_names_the_knees(records):
-    assert short.lines(records, Path("/r/report.html")) == [
+    assert short.lines(model.records(records), Path("/r/report.html")) == [
         "In short (7 runs of 2 modes; points ran up to 2 times: medians):",
         "  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.780 ms/request)",
         "                             granian/tuned 50 req/s (p99 1016 ms, CPU 1.467 ms/request)",
@@ -367,7 +368,7 @@ def test_what_bench_rate_writes_is_read(tmp_path, server):
         assert rec["pct_of_ideal"] == round(100 * data["rps"] / data["rate"], 1)
         assert (rec["knee_rps"], rec["knee_why"]) == (
             40.0, "every rate run passed: the knee is at least 40 req/s (the highest run)")
-    charts, missing = html.charts(run_dir, records)
+    charts, missing = html.charts(recs := model.records(records), rundata.read_all(run_dir, recs))
     assert not [line for line in missing if "rate.tsv" in line]
     by_key = {c.key: c for c in charts}
     assert by_key["knee-d1"].figure is not None
@@ -380,6 +381,6 @@ def test_a_rate_sweeps_bars_are_named_by_their_rate(records):
     """chart.png's and report.html's x labels: a rate run's c and n follow from its rate, so the rate names it."""
     from benchreport import render
 
-    labels = [label for label, _ in render.chart_groups(records)]
+    labels = [label for label, _ in render.chart_groups(model.records(records))]
     assert "uwsgi-gevent\nrate=50/s delay=1" in labels
     assert not any("n=" in label for label in labels if "rate=" in label)

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import compare, render
+from benchreport import compare, fmt, model, render
 from benchreport.__main__ import main as cli_main
-from benchreport.summary import NOISY_CV, build_summary, write_summary
+from benchreport.model import NOISY_CV
+from benchreport.summary import build_summary, write_summary
 from benchrun import edit_json, write_outcome
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +159,7 @@ def test_folders_of_one_point_without_repetition_numbers_are_flagged(tmp_path, m
 
 def write(run_dir: Path, modes) -> list[dict]:
     records = build_summary(run_dir, modes)
-    write_summary(records, run_dir / "summary.json")
+    write_summary(model.records(records), run_dir / "summary.json")
     return records
 
 
@@ -166,7 +167,7 @@ def test_compare_uses_the_medians_and_the_cv_band(tmp_path, modes, alone, capsys
     results = tmp_path / "results"
     a = write(repeated_run(results / "A", QUIET), modes)
     b = write(repeated_run(results / "B", NOISY), modes)
-    cmp = compare.compare_runs(a, b, results / "A", results / "B")
+    cmp = compare.compare_runs(model.records(a), model.records(b), results / "A", results / "B")
     assert cmp.counts()["compared"] == 1 and cmp.counts()["not_comparable"] == 0
     point = cmp.points[0]
     rps = {m.metric: m for m in point.metrics}["rps"]
@@ -189,7 +190,7 @@ def test_compare_a_repeated_point_with_errors_still_is_one_point(tmp_path, modes
     for source in QUIET[:2]:
         write_outcome(run_b / f"rep{QUIET.index(source) + 1}-{source}", error="the mode did not start")
     b = write(run_b, modes)
-    cmp = compare.compare_runs(a, b, results / "A", results / "B")
+    cmp = compare.compare_runs(model.records(a), model.records(b), results / "A", results / "B")
     point = cmp.points[0]
     assert point.status == compare.COMPARED
     rps = {m.metric: m for m in point.metrics}["rps"]
@@ -203,7 +204,7 @@ def test_compare_a_repeated_point_with_errors_still_is_one_point(tmp_path, modes
 def test_report_has_a_repeats_section(tmp_path, modes, alone):
     run_dir = repeated_run(tmp_path / "run", NOISY)
     shutil.copytree(LOCAL_RUN / "gevent-pywsgi-tuned", run_dir / "gevent-pywsgi-tuned")  # another point, once
-    text = render.markdown(build_summary(run_dir, modes), "r1")
+    text = render.markdown(model.records(build_summary(run_dir, modes)), "r1")
     assert "## Repeats" in text and render.SINGLE_RUN_LINE not in text
     section = text.split("## Repeats", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
@@ -212,11 +213,11 @@ def test_report_has_a_repeats_section(tmp_path, modes, alone):
     by_mode = {row.split(" | ")[0][2:]: row for row in rows[1:]}
     assert by_mode["uwsgi-gevent"] == (
         f"| uwsgi-gevent | tuned | ab | 200 | 3 | 168.89 | 150.77–177.38 | {cv:.1f} | "
-        f"{render._ms(expected_stats(alone, NOISY)['p99_ms']['median'])} | "
+        f"{fmt.ms(expected_stats(alone, NOISY)['p99_ms']['median'])} | "
         f"{expected_stats(alone, NOISY)['cpu_ms_per_req']['median']:.3f} | noisy |")
     assert by_mode["gevent-pywsgi"] == (
         f"| gevent-pywsgi | tuned | ab | 200 | 1 | 168.89 | 168.89–168.89 | – | "
-        f"{render._ms(alone['gevent-pywsgi-tuned']['p99_ms'])} | "
+        f"{fmt.ms(alone['gevent-pywsgi-tuned']['p99_ms'])} | "
         f"{alone['gevent-pywsgi-tuned']['cpu_ms_per_req']:.3f} |  |")
     assert render.REPEATS_TEXT in section
     assert render.REPEATS_TEXT == ("Differences smaller than a point's spread are within noise: "
@@ -224,7 +225,7 @@ def test_report_has_a_repeats_section(tmp_path, modes, alone):
 
 
 def test_report_says_when_every_point_ran_once(alone):
-    text = render.markdown(list(alone.values()), "r1")
+    text = render.markdown(model.records(list(alone.values())), "r1")
     assert "## Repeats" not in text
     assert "\nEach point ran once: no noise estimate (repeat=K gives one).\n" in text
 
@@ -232,5 +233,5 @@ def test_report_says_when_every_point_ran_once(alone):
 def test_report_counts_left_out_repetitions(tmp_path, modes):
     run_dir = repeated_run(tmp_path / "run", QUIET)
     write_outcome(run_dir / f"rep3-{QUIET[2]}", error="the mode did not start")
-    text = render.markdown(build_summary(run_dir, modes), "r1")
+    text = render.markdown(model.records(build_summary(run_dir, modes)), "r1")
     assert "| uwsgi-gevent | tuned | ab | 200 | 2 of 3 | 171.88 | 168.89–174.87 |" in text

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import EXIT_RUN_ERROR, render
+from benchreport import EXIT_RUN_ERROR, fmt, model, render
 from benchreport.summary import build_summary, cpu_stat_busy_pct, expectation
 from benchrun import edit_json
 
@@ -151,10 +151,10 @@ def test_bad_or_missing_run_json_is_an_error_not_a_crash(run_dir, modes):
     assert [r["raw_dir"] for r in records if r["mode"] is None] == ["gunicorn-seed", "uwsgi-seed"]
     assert records[-2:] == [recs["gunicorn-seed"], nameless]
     # the report still renders, naming the folders it could not name
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     assert "| uwsgi-seed/ (no run.json) |" in md
     assert "uwsgi-seed/ (no run.json): ERROR: run.json missing" in md
-    render.chart(records, run_dir / "chart.png")
+    render.chart(model.records(records), run_dir / "chart.png")
     assert run_cli(str(run_dir), "--no-latest").returncode == EXIT_RUN_ERROR
 
 
@@ -186,7 +186,7 @@ def test_missing_files_render_what_is_there_and_say_what_is_missing(run_dir, mod
     assert seed["client_rc"] is None and seed["host_cpu_pct"] is None and seed["started_at"] is None
     assert seed["warnings"] == ["loadgen.json, outcome.json missing: no client exit status, CPU or times; "
                                 "the bench recorded no outcome (error, hub blockages)"]
-    notes = render.notes(list(recs.values()))
+    notes = render.notes(model.records(list(recs.values())))
     assert "uwsgi/tuned: ab.tsv and ab.csv missing: percentiles from text; no steady rate" in notes
     # the run that never started says why, not which files it lacks
     assert recs["psycogreen-seed"]["warnings"] == []
@@ -194,7 +194,7 @@ def test_missing_files_render_what_is_there_and_say_what_is_missing(run_dir, mod
 
 def test_markdown_table_has_one_row_per_record(run_dir, modes):
     records = build_summary(run_dir, modes)
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     # one table per group (gevent first), each under its heading, with the same columns
     results = md.split("\n## Results\n")[1].split("\n### How to read the tables\n")[0]
     heads = [ln for ln in results.splitlines() if ln.startswith("### ")]
@@ -204,10 +204,10 @@ def test_markdown_table_has_one_row_per_record(run_dir, modes):
     assert table[0] == table[4] and table[1] == table[5]  # the gevent table: header, rule, 2 rows
     body = table[2:4] + table[6:]
     assert all(ln.count(" | ") == len(render.COLUMNS) - 1 for ln in [table[0], *body])
-    ordered = render.in_group_order(records)
-    assert [(r["mode"], r["group"]) for r in ordered[:2]] == [("psycopg2", "gevent"), ("psycogreen", "gevent")]
-    assert all(r["group"] == "threads and processes" for r in ordered[2:])
-    rows = dict(zip((f"{r['mode']}-{r['profile']}" for r in ordered), body))
+    ordered = render.in_group_order(model.records(records))
+    assert [(r.mode, r.group) for r in ordered[:2]] == [("psycopg2", "gevent"), ("psycogreen", "gevent")]
+    assert all(r.group == "threads and processes" for r in ordered[2:])
+    rows = dict(zip((f"{r.mode}-{r.profile}" for r in ordered), body))
     # at 96.5% of ab's ceiling: client-limited (†)
     assert rows["uwsgi-seed"].startswith("| uwsgi | seed | 5 | 50 | 0.05 | 87.69 † | 87.7 | 96.5 | 0 | 51.6 | 53.8 | 53.8 |")
     assert rows["uwsgi-seed"].endswith("| 157.67 |")
@@ -219,7 +219,7 @@ def test_markdown_table_has_one_row_per_record(run_dir, modes):
 def test_monitor_counts_show_only_when_a_run_had_the_monitor(run_dir, modes):
     plain = build_summary(run_dir, modes)
     assert all(r["monitor"] is False and r["blocked"] is None for r in plain)
-    assert "hub blocks" not in render.markdown(plain, run_dir.name)
+    assert "hub blocks" not in render.markdown(model.records(plain), run_dir.name)
     for name, blocked in (("psycopg2-seed", 7), ("psycogreen-seed", 0)):
         edit_json(run_dir / name / "run.json", monitor=True)
         edit_json(run_dir / name / "outcome.json", blocked=blocked)
@@ -227,16 +227,16 @@ def test_monitor_counts_show_only_when_a_run_had_the_monitor(run_dir, modes):
     recs = by_name(build_summary(run_dir, modes))
     assert (recs["psycopg2-seed"]["blocked"], recs["psycogreen-seed"]["blocked"]) == (7, 0)
     assert recs["uwsgi-seed"]["blocked"] is None
-    table = [ln for ln in render.markdown_table(list(recs.values())).splitlines()]
+    table = [ln for ln in render.markdown_table(model.records(list(recs.values()))).splitlines()]
     assert table[0].endswith("| hub blocks |")
     assert table[2 + list(recs).index("psycopg2-seed")].endswith("| 7 |")
     assert table[2 + list(recs).index("psycogreen-seed")].endswith("| 0 |")
-    assert table[2 + list(recs).index("uwsgi-seed")].endswith(f"| {render.DASH} |")
-    assert len({len(ln) for ln in render.text_table(list(recs.values())).splitlines()[:2]}) == 1
+    assert table[2 + list(recs).index("uwsgi-seed")].endswith(f"| {fmt.DASH} |")
+    assert len({len(ln) for ln in render.text_table(model.records(list(recs.values()))).splitlines()[:2]}) == 1
 
 
 def test_notes_name_every_problem(run_dir, modes):
-    notes = "\n".join(render.notes(build_summary(run_dir, modes)))
+    notes = "\n".join(render.notes(model.records(build_summary(run_dir, modes))))
     assert "devserver/seed: capped by the 1 s time limit: 6 of 50 requests completed" in notes
     assert "gunicorn/seed: 20 failed (connect 0, receive 0, length 0, exceptions 0, non-2xx 20)" in notes
     for name in ("gunicorn/tuned", "psycopg2/seed", "psycogreen/seed"):
@@ -247,13 +247,13 @@ def test_notes_name_every_problem(run_dir, modes):
 
 def test_text_table_lines_up(run_dir, modes):
     records = build_summary(run_dir, modes)
-    lines = render.text_table(records).splitlines()
+    lines = render.text_table(model.records(records)).splitlines()
     # a "[group]" line before each group's rows (gevent first), the rows in group order
     assert [ln for ln in lines if ln.startswith("[")] == ["[gevent]", "[threads and processes]"]
     assert lines[2] == "[gevent]" and lines[5] == "[threads and processes]"
     lines = [ln for ln in lines if not ln.startswith("[")]
     assert len(lines) == 2 + len(records)
-    assert [ln.split()[0] for ln in lines[2:]] == [r["mode"] for r in render.in_group_order(records)]
+    assert [ln.split()[0] for ln in lines[2:]] == [r.mode for r in render.in_group_order(model.records(records))]
     header, rule = lines[0], lines[1]
     assert header.split()[:3] == ["mode", "profile", "c"]
     # every right-aligned column ends where its rule ends
@@ -272,7 +272,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 def test_chart_is_a_png(run_dir, modes, tmp_path):
     out = tmp_path / "chart.png"
-    render.chart(build_summary(run_dir, modes), out)
+    render.chart(model.records(build_summary(run_dir, modes)), out)
     width, height = png_size(out)
     assert width >= 800 and height >= 400 and out.stat().st_size > 10_000
 
@@ -292,8 +292,8 @@ def test_cli_writes_everything_and_exits_3_on_run_errors(run_dir):
     png_size(run_dir / "chart.png")
     latest = run_dir.parent / "latest"
     assert os.readlink(latest) == run_dir.name and latest.resolve() == run_dir.resolve()
-    assert render.text_table(summary) in proc.stdout
-    best = render.what_to_use_lines(summary)
+    assert render.text_table(model.records(summary)) in proc.stdout
+    best = render.what_to_use_lines(model.records(summary))
     assert best and "".join(f"\n  {line}" for line in best) in proc.stdout
     assert "psycogreen/seed: ERROR" in proc.stdout
 
@@ -351,9 +351,9 @@ def test_an_expected_hang_is_reported_as_such_and_does_not_fail_the_run(tmp_path
     assert rec["expected"] == outcome
     assert rec["as_expected"] is True and rec["expected_why"] == modes[expected[0]].expect["why"]
     assert rec["warnings"] == [] and rec["time_limit_s"] == 30
-    assert any("as the mode table expects" in note for note in render.notes([rec]))
-    assert "hang (expected)" in render.text_table([rec])
-    assert any(f"{expected[0]}/tuned: expected failure:" in note for note in render.notes([rec]))
+    assert any("as the mode table expects" in note for note in render.notes(model.records([rec])))
+    assert "hang (expected)" in render.text_table(model.records([rec]))
+    assert any(f"{expected[0]}/tuned: expected failure:" in note for note in render.notes(model.records([rec])))
     proc = run_cli(str(run), "--modes-file", str(MODES_FILE))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -362,16 +362,16 @@ def test_the_same_hang_in_a_mode_not_expected_to_fail_is_an_error(tmp_path, mode
     run = _stalled_run(tmp_path / "results", "uwsgi-gevent", None)
     [rec] = build_summary(run, modes)
     assert rec["expected"] is None and rec["as_expected"] is None
-    assert any("uwsgi-gevent/tuned: ERROR:" in note for note in render.notes([rec]))
+    assert any("uwsgi-gevent/tuned: ERROR:" in note for note in render.notes(model.records([rec])))
     assert run_cli(str(run), "--modes-file", str(MODES_FILE)).returncode == EXIT_RUN_ERROR
 
 
 def test_an_expected_failure_that_succeeds_is_flagged(run_dir, modes):
     [rec] = [r for r in build_summary(run_dir, modes) if r["mode"] == "uwsgi" and r["profile"] == "seed"]
     assert rec["error"] is None and rec["failed"] == 0
-    got = expectation(rec, "hang", "test")
+    got = expectation(model.Record.from_dict(rec), "hang", "test")
     assert got == {"expected": "hang", "expected_why": "test", "as_expected": False}
-    assert any("UNEXPECTEDLY" in note for note in render.notes([{**rec, **got}]))
+    assert any("UNEXPECTEDLY" in note for note in render.notes(model.records([{**rec, **got}])))
 
 
 def test_the_runs_own_expectation_counts(tmp_path, modes):

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import html, knee, render, serverfigures, short, whattouse
-from benchreport.summary import Record, add_repeat_stats, build_summary
+from benchreport import knee, model, render, serverfigures, short, whattouse
+from benchreport.html import resources
+from benchreport.model import Record
+from benchreport.summary import add_repeat_stats, build_summary
 
 DATA = Path(__file__).resolve().parent / "data" / "benchreport"
 T0 = 1_795_320_000.0
@@ -143,8 +145,8 @@ def test_the_divisor_is_the_requests_that_reached_the_server(client, detail, div
 def test_report_html_share_of_a_core_is_over_the_cpu_window():
     """The CPU over its window's seconds, not over the client's shorter time."""
     rec = {"cpu_ms": 500.0, "time_taken_s": 0.5, "cpu_window": {"from": 0.0, "to": 2.0, "s": 2.0, "source": "totals"}}
-    assert html.core_share_pct(rec) == 25.0
-    assert html.core_share_pct({**rec, "cpu_window": None}) is None
+    assert resources.core_share_pct(model.Record.from_dict(rec)) == 25.0
+    assert resources.core_share_pct(model.Record.from_dict({**rec, "cpu_window": None})) is None
 
 
 # -- CPU per request below its resolution: shown with it, never ranked on -----------------------------
@@ -163,7 +165,7 @@ def test_report_md_shows_the_resolution_where_it_is_not_negligible():
     assert render.cpu_text(2.0, 1.0, 2) == "2.00 ± 1.00"
     assert render.cpu_text(2.0, 0.1, 2) == "2.00"  # 5%: negligible
     assert render.cpu_text(2.0, None, 2) == "2.00" and render.cpu_text(None, 1.0, 2) == "–"
-    row = [r for r in render.markdown([r.as_dict() for r in seed_like("psycopg2", 2.0, 1.0)], "r").splitlines()
+    row = [r for r in render.markdown(seed_like("psycopg2", 2.0, 1.0), "r").splitlines()
            if r.startswith("| psycopg2")]
     assert row and "| 2.00 ± 1.00 |" in row[0]
 
@@ -171,7 +173,7 @@ def test_report_md_shows_the_resolution_where_it_is_not_negligible():
 def test_what_to_use_does_not_rank_cpu_figures_within_their_resolutions():
     """The seed's psycopg2 at 2 and 5 ms/request and the dev server at 4: whole 10 ms ticks over ten
     requests. 2.0 ± 2.0 beside 4.0 ± 2.0 is no margin; with exact figures (no resolution) it is 50%."""
-    recs = [r.as_dict() for r in seed_like("psycopg2", 2.0, 2.0) + seed_like("devserver", 4.0, 2.0)]
+    recs = seed_like("psycopg2", 2.0, 2.0) + seed_like("devserver", 4.0, 2.0)
     (setting,) = whattouse.settings(recs)
     cpu = next(p for p in setting.picks if p.metric.key == "cpu_ms_per_req")
     assert (cpu.best.name, cpu.next.name, cpu.noise) == ("psycopg2/seed", "devserver/seed", whattouse.WITHIN_RESOLUTION)
@@ -180,10 +182,10 @@ def test_what_to_use_does_not_rank_cpu_figures_within_their_resolutions():
         in render.markdown(recs, "r")
     assert "best by CPU    c=5: psycopg2/seed 2.000 ± 2.000 ms/request (devserver/seed within resolution)" in "\n".join(
         short.lines(recs, None))
-    exact = [r.as_dict() for r in seed_like("psycopg2", 2.0, None) + seed_like("devserver", 4.0, None)]
+    exact = seed_like("psycopg2", 2.0, None) + seed_like("devserver", 4.0, None)
     cpu = next(p for p in whattouse.settings(exact)[0].picks if p.metric.key == "cpu_ms_per_req")
     assert cpu.margin_pct == 50.0 and cpu.noise == whattouse.NO_ESTIMATE
-    apart = [r.as_dict() for r in seed_like("psycopg2", 2.0, 0.5) + seed_like("devserver", 4.0, 0.5)]
+    apart = seed_like("psycopg2", 2.0, 0.5) + seed_like("devserver", 4.0, 0.5)
     cpu = next(p for p in whattouse.settings(apart)[0].picks if p.metric.key == "cpu_ms_per_req")
     assert cpu.margin_pct == 50.0 and cpu.noise == whattouse.NO_ESTIMATE
 
@@ -197,11 +199,11 @@ def rate_record(mode: str, cpu: float, resolution: float | None) -> dict[str, An
 def test_the_knees_tie_break_by_cpu_only_outside_the_resolutions():
     """Two knees at one rate: the lower CPU first when the difference is over their resolutions added,
     else in the groups' order."""
-    within = knee.ranked(knee.knees([rate_record("a", 0.9, 0.2), rate_record("b", 0.7, 0.2)]))
+    within = knee.ranked(knee.knees(model.records([rate_record("a", 0.9, 0.2), rate_record("b", 0.7, 0.2)])))
     assert [k.mode for k in within] == ["a", "b"]
-    apart = knee.ranked(knee.knees([rate_record("a", 0.9, 0.05), rate_record("b", 0.7, 0.05)]))
+    apart = knee.ranked(knee.knees(model.records([rate_record("a", 0.9, 0.05), rate_record("b", 0.7, 0.05)])))
     assert [k.mode for k in apart] == ["b", "a"]
     # the figure the table shows is the knee's, with its resolution
     assert within[0].at_knee.cpu_ms_per_req_resolution == 0.2
-    section = render.markdown([rate_record("a", 0.9, 0.2), rate_record("b", 0.7, 0.2)], "r").split("## Knee")[1]
+    section = render.markdown(model.records([rate_record("a", 0.9, 0.2), rate_record("b", 0.7, 0.2)]), "r").split("## Knee")[1]
     assert "| 0.900 ± 0.200 |" in section

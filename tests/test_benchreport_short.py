@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import short
+from benchreport import model, short
 from benchreport.__main__ import main as cli_main
 from benchreport.summary import build_summary
 
@@ -32,7 +32,7 @@ def test_the_sweep_in_a_few_lines(modes):
     """Per metric, the best point at each c (repeats' medians), the next mode named when within noise."""
     records = build_summary(DATA / "wrk-sweep", modes)
     page = Path("/srv/results/x/report.html")
-    assert short.lines(records, page) == [
+    assert short.lines(model.records(records), page) == [
         "In short (12 runs of 2 modes; points ran up to 3 times: medians):",
         "  best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s (granian/tuned within noise)",
         "                 c=1000: uwsgi-gevent/tuned 83.0% of ideal, 830.19 req/s",
@@ -49,7 +49,7 @@ def test_a_cpu_figure_carries_its_resolution_where_it_is_coarse(modes):
     records = build_summary(DATA / "wrk-sweep", modes)
     for rec in records:
         rec["cpu_ms_per_req_resolution"] = 0.35 if rec["c"] == 200 else 0.01  # 0.875 and 1.525: 0.65 apart
-    cpu = [line for line in short.lines(records, None) if "ms/request" in line]
+    cpu = [line for line in short.lines(model.records(records), None) if "ms/request" in line]
     assert cpu == ["  best by CPU    c=200: uwsgi-gevent/tuned 0.875 ± 0.350 ms/request (granian/tuned within "
                    "resolution)",
                    "                 c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)"]
@@ -58,7 +58,7 @@ def test_a_cpu_figure_carries_its_resolution_where_it_is_coarse(modes):
 def test_errors_and_unusable_settings_are_named(modes):
     """Single runs: no medians; the settings where every point failed on one line; client-limited said."""
     records = build_summary(DATA / "run-sample", modes)
-    lines = short.lines(records, None)
+    lines = short.lines(model.records(records), None)
     assert lines[0] == "In short (7 runs of 5 modes; 3 with an error, see the notes):"
     assert lines[1] == "  best by req/s    c=5 delay 0.05 s: uwsgi/seed 87.7% of ideal, 87.69 req/s (client-limited)"
     assert lines[-2] == ("  no usable point  c=2 delay 0 s, c=2 delay 1 s, c=5 delay 1 s, c=2 delay 3 s "
@@ -81,7 +81,7 @@ def test_an_expected_hang_is_named_as_such(modes):
     """The gRPC no-init hang at c=10 is what the plan expected: not "errors or failed requests"."""
     records = build_summary(DATA / "wrk-sweep", modes)
     page = Path("/srv/results/x/report.html")
-    lines = short.lines([*records, hang(records)], page)
+    lines = short.lines(model.records([*records, hang(records)]), page)
     assert lines[0] == "In short (13 runs of 3 modes; points ran up to 3 times: medians):"  # not an error
     assert lines[1] == ("  best by req/s    c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s "
                         "(granian/tuned within noise)")
@@ -90,7 +90,7 @@ def test_an_expected_hang_is_named_as_such(modes):
     # with an unexpected error beside it at c=10, and a setting where only errors were
     broken = hang(records, mode="quart", profile="seed", error="quart did not start", expected=None,
                   as_expected=None)
-    lines = short.lines([*records, hang(records), broken, {**broken, "c": 20, "n": 200}], page)
+    lines = short.lines(model.records([*records, hang(records), broken, {**broken, "c": 20, "n": 200}]), page)
     assert lines[0] == ("In short (15 runs of 4 modes; 2 with an error, see the notes; "
                         "points ran up to 3 times: medians):")
     assert lines[-3:-1] == [

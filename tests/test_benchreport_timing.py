@@ -7,16 +7,17 @@ import shutil
 
 from benchreport import collect, render
 from benchreport.__main__ import main as cli_main
+from benchreport.runfiles import Timing
 from planfiles import CLIENTS_RUN, bench_hosts, make_plan, plan_run, read_json, results_for, write_json
 
 
 def test_timing_line():
     timing = {"load_s": 120.4, "wall_s": 300.2, "load_share": 0.401, "runs_planned": 12, "runs_done": 10,
               "interrupted": "SIGTERM"}
-    assert render.timing_line(timing) == "load 120 s of 300 s wall (40%); 10 of 12 runs done; interrupted (SIGTERM)"
-    assert render.timing_line({"load_s": 4.0, "wall_s": 8.0}) == "load 4.0 s of 8.0 s wall (50%)"
+    assert render.timing_line(Timing(timing)) == "load 120 s of 300 s wall (40%); 10 of 12 runs done; interrupted (SIGTERM)"
+    assert render.timing_line(Timing({"load_s": 4.0, "wall_s": 8.0})) == "load 4.0 s of 8.0 s wall (50%)"
     for bad in (None, {}, {"load_s": 4.0, "wall_s": None}, {"load_s": "4", "wall_s": 8}, {"load_s": 1, "wall_s": 0}):
-        assert render.timing_line(bad) is None
+        assert render.timing_line(None if bad is None else Timing(bad)) is None
 
 
 def test_the_load_share_is_printed_and_written(tmp_path, capsys):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchapp.modes import load_modes
-from benchreport import collect, knee, render
+from benchreport import collect, knee, model, render
 from benchreport.summary import build_summary
 from planfiles import CLIENTS_RUN, bench_hosts, make_plan, plan_run, read_json, results_for
 
@@ -154,7 +154,7 @@ def test_report_md_states_the_machine_limit_and_each_knee_as_a_share(tmp_path, s
     share = round(100 * 100 / limit, 1)
     assert {r["knee_machine_limit_rps"] for r in records if r["mode"] == "uwsgi-gevent"} == {limit}
     assert {r["knee_pct_of_machine_limit"] for r in records if r["mode"] == "uwsgi-gevent"} == {share}
-    md = render.markdown(records, "rate-sweep")
+    md = render.markdown(model.records(records), "rate-sweep")
     line = next(x for x in md.splitlines() if x.startswith("- uwsgi-gevent/tuned: machine limit"))
     assert said in line
     assert line.endswith(f"; CPU at 100 req/s (the knee's rate); knee 100 req/s = {share:g}% of the machine's limit")
@@ -167,7 +167,7 @@ def test_without_a_sampled_slow_api_the_report_says_not_measured(tmp_path):
     assert rec["upstream_cpu_ms_per_req"] is None and rec["upstream_host"] == "fb-api"
     assert rec["upstream_cpu_why"].startswith("upstream.json missing")
     assert rec["machine_limit_why"].endswith("; slow API not measured (the limit is at most this)")
-    md = "\n".join(render.knee_section(records))
+    md = "\n".join(render.knee_section(model.records(records)))
     assert "slow API not measured" in next(x for x in md.splitlines() if x.startswith("- granian/tuned:"))
 
 

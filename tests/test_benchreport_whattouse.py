@@ -12,9 +12,10 @@ import yaml
 
 from benchapp import modes as modes_module
 from benchapp.modes import GROUPS, PEER_SERVERS, SERVERS, load_modes
-from benchreport import render, whattouse
+from benchreport import model, render, whattouse
 from benchreport.__main__ import main as cli_main
-from benchreport.summary import Record, add_repeat_stats, build_summary
+from benchreport.model import Record
+from benchreport.summary import add_repeat_stats, build_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES_FILE = ROOT / "app" / "benchapp" / "modes.yml"
@@ -77,16 +78,16 @@ def test_summary_records_carry_the_group(tmp_path):
     assert {r["mode"]: r["group"] for r in records} == {r["mode"]: MODES[r["mode"]].group for r in records}
     assert list(records[0])[:5] == ["mode", "profile", "client", "title", "group"]
     assert build_summary(run_dir, {})[0]["group"] is None  # no table: no group, and no sub-headings
-    md = render.markdown(build_summary(run_dir, {}), "r")
+    md = render.markdown(model.records(build_summary(run_dir, {})), "r")
     assert "### " not in md.split("## What to use")[0] and "## Results" not in md
 
 
 def test_records_without_a_group_come_last_under_other():
     recs = [{"mode": "x", "group": None}, {"mode": "g", "group": "gevent"}, {"mode": "y", "group": "mine"},
             {"mode": "p", "group": "peers"}, {"mode": "g2", "group": "gevent"}]
-    assert [(g, [r["mode"] for r in rs]) for g, rs in render.by_group(recs)] == [
+    assert [(g, [r.mode for r in rs]) for g, rs in render.by_group(model.records(recs))] == [
         ("gevent", ["g", "g2"]), ("peers", ["p"]), ("mine", ["y"]), (None, ["x"])]
-    assert [r["mode"] for r in render.in_group_order(recs)] == ["g", "g2", "p", "y", "x"]
+    assert [r.mode for r in render.in_group_order(model.records(recs))] == ["g", "g2", "p", "y", "x"]
 
 
 # -- what to use: fabricated records --------------------------------------------------------------
@@ -107,7 +108,7 @@ def point(mode: str, profile: str, c: int, rps: list[float], p99: list[float], c
     return out
 
 
-def fabricated() -> list[dict]:
+def fabricated() -> list[Record]:
     """c=200 three times over (cvs: noise verdicts), c=1000 once (no noise estimate)."""
     recs = [
         # c=200, K=3
@@ -126,7 +127,7 @@ def fabricated() -> list[dict]:
         *point("granian", "tuned", 1000, [850], [1800], [0.95], limited=(1,)),
     ]
     add_repeat_stats(recs)
-    return [r.as_dict() for r in recs]
+    return recs
 
 
 def picks(setting: whattouse.Setting) -> dict[str, whattouse.Pick]:
@@ -180,7 +181,7 @@ def test_an_exact_tie_goes_to_the_first_in_the_records_order_and_one_mode_has_no
             *point("granian", "tuned", 50, [50], [1000], [1.0]),
             *point("waitress", "tuned", 20, [20], [1000], [1.0])]
     add_repeat_stats(recs)
-    c20, c50 = whattouse.settings([r.as_dict() for r in recs])
+    c20, c50 = whattouse.settings(recs)
     rps = picks(c50)["rps"]
     assert (rps.best.name, rps.next.name, rps.margin_pct, rps.noise) == (
         "gunicorn-gevent/tuned", "granian/tuned", 0.0, whattouse.WITHIN)  # within the floor
@@ -222,7 +223,7 @@ def test_single_runs_say_there_is_no_noise_estimate():
     recs = [*point("uwsgi-gevent", "tuned", 1000, [800], [1900], [0.8]),
             *point("granian", "tuned", 1000, [850], [1800], [0.95])]
     add_repeat_stats(recs)
-    md = render.markdown([r.as_dict() for r in recs], "r1")
+    md = render.markdown(recs, "r1")
     assert "every point here ran once, so a margin beyond the floor is given without a verdict" in md
 
 
@@ -243,14 +244,14 @@ def test_delay_and_client_are_named_when_they_vary_and_a_setting_without_winners
             *point("granian", "tuned", 200, [90], [2100], [0.7], delay=2),
             *point("quart", "tuned", 200, [400], [10], [0.1], error="quart did not start", delay=2)]
     add_repeat_stats(recs)
-    lines = render.what_to_use_lines([r.as_dict() for r in recs])
+    lines = render.what_to_use_lines(recs)
     assert [ln.split(":")[0] for ln in lines] == ["c=200 delay 1 s ab", "c=200 delay 1 s wrk", "c=200 delay 2 s ab"]
     assert lines[2] == "c=200 delay 2 s ab: req/s granian/tuned 90.00 (no other mode); " \
                        "p99 granian/tuned 2100 ms (no other mode); CPU granian/tuned 0.700 ms/req (no other mode)"
     only_errors = [*point("quart", "tuned", 200, [400], [10], [0.1], error="quart did not start")]
     add_repeat_stats(only_errors)
-    assert render.what_to_use_lines([r.as_dict() for r in only_errors]) == [f"c=200: {whattouse.NONE_TEXT}"]
-    md = whattouse.markdown_section([r.as_dict() for r in only_errors])
+    assert render.what_to_use_lines(only_errors) == [f"c=200: {whattouse.NONE_TEXT}"]
+    md = whattouse.markdown_section(only_errors)
     assert f"| 200 | – | {whattouse.NONE_TEXT} (below) | – | – | – | – |" in md
     assert "- c=200: left out: quart/tuned (error)" in md
 
@@ -259,13 +260,13 @@ def test_a_setting_where_points_failed_as_expected_says_so():
     """The gRPC no-init hang (run.json's expect: hang) is the expected outcome, not an error."""
     noinit = point("grpc-gevent-noinit", "tuned", 10, [0], [None], [None], failed=[10], expected="hang")
     usable = point("uwsgi-gevent", "tuned", 200, [180], [1100], [0.7])
-    lines = render.what_to_use_lines([r.as_dict() for r in [*noinit, *usable]])
+    lines = render.what_to_use_lines([*noinit, *usable])
     assert lines[0] == "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang)"
     assert lines[1].startswith("c=200: req/s uwsgi-gevent/tuned 180.00 (no other mode)")
     quart = point("quart", "tuned", 10, [400], [10], [0.1], error="quart did not start")
-    assert render.what_to_use_lines([r.as_dict() for r in [*noinit, *quart]]) == [
+    assert render.what_to_use_lines([*noinit, *quart]) == [
         "c=10: no usable point (grpc-gevent-noinit/tuned: expected hang; the others: an error or failed requests)"]
-    md = whattouse.markdown_section([r.as_dict() for r in [*noinit, *quart]])
+    md = whattouse.markdown_section([*noinit, *quart])
     assert "- c=10: left out: grpc-gevent-noinit/tuned (expected to hang), quart/tuned (error)" in md
 
 

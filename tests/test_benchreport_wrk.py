@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchhost.clients import wrk as wrk_client
-from benchreport import render
+from benchreport import model, render
 from benchreport.summary import build_summary
 from benchrun import edit_json
 
@@ -177,26 +177,26 @@ def test_clients_compared(tmp_path):
     assert [(r["mode"], r["client"]) for r in records] == [
         ("gunicorn", "ab"), ("gunicorn", "wrk"), ("uwsgi", "ab"), ("uwsgi", "wrk")]
     by = {(r["mode"], r["client"]): r for r in records}
-    rows = {row["mode"]: row for row in render.compared(records)}
+    rows = {row.mode: row for row in render.compared(model.records(records))}
     for mode, row in rows.items():
         ratio = by[(mode, "wrk")]["rps"] / by[(mode, "ab")]["rps"]
-        assert row["ratio"] == ratio and row["agree"] == (abs(ratio - 1) <= 0.10)
+        assert row.ratio == ratio and row.agree == (abs(ratio - 1) <= 0.10)
     # n=400 c=10: ab's lone request is 1 round in 41, the clients agree;
     # n=20 c=10 delay 0.5: ab needs 3 rounds where wrk needs 2
-    assert rows["uwsgi"]["agree"] is True
-    assert rows["gunicorn"]["agree"] is False and rows["gunicorn"]["ratio"] > 1.3
-    assert rows["gunicorn"]["why"][0].startswith("ab at ")
-    table = render.compare_table(records).splitlines()
+    assert rows["uwsgi"].agree is True
+    assert rows["gunicorn"].agree is False and rows["gunicorn"].ratio > 1.3
+    assert rows["gunicorn"].why[0].startswith("ab at ")
+    table = render.compare_table(model.records(records)).splitlines()
     assert len(table) == 2 + 2
     assert "agree (within 10%)" in next(ln for ln in table if ln.startswith("| uwsgi |"))
     assert "**differ by" in next(ln for ln in table if ln.startswith("| gunicorn |"))
-    md = render.markdown(records, run_dir.name)
+    md = render.markdown(model.records(records), run_dir.name)
     assert "## Clients compared" in md and "ab's ceiling" in md
     head = next(ln for ln in md.splitlines() if ln.startswith("| mode | profile | client |"))
     assert "client CPU %" in head and "ab CPU %" not in head
     main = [ln for ln in md.splitlines() if ln.startswith("| ") and ln.count(" | ") == head.count(" | ")]
     assert len(main) == 1 + len(records) + 0  # header + one row per record (the compare table is narrower)
-    notes = render.notes(records)
+    notes = render.notes(model.records(records))
     assert not any(n.startswith("uwsgi/tuned/wrk: ERROR") for n in notes)
 
 
@@ -204,7 +204,7 @@ def test_one_client_keeps_the_old_table(tmp_path):
     run_dir = tmp_path / "r"
     shutil.copytree(CLIENTS_RUN / "uwsgi-tuned", run_dir / "uwsgi-tuned")
     records = build_summary(run_dir, {})
-    md = render.markdown(records, "r")
+    md = render.markdown(model.records(records), "r")
     assert "| client |" not in md and "ab CPU %" in md and "Clients compared" not in md
     assert records[0]["client"] == "ab"
 
@@ -213,7 +213,7 @@ def test_chart_with_both_clients(tmp_path):
     run_dir = tmp_path / "r"
     shutil.copytree(CLIENTS_RUN, run_dir)
     out = tmp_path / "chart.png"
-    render.chart(build_summary(run_dir, {}), out)
+    render.chart(model.records(build_summary(run_dir, {})), out)
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from benchhost.clients import wrk as wrk_client
-from benchreport import render
+from benchreport import model, render
 from benchreport.summary import build_summary
 from benchrun import HOST_ENV, LUA, WRK_CLIENT, bench_ab, bench_wrk, write_json, write_run
 from httpserver import Server, closed_port
@@ -159,7 +159,7 @@ def test_status_counts_name_the_non_2xx(server, tmp_path, c, threads):
     [rec] = build_summary(out.parent, {})
     assert rec["status_counts"] == {"200": first_ok, "502": bad} and rec["failed_detail"]["non_2xx"] == bad
     assert not any("status_counts" in w for w in rec["warnings"])
-    assert f"- quart/tuned/wrk: {bad} non-2xx: 502 × {bad}\n" in render.markdown([rec], out.parent.name)
+    assert f"- quart/tuned/wrk: {bad} non-2xx: 502 × {bad}\n" in render.markdown(model.records([rec]), out.parent.name)
 
 
 def test_late_answers_are_timeouts_outside_the_histogram(server, tmp_path):
@@ -219,11 +219,11 @@ def test_both_clients_in_one_report(server, tmp_path):
         ("gunicorn", "ab"), ("gunicorn", "wrk"), ("uwsgi", "ab"), ("uwsgi", "wrk")]
     wrk = next(r for r in records if r["mode"] == "uwsgi" and r["client"] == "wrk")
     assert wrk["ab_ceiling_rps"] is None and wrk["steady_rps"] is None and wrk["raw_dir"] == "uwsgi-tuned-wrk"
-    rows = {row["mode"]: row for row in render.compared(records)}
-    assert rows["uwsgi"]["agree"] is True
-    assert rows["gunicorn"]["agree"] is False and rows["gunicorn"]["ratio"] > 1.3
-    assert any("ceiling" in why for why in rows["gunicorn"]["why"])
-    md = render.markdown(records, run_dir.name)
+    rows = {row.mode: row for row in render.compared(model.records(records))}
+    assert rows["uwsgi"].agree is True
+    assert rows["gunicorn"].agree is False and rows["gunicorn"].ratio > 1.3
+    assert any("ceiling" in why for why in rows["gunicorn"].why)
+    md = render.markdown(model.records(records), run_dir.name)
     assert "## Clients compared" in md and "| client |" in md and "client CPU %" in md
 
 

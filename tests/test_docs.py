@@ -176,12 +176,12 @@ def test_the_readme_links_every_page():
 def test_the_readmes_short_version_is_what_benchreport_prints():
     """The README's example of the terminal's short version, for the recorded sweep it names."""
     from benchreport import short
-    from benchreport.summary import build_summary
+    from benchreport.summary import build_records
 
     block = README.read_text().split("    In short (", 1)[1].split("\n\n", 1)[0]
     shown = [line.removeprefix("    ") for line in ("    In short (" + block).splitlines()]
     page = Path(shown[-1].split()[-1])
-    records = build_summary(ROOT / "tests" / "data" / "benchreport" / "wrk-sweep", load_modes())
+    records = build_records(ROOT / "tests" / "data" / "benchreport" / "wrk-sweep", load_modes())
     assert shown == short.lines(records, page)
 
 

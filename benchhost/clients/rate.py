@@ -463,7 +463,7 @@ def _ms(figures: Any) -> dict[str, float | None]:
 
 
 def rank_percentile(hist: list[tuple[int, int]], p: float) -> int | None:
-    """Nearest rank over a histogram (bench-rate.py's rule): the value at rank max(1, ceil(p/100 × count))."""
+    """Nearest rank over a histogram (benchhost.clients.rate's rule): the value at rank max(1, ceil(p/100 × count))."""
     total = sum(count for _, count in hist)
     if total <= 0:
         return None
@@ -518,7 +518,7 @@ def load_rate_run(directory: Path) -> RateRun:
     run = RateRun()
     path = directory / RATE_JSON
     if not path.is_file():
-        run.error = f"{RATE_JSON} missing: bench-rate.py did not run or its output was not fetched"
+        run.error = f"{RATE_JSON} missing: benchhost.clients.rate did not run or its output was not fetched"
         return run
     try:
         data = json.loads(path.read_text())

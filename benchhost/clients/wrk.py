@@ -39,7 +39,7 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   with status > 399 are also counted in errors.status. The Lua script counts
   non-2xx itself (`non_2xx`, 3xx included): `failed` adds it to the socket
   errors, like benchhost.clients.ab's `failed` adds ab's non-2xx.
-* `status_counts` ({"200": k, "502": k, ...}, bench-wrk.lua's per-thread counts
+* `status_counts` ({"200": k, "502": k, ...}, wrk.lua's per-thread counts
   added up; absent in older runs) says which codes the non-2xx were. Its
   non-2xx codes must add up to `non_2xx` and its codes > 399 to wrk's own
   errors.status: a warning says when not (status_check).
@@ -60,12 +60,12 @@ checked against the real binary (tests/test_benchreport_wrk_live.py):
   percentiles are wrk's corrected ones, not the measured times (max always is
   measured). `percentiles_from` says which.
 * wrk.json's latency_hist_us is that (corrected) histogram, [[µs, count], ...]
-  (bench-wrk.lua; null when dumping it would have taken too long, absent in
+  (wrk.lua; null when dumping it would have taken too long, absent in
   older runs): several load hosts' runs are merged from it, with wrk's own
   percentile rule (hist_percentile).
 * wrk has no lone first request: all c connections start at once, so ab's
   ceiling (benchhost.clients.ab.ab_ceiling_rps) does not apply. Like ab it sends HTTP/1.0
-  (bench-wrk.lua), a connection per request.
+  (wrk.lua), a connection per request.
 """
 
 from __future__ import annotations
