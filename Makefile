@@ -80,8 +80,9 @@ PROFILE_MODE ?= gevent-pywsgi
 profile: venv ## Profile one worker of PROFILE_MODE under load (flaskbench/profile.py)
 	$(BIN)/python -m flaskbench.profile --mode $(PROFILE_MODE)
 
-lint: venv ## ansible-lint (production profile, offline) and syntax checks
+lint: venv ## ansible-lint (production profile, offline), the packages' import contracts (.importlinter), syntax checks
 	time $(BIN)/ansible-lint
+	$(BIN)/lint-imports --no-cache
 	$(PLAYBOOK) --syntax-check site.yml bench.yml playbooks/drills.yml
 
 # pytest's exit code 5 (no test collected) fails the target like any other.
