@@ -9,5 +9,6 @@ PYTHONPATH:
 - clients.ab, clients.wrk, clients.rate: the load clients (loadgen.json and the client's raw files)
 - env: the host's description (environment.json's parts)
 - drillload: the drills' load client (the drills role copies this one file)
+- monitor: gevent's monitor reports and the app's patch line in a unit's journal (monitor.json)
 - process: what the clients share (signals, the clock, /proc/stat, the open-files limit)
 """

@@ -29,9 +29,10 @@ skipped, naming the missing hosts), starts the sampler (benchhost.sample), says
 "go" once it has taken its first reading (the load comes after it; several
 load hosts then start together 0.3 s after "go"), waits for every part's
 result (at most time_limit + timeout + --done-grace, 60 s), stops the
-sampler (server.json; killed after 30 s), counts gevent's hub blockages in
-the journal since "go" when the run has monitor on, and writes outcome.json
-({"error", "blocked"}; a part's error reads "loadgen HOST: ..."). Each run
+sampler (server.json; killed after 30 s), when the run has monitor on reads
+gevent's monitor reports in the journal since "go" and the app's patch line
+(monitor.json: benchhost.monitor), and writes outcome.json
+({"error", "blocked": the reports' count}; a part's error reads "loadgen HOST: ..."). Each run
 ends with a line in <plan dir>/progress.jsonl (parts: {} for a skipped run):
 
     {"index": 0, "name": "gevent-tuned", "error": null,
@@ -119,7 +120,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from benchhost import clients
+from benchhost import clients, monitor
 
 TOKEN_HEADER = "X-Flaskbench-Token"
 #: Who asks (a load host's name): the app runner stops lingering once each has seen the end.
@@ -163,7 +164,6 @@ CHILD_STOP_S = 10.0
 REQUEST_TIMEOUT_S = 5.0
 JOURNAL_TIMEOUT_S = 30.0
 MAX_BODY = 65536
-BLOCKED_MARK = "appears to be blocked"
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
 SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at")
 #: The sampler's command; --sampler replaces it (tests).
@@ -707,7 +707,7 @@ class AppRunner:
         guard, plan = self.guard, self.plan
         folder = self.dir / "app" / run["name"]
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in ("stop", "server.json", "outcome.json"):  # a plan dir used before
+        for stale in ("stop", "server.json", "outcome.json", monitor.MONITOR_FILE):  # a plan dir used before
             (folder / stale).unlink(missing_ok=True)
         self.control.begin(index)
         write_json(folder / "run.json", run)
@@ -763,7 +763,7 @@ class AppRunner:
                 upstream.stop()
         finally:
             err.close()
-        blocked = self.count_blocked(run, since) if flag(run.get("monitor")) else None
+        blocked = self.count_blocked(run, folder, since) if flag(run.get("monitor")) else None
         with self.control.cond:
             done = dict(self.control.done)
         for host in self.control.hosts:
@@ -805,14 +805,29 @@ class AppRunner:
         self.note({"index": index, "name": run["name"], "error": error, "parts": parts})
         log(f"run {index} {run['name']}: " + (f"error: {error}" if error else "done"))
 
-    def count_blocked(self, run: dict, since: int) -> int | None:
-        """Lines of gevent's monitor ("appears to be blocked") in the unit's journal since go."""
-        result = run_bounded(self.guard, [self.args.journalctl, "--unit", run["unit"], "--since", f"@{since}",
-                                          "--output", "cat", "--no-pager"], JOURNAL_TIMEOUT_S)
+    def count_blocked(self, run: dict, folder: Path, since: int) -> int | None:
+        """gevent's monitor reports in the unit's journal since go: their count, and monitor.json
+        (benchhost.monitor: the blocks with their stacks, and the app's patch line)."""
+        base = [self.args.journalctl, "--unit", run["unit"], "--output", "json", "--output-fields", "MESSAGE",
+                "--no-pager"]
+        threshold = self.plan["monitor_max_blocking"]
+        result = run_bounded(self.guard, [*base, "--since", f"@{since}"], JOURNAL_TIMEOUT_S)
         if result.rc != 0:
-            log(f"journalctl failed, blocked unknown: {result.oserror or last_line(result.err) or result.rc}")
+            why = f"journalctl failed: {result.oserror or last_line(result.err) or result.rc}"
+            log(f"{why}, blocked unknown")
+            write_json(folder / monitor.MONITOR_FILE, {"schema": monitor.SCHEMA, "threshold_s": threshold,
+                                                      "error": why})
             return None
-        return sum(BLOCKED_MARK in line for line in result.out.splitlines())
+        found = monitor.findings(monitor.parse_reports(monitor.journal_entries(result.out.splitlines())),
+                                 threshold)
+        # logged once at the unit's start, before go: the unit's latest (rc 1: none)
+        patch = run_bounded(self.guard, [*base, "--grep", f"^{monitor.PATCH_MARK}", "--lines", "1"],
+                            JOURNAL_TIMEOUT_S)
+        found["patch"] = monitor.patch_state(monitor.journal_entries(patch.out.splitlines())) \
+            if patch.rc in (0, 1) else None
+        found["error"] = None
+        write_json(folder / monitor.MONITOR_FILE, found)
+        return found["reports"]
 
 
 # ---------------------------------------------------------------- the load runner

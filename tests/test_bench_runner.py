@@ -68,11 +68,22 @@ if sys.argv[2] == "broken":
 print(json.dumps({"changed": True}))
 """
 
+# journalctl --output json: two reports of gevent's monitor since go (a block of two periods: one
+# block); asked with --grep, the app's patch line.
 FAKE_JOURNALCTL = """
 import json, os, sys
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal.calls"), "a") as fh:
     fh.write(json.dumps(sys.argv[1:]) + "\\n")
-print("started\\n<Hub> appears to be blocked for 0.2 s\\nok\\n<Hub> appears to be blocked for 0.3 s")
+if "--grep" in sys.argv:
+    lines = ['flaskbench-gevent-patch: {"patched": {"socket": true}, "warnings": []}']
+else:
+    report = ["=" * 80, "", "2026-12-02T08:00:00Z : Greenlet <Greenlet at 0x1: view> appears to be blocked",
+              "    Reported by <tracer>", "Blocked Stack (for thread id 0x2):",
+              '  File "/srv/app/db.py", line 7, in query', "    cur.execute(sql)", "", "Info:",
+              '  File "/usr/lib/threading.py", line 1, in run', "    x()"]
+    lines = ["started", *report, *report, "ok"]
+for i, line in enumerate(lines):
+    print(json.dumps({"__REALTIME_TIMESTAMP": str(1795320600000000 + i * 5000), "MESSAGE": line}))
 """
 
 
@@ -250,9 +261,17 @@ def test_one_load_host_runs_ab_then_wrk(tmp_path: Path, scripts: Path, server: S
                                        "--monitor-max-blocking", "0.1"]]
     sampled = calls(scripts, "sample")
     assert len(sampled) == 2 and sampled[0][sampled[0].index("--max-seconds") + 1] == "155"
-    (journal,) = calls(scripts, "journal")
-    assert journal[:2] == ["--unit", "flask-test.service"] and journal[2] == "--since"
-    assert journal[3].startswith("@") and journal[4:] == ["--output", "cat", "--no-pager"]
+    journal, patch = calls(scripts, "journal")
+    asked = ["--unit", "flask-test.service", "--output", "json", "--output-fields", "MESSAGE", "--no-pager"]
+    assert journal[:-2] == asked and journal[-2] == "--since" and journal[-1].startswith("@")
+    assert patch == [*asked, "--grep", "^flaskbench-gevent-patch: ", "--lines", "1"]
+    found = read(base / "app" / "r-wrk" / "monitor.json")
+    assert (found["reports"], found["error"], found["patch"]) == (2, None, {"patched": {"socket": True},
+                                                                           "warnings": []})
+    assert [(b["reports"], b["at_least_s"], b["stack"]) for b in found["blocks"]] == [(2, 0.2, 0)]
+    assert found["stacks"] == [[{"file": "/srv/app/db.py", "line": 7, "function": "query",
+                                 "code": "cur.execute(sql)"}]]
+    assert not (base / "app" / "r-ab" / "monitor.json").exists()
 
 
 def test_two_load_hosts_each_run_their_part(tmp_path: Path, scripts: Path, server: Server,
