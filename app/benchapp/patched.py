@@ -4,9 +4,10 @@ Patching must come first (Flask's docs: "as early as possible"), or modules
 imported earlier keep references to the blocking socket and threading.
 """
 
-from gevent import monkey
+# benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
+from benchapp.patching import patch_all
 
-monkey.patch_all()
+patch_all()
 
 from benchapp.wsgi import app  # noqa: E402  (re-export, after patching)
 

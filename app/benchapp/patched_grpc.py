@@ -8,9 +8,10 @@ imported. Only a server that imports the app in the serving process suits
 this (Gunicorn's gevent worker imports it after the fork).
 """
 
-from gevent import monkey
+# benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
+from benchapp.patching import patch_all
 
-monkey.patch_all()
+patch_all()
 
 import grpc.experimental.gevent as grpc_gevent  # noqa: E402
 

@@ -4,9 +4,10 @@ gevent patches only the standard library; psycopg2 talks to PostgreSQL in C,
 so without psycogreen's wait callback every query blocks the whole process.
 """
 
-from gevent import monkey
+# benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
+from benchapp.patching import patch_all
 
-monkey.patch_all()
+patch_all()
 
 from psycogreen.gevent import patch_psycopg  # noqa: E402
 

@@ -10,9 +10,10 @@ ends the unit non-zero for systemd to restart, and no client pool, thread or
 channel of the app's ever crosses a fork.
 """
 
-from gevent import monkey
+# benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
+from benchapp.patching import patch_all
 
-monkey.patch_all()
+patch_all()
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
