@@ -150,7 +150,17 @@ class Record:
     ended_at: str | None = None
     error: str | None = None
     monitor: bool = False
+    #: gevent's monitor reports during the run (outcome.json; null when off); from monitor.json
+    #: (benchreport.readiness.monitor_figures): the blocks they make, the longest (at least, s), the call
+    #: sites ({"site", "library", "blocks", "reports", "longest_s"}), the threshold, what gevent patched
+    #: ({"patched": {module: bool}, "warnings": [...]}) and why monitor.json could not tell
     blocked: int | None = None
+    blocked_blocks: int | None = None
+    blocked_longest_s: float | None = None
+    blocked_sites: list[dict[str, Any]] | None = None
+    monitor_threshold_s: float | None = None
+    gevent_patch: dict[str, Any] | None = None
+    monitor_error: str | None = None
     warnings: list[str] = field(default_factory=list)
     raw_dir: str = ""
     expected: str | None = None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchreport import knee, serverfigures, whattouse
+from benchreport import knee, readiness, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
 from benchreport.runfiles import Timing
@@ -578,6 +578,23 @@ RATE_TEXT = (
 )
 
 
+def readiness_section(records: list[Record]) -> list[str]:
+    """"gevent readiness": a verdict per gevent mode and route (benchreport.readiness), its call sites."""
+    found = readiness.verdicts(records)
+    if not found:
+        return []
+    lines = ["## gevent readiness", "",
+             "Per gevent mode and route, from the runs with gevent's monitor thread on (bench.yml -e monitor=true): "
+             "safe when no greenlet held the hub longer than the threshold and gevent.monkey patched every "
+             "module; each call site is the app's line that made the blocking call (blocked in C when no "
+             "deeper Python frame shows), with the library call inside it where there is one; a block lasts "
+             "at least its reports x the threshold (the monitor checks once per threshold).", ""]
+    for v in found:
+        lines.append(f"- **{v.mode}** `{v.route or '?'}`: **{v.verdict}**: {v.why}")
+        lines += [f"  - `{site}`" for site in readiness.site_lines(v)]
+    return lines + [""]
+
+
 def knee_section(records: list[Record]) -> list[str]:
     """report.md's "Knee": the rate sweeps' knees ranked (benchreport.knee); empty without rate runs."""
     found = knee.ranked(knee.knees(records))
@@ -794,6 +811,7 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
     if "rate" in clients(records):
         lines += [RATE_TEXT, ""]
     lines += whattouse.markdown_section(records)
+    lines += readiness_section(records)
     lines += knee_section(records)
     lines += repeats_section(records)
     table = compare_table(records)

@@ -9,6 +9,8 @@ Layout of a bench run (written by bench.yml and the load host's wrapper, read he
         upstream.json the slow API's unit (benchhost.sample, server.json's schema) when it runs on the app
                       host; on a host of its own in upstream/<host>/upstream.json (benchreport.cpucost)
         outcome.json  written by the bench after the run: {"error", "blocked"}
+        monitor.json  gevent's monitor reports (blocks, their stacks) and what gevent patched, when the run
+                      had monitor on (benchhost.monitor says what it holds)
         ab.txt, ab.err, ab.tsv, ab.csv    ab's stdout, stderr, -g and -e files
         wrk.txt, wrk.err, wrk.json        wrk's stdout, stderr and wrk.lua's figures
         rate.json, rate.tsv               benchhost.clients.rate's figures and per-request lines (client=rate:
@@ -102,6 +104,7 @@ from pathlib import Path
 from typing import Any
 
 from benchhost import clients
+from benchhost.monitor import MONITOR_FILE
 from benchreport.model import finite, integer
 
 RUN, LOADGEN, SERVER, OUTCOME = "run.json", "loadgen.json", "server.json", "outcome.json"
@@ -291,6 +294,8 @@ class RunFiles:
     #: outcome.json's error (why the run failed) and hub blockage count
     error: str | None = None
     blocked: int | None = None
+    #: monitor.json's object (benchhost.monitor), None without it
+    monitor: dict[str, Any] | None = None
     #: which of loadgen.json, server.json, outcome.json were there (and readable)
     present: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
@@ -418,4 +423,6 @@ def read_run(directory: Path) -> RunFiles:
         else:
             files.error = _text(data.get("error")) or None
             files.blocked = integer(data.get("blocked"))
+    if (directory / MONITOR_FILE).is_file():
+        files.monitor = _load_object(directory / MONITOR_FILE, files.warnings)
     return files

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchreport import fmt, knee, serverfigures, whattouse
+from benchreport import fmt, knee, readiness, serverfigures, whattouse
 from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
@@ -144,7 +144,19 @@ def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     return [(f"knee (p99 <= {knee.BUDGET_FACTOR:g} x delay)", entries)]
 
 
+def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
+    """Each gevent mode and route's verdict (benchreport.readiness), a blocking one's busiest call site."""
+    entries = []
+    for v in readiness.verdicts(records):
+        sites = readiness.site_lines(v)
+        detail = sites[0] + (f" (and {len(sites) - 1} more sites)" if len(sites) > 1 else "") if sites else v.why
+        entries.append(f"{v.mode} {v.route or '?'}: {v.verdict}" + ("" if v.verdict == readiness.SAFE else
+                                                                    f": {detail}"))
+    return [("gevent readiness", entries)] if entries else []
+
+
 def lines(records: list[Record], page: Path | None) -> list[str]:
-    """The short version: its head, the best modes, the knees, and report.html's absolute path."""
+    """The short version: its head, the best modes, the knees, gevent readiness, report.html's absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
-    return [head(records), *aligned([*best_rows(records), *knee_rows(records), ("report.html", [where])])]
+    return [head(records), *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records),
+                                     ("report.html", [where])])]

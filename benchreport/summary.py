@@ -197,7 +197,7 @@ from benchhost.clients.ab import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms
 from benchhost.clients.rate import LATE_MS, load_rate_run, rank_percentile
 from benchhost.clients.wrk import hist_percentile, load_wrk_run
 from benchhost.numbers import histogram, merge_histograms, status_check, status_counts
-from benchreport import cpucost, environment, knee, serverfigures
+from benchreport import cpucost, environment, knee, readiness, serverfigures
 from benchreport.model import (NOISY_CV, STATS_METRICS, Record, counts_for_stats, finite, integer, point_key,
                                round_or_none, sample_cv, spread, text)
 from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, Timing, is_run_dir, part_dirs,
@@ -293,6 +293,8 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     _server_figures(rec, files, parts, warnings)
     rec.p99_lower_bound = p99_lower_bound(rec)
     rec.blocked = files.blocked if rec.monitor else None
+    if rec.monitor:
+        readiness.monitor_figures(rec, files.monitor)
 
     mode = modes.get(rec.mode) if rec.mode is not None else None
     if modes and rec.mode is not None and mode is None:
