@@ -65,6 +65,8 @@ MAX_FRAMES = 60
 BLOCK_GAP = 2.5
 
 HEADER = re.compile(r"^(?P<when>\S+) : Greenlet (?P<greenlet>.*) appears to be blocked\s*$")
+#: A greenlet's address: its repr gains its name after the first report ("Greenlet-0").
+ADDRESS = re.compile(r"\bat (0x[0-9a-fA-F]+)")
 FRAME = re.compile(r'^\s*File "(?P<file>.*)", line (?P<line>\d+), in (?P<function>.*)$')
 
 
@@ -140,6 +142,11 @@ def patch_state(entries: Iterable[tuple[float | None, str]]) -> dict | None:
     return found
 
 
+def same_greenlet(a: str, b: str) -> bool:
+    x, y = ADDRESS.search(a), ADDRESS.search(b)
+    return x[1] == y[1] if x and y else a == b
+
+
 def findings(reports: Iterable[Report], threshold: float) -> dict:
     """monitor.json's blocks and stacks (without patch and error): consecutive reports of one greenlet
     made one block, the stacks deduplicated, both capped."""
@@ -152,7 +159,7 @@ def findings(reports: Iterable[Report], threshold: float) -> dict:
         out["reports"] += 1
         gap = None if report.at is None or last_at is None else report.at - last_at
         last_at = report.at
-        if (last is not None and last["greenlet"] == report.greenlet and gap is not None
+        if (last is not None and same_greenlet(last["greenlet"], report.greenlet) and gap is not None
                 and gap <= BLOCK_GAP * threshold):
             last["reports"] += 1
             last["at_least_s"] = round(last["reports"] * threshold, 3)
