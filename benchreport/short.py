@@ -145,9 +145,10 @@ def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
 
 
 def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
-    """Each gevent mode and route's verdict (benchreport.readiness), a blocking one's busiest call site."""
+    """Each gevent mode and route's verdict (benchreport.readiness), a blocking one's busiest call site;
+    nothing when no run had the monitor (report.md says what to run)."""
     entries = []
-    for v in readiness.verdicts(records):
+    for v in readiness.verdicts(records) if any(r.monitor for r in records) else []:
         sites = readiness.site_lines(v)
         detail = sites[0] + (f" (and {len(sites) - 1} more sites)" if len(sites) > 1 else "") if sites else v.why
         entries.append(f"{v.mode} {v.route or '?'}: {v.verdict}" + ("" if v.verdict == readiness.SAFE else
