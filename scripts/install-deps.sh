@@ -8,7 +8,7 @@
 # tests start their own instances); services that this script installs are
 # never left running or enabled on the controller. chromium and its
 # chromium-driver (same version, one source package) open report.html in the
-# report's browser test (tests/test_benchreport_html.py).
+# report's browser test (tests/benchreport/test_html.py).
 set -euo pipefail
 
 PACKAGES=(

@@ -5,7 +5,7 @@ benchhost.clients.wrk (--dir: they read run.json and write the client's files an
 loadgen.json), samples the unit into server.json and writes outcome.json.
 `bench_ab` and `bench_wrk` do the same against a local process; `write_run`,
 `write_outcome` and `ServerSampler` are the pieces, for runs that call the
-client some other way (tests/test_benchreport_live.py's bench_once).
+client some other way (tests/benchreport/test_live.py's bench_once).
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+#: The repository (tests/ sits at its top; the tests in tests/<package>/ take their paths from here).
 ROOT = Path(__file__).resolve().parent.parent
+#: The recorded runs and client outputs the report's tests read.
+DATA = ROOT / "tests" / "data" / "benchreport"
 #: The host side's programs as the bench hosts run them: python3 -m benchhost.X with the package's
 #: folder on PYTHONPATH (the bench role's bench_host_env), so a test runs this checkout's code.
 HOST_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -4,7 +4,7 @@ client's name.
 
 A client's module holds how it is started (its main), how its raw files are read, and its `result`
 (benchhost.result.Result); it registers itself with `register(Client(...))` at its end. Adding a client
-is that module plus its name in BUILTIN (tests/test_clients.py adds one without either, through
+is that module plus its name in BUILTIN (tests/benchhost/test_clients.py adds one without either, through
 register). Loaded on first use, so that `python3 -m benchhost.clients.NAME` runs a module that was not
 imported before.
 """

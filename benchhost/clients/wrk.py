@@ -33,7 +33,7 @@ once, here): wrk.json is the source; wrk's text rounds and scales its units (ms,
 wrk's integers (µs, counts).
 
 What the numbers mean, from wrk 4.1.0's source (src/wrk.c, src/stats.c) and
-checked against the real binary (tests/test_benchreport_wrk_live.py):
+checked against the real binary (tests/benchreport/test_wrk_live.py):
 
 * `requests` counts complete responses, whatever their status; responses
   with status > 399 are also counted in errors.status. The Lua script counts
