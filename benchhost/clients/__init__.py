@@ -81,6 +81,9 @@ class Client:
     #: percentiles (parts: (the part's record, its files)), False when some part has no per-request data
     #: (the record then bounds them by the parts' highest); None: always bounded so
     merge: Callable[..., bool] | None = None
+    #: report.md's paragraph on its runs, under the table (a closed-model client's before ab's ceiling
+    #: note, an open-model one's after it); "": none
+    explanation: str = ""
     #: the figures a record's `parts` keep for each load host beside benchreport.summary.PART_KEYS
     part_keys: tuple[str, ...] = ()
 

@@ -682,7 +682,9 @@ CLIENT = register(Client(
     name="ab", module="benchhost.clients.ab", files=("ab.txt", "ab.err", "ab.tsv", "ab.csv"), result=result,
     failed_kinds=("connect", "receive", "length", "exceptions", "non_2xx"), timed_failures=("non_2xx", "length"),
     lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms", in_names=False, auto_rounds=50, in_both=True, binary="ab",
-    latencies="requests", measures=measures, merge=merge))
+    latencies="requests", measures=measures, merge=merge,
+    failed_note=(("connect", "receive", "length", "exceptions", "non_2xx"),
+                 "ab counts failed requests in its complete count and req/s")))
 
 
 if __name__ == "__main__":

@@ -624,13 +624,26 @@ def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
     return True
 
 
+#: report.md's paragraph on rate runs.
+EXPLANATION = (
+    "Constant-rate runs (client rate, benchhost.clients.rate): rate /s is the requests per second scheduled, whatever "
+    "the server did, n the requests scheduled and c the cap on open connections; req/s is the rate the "
+    "answers came at (from the first answer to the last: the schedule's rate when the server keeps up, less "
+    "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
+    "that was due during it (corrected for coordinated omission); summary.json's p99_service_ms is timed "
+    "from when the connection opened, as a closed-loop client would report it. A rate run is client-limited "
+    "when bench-rate opened connections late (lag p99 over 10 ms: over 1% of its sends more than 10 ms late). The "
+    "closed-loop picks of \"What to use\" leave rate runs out: the knee ranks them."
+)
+
+
 #: An open model: its requests are due at a rate, c only caps the open connections. A read error or a
 #: timeout reached the server without a complete answer.
 CLIENT = register(Client(
     name="rate", module="benchhost.clients.rate", files=(RATE_JSON, RATE_TSV), result=result, by_rate=True,
     counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
     label="bench-rate", busy_means="it may not have kept its schedule", latencies="schedule",
-    measures=measures, merge=merge, part_keys=("rate", "p99_service_ms", "lag_p99_ms", "late_sends"),
+    explanation=EXPLANATION, measures=measures, merge=merge, part_keys=("rate", "p99_service_ms", "lag_p99_ms", "late_sends"),
     failed_note=(("connect", "read", "timeout", "non_2xx"),
                  "bench-rate counts non-2xx answers in its complete requests and req/s, errors not")))
 

@@ -460,12 +460,22 @@ def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
     return True
 
 
+#: report.md's paragraph on wrk runs.
+EXPLANATION = (
+    "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk opens its c "
+    "connections at once (HTTP/1.0, a connection per request, as ab) and has no lone first "
+    "request, so ab's ceiling does not apply to it; "
+    "client CPU % is wrk's CPU as % of its threads' cores (near 100: the client set the pace); "
+    "failed counts socket errors, answers later than the timeout and non-2xx answers."
+)
+
+
 #: A socket error loses the request in flight (it reached the server: a read error, not a connect one);
 #: a timeout is still answered and counted. wrk spreads its connections over threads (loadgen.json's).
 CLIENT = register(Client(
     name="wrk", module="benchhost.clients.wrk", files=("wrk.json", "wrk.txt", "wrk.err"), result=result,
     counts_statuses=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
-    cores_key="threads", in_both=True, binary="wrk", latencies="histogram", measures=measures, merge=merge,
+    cores_key="threads", explanation=EXPLANATION, in_both=True, binary="wrk", latencies="histogram", measures=measures, merge=merge,
     failed_note=(("connect", "read", "write", "timeout", "non_2xx"),
                  "wrk counts late and non-2xx answers in its requests and req/s, socket errors not")))
 
