@@ -201,6 +201,12 @@ def client_name(rec: Record) -> str:
     return str(rec.client) if rec.client is not None else registry.BUILTIN[0]
 
 
+def histogram_only(rec: Record) -> bool:
+    """Whether the record's client keeps only a latency histogram, no request's own time (wrk)."""
+    client = registry.of_record(rec.client)
+    return client is not None and client.histogram_only
+
+
 def by_rate(rec: Record) -> bool:
     """Whether the record's client is scheduled at a rate (an open model)."""
     client = registry.of_record(rec.client)

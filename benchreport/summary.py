@@ -626,15 +626,9 @@ def sort_key(modes: Mapping[str, Any]):
         mode, profile, client = rec.mode, rec.profile, rec.client or ""
         return (mode is None, order.get(mode, len(order)), str(mode or rec.raw_dir or ""),
                 PROFILE_ORDER.get(profile, 9), str(profile or ""),
-                _client_index(client), client, finite(rec.rate) or 0.0)
+                clients.index(client), client, finite(rec.rate) or 0.0)
 
     return key
-
-
-def _client_index(name: str) -> int:
-    """Where the client called `name` comes in the registry's order (unknown ones last)."""
-    order = clients.names()
-    return order.index(name) if name in order else len(order)
 
 
 def add_repeat_stats(records: list[Record]) -> None:

@@ -91,6 +91,16 @@ class Client:
         if not self.label:
             object.__setattr__(self, "label", self.name)
 
+    @property
+    def keeps_request_times(self) -> bool:
+        """Whether it keeps each request's time (the report's timeline draws them), not only a histogram."""
+        return self.latencies in ("requests", "schedule")
+
+    @property
+    def histogram_only(self) -> bool:
+        """Whether its latencies are only a histogram (the timeline draws its runs' server CPU alone)."""
+        return self.latencies == "histogram"
+
     def load(self, run: dict[str, Any]) -> str:
         """The load of a run (or a part of one) as the progress line says it: "rate=50/s" or "c=200"."""
         return f"rate={float(run['rate']):g}/s" if self.by_rate else f"c={run['c']}"
@@ -123,6 +133,12 @@ def names() -> tuple[str, ...]:
 def get(name: object) -> Client | None:
     """The client called `name`; None when there is none."""
     return _loaded().get(name) if isinstance(name, str) else None
+
+
+def index(name: str) -> int:
+    """Where the client called `name` comes in names() (an unknown one last)."""
+    order = names()
+    return order.index(name) if name in order else len(order)
 
 
 def of_record(name: object) -> Client | None:

@@ -123,7 +123,7 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     for rec in render.in_group_order(records):
         if rec.mode is None or rec.c is None or rec.rate is not None:  # c: a constant-rate run's cap
             continue
-        key = (rec.mode, rec.profile, rec.client or "ab", rec.delay, rec.route)
+        key = (rec.mode, rec.profile, render.client_name(rec), rec.delay, rec.route)
         found.setdefault(key, {}).setdefault(int(rec.c), []).append(rec)
     return {k: v for k, v in found.items() if len(v) >= 2}
 
