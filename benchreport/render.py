@@ -830,7 +830,7 @@ def _params(rec: Record) -> tuple:
 
 def bar_series(rec: Record, several: bool) -> str:
     """A chart's bar series: the profile, plus the client when the run had more than one."""
-    return str(rec.profile) + (f" {rec.client or 'ab'}" if several else "")
+    return str(rec.profile) + (f" {client_name(rec)}" if several else "")
 
 
 def series_order(records: list[Record]) -> list[str]:

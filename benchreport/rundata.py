@@ -49,8 +49,9 @@ class Latencies:
 
     #: (latency ms, how many requests) ascending
     hist: list[tuple[float, int]]
-    #: "ab" (ab's nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram) |
-    #: "rate" (benchhost.clients.rate's nearest rank over rate.tsv's times in whole ms, as its latency_hist_ms)
+    #: the client's Client.latencies: "requests" (ab's nearest rank over ab.tsv's whole-ms times) |
+    #: "histogram" (wrk's rule over its µs histogram) | "schedule" (benchhost.clients.rate's nearest rank
+    #: over rate.tsv's times in whole ms, as its latency_hist_ms)
     rule: str
     source: str
     runs: int = 1
@@ -62,10 +63,10 @@ class Latencies:
         return sum(n for _, n in self.hist)
 
     def percentile(self, p: float) -> float | None:
-        if self.rule == "wrk" and self.hist_us is not None:
+        if self.rule == "histogram" and self.hist_us is not None:
             value = hist_percentile(self.hist_us, p)
             return None if value is None else value / 1000.0
-        if self.rule == "rate":
+        if self.rule == "schedule":
             return rank_percentile(self.hist, p)
         ordered = [ms for ms, n in self.hist for _ in range(n)]
         return rank_ms(ordered, p)  # ab's nearest-rank rule, which takes any percentage
@@ -98,11 +99,11 @@ class RunData:
 
     def latencies(self) -> Latencies | None:
         if self.rows:
-            return Latencies(counted(float(row.ttime) for row in self.rows), "ab", "ab.tsv")
+            return Latencies(counted(float(row.ttime) for row in self.rows), "requests", "ab.tsv")
         if self.answers:
-            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "rate", "rate.tsv")
+            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "schedule", "rate.tsv")
         if self.hist_us:
-            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "wrk", "wrk.json latency_hist_us",
+            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "histogram", "wrk.json latency_hist_us",
                              hist_us=list(self.hist_us))
         return None
 
@@ -230,9 +231,9 @@ def pooled(raws: list[RunData]) -> Latencies | None:
     if not found or any(lat is None for lat in found):
         return None
     lats = [lat for lat in found if lat is not None]
-    if lats[0].rule == "wrk":
+    if lats[0].rule == "histogram":
         merged = merge_histograms([lat.hist_us or [] for lat in lats])
-        return Latencies([(us / 1000.0, n) for us, n in merged], "wrk", lats[0].source, len(lats), merged)
+        return Latencies([(us / 1000.0, n) for us, n in merged], "histogram", lats[0].source, len(lats), merged)
     counts: dict[float, int] = {}
     for lat in lats:
         for ms, n in lat.hist:

@@ -216,7 +216,10 @@ def settings(records: list[Record]) -> list[Setting]:
     by_setting: dict[tuple, dict[Point, list[Record]]] = {}
     for rec in records:
         key = point_key(rec)
-        if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
+        if key is None:
+            continue
+        known = clients.get(key[2])
+        if known is not None and known.by_rate:  # a rate run's req/s is its schedule: the knee ranks those
             continue
         _, _, client, c, _, delay, _, _ = key
         by_setting.setdefault((c, delay, client), {}).setdefault(key, []).append(rec)
