@@ -385,18 +385,23 @@ def load_wrk_run(directory: Path, requested: int | None = None, exit_code: int |
     return run
 
 
+def _figures(out: Any, run: WrkRun) -> None:
+    """The run's figures into `out` (a Result, or a report's record: the same fields)."""
+    out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.duration_s, run.failed
+    out.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
+                         "non_2xx": run.non_2xx}
+    out.status_counts = run.status_counts
+    out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
+    out.percentiles_from = run.percentiles_from
+
+
 def result(folder: Path, requested: int | None = None) -> Result:
     """What the run reports (benchhost.result), from wrk.json (wrk.txt, wrk.err) and loadgen.json."""
     out = with_loadgen(Result(CLIENT.name), read_loadgen(folder), CLIENT.rc_key, CLIENT.cpu_key)
     run = load_wrk_run(folder, requested=requested, exit_code=out.client_rc)
     out.error, out.warnings, out.capped = run.error, list(run.warnings), bool(run.capped)
     if run.has_stats:
-        out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.duration_s, run.failed
-        out.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
-                             "non_2xx": run.non_2xx}
-        out.status_counts = run.status_counts
-        out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
-        out.percentiles_from = run.percentiles_from
+        _figures(out, run)
         out.p99_lower_bound = lower_bound(out.failed, out.failed_detail, CLIENT.timed_failures, out.p99_ms)
     return out
 
@@ -417,12 +422,7 @@ def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> No
         return
     if files.missing(["wrk.txt"]):
         warnings.append("wrk.txt missing: wrk's own text not cross-checked")
-    rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.duration_s, run.failed
-    rec.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
-                         "non_2xx": run.non_2xx}
-    rec.status_counts = run.status_counts
-    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
-    rec.percentiles_from = run.percentiles_from
+    _figures(rec, run)
     rec.client_detail = {"p90_ms": run.p90_ms, "p99_9_ms": run.p99_9_ms, "duration_from": run.duration_from,
                          "correction_interval_ms": run.correction_interval_ms,
                          "threads_reached": run.threads_reached}
