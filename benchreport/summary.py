@@ -125,14 +125,14 @@ part's time, percentiles from all the parts' requests). Its fields:
 
 Failed requests and the percentiles (every client, every record):
 
-* failed = the failed_detail summed (FAILED_KINDS: all of its kinds but
+* failed = the failed_detail summed (the client's Client.failed_kinds: all of its kinds but
   ab's "write": ab counts a failed write apart, and the same request also
   fails as a length or receive error). When the client's own total and its
   kinds disagree, the record's warnings say so with both figures (the
   client's output is not to be trusted there).
 * p99_lower_bound: true when some failed requests are not timed in the
   percentiles: failed minus the failures that were answered and timed
-  (TIMED_FAILURES: non-2xx answers for every client, ab's length failures) is
+  (Client.timed_failures: non-2xx answers for every client, ab's length failures) is
   over 0, or failed > 0 without a failed_detail. Connect, read/receive,
   write and timeout errors (and ab's exceptions) are left out of p50/p99/max
   (wrk, rate) or sit in ab's -g file at 0 ms: the p99 of the requests sent
