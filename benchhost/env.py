@@ -2,7 +2,7 @@
 
 Runs on the app and load hosts with the system Python (stdlib only, as root):
 
-    benchhost.env [--venv /opt/flaskbench/venv] [--client ab] [--client wrk]
+    benchhost.env [--venv /opt/flaskbench/venv] [--client ab] [--client wrk] [--clients]
                  [--server nginx] [--out FILE]
 
 Prints (and with --out also writes, atomically, to FILE)::
@@ -47,6 +47,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+from benchhost import clients
 
 SCHEMA = 1
 TIMEOUT_S = 10
@@ -377,11 +379,15 @@ def main(argv=None):
     parser.add_argument("--venv", help="a virtualenv whose packages to list (the app's: /opt/flaskbench/venv)")
     parser.add_argument("--client", action="append", default=[], metavar="COMMAND",
                         help="a load client whose version to report (ab, wrk); repeatable")
+    parser.add_argument("--clients", action="store_true",
+                        help="report the version of every registered client's command (benchhost.clients' "
+                             "Client.binary: ab and wrk), after the --client ones")
     parser.add_argument("--server", action="append", default=[], metavar="COMMAND",
                         help="a server binary outside the venv whose version to report (nginx); repeatable")
     parser.add_argument("--out", help="also write the JSON to this file")
     args = parser.parse_args(argv)
-    text = json.dumps(describe(args.venv, args.client, args.server), indent=2) + "\n"
+    wanted = args.client + (clients.binaries() if args.clients else [])
+    text = json.dumps(describe(args.venv, wanted, args.server), indent=2) + "\n"
     if args.out:
         try:
             write_atomically(args.out, text)

@@ -80,3 +80,24 @@ def with_loadgen(result: Result, loadgen: dict[str, Any], rc_key: str, cpu_key: 
     result.client_rc = integer(loadgen.get(rc_key))
     result.client_cpu_ms = finite(loadgen.get(cpu_key))
     return result
+
+
+#: A client's CPU share is not reported for shorter runs (start-up and tick counting dominate).
+MIN_CPU_RUN_S = 1.0
+
+
+def rounded(x: float | None, digits: int) -> float | None:
+    """x rounded to `digits`; None stays None."""
+    return None if x is None else round(x, digits)
+
+
+def cpu_pct(cpu_ms: float | None, cores: int | None, taken_s: float | None) -> float | None:
+    """A client's own CPU as % of its cores over its timed run (None for runs under MIN_CPU_RUN_S)."""
+    if cpu_ms is None or not cores or not taken_s or taken_s < MIN_CPU_RUN_S:
+        return None
+    return rounded(100.0 * cpu_ms / (taken_s * 1000.0 * cores), 1)
+
+
+def highest(values: list[Any]) -> Any:
+    """The highest of values that are not None; None when there is none."""
+    return max((v for v in values if v is not None), default=None)

@@ -72,18 +72,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchhost import clients
 from benchreport import serverfigures
 from benchreport.model import Record, counts_for_stats, finite, integer
 
 #: The latency budget: p99 at most this times the app's delay.
 BUDGET_FACTOR = 1.5
-#: The client whose runs have a knee.
-RATE_CLIENT = "rate"
 
 
 def group_key(rec: Record) -> tuple | None:
     """(mode, profile, delay, route) of a rate record with a rate; None for any other."""
-    if rec.client != RATE_CLIENT or rec.mode is None or finite(rec.rate) is None:
+    client = clients.get(rec.client)  # the clients whose runs have a knee: the ones scheduled at a rate
+    if client is None or not client.by_rate or rec.mode is None or finite(rec.rate) is None:
         return None
     return (rec.mode, rec.profile, finite(rec.delay), rec.route)
 

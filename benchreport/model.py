@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # A figure read from JSON: one definition for the host side and the report (benchhost.numbers).
+from benchhost import clients
 from benchhost.numbers import finite, integer
 
 #: A run folder's Records, as benchreport writes them (a JSON list of Record.as_dict()).
@@ -232,7 +233,7 @@ def point_key(rec: Record) -> Point | None:
     without a mode (a folder without run.json: nothing says what it measured)."""
     if rec.mode is None:
         return None
-    return (str(rec.mode), text(rec.profile), str(rec.client or "ab"), integer(rec.c), integer(rec.n),
+    return (str(rec.mode), text(rec.profile), str(rec.client or clients.BUILTIN[0]), integer(rec.c), integer(rec.n),
             finite(rec.delay), text(rec.route), finite(rec.rate))
 
 

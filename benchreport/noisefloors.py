@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchreport.model import STATS_METRICS, SUMMARY, Record, records, stat
+from benchhost import clients
 from benchreport.runfiles import CLIENTS
 
 #: The repository's measured floors; PATH is what compare reads (the tests point it at fixed ones).
@@ -90,7 +91,7 @@ class Floors:
     table: dict[str, dict[str, list[Bucket]]] = field(default_factory=dict)
 
     def buckets(self, client: str | None, metric: str) -> list[Bucket]:
-        return self.table[client if client in self.table else "ab"][metric]  # a record without client is ab's
+        return self.table[client if client in self.table else clients.BUILTIN[0]][metric]  # a record without client is ab's
 
     def floor(self, client: str | None, metric: str, n: int | None) -> float:
         """The floor in % of `metric` for a point of `client` with n requests (see the module's docstring)."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchhost import clients as registry
 from benchreport import knee, readiness, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
@@ -113,7 +114,7 @@ MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
 
 #: Shown when a run used more than one client (bench.yml -e client=both).
 CLIENT_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "client", False, lambda r: str(r.client or "ab"))
+    "client", False, lambda r: client_name(r))
 
 
 #: Shown when a point ran more than once (bench.yml -e repeat=K): which repetition the row is.
@@ -172,7 +173,7 @@ def client_limited_footnote(records: list[Record]) -> str | None:
     if not any(r.client_limited for r in records):
         return None
     rate = (", or bench-rate did not keep its schedule (lag p99 over 10 ms: over 1% of its sends late)"
-            if any(r.client_limited and r.client == "rate" for r in records) else "")
+            if any(r.client_limited and by_rate(r) for r in records) else "")
     return (f"{CLIENT_LIMITED_MARK} client-limited: a load host's CPU was at least 90% busy, the client "
             f"used at least 90% of its cores, or ab ran at 95% or more of its own ceiling{rate}; the figure "
             "measures the client as much as the server (why: in the notes).")
@@ -191,8 +192,25 @@ def p99_bound_footnote(records: list[Record]) -> str | None:
 
 def clients(records: list[Record]) -> list[str]:
     """The clients of these records, ab first."""
-    found = {str(r.client or "ab") for r in records}
-    return sorted(found, key=lambda c: (c != "ab", c))
+    found = {client_name(r) for r in records}
+    return sorted(found, key=registry.label_order)
+
+
+def client_name(rec: Record) -> str:
+    """The record's client's name (a record without one is ab's: runs from before there were others)."""
+    return str(rec.client) if rec.client is not None else registry.BUILTIN[0]
+
+
+def histogram_only(rec: Record) -> bool:
+    """Whether the record's client keeps only a latency histogram, no request's own time (wrk)."""
+    client = registry.of_record(rec.client)
+    return client is not None and client.histogram_only
+
+
+def by_rate(rec: Record) -> bool:
+    """Whether the record's client is scheduled at a rate (an open model)."""
+    client = registry.of_record(rec.client)
+    return client is not None and client.by_rate
 
 
 def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], str]]]:
@@ -200,14 +218,14 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
     cols = list(COLUMNS)
     if len(clients(records)) > 1:
         cols.insert(2, CLIENT_COLUMN)
-    if clients(records) != ["ab"]:
+    if any(registry.label_order(name)[0] for name in clients(records)):  # not ab's alone
         cols = [("client CPU %", right, fn) if head == "ab CPU %" else (head, right, fn)
                 for head, right, fn in cols]
     if any_repeated(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "profile")) + 1, REPETITION_COLUMN)
     if several_loadgens(records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, LOADGENS_COLUMN)
-    if "rate" in clients(records):
+    if any(by_rate(r) for r in records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, RATE_COLUMN)
     return cols + ([MONITOR_COLUMN] if any(r.monitor for r in records) else [])
 
@@ -283,11 +301,30 @@ def run_label(rec: Record) -> str:
     rate."""
     if rec.mode is None:
         return mode_label(rec)
-    client = rec.client or "ab"
+    client = client_name(rec)
     rep = (f" (repetition {rec.repetition or 1})"
            if max(rec.repeats or 0, rec.repeats_planned or 0) >= 2 else "")
     rate = f" at {rec.rate:g} req/s" if rec.rate is not None else ""
-    return f"{rec.mode}/{rec.profile or '?'}" + ("" if client == "ab" else f"/{client}") + rate + rep
+    return f"{rec.mode}/{rec.profile or '?'}" + ("" if not registry.label_order(client)[0] else f"/{client}") + rate + rep
+
+
+def failed_text(rec: Record) -> str:
+    """A run's failed requests by kind (its client's failed_note: the kinds, and what it counts in its req/s)."""
+    client = registry.of_record(rec.client)
+    d = rec.failed_detail or {}
+    kinds, counts = client.failed_note if client is not None and client.failed_note else (tuple(d), "")
+    each = ", ".join(f"{k.replace('_', '-')} {d.get(k, 0)}" for k in kinds)
+    return f"{rec.failed} failed ({each})" + (f"; {counts}" if counts else "")
+
+
+def busy_text(rec: Record) -> str:
+    """A client that used 90% or more of its cores: what it means (its client's busy_means)."""
+    client = registry.of_record(rec.client)
+    label = client.label if client is not None else client_name(rec)
+    cores = (f"its {rec.client_threads} threads' cores" if client is None or client.cores_key is not None
+             else "a core")
+    means = client.busy_means if client is not None else registry.Client.busy_means
+    return f"{label} used {rec.loadgen_cpu_pct}% of {cores}: {means}"
 
 
 def notes(records: list[Record]) -> list[str]:
@@ -311,27 +348,8 @@ def notes(records: list[Record]) -> list[str]:
                 f"{name}: capped by {limit_text}: {rec.complete} of {rec.n} requests "
                 f"completed in {rec.time_taken_s} s"
             )
-        if rec.failed and rec.client == "rate":
-            d = rec.failed_detail or {}
-            out.append(
-                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
-                f"timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); bench-rate counts non-2xx "
-                "answers in its complete requests and req/s, errors not"
-            )
-        elif rec.failed and (rec.client or "ab") == "wrk":
-            d = rec.failed_detail or {}
-            out.append(
-                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, read {d.get('read', 0)}, "
-                f"write {d.get('write', 0)}, timeout {d.get('timeout', 0)}, non-2xx {d.get('non_2xx', 0)}); "
-                "wrk counts late and non-2xx answers in its requests and req/s, socket errors not"
-            )
-        elif rec.failed:
-            d = rec.failed_detail or {}
-            out.append(
-                f"{name}: {rec.failed} failed (connect {d.get('connect', 0)}, receive {d.get('receive', 0)}, "
-                f"length {d.get('length', 0)}, exceptions {d.get('exceptions', 0)}, non-2xx {d.get('non_2xx', 0)}); "
-                "ab counts failed requests in its complete count and req/s"
-            )
+        if rec.failed:
+            out.append(f"{name}: {failed_text(rec)}")
         codes = non_2xx_text(rec)
         if codes and (rec.failed_detail or {}).get("non_2xx"):
             out.append(f"{name}: {rec.failed_detail['non_2xx']} non-2xx: {codes}")
@@ -367,16 +385,9 @@ def notes(records: list[Record]) -> list[str]:
                 "(a dropped SYN is retried after 1 s, 3 s...: the listen queue was likely full)"
             )
         if rec.loadgen_cpu_pct is not None and rec.loadgen_cpu_pct >= 90:
-            if (rec.client or "ab") == "wrk":
-                out.append(f"{name}: wrk used {rec.loadgen_cpu_pct}% of its {rec.client_threads} "
-                           "threads' cores: the client may have set the pace")
-            elif rec.client == "rate":
-                out.append(f"{name}: bench-rate used {rec.loadgen_cpu_pct}% of a core: it may not have kept "
-                           "its schedule")
-            else:
-                out.append(f"{name}: ab used {rec.loadgen_cpu_pct}% of a core: the client may have set the pace")
+            out.append(f"{name}: {busy_text(rec)}")
         if (rec.seed_rps is not None and rec.at_seed_params is False and rec.mode not in seed_noted
-                and rec.client != "rate"):  # the seed's figure is closed-loop: no rate compares with it
+                and not by_rate(rec)):  # the seed's figure is closed-loop: no rate compares with it
             seed_noted.add(rec.mode)
             p = rec.seed_params or {}
             out.append(
@@ -485,9 +496,10 @@ def compared(records: list[Record]) -> list[ClientPair]:
         pairs.setdefault((mode, profile, c, n, delay, route, rec.repetition or 1), {})[client] = rec
     rows = []
     for (mode, profile, *_, repetition), by in pairs.items():
-        if "ab" not in by or "wrk" not in by:
+        first, second = registry.both()  # client=both's two, side by side
+        if first not in by or second not in by:
             continue
-        ab, wrk = by["ab"], by["wrk"]
+        ab, wrk = by[first], by[second]
         ratio = wrk.rps / ab.rps if _usable(ab) and _usable(wrk) and ab.rps > 0 else None
         agree = None if ratio is None else abs(ratio - 1) <= AGREE_WITHIN
         rows.append(ClientPair(mode, profile, repetition, ab, wrk, ratio, agree,
@@ -533,7 +545,7 @@ SINGLE_RUN_LINE = "Each point ran once: no noise estimate (repeat=K gives one)."
 
 def repeats_table(records: list[Record]) -> str:
     """The "Repeats" markdown table: one row per point, over its counted repetitions."""
-    rate = "rate" in clients(records)
+    rate = any(by_rate(r) for r in records)
     lines = ["| mode | profile | client | c |" + (" rate /s |" if rate else "") + " K | median req/s | min–max "
              "req/s | CV % | median p99 ms | median CPU ms/req | noise |",
              "|:---|:---|:---|---:|" + ("---:|" if rate else "") + "---:|---:|---:|---:|---:|---:|:---|"]
@@ -543,7 +555,7 @@ def repeats_table(records: list[Record]) -> str:
         planned = max([len(recs), *(r.repeats_planned or 0 for r in recs)])
         low, high = stat(rec, "rps", "min"), stat(rec, "rps", "max")
         cv = stat(rec, "rps", "cv")
-        cells = [mode_label(rec), str(rec.profile or DASH), str(rec.client or "ab"),
+        cells = [mode_label(rec), str(rec.profile or DASH), client_name(rec),
                  num(rec.c, 0), *([RATE_COLUMN[2](rec)] if rate else []),
                  str(k) if k == planned else f"{k} of {planned}",
                  num(stat(rec, "rps", "median"), 2),
@@ -564,18 +576,6 @@ def repeats_section(records: list[Record]) -> list[str]:
             "K: the repetitions that count (no error, no expected failure; \"k of K\" when some did not); "
             "median, min–max and CV % (population stdev / mean) are over them; noisy: req/s CV over "
             f"{100 * NOISY_CV:g}%. {REPEATS_TEXT}", ""]
-
-
-RATE_TEXT = (
-    "Constant-rate runs (client rate, benchhost.clients.rate): rate /s is the requests per second scheduled, whatever "
-    "the server did, n the requests scheduled and c the cap on open connections; req/s is the rate the "
-    "answers came at (from the first answer to the last: the schedule's rate when the server keeps up, less "
-    "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
-    "that was due during it (corrected for coordinated omission); summary.json's p99_service_ms is timed "
-    "from when the connection opened, as a closed-loop client would report it. A rate run is client-limited "
-    "when bench-rate opened connections late (lag p99 over 10 ms: over 1% of its sends more than 10 ms late). The "
-    "closed-loop picks of \"What to use\" leave rate runs out: the knee ranks them."
-)
 
 
 def readiness_section(records: list[Record]) -> list[str]:
@@ -708,7 +708,7 @@ def environment_section(records: list[Record]) -> list[str]:
             hosts.setdefault((role, (host or {}).get("name")), host)
         lg = env.get("loadgen_host") or {}
         if lg.get("client_version") is not None:
-            clients_seen.setdefault(lg.get("name"), {})[str(rec.client or "ab")] = lg["client_version"]
+            clients_seen.setdefault(lg.get("name"), {})[client_name(rec)] = lg["client_version"]
         if env.get("packages"):
             packages.setdefault((env.get("app_host") or {}).get("name"), env["packages"])
     both = {name for role, name in hosts if name is not None and role == "app"} & {
@@ -796,20 +796,12 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
             "CPU % and host CPU % are the busiest host's (each one's in the notes and summary.json's parts).",
             "",
         ]
-    if "wrk" in clients(records):
-        lines += [
-            "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk opens its c "
-            "connections at once (HTTP/1.0, a connection per request, as ab) and has no lone first "
-            "request, so ab's ceiling does not apply to it; "
-            "client CPU % is wrk's CPU as % of its threads' cores (near 100: the client set the pace); "
-            "failed counts socket errors, answers later than the timeout and non-2xx answers.",
-            "",
-        ]
+    explained = [c for name in clients(records) if (c := registry.of_record(name)) is not None and c.explanation]
+    lines += [line for c in explained if not c.by_rate for line in (c.explanation, "")]
     ceiling = ceiling_note(records)
     if ceiling:
         lines += [ceiling, ""]
-    if "rate" in clients(records):
-        lines += [RATE_TEXT, ""]
+    lines += [line for c in explained if c.by_rate for line in (c.explanation, "")]
     lines += whattouse.markdown_section(records)
     lines += readiness_section(records)
     lines += knee_section(records)
@@ -856,7 +848,7 @@ def _params(rec: Record) -> tuple:
 
 def bar_series(rec: Record, several: bool) -> str:
     """A chart's bar series: the profile, plus the client when the run had more than one."""
-    return str(rec.profile) + (f" {rec.client or 'ab'}" if several else "")
+    return str(rec.profile) + (f" {client_name(rec)}" if several else "")
 
 
 def series_order(records: list[Record]) -> list[str]:

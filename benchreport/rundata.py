@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchhost import clients
 from benchhost.clients.ab import TsvRow, parse_tsv, rank_ms
 from benchhost.clients.rate import RATE_TSV, rank_percentile
 from benchhost.clients.rate import parse_tsv as parse_rate_tsv
@@ -48,8 +49,9 @@ class Latencies:
 
     #: (latency ms, how many requests) ascending
     hist: list[tuple[float, int]]
-    #: "ab" (ab's nearest rank over ab.tsv's whole-ms times) | "wrk" (wrk's rule over its µs histogram) |
-    #: "rate" (benchhost.clients.rate's nearest rank over rate.tsv's times in whole ms, as its latency_hist_ms)
+    #: the client's Client.latencies: "requests" (ab's nearest rank over ab.tsv's whole-ms times) |
+    #: "histogram" (wrk's rule over its µs histogram) | "schedule" (benchhost.clients.rate's nearest rank
+    #: over rate.tsv's times in whole ms, as its latency_hist_ms)
     rule: str
     source: str
     runs: int = 1
@@ -61,10 +63,10 @@ class Latencies:
         return sum(n for _, n in self.hist)
 
     def percentile(self, p: float) -> float | None:
-        if self.rule == "wrk" and self.hist_us is not None:
+        if self.rule == "histogram" and self.hist_us is not None:
             value = hist_percentile(self.hist_us, p)
             return None if value is None else value / 1000.0
-        if self.rule == "rate":
+        if self.rule == "schedule":
             return rank_percentile(self.hist, p)
         ordered = [ms for ms, n in self.hist for _ in range(n)]
         return rank_ms(ordered, p)  # ab's nearest-rank rule, which takes any percentage
@@ -97,11 +99,11 @@ class RunData:
 
     def latencies(self) -> Latencies | None:
         if self.rows:
-            return Latencies(counted(float(row.ttime) for row in self.rows), "ab", "ab.tsv")
+            return Latencies(counted(float(row.ttime) for row in self.rows), "requests", "ab.tsv")
         if self.answers:
-            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "rate", "rate.tsv")
+            return Latencies(counted(float(math.floor(ms)) for _, ms in self.answers), "schedule", "rate.tsv")
         if self.hist_us:
-            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "wrk", "wrk.json latency_hist_us",
+            return Latencies([(us / 1000.0, n) for us, n in self.hist_us], "histogram", "wrk.json latency_hist_us",
                              hist_us=list(self.hist_us))
         return None
 
@@ -157,47 +159,64 @@ def read(run_dir: Path, rec: Record) -> RunData:
     dirs = part_dirs(directory) or [directory]
     starts = [t for d in dirs if (t := client_start(d)) is not None]
     raw.started = min(starts) if starts else None
-    client = rec.client or "ab"
-    if client == "ab":
-        rows: list[TsvRow] = []
-        for d in dirs:
-            found = read_rows(run_dir, d / "ab.tsv", parse_tsv, raw)
-            if found is None:
-                return raw
-            rows.extend(found)
-        raw.rows = rows
-    elif client == "rate":
-        answers: list[tuple[float, float]] = []
-        for d in dirs:
-            found = read_rows(run_dir, d / RATE_TSV, parse_rate_tsv, raw)
-            t0 = client_start(d)
-            if found is None:
-                return raw
-            if t0 is None:  # its schedule cannot be put on the clock
-                raw.missing.append(f"{(d / LOADGEN).relative_to(run_dir)} without the client's start: its "
-                                   "rate.tsv has no time of day")
-                return raw
-            answers += [(t0 + (r.sched_ms + r.latency_ms) / 1000.0, r.latency_ms) for r in found
-                        if r.answered and r.latency_ms is not None]
-        raw.answers = answers
-    elif client == "wrk":
-        hists = []
-        for d in dirs:
-            run = load_wrk_run(d)
-            where = (d / "wrk.json").relative_to(run_dir)
-            if run.data is None:
-                raw.missing.append(f"{where} missing or unreadable")
-                return raw
-            if len(dirs) == 1 and run.p50_ms is not None:
-                # wrk's own figures: drawn when a repetition of the point lacks its histogram
-                raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
-                                  100: run.max_ms}
-            if run.latency_hist is None:
-                raw.missing.append(f"{where} {NO_HISTOGRAM}")
-                return raw
-            hists.append(run.latency_hist)
-        raw.hist_us = merge_histograms(hists)
+    client = clients.of_record(rec.client)
+    reader = READERS.get(client.latencies) if client is not None and client.latencies else None
+    if reader is not None:
+        reader(raw, run_dir, dirs)
     return raw
+
+
+def _read_requests(raw: RunData, run_dir: Path, dirs: list[Path]) -> None:
+    """Each request's start and time (a client that keeps them, ab's -g rows)."""
+    rows: list[TsvRow] = []
+    for d in dirs:
+        found = read_rows(run_dir, d / "ab.tsv", parse_tsv, raw)
+        if found is None:
+            return
+        rows.extend(found)
+    raw.rows = rows
+
+
+def _read_schedule(raw: RunData, run_dir: Path, dirs: list[Path]) -> None:
+    """Each answer on the clock of the client's schedule (rate.tsv: due time + latency after its start)."""
+    answers: list[tuple[float, float]] = []
+    for d in dirs:
+        found = read_rows(run_dir, d / RATE_TSV, parse_rate_tsv, raw)
+        t0 = client_start(d)
+        if found is None:
+            return
+        if t0 is None:  # its schedule cannot be put on the clock
+            raw.missing.append(f"{(d / LOADGEN).relative_to(run_dir)} without the client's start: its "
+                               "rate.tsv has no time of day")
+            return
+        answers += [(t0 + (r.sched_ms + r.latency_ms) / 1000.0, r.latency_ms) for r in found
+                    if r.answered and r.latency_ms is not None]
+    raw.answers = answers
+
+
+def _read_histogram(raw: RunData, run_dir: Path, dirs: list[Path]) -> None:
+    """The parts' latency histograms added up (wrk.json's latency_hist_us: no request's own time)."""
+    hists = []
+    for d in dirs:
+        run = load_wrk_run(d)
+        where = (d / "wrk.json").relative_to(run_dir)
+        if run.data is None:
+            raw.missing.append(f"{where} missing or unreadable")
+            return
+        if len(dirs) == 1 and run.p50_ms is not None:
+            # wrk's own figures: drawn when a repetition of the point lacks its histogram
+            raw.wrk_points = {50: run.p50_ms, 90: run.p90_ms, 99: run.p99_ms, 99.9: run.p99_9_ms,
+                              100: run.max_ms}
+        if run.latency_hist is None:
+            raw.missing.append(f"{where} {NO_HISTOGRAM}")
+            return
+        hists.append(run.latency_hist)
+    raw.hist_us = merge_histograms(hists)
+
+
+#: How a client's per-request latencies are read, by its Client.latencies.
+READERS: dict[str, Callable[[RunData, Path, list[Path]], None]] = {
+    "requests": _read_requests, "schedule": _read_schedule, "histogram": _read_histogram}
 
 
 def read_samples(directory: Path) -> list[Sample] | None:
@@ -212,9 +231,9 @@ def pooled(raws: list[RunData]) -> Latencies | None:
     if not found or any(lat is None for lat in found):
         return None
     lats = [lat for lat in found if lat is not None]
-    if lats[0].rule == "wrk":
+    if lats[0].rule == "histogram":
         merged = merge_histograms([lat.hist_us or [] for lat in lats])
-        return Latencies([(us / 1000.0, n) for us, n in merged], "wrk", lats[0].source, len(lats), merged)
+        return Latencies([(us / 1000.0, n) for us, n in merged], "histogram", lats[0].source, len(lats), merged)
     counts: dict[float, int] = {}
     for lat in lats:
         for ms, n in lat.hist:

@@ -307,10 +307,11 @@ class RunFiles:
         if self.run is not None and self.run.client is not None:
             return self.run.client
         named = self.loadgen.get("client")
-        if named in CLIENTS:
+        if clients.get(named) is not None:
             return str(named)
-        for client in CLIENTS:
-            if len(self.missing(RAW_FILES[client])) < len(RAW_FILES[client]):
+        for client in clients.names():
+            files = clients.get(client).files
+            if len(self.missing(files)) < len(files):
                 return client
         return None
 
@@ -357,8 +358,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         if data.get(key) is not None and conv(data[key]) is None:
             errors.append(f"{RUN}: {key} is not a number: {data[key]!r}")
     client = data.get("client")
-    if client is not None and client not in CLIENTS:
-        errors.append(f"{RUN}: unknown client {client!r} (expected one of {', '.join(CLIENTS)})")
+    if client is not None and clients.get(client) is None:
+        errors.append(f"{RUN}: unknown client {client!r} (expected one of {', '.join(clients.names())})")
     if any(data.get(k) is None for k in ("mode", "profile")):
         return None
     monitor = data.get("monitor")

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchhost import clients
 from benchreport.model import Record, finite, integer
 from benchreport.runfiles import Sample, server_samples
 
@@ -73,8 +74,6 @@ DEFAULT_CLK_TCK = 100
 SYSTEMD_STEP_NS = 1000
 WINDOW_RSS = "samples in the load window"
 SAMPLER_RSS = "proc readings over the sampler's run"
-#: The errors of each client that reached the server but are not in its complete.
-REACHED_NOT_COMPLETE = {"ab": (), "wrk": ("read",), "rate": ("read", "timeout")}
 
 
 @dataclass(frozen=True)
@@ -112,9 +111,11 @@ def load_window(parts: list[tuple[Path, dict[str, Any]]], client: str | None) ->
     """The load window from each load host's (folder, loadgen.json); None and why when a part lacks its times."""
     if not parts:
         return None, "no loadgen.json"
+    known = clients.get(client)
+    scheduled = known is not None and known.by_rate  # its load starts at the first request's due time
     starts, ends = [], []
     for directory, loadgen in parts:
-        start = _first_due(directory) if client == "rate" else None
+        start = _first_due(directory) if scheduled else None
         start = start if start is not None else finite(loadgen.get("started"))
         end = finite(loadgen.get("ended"))
         if start is None or end is None:
@@ -240,7 +241,9 @@ def cpu_divisor(client: str | None, complete: int | None, failed_detail: dict[st
     if complete is None:
         return None
     detail = failed_detail or {}
-    return complete + sum(integer(detail.get(k)) or 0 for k in REACHED_NOT_COMPLETE.get(client or "", ()))
+    known = clients.get(client)  # the errors that reached the server but are not in its complete
+    reached = known.reached_not_complete if known is not None else ()
+    return complete + sum(integer(detail.get(k)) or 0 for k in reached)
 
 
 #: A figure's resolution is shown beside it ("2.0 ± 1.0") when over this share of the figure.

@@ -125,14 +125,14 @@ part's time, percentiles from all the parts' requests). Its fields:
 
 Failed requests and the percentiles (every client, every record):
 
-* failed = the failed_detail summed (FAILED_KINDS: all of its kinds but
+* failed = the failed_detail summed (the client's Client.failed_kinds: all of its kinds but
   ab's "write": ab counts a failed write apart, and the same request also
   fails as a length or receive error). When the client's own total and its
   kinds disagree, the record's warnings say so with both figures (the
   client's output is not to be trusted there).
 * p99_lower_bound: true when some failed requests are not timed in the
   percentiles: failed minus the failures that were answered and timed
-  (TIMED_FAILURES: non-2xx answers for every client, ab's length failures) is
+  (Client.timed_failures: non-2xx answers for every client, ab's length failures) is
   over 0, or failed > 0 without a failed_detail. Connect, read/receive,
   write and timeout errors (and ab's exceptions) are left out of p50/p99/max
   (wrk, rate) or sit in ab's -g file at 0 ms: the p99 of the requests sent
@@ -193,27 +193,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchhost.clients.ab import ab_ceiling_rps, load_ab_run, parse_tsv, rank_ms, steady_throughput
-from benchhost.clients.rate import LATE_MS, load_rate_run, rank_percentile
-from benchhost.clients.wrk import hist_percentile, load_wrk_run
-from benchhost.numbers import histogram, merge_histograms, status_check, status_counts
+from benchhost import clients
+from benchhost.clients.rate import LATE_MS
+from benchhost.numbers import status_counts
+from benchhost.result import cpu_pct
 from benchreport import cpucost, environment, knee, readiness, serverfigures
 from benchreport.model import (NOISY_CV, STATS_METRICS, Record, counts_for_stats, finite, integer, point_key,
                                round_or_none, sample_cv, spread, text)
-from benchreport.runfiles import (CLIENTS, LOADGEN, OUTCOME, RUN, SERVER, RunFiles, Timing, is_run_dir, part_dirs,
+from benchreport.runfiles import (LOADGEN, OUTCOME, RUN, SERVER, RunFiles, Timing, is_run_dir, part_dirs,
                                   read_run)
 
 if TYPE_CHECKING:  # the caller loads the table (benchreport.__main__ puts app/ on the path)
     from benchapp.modes import Mode
 
 PROFILE_ORDER = {"seed": 0, "tuned": 1}
-#: ab's CPU share is not reported for shorter runs (start-up and tick counting dominate).
-MIN_AB_CPU_RUN_S = 1.0
-#: Per client, the failed_detail kinds that make up `failed` (ab counts write errors apart: a failed write
-#: is a length or receive failure too); a client not named sums every kind.
-FAILED_KINDS = {"ab": ("connect", "receive", "length", "exceptions", "non_2xx")}
-#: Per client, the failed requests that were answered and are timed in its percentiles.
-TIMED_FAILURES = {"ab": ("non_2xx", "length"), "wrk": ("non_2xx",), "rate": ("non_2xx",)}
 #: Client-limited: the load host's CPU busy at least this % of the run (cpu_stat), or the client's own
 #: CPU at least this % of its cores (loadgen_cpu_pct)...
 CLIENT_BUSY_PCT = 90.0
@@ -267,7 +260,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.route, rec.url, rec.time_limit_s, rec.monitor = spec.route, spec.url, spec.time_limit, spec.monitor
         rec.repetition = spec.repetition if spec.repetition is not None else 1
         rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
-        rec.rate = spec.point_rate if client == "rate" else None
+        rec.rate = spec.point_rate if by_rate(client) else None
     rec.loadgens = len(spec.parts) if spec is not None and spec.parts else max(len(parts), 1)
     if files.error:
         errors.append(files.error)
@@ -284,7 +277,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         ceiling = _client_measures(rec, files, warnings, errors)
 
     # a rate run's ideal is its schedule; the closed-loop clients' is c answers every delay
-    ideal = rec.rate if rec.client == "rate" else (rec.c / rec.delay) if (rec.c and rec.delay) else None
+    ideal = rec.rate if by_rate(rec.client) else (rec.c / rec.delay) if (rec.c and rec.delay) else None
     rec.ideal_rps = round_or_none(ideal, 3)
     rec.pct_of_ideal = round_or_none(100.0 * rec.rps / ideal, 1) if (rec.rps is not None and ideal) else None
     rec.ab_ceiling_rps = round_or_none(ceiling, 3)
@@ -333,25 +326,54 @@ def _client_measures(rec: Record, files: RunFiles, warnings: list[str], errors: 
         errors.append(f"{client or 'the client'} was killed: it outlived its time limit and timeout (bench hard cap)")
     rec.started_at, rec.ended_at = text(lg.get("started_at")), text(lg.get("ended_at"))
     rec.client_rc = integer(lg.get(f"{client}_rc"))
-    ceiling = None  # ab's own bound on req/s (wrk has none)
-    if client == "wrk":
-        _wrk_measures(rec, files, warnings, errors)
-    elif client == "rate":
-        _rate_measures(rec, files, warnings, errors)
-    elif client == "ab":
-        ceiling = _ab_measures(rec, files, warnings, errors)
+    known = clients.get(client)
+    ceiling = None  # the client's own bound on req/s (ab's; the others have none)
+    if known is not None and known.measures is not None:
+        ceiling = known.measures(rec, files, warnings, errors)
+    elif known is not None:
+        _result_measures(rec, known, files, warnings, errors)
     rec.host_cpu_pct = round_or_none(cpu_stat_busy_pct(lg.get("cpu_stat_before"), lg.get("cpu_stat_after")), 1)
     if (why := failed_mismatch(rec)) is not None:
         warnings.append(why)
     return ceiling
 
 
+def _result_measures(rec: Record, client: clients.Client, files: RunFiles, warnings: list[str],
+                     errors: list[str]) -> None:
+    """The figures of a client that has no measures of its own: its Result (Client.result)."""
+    if files.error and len(files.missing(client.files)) == len(client.files):
+        return  # the run failed before the client wrote anything: the error says why
+    out = client.result(files.directory, rec.n)
+    warnings.extend(out.warnings)
+    if out.error is not None:
+        errors.append(out.error)
+    rec.capped = bool(out.capped)
+    if out.complete is None:
+        return
+    rec.rps, rec.complete, rec.time_taken_s, rec.failed = out.rps, out.complete, out.time_taken_s, out.failed
+    rec.failed_detail = dict(out.failed_detail) or None
+    rec.status_counts = status_counts(out.status_counts)
+    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms
+    rec.percentiles_from = out.percentiles_from
+    cores = integer(files.loadgen.get(client.cores_key)) if client.cores_key else 1
+    if client.cores_key:
+        rec.client_threads = cores
+    rec.loadgen_cpu_pct = cpu_pct(out.client_cpu_ms, cores, rec.time_taken_s)
+
+
+def by_rate(name: str | None) -> bool:
+    """Whether the client called `name` is scheduled at a rate (an open model)."""
+    client = clients.get(name)
+    return client is not None and client.by_rate
+
+
 def failed_mismatch(rec: Record) -> str | None:
-    """A warning when `failed` is not its failed_detail summed (FAILED_KINDS), with the figures; None when
-    they agree or either is missing."""
+    """A warning when `failed` is not its failed_detail summed (the client's failed_kinds), with the
+    figures; None when they agree or either is missing."""
     if rec.failed is None or not rec.failed_detail:
         return None
-    kinds = FAILED_KINDS.get(rec.client or "", tuple(rec.failed_detail))
+    client = clients.get(rec.client)
+    kinds = (client.failed_kinds if client is not None else None) or tuple(rec.failed_detail)
     total = sum(rec.failed_detail.get(k) or 0 for k in kinds)
     if total == rec.failed:
         return None
@@ -361,21 +383,22 @@ def failed_mismatch(rec: Record) -> str | None:
 
 
 def p99_lower_bound(rec: Record) -> bool:
-    """Whether some failed requests are not timed in the percentiles (TIMED_FAILURES): then the p99 of the
-    requests sent is at least p99_ms."""
+    """Whether some failed requests are not timed in the percentiles (the client's timed_failures): then
+    the p99 of the requests sent is at least p99_ms."""
     if not rec.failed or rec.p99_ms is None:
         return False
     if not rec.failed_detail:
         return True  # failures of unknown kind: they may be anywhere
-    timed = sum(rec.failed_detail.get(k) or 0 for k in TIMED_FAILURES.get(rec.client or "", ("non_2xx",)))
+    client = clients.get(rec.client)
+    kinds = client.timed_failures if client is not None else ("non_2xx",)
+    timed = sum(rec.failed_detail.get(k) or 0 for k in kinds)
     return rec.failed > timed
 
 
-#: A part's figures kept in the record's `parts` (summary.json), with its "host".
+#: A part's figures kept in the record's `parts` (summary.json), with its "host" (and the client's
+#: part_keys).
 PART_KEYS = ("n", "c", "complete", "failed", "capped", "rps", "time_taken_s", "p50_ms", "p99_ms", "max_ms",
              "loadgen_cpu_pct", "host_cpu_pct", "client_threads", "client_rc", "started_at", "ended_at")
-#: ...and a rate part's own.
-RATE_PART_KEYS = ("rate", "p99_service_ms", "lag_p99_ms", "late_sends")
 
 
 def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: list[str],
@@ -427,18 +450,19 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
         pfiles.error = files.error  # an outcome error explains a part without output (no second error)
         part = Record(mode=rec.mode, profile=rec.profile, client=rec.client, n=n, c=c, delay=rec.delay,
                       rate=(own.rate if own is not None and own.rate is not None else share.rate if share else None)
-                      if rec.client == "rate" else None)
+                      if by_rate(rec.client) else None)
         if LOADGEN not in pfiles.present:
             pwarn.append(f"{LOADGEN} missing: no client exit status, CPU or times")
         named = pfiles.loadgen.get("client")
-        if named in CLIENTS and rec.client is not None and named != rec.client:
+        if clients.get(named) is not None and rec.client is not None and named != rec.client:
             pwarn.append(f"{LOADGEN} says client {named}, run.json {rec.client}")
         ceiling = _client_measures(part, pfiles, pwarn, perr)
         errors.extend(f"loadgen {host}: {e}" for e in perr)
         warnings.extend(f"loadgen {host}: {w}" for w in pwarn if not w.startswith(f"{RUN} missing"))
         part.error = "; ".join(dict.fromkeys(perr)) or None
         measured.append((host, part, pfiles, ceiling, part.complete is not None and bool(part.time_taken_s)))
-    keys = PART_KEYS + (RATE_PART_KEYS if rec.client == "rate" else ())
+    client = clients.get(rec.client)
+    keys = PART_KEYS + (client.part_keys if client is not None else ())
     rec.parts = [{"host": host, **{k: getattr(p, k) for k in keys}, "error": p.error}
                  for host, p, _, _, _ in measured]
     recs = [p for _, p, _, _, _ in measured]
@@ -466,14 +490,11 @@ def _merged_measures(rec: Record, files: RunFiles, dirs: list[Path], warnings: l
     if counts and all(c is not None for c in counts):
         rec.status_counts = status_counts(_added(counts))
     rec.mean_ms = _weighted([(p.mean_ms, p.complete) for p in recs], 3)
-    if rec.client == "ab":
-        rec.connect_max_ms = max((p.connect_max_ms for p in recs if p.connect_max_ms is not None), default=None)
-        mean = _weighted([(p.connect_mean_ms, p.complete) for p in recs], 0)
-        rec.connect_mean_ms = None if mean is None else int(mean)
-    _merged_percentiles(rec, [(p, f) for _, p, f, _, _ in measured])
-    if rec.client == "rate":
-        _merged_rate_figures(rec, recs)
-    if rec.client == "ab" and not rec.capped and all(ceiling for *_, ceiling, _ in measured):
+    merged = client is not None and client.merge is not None and client.merge(
+        rec, [(p, f) for _, p, f, _, _ in measured])
+    if not merged:  # no per-request data from some part: the union's p99 is at most the highest part's
+        _bounded_percentiles(rec, recs)
+    if client is not None and client.lone_first and not rec.capped and all(ceiling for *_, ceiling, _ in measured):
         slowest = max(p.n / ceiling for _, p, _, ceiling, _ in measured)  # each part's least time
         return sum(p.n for p in recs) / slowest
     return None
@@ -496,84 +517,15 @@ def _weighted(pairs: list[tuple[float | None, int | None]], digits: int) -> floa
     return round_or_none(sum(v * w for v, w in pairs) / total, digits) if total else None
 
 
-def _merged_percentiles(rec: Record, parts: list[tuple[Record, RunFiles]]) -> None:
-    """p50, p99 and max of the union of the parts' requests (see _merged_measures)."""
-    maxes = [p.max_ms for p, _ in parts]
-    if rec.client == "ab":
-        times: list[float] = []
-        for _, files in parts:
-            try:
-                rows = parse_tsv((files.directory / "ab.tsv").read_text())
-            except (OSError, ValueError):
-                times = []
-                break
-            times.extend(float(r.ttime) for r in rows)
-        else:
-            times.sort()
-            rec.p50_ms, rec.p99_ms, rec.max_ms = rank_ms(times, 50), rank_ms(times, 99), rank_ms(times, 100)
-            rec.percentiles_from = "tsv-merged" if times else None
-            return
-    elif rec.client == "wrk":
-        hists = []
-        for _, files in parts:
-            raw = (files.directory / "wrk.json")
-            try:
-                data = json.loads(raw.read_text())
-            except (OSError, ValueError):
-                data = None
-            hist = histogram(data.get("latency_hist_us")) if isinstance(data, dict) else None
-            if hist is None:
-                break
-            hists.append(hist)
-        else:
-            merged = merge_histograms(hists)
-            pct = {p: hist_percentile(merged, p) for p in (50, 90, 99, 99.9)}
-            ms = {p: None if v is None else v / 1000.0 for p, v in pct.items()}
-            rec.p50_ms, rec.p99_ms = ms[50], ms[99]
-            rec.max_ms = max((m for m in maxes if m is not None), default=None)
-            corrected = any(p.percentiles_from == "wrk-corrected" for p, _ in parts)
-            rec.percentiles_from = ("wrk-corrected-merged" if corrected else "wrk-merged") if merged else None
-            intervals = [(p.client_detail or {}).get("correction_interval_ms") for p, _ in parts]
-            rec.client_detail = {
-                "p90_ms": ms[90], "p99_9_ms": ms[99.9],
-                "duration_from": "+".join(sorted({str((p.client_detail or {}).get("duration_from")) for p, _ in parts})),
-                "correction_interval_ms": max((i for i in intervals if i is not None), default=None),
-                "threads_reached": sum((p.client_detail or {}).get("threads_reached") or 0 for p, _ in parts),
-            }
-            return
-    elif rec.client == "rate":
-        hists = [load_rate_run(files.directory).hist_ms for _, files in parts]
-        if all(h is not None for h in hists):
-            merged = merge_histograms([h for h in hists if h is not None])
-            rank = {p: rank_percentile(merged, p) for p in (50, 90, 99, 99.9)}
-            rec.p50_ms, rec.p99_ms = rank[50], rank[99]
-            rec.max_ms = max((m for m in maxes if m is not None), default=None)
-            rec.percentiles_from = "rate-scheduled-merged" if merged else None
-            rec.client_detail = {"p90_ms": rank[90], "p99_9_ms": rank[99.9],
-                                 **{k: sum((p.client_detail or {}).get(k) or 0 for p, _ in parts)
-                                    for k in ("scheduled", "sent", "unsent")}}
-            return
-    # no per-request data from some part: the union's p99 is at most the highest part's
-    p99s = [p.p99_ms for p, _ in parts]
+def _bounded_percentiles(rec: Record, parts: list[Record]) -> None:
+    """p99 and max of the parts' highest, p50 none: some part has no per-request data (see _merged_measures)."""
+    p99s = [p.p99_ms for p in parts]
+    maxes = [p.max_ms for p in parts]
     rec.p50_ms = None
     rec.p99_ms = max(p99s) if p99s and all(v is not None for v in p99s) else None
     rec.max_ms = max(maxes) if maxes and all(v is not None for v in maxes) else None
     rec.p99_upper_bound = rec.p99_ms is not None
     rec.percentiles_from = "max-of-parts" if rec.p99_ms is not None else None
-
-
-def _merged_rate_figures(rec: Record, parts: list[Record]) -> None:
-    """A split rate run's req/s (its answers over the longest part's span of answers, as benchhost.clients.rate's
-    own rps), service p99 and lag p99 (the parts' highest: the union's is at most that) and late sends
-    (summed)."""
-    spans = [(p.complete - 1) / p.rps for p in parts if p.rps and p.complete and p.complete > 1]
-    rec.rps = (round_or_none((rec.complete - 1) / max(spans), 2)
-               if rec.complete and len(spans) == len(parts) and max(spans) > 0 else None)
-    for key in ("p99_service_ms", "lag_p99_ms"):
-        values = [getattr(p, key) for p in parts]
-        setattr(rec, key, max(values) if values and all(v is not None for v in values) else None)
-    late = [p.late_sends for p in parts]
-    rec.late_sends = sum(v for v in late if v is not None) if all(v is not None for v in late) else None
 
 
 def client_limits(rec: Record, spec: Any = None) -> list[str]:
@@ -590,6 +542,8 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
     why = []
     shared = spec is not None and spec.app_host is not None and spec.app_host == spec.loadgen_host
     client = rec.client or "the client"
+    known = clients.get(rec.client)
+    own_cores = known.cores_key if known is not None else ""
     sources = ([(p["host"], p) for p in rec.parts] if rec.parts
                else [(spec.loadgen_host if spec is not None else None,
                       {k: getattr(rec, k) for k in ("host_cpu_pct", "loadgen_cpu_pct", "client_threads")})])
@@ -600,7 +554,7 @@ def client_limits(rec: Record, spec: Any = None) -> list[str]:
             why.append(f"{where}'s CPU was {busy:g}% busy" + (" (the app's host too)" if shared and not rec.parts else ""))
         own = fig.get("loadgen_cpu_pct")
         if own is not None and own >= CLIENT_BUSY_PCT:
-            cores = "a core" if client == "ab" else f"its {fig.get('client_threads')} threads' cores"
+            cores = "a core" if own_cores is None else f"its {fig.get('client_threads')} threads' cores"
             why.append(f"{client} used {own:g}% of {cores}" + (f" on {host}" if rec.parts else ""))
     if rec.pct_of_ceiling is not None and rec.pct_of_ceiling >= CLIENT_CEILING_PCT:
         why.append(f"req/s at {rec.pct_of_ceiling:g}% of ab's own ceiling ({rec.ab_ceiling_rps:.2f} req/s)")
@@ -641,14 +595,6 @@ def _cpu_costs(rec: Record, directory: Path, run_dir: Path, spec: Any, env: Mapp
     rec.machine_limit_why = knee.limit_text(limit)
 
 
-def _client_cpu(rec: Record, cpu_ms: float | None, cores: int | None) -> float | None:
-    """The client's own CPU as % of its cores over its timed run (null for runs under 1 s)."""
-    taken = rec.time_taken_s
-    if cpu_ms is None or not cores or not taken or taken < MIN_AB_CPU_RUN_S:
-        return None
-    return round_or_none(100.0 * cpu_ms / (taken * 1000.0 * cores), 1)
-
-
 def expectation(rec: Record, expected: str | None, why: str | None) -> dict[str, Any]:
     """What the run was expected to do (run.json's `expect`) and whether it bore it out.
 
@@ -661,94 +607,6 @@ def expectation(rec: Record, expected: str | None, why: str | None) -> dict[str,
     succeeded = not rec.error and not rec.capped and rec.failed == 0 and bool(rec.complete)
     return {"expected": str(expected), "expected_why": " ".join(str(why or "").split()) or None,
             "as_expected": not succeeded}
-
-
-def _ab_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> float | None:
-    """Fill in the figures of an ab run (ab.txt, ab.err, ab.tsv, ab.csv); return ab's ceiling, req/s."""
-    if files.error and not (files.directory / "ab.txt").is_file():
-        return None  # the run failed before ab wrote anything: the error says why
-    ab = load_ab_run(files.directory, requested=rec.n, exit_code=rec.client_rc)
-    warnings.extend(ab.warnings)
-    if ab.error is not None:
-        errors.append(str(ab.error))
-    t = ab.text
-    rec.capped = bool(ab.capped)
-    spec = files.run
-    ceiling = None if rec.capped or spec is None else ab_ceiling_rps(rec.n, rec.c, spec.delay)
-    if not t.has_stats:
-        return ceiling
-    gone = files.missing(["ab.tsv", "ab.csv"])
-    if gone:
-        warnings.append(f"{' and '.join(gone)} missing: percentiles from {ab.percentiles_from or 'nowhere'}"
-                        + ("; no steady rate" if "ab.tsv" in gone else ""))
-    conn = t.connection_times.get("connect")
-    rec.rps, rec.complete, rec.time_taken_s, rec.failed = t.rps, t.complete, t.time_taken_s, ab.failed
-    rec.failed_detail = {"connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
-                         "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors}
-    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = t.mean_ms, ab.p50_ms, ab.p99_ms, ab.max_ms
-    rec.percentiles_from = ab.percentiles_from
-    rec.connect_mean_ms, rec.connect_max_ms = (conn.mean, conn.max) if conn else (None, None)
-    steady = steady_throughput(ab.tsv, t.complete, t.time_taken_s)
-    rec.steady_rps, rec.steady_rps_from = (round_or_none(steady.rps, 2), steady.source) if steady else (None, None)
-    rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("ab_cpu_ms")), 1)
-    return ceiling
-
-
-def _wrk_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> None:
-    """The figures of a wrk run (wrk.json; wrk.txt, wrk.err): no ab ceiling, no steady rate."""
-    if files.error and len(files.missing(["wrk.txt", "wrk.json"])) == 2:
-        return  # the run failed before wrk wrote anything: the error says why
-    run = load_wrk_run(files.directory, requested=rec.n, exit_code=rec.client_rc)
-    warnings.extend(run.warnings)
-    if run.error is not None:
-        errors.append(run.error)
-    rec.capped = bool(run.capped)
-    threads = run.threads if run.has_stats and run.threads else integer(files.loadgen.get("threads"))
-    rec.client_threads = threads
-    if not run.has_stats:
-        return
-    if files.missing(["wrk.txt"]):
-        warnings.append("wrk.txt missing: wrk's own text not cross-checked")
-    rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.duration_s, run.failed
-    rec.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
-                         "non_2xx": run.non_2xx}
-    rec.status_counts = run.status_counts
-    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
-    rec.percentiles_from = run.percentiles_from
-    rec.client_detail = {"p90_ms": run.p90_ms, "p99_9_ms": run.p99_9_ms, "duration_from": run.duration_from,
-                         "correction_interval_ms": run.correction_interval_ms,
-                         "threads_reached": run.threads_reached}
-    rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("wrk_cpu_ms")), threads)
-
-
-def _rate_measures(rec: Record, files: RunFiles, warnings: list[str], errors: list[str]) -> None:
-    """The figures of a constant-rate run (rate.json, benchhost.clients.rate): latencies from the schedule."""
-    if files.error and files.missing(["rate.json"]):
-        return  # the run failed before benchhost.clients.rate wrote anything: the error says why
-    run = load_rate_run(files.directory)
-    warnings.extend(run.warnings)
-    if run.error is not None:
-        errors.append(run.error)
-    if files.loadgen.get("interrupted"):
-        errors.append(f"benchhost.clients.rate was interrupted ({files.loadgen['interrupted']})")
-    if rec.client_rc is not None and rec.client_rc != 0:  # its figures may be a partial run's
-        errors.append(f"benchhost.clients.rate exited {rec.client_rc}")
-    rec.capped = run.capped
-    if run.complete is None:
-        return
-    lat = run.latency_ms
-    rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.elapsed_s, run.failed
-    rec.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
-    rec.status_counts = status_counts((run.data or {}).get("status_counts"))
-    warnings.extend(status_check(rec.status_counts, run.non_2xx, "rate.json"))
-    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
-    rec.percentiles_from = "rate-scheduled" if rec.p99_ms is not None else None
-    rec.p99_service_ms, rec.lag_p99_ms, rec.late_sends = run.service_ms.get("p99"), run.lag_ms.get("p99"), run.late_sends
-    rec.client_detail = {"p90_ms": lat.get("p90"), "p99_9_ms": lat.get("p99_9"), "duration_s": run.duration_s,
-                         "scheduled": run.scheduled, "sent": run.sent, "unsent": run.unsent,
-                         "service_p50_ms": run.service_ms.get("p50"), "lag_max_ms": run.lag_ms.get("max"),
-                         "max_open": run.max_open}
-    rec.loadgen_cpu_pct = _client_cpu(rec, finite(files.loadgen.get("client_cpu_ms")), 1)
 
 
 def add_knees(records: list[Record]) -> None:
@@ -770,7 +628,7 @@ def sort_key(modes: Mapping[str, Any]):
         mode, profile, client = rec.mode, rec.profile, rec.client or ""
         return (mode is None, order.get(mode, len(order)), str(mode or rec.raw_dir or ""),
                 PROFILE_ORDER.get(profile, 9), str(profile or ""),
-                CLIENTS.index(client) if client in CLIENTS else len(CLIENTS), client, finite(rec.rate) or 0.0)
+                clients.index(client), client, finite(rec.rate) or 0.0)
 
     return key
 

@@ -51,6 +51,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchhost import clients
 from benchreport import compare, fmt, model, noisefloors, serverfigures
 from benchreport.fmt import DASH
 from benchreport.model import METRICS, Metric, Point, Record, counts_for_stats, finite, integer, point_key
@@ -151,7 +152,7 @@ class Setting:
 
 def _setting_order(key: tuple) -> tuple:
     c, delay, client = key
-    return (delay is None, delay or 0, client != "ab", client, c is None, c or 0)
+    return (delay is None, delay or 0, *clients.label_order(client), c is None, c or 0)
 
 
 def _expected_failure(recs: list[Record]) -> str | None:
@@ -207,7 +208,7 @@ def _floors(path: Path) -> noisefloors.Floors | None:
 def floor_pct(cand: Candidate, metric: Metric) -> float:
     """The metric's noise floor in % for a point of cand's client and run length (0 without a floors file)."""
     floors = _floors(noisefloors.PATH)
-    return floors.floor(cand.rep.client or "ab", metric.key, integer(cand.rep.n)) if floors else 0.0
+    return floors.floor(cand.rep.client, metric.key, integer(cand.rep.n)) if floors else 0.0
 
 
 def settings(records: list[Record]) -> list[Setting]:
@@ -215,7 +216,10 @@ def settings(records: list[Record]) -> list[Setting]:
     by_setting: dict[tuple, dict[Point, list[Record]]] = {}
     for rec in records:
         key = point_key(rec)
-        if key is None or key[2] == "rate":  # a rate run's req/s is its schedule: the knee ranks those
+        if key is None:
+            continue
+        known = clients.get(key[2])
+        if known is not None and known.by_rate:  # a rate run's req/s is its schedule: the knee ranks those
             continue
         _, _, client, c, _, delay, _, _ = key
         by_setting.setdefault((c, delay, client), {}).setdefault(key, []).append(rec)

@@ -32,8 +32,6 @@ WHOLE = re.compile(r"[0-9]+")
 MINUTES = re.compile(r"[0-9]+([.][0-9]+)?")
 LIST_HINT = ", or a comma list of them (an empty item is not one)"
 PROFILES = {"seed": ["seed"], "tuned": ["tuned"], "both": ["seed", "tuned"]}
-#: client=both: the two closed-model clients the bench compares.
-BOTH = ["ab", "wrk"]
 MONITOR = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 #: A seed left out is drawn in [0, SEED_END), as Ansible's `2147483647 | random` drew it.
 SEED_END = 2147483647
@@ -158,7 +156,7 @@ def client_choices() -> dict[str, list[str]]:
     """What client= takes: each registered client (benchhost.clients), both among the closed-model ones."""
     names = registry.names()
     closed = [name for name in names if not registry.get(name).by_rate]
-    return {**{name: [name] for name in closed}, "both": BOTH, **{name: [name] for name in names if name not in closed}}
+    return {**{name: [name] for name in closed}, "both": registry.both(), **{name: [name] for name in names if name not in closed}}
 
 
 def clients(client: Given) -> list[str]:

@@ -57,6 +57,49 @@ class Client:
     in_names: bool = True
     #: a closed-model point given c but not n gets n = this x c (bench_auto_rounds overrides it)
     auto_rounds: int = 10
+    #: one of the two closed-model clients bench.yml's `client=both` runs side by side
+    in_both: bool = False
+    #: the command whose version environment.json records for it (benchhost.env --client); None: none
+    binary: str | None = None
+    #: its name in the report's sentences ("bench-rate" for rate)
+    label: str = ""
+    #: what a client at 90% of its cores means, in report.md's notes
+    busy_means: str = "the client may have set the pace"
+    #: how the report reads its per-request latencies for the charts (benchreport.rundata): "requests"
+    #: (each request's start and time, ab.tsv), "schedule" (each answer on the schedule's clock, rate.tsv),
+    #: "histogram" (a latency histogram, no request's time); None: none kept
+    latencies: str | None = None
+    #: the failed kinds report.md's notes spell out, and what the client counts in its req/s; None: the
+    #: note says failed_detail as it is
+    failed_note: tuple[tuple[str, ...], str] | None = None
+    #: its own figures in summary.json's record (benchreport.summary): `measures(rec, files, warnings,
+    #: errors) -> its ceiling on req/s or None` fills the record (any object with summary.json's fields)
+    #: from a folder's files (`files`: .directory, .run, .loadgen, .error, .missing(names)); None: the
+    #: record is filled from `result`
+    measures: Callable[..., float | None] | None = None
+    #: several load hosts' parts into one record: `merge(rec, parts) -> bool` sets the union's
+    #: percentiles (parts: (the part's record, its files)), False when some part has no per-request data
+    #: (the record then bounds them by the parts' highest); None: always bounded so
+    merge: Callable[..., bool] | None = None
+    #: report.md's paragraph on its runs, under the table (a closed-model client's before ab's ceiling
+    #: note, an open-model one's after it); "": none
+    explanation: str = ""
+    #: the figures a record's `parts` keep for each load host beside benchreport.summary.PART_KEYS
+    part_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    @property
+    def keeps_request_times(self) -> bool:
+        """Whether it keeps each request's time (the report's timeline draws them), not only a histogram."""
+        return self.latencies in ("requests", "schedule")
+
+    @property
+    def histogram_only(self) -> bool:
+        """Whether its latencies are only a histogram (the timeline draws its runs' server CPU alone)."""
+        return self.latencies == "histogram"
 
     def load(self, run: dict[str, Any]) -> str:
         """The load of a run (or a part of one) as the progress line says it: "rate=50/s" or "c=200"."""
@@ -90,3 +133,32 @@ def names() -> tuple[str, ...]:
 def get(name: object) -> Client | None:
     """The client called `name`; None when there is none."""
     return _loaded().get(name) if isinstance(name, str) else None
+
+
+def index(name: str) -> int:
+    """Where the client called `name` comes in names() (an unknown one last)."""
+    order = names()
+    return order.index(name) if name in order else len(order)
+
+
+def of_record(name: object) -> Client | None:
+    """A record's client: the one called `name`, the first built-in one (ab) when the record names none
+    (runs from before there were others)."""
+    return get(BUILTIN[0] if name is None else name)
+
+
+def label_order(name: str) -> tuple[bool, str]:
+    """Sort key of client names as the report lists them: the client whose runs keep the bare names
+    first, then by name."""
+    client = get(name)
+    return (client is None or client.in_names, name)
+
+
+def both() -> list[str]:
+    """What bench.yml's `client=both` runs: the clients that are part of it, in the registry's order."""
+    return [name for name in names() if get(name).in_both]
+
+
+def binaries() -> list[str]:
+    """The commands whose versions environment.json records (benchhost.env --client)."""
+    return [binary for name in names() if (binary := get(name).binary)]

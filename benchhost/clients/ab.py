@@ -66,10 +66,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchhost.clients import Client, register
+from benchhost.numbers import finite
 from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
-from benchhost.result import Result, lower_bound, read_loadgen, with_loadgen
+from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, rounded, with_loadgen
 
 
 #: Seconds past time_limit + timeout before a wedged client is killed.
@@ -619,13 +621,70 @@ def result(folder: Path, requested: int | None = None) -> Result:
     return out
 
 
+def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> float | None:
+    """Fill in a report record's figures of an ab run (ab.txt, ab.err, ab.tsv, ab.csv; benchhost.clients'
+    Client.measures); return ab's ceiling, req/s."""
+    if files.error and not (files.directory / "ab.txt").is_file():
+        return None  # the run failed before ab wrote anything: the error says why
+    ab = load_ab_run(files.directory, requested=rec.n, exit_code=rec.client_rc)
+    warnings.extend(ab.warnings)
+    if ab.error is not None:
+        errors.append(str(ab.error))
+    t = ab.text
+    rec.capped = bool(ab.capped)
+    spec = files.run
+    ceiling = None if rec.capped or spec is None else ab_ceiling_rps(rec.n, rec.c, spec.delay)
+    if not t.has_stats:
+        return ceiling
+    gone = files.missing(["ab.tsv", "ab.csv"])
+    if gone:
+        warnings.append(f"{' and '.join(gone)} missing: percentiles from {ab.percentiles_from or 'nowhere'}"
+                        + ("; no steady rate" if "ab.tsv" in gone else ""))
+    conn = t.connection_times.get("connect")
+    rec.rps, rec.complete, rec.time_taken_s, rec.failed = t.rps, t.complete, t.time_taken_s, ab.failed
+    rec.failed_detail = {"connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
+                         "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors}
+    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = t.mean_ms, ab.p50_ms, ab.p99_ms, ab.max_ms
+    rec.percentiles_from = ab.percentiles_from
+    rec.connect_mean_ms, rec.connect_max_ms = (conn.mean, conn.max) if conn else (None, None)
+    steady = steady_throughput(ab.tsv, t.complete, t.time_taken_s)
+    rec.steady_rps, rec.steady_rps_from = (rounded(steady.rps, 2), steady.source) if steady else (None, None)
+    rec.loadgen_cpu_pct = cpu_pct(finite(files.loadgen.get("ab_cpu_ms")), 1, rec.time_taken_s)
+    return ceiling
+
+
+def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
+    """Several load hosts' parts into `rec` (Client.merge): percentiles from every part's -g rows (the
+    union's nearest rank: "tsv-merged"); connect max the highest, mean weighted by complete. False when
+    a part has no ab.tsv."""
+    rec.connect_max_ms = highest([p.connect_max_ms for p, _ in parts])
+    pairs = [(p.connect_mean_ms, p.complete) for p, _ in parts]
+    total = sum(w or 0 for _, w in pairs)
+    known = pairs and total and all(v is not None and w is not None for v, w in pairs)
+    rec.connect_mean_ms = int(round(sum(v * w for v, w in pairs) / total, 0)) if known else None
+    times: list[float] = []
+    for _, files in parts:
+        try:
+            rows = parse_tsv((files.directory / "ab.tsv").read_text())
+        except (OSError, ValueError):
+            return False
+        times.extend(float(r.ttime) for r in rows)
+    times.sort()
+    rec.p50_ms, rec.p99_ms, rec.max_ms = rank_ms(times, 50), rank_ms(times, 99), rank_ms(times, 100)
+    rec.percentiles_from = "tsv-merged" if times else None
+    return True
+
+
 #: ab counts write errors apart (a failed write is a length or receive failure too); its non-2xx and
 #: wrong-length answers are timed. It does not count statuses, and sends its first request alone: 50
 #: rounds put its ceiling at 98% of the ideal c / delay.
 CLIENT = register(Client(
     name="ab", module="benchhost.clients.ab", files=("ab.txt", "ab.err", "ab.tsv", "ab.csv"), result=result,
     failed_kinds=("connect", "receive", "length", "exceptions", "non_2xx"), timed_failures=("non_2xx", "length"),
-    lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms", in_names=False, auto_rounds=50))
+    lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms", in_names=False, auto_rounds=50, in_both=True, binary="ab",
+    latencies="requests", measures=measures, merge=merge,
+    failed_note=(("connect", "receive", "length", "exceptions", "non_2xx"),
+                 "ab counts failed requests in its complete count and req/s")))
 
 
 if __name__ == "__main__":

@@ -89,9 +89,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchhost.clients import Client, register
-from benchhost.numbers import finite, histogram, integer, status_check, status_counts
+from benchhost.numbers import finite, histogram, integer, merge_histograms, status_check, status_counts
 from benchhost.process import STOP_SIGNALS, cpu_line, now, raise_nofile
-from benchhost.result import Result, lower_bound, read_loadgen, with_loadgen
+from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, rounded, with_loadgen
 
 
 RATE_JSON, RATE_TSV = "rate.json", "rate.tsv"
@@ -564,11 +564,88 @@ def result(folder: Path, requested: int | None = None) -> Result:
     return out
 
 
+def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> None:
+    """Fill in a report record's figures of a constant-rate run (rate.json; benchhost.clients'
+    Client.measures): latencies from the schedule."""
+    if files.error and files.missing([RATE_JSON]):
+        return  # the run failed before benchhost.clients.rate wrote anything: the error says why
+    run = load_rate_run(files.directory)
+    warnings.extend(run.warnings)
+    if run.error is not None:
+        errors.append(run.error)
+    if files.loadgen.get("interrupted"):
+        errors.append(f"benchhost.clients.rate was interrupted ({files.loadgen['interrupted']})")
+    if rec.client_rc is not None and rec.client_rc != 0:  # its figures may be a partial run's
+        errors.append(f"benchhost.clients.rate exited {rec.client_rc}")
+    rec.capped = run.capped
+    if run.complete is None:
+        return
+    lat = run.latency_ms
+    rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.elapsed_s, run.failed
+    rec.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+    rec.status_counts = status_counts((run.data or {}).get("status_counts"))
+    warnings.extend(status_check(rec.status_counts, run.non_2xx, RATE_JSON))
+    rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
+    rec.percentiles_from = "rate-scheduled" if rec.p99_ms is not None else None
+    rec.p99_service_ms, rec.lag_p99_ms, rec.late_sends = run.service_ms.get("p99"), run.lag_ms.get("p99"), run.late_sends
+    rec.client_detail = {"p90_ms": lat.get("p90"), "p99_9_ms": lat.get("p99_9"), "duration_s": run.duration_s,
+                         "scheduled": run.scheduled, "sent": run.sent, "unsent": run.unsent,
+                         "service_p50_ms": run.service_ms.get("p50"), "lag_max_ms": run.lag_ms.get("max"),
+                         "max_open": run.max_open}
+    rec.loadgen_cpu_pct = cpu_pct(finite(files.loadgen.get("client_cpu_ms")), 1, rec.time_taken_s)
+
+
+def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
+    """Several load hosts' parts into `rec` (Client.merge). req/s: the answers over the longest part's span
+    of answers, as the client's own rps (each (complete - 1) / its rps: the parts start together, so the
+    union's span is about the longest); service p99 and lag p99 the parts' highest (the union's is at most
+    that), late sends summed; percentiles from the parts' latency_hist_ms added up (whole ms, nearest rank:
+    "rate-scheduled-merged"), max the highest. False when a part's rate.json has no histogram."""
+    recs = [p for p, _ in parts]
+    spans = [(p.complete - 1) / p.rps for p in recs if p.rps and p.complete and p.complete > 1]
+    rec.rps = (rounded((rec.complete - 1) / max(spans), 2)
+               if rec.complete and len(spans) == len(recs) and max(spans) > 0 else None)
+    for key in ("p99_service_ms", "lag_p99_ms"):
+        values = [getattr(p, key) for p in recs]
+        setattr(rec, key, max(values) if values and all(v is not None for v in values) else None)
+    late = [p.late_sends for p in recs]
+    rec.late_sends = sum(v for v in late if v is not None) if all(v is not None for v in late) else None
+    hists = [load_rate_run(files.directory).hist_ms for _, files in parts]
+    if not all(h is not None for h in hists):
+        return False
+    merged = merge_histograms([h for h in hists if h is not None])
+    rank = {p: rank_percentile(merged, p) for p in (50, 90, 99, 99.9)}
+    rec.p50_ms, rec.p99_ms = rank[50], rank[99]
+    rec.max_ms = highest([p.max_ms for p in recs])
+    rec.percentiles_from = "rate-scheduled-merged" if merged else None
+    rec.client_detail = {"p90_ms": rank[90], "p99_9_ms": rank[99.9],
+                         **{k: sum((p.client_detail or {}).get(k) or 0 for p in recs)
+                            for k in ("scheduled", "sent", "unsent")}}
+    return True
+
+
+#: report.md's paragraph on rate runs.
+EXPLANATION = (
+    "Constant-rate runs (client rate, benchhost.clients.rate): rate /s is the requests per second scheduled, whatever "
+    "the server did, n the requests scheduled and c the cap on open connections; req/s is the rate the "
+    "answers came at (from the first answer to the last: the schedule's rate when the server keeps up, less "
+    "when it falls behind) and % of ideal 100 × req/s / rate. p50/p99/max are timed from each request's scheduled send, so a stall counts for every request "
+    "that was due during it (corrected for coordinated omission); summary.json's p99_service_ms is timed "
+    "from when the connection opened, as a closed-loop client would report it. A rate run is client-limited "
+    "when bench-rate opened connections late (lag p99 over 10 ms: over 1% of its sends more than 10 ms late). The "
+    "closed-loop picks of \"What to use\" leave rate runs out: the knee ranks them."
+)
+
+
 #: An open model: its requests are due at a rate, c only caps the open connections. A read error or a
 #: timeout reached the server without a complete answer.
 CLIENT = register(Client(
     name="rate", module="benchhost.clients.rate", files=(RATE_JSON, RATE_TSV), result=result, by_rate=True,
-    counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms"))
+    counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
+    label="bench-rate", busy_means="it may not have kept its schedule", latencies="schedule",
+    explanation=EXPLANATION, measures=measures, merge=merge, part_keys=("rate", "p99_service_ms", "lag_p99_ms", "late_sends"),
+    failed_note=(("connect", "read", "timeout", "non_2xx"),
+                 "bench-rate counts non-2xx answers in its complete requests and req/s, errors not")))
 
 
 if __name__ == "__main__":

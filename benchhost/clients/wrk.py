@@ -84,9 +84,9 @@ from pathlib import Path
 from typing import Any
 
 from benchhost.clients import Client, register
-from benchhost.numbers import count, histogram, merge_histograms, status_check, status_counts
+from benchhost.numbers import count, finite, histogram, integer, merge_histograms, status_check, status_counts
 from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
-from benchhost.result import Result, lower_bound, read_loadgen, with_loadgen
+from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, with_loadgen
 
 
 #: How often the marker files are looked for; bounds how late SIGINT comes.
@@ -385,20 +385,89 @@ def load_wrk_run(directory: Path, requested: int | None = None, exit_code: int |
     return run
 
 
+def _figures(out: Any, run: WrkRun) -> None:
+    """The run's figures into `out` (a Result, or a report's record: the same fields)."""
+    out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.duration_s, run.failed
+    out.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
+                         "non_2xx": run.non_2xx}
+    out.status_counts = run.status_counts
+    out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
+    out.percentiles_from = run.percentiles_from
+
+
 def result(folder: Path, requested: int | None = None) -> Result:
     """What the run reports (benchhost.result), from wrk.json (wrk.txt, wrk.err) and loadgen.json."""
     out = with_loadgen(Result(CLIENT.name), read_loadgen(folder), CLIENT.rc_key, CLIENT.cpu_key)
     run = load_wrk_run(folder, requested=requested, exit_code=out.client_rc)
     out.error, out.warnings, out.capped = run.error, list(run.warnings), bool(run.capped)
     if run.has_stats:
-        out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.duration_s, run.failed
-        out.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
-                             "non_2xx": run.non_2xx}
-        out.status_counts = run.status_counts
-        out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
-        out.percentiles_from = run.percentiles_from
+        _figures(out, run)
         out.p99_lower_bound = lower_bound(out.failed, out.failed_detail, CLIENT.timed_failures, out.p99_ms)
     return out
+
+
+def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> None:
+    """Fill in a report record's figures of a wrk run (wrk.json; wrk.txt, wrk.err; benchhost.clients'
+    Client.measures): no ceiling, no steady rate."""
+    if files.error and len(files.missing(["wrk.txt", "wrk.json"])) == 2:
+        return  # the run failed before wrk wrote anything: the error says why
+    run = load_wrk_run(files.directory, requested=rec.n, exit_code=rec.client_rc)
+    warnings.extend(run.warnings)
+    if run.error is not None:
+        errors.append(run.error)
+    rec.capped = bool(run.capped)
+    threads = run.threads if run.has_stats and run.threads else integer(files.loadgen.get("threads"))
+    rec.client_threads = threads
+    if not run.has_stats:
+        return
+    if files.missing(["wrk.txt"]):
+        warnings.append("wrk.txt missing: wrk's own text not cross-checked")
+    _figures(rec, run)
+    rec.client_detail = {"p90_ms": run.p90_ms, "p99_9_ms": run.p99_9_ms, "duration_from": run.duration_from,
+                         "correction_interval_ms": run.correction_interval_ms,
+                         "threads_reached": run.threads_reached}
+    rec.loadgen_cpu_pct = cpu_pct(finite(files.loadgen.get("wrk_cpu_ms")), threads, rec.time_taken_s)
+
+
+def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
+    """Several load hosts' parts into `rec` (Client.merge): the latency histograms added up (wrk's rule,
+    hist_percentile: "wrk-merged", "wrk-corrected-merged" when a part's includes wrk's correction), max the
+    highest. False when a part's wrk.json has no latency_hist_us."""
+    hists = []
+    for _, files in parts:
+        try:
+            data = json.loads((files.directory / "wrk.json").read_text())
+        except (OSError, ValueError):
+            data = None
+        hist = histogram(data.get("latency_hist_us")) if isinstance(data, dict) else None
+        if hist is None:
+            return False
+        hists.append(hist)
+    merged = merge_histograms(hists)
+    pct = {p: hist_percentile(merged, p) for p in (50, 90, 99, 99.9)}
+    ms = {p: None if v is None else v / 1000.0 for p, v in pct.items()}
+    rec.p50_ms, rec.p99_ms = ms[50], ms[99]
+    rec.max_ms = highest([p.max_ms for p, _ in parts])
+    corrected = any(p.percentiles_from == "wrk-corrected" for p, _ in parts)
+    rec.percentiles_from = ("wrk-corrected-merged" if corrected else "wrk-merged") if merged else None
+    details = [p.client_detail or {} for p, _ in parts]
+    rec.client_detail = {
+        "p90_ms": ms[90], "p99_9_ms": ms[99.9],
+        "duration_from": "+".join(sorted({str(d.get("duration_from")) for d in details})),
+        "correction_interval_ms": highest([d.get("correction_interval_ms") for d in details]),
+        "threads_reached": sum(d.get("threads_reached") or 0 for d in details),
+    }
+    return True
+
+
+#: report.md's paragraph on wrk runs.
+EXPLANATION = (
+    "wrk runs (client wrk): req/s is responses over the time to the n-th; wrk opens its c "
+    "connections at once (HTTP/1.0, a connection per request, as ab) and has no lone first "
+    "request, so ab's ceiling does not apply to it; "
+    "client CPU % is wrk's CPU as % of its threads' cores (near 100: the client set the pace); "
+    "failed counts socket errors, answers later than the timeout and non-2xx answers."
+)
 
 
 #: A socket error loses the request in flight (it reached the server: a read error, not a connect one);
@@ -406,7 +475,9 @@ def result(folder: Path, requested: int | None = None) -> Result:
 CLIENT = register(Client(
     name="wrk", module="benchhost.clients.wrk", files=("wrk.json", "wrk.txt", "wrk.err"), result=result,
     counts_statuses=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
-    cores_key="threads"))
+    cores_key="threads", explanation=EXPLANATION, in_both=True, binary="wrk", latencies="histogram", measures=measures, merge=merge,
+    failed_note=(("connect", "read", "write", "timeout", "non_2xx"),
+                 "wrk counts late and non-2xx answers in its requests and req/s, socket errors not")))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from benchhost import clients
 from benchreport import fmt, render
 from benchreport.fmt import DASH
 from benchreport.html.names import PROFILE_DASH, Style, counted_runs, group_of, point_name
 from benchreport.html.parts import Chart, escape, figure, table
 from benchreport.model import Record
 from benchreport.rundata import Latencies, RunData, pooled
-from benchreport.runfiles import CLIENTS
 
 
 #: The percentiles of the latency tables (and the nines axis' ticks).
@@ -64,14 +64,14 @@ def latency_charts(records: list[Record], raws: Mapping[str, RunData],
         rec = recs[0]
         if rec.mode is None:
             continue
-        client = rec.client or "ab"
+        client = render.client_name(rec)
         # a constant-rate run's load is its schedule, its rate (its c is a cap on connections); the others' their c
         scheduled = rec.rate is not None
         key = (client, rec.rate if scheduled else rec.c, rec.delay, scheduled)
         loads.setdefault(key, []).append(recs)
     charts = []
     for (client, c, delay, scheduled), points in sorted(
-            loads.items(), key=lambda kv: (CLIENTS.index(kv[0][0]) if kv[0][0] in CLIENTS else len(CLIENTS),
+            loads.items(), key=lambda kv: (clients.index(kv[0][0]),
                                            kv[0][1] or 0, kv[0][2] or 0)):
         everything = [r for recs in points for r in recs]
         ns = sorted({r.n for r in everything if r.n is not None})

@@ -64,8 +64,8 @@ def point_name(rec: Record, records: list[Record]) -> str:
     """mode and profile, plus the client, c, n and delay where they vary in `records`, and the route
     where the mode ran on several (each mode has its own route: /db, /grpc...)."""
     parts = [render.mode_label(rec), str(rec.profile or DASH)]
-    if several(records, lambda r: r.client or "ab"):
-        parts.append(str(rec.client or "ab"))
+    if several(records, render.client_name):
+        parts.append(render.client_name(rec))
     for key, fmt in (("rate", "rate={}/s"), ("c", "c={}"), ("n", "n={}"), ("delay", "delay={}")):
         if several(records, lambda r, k=key: getattr(r, k)):
             value = getattr(rec, key)

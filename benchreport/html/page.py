@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from benchhost import clients as registry
 from benchreport import render
 from benchreport.html.knees import knee_charts
 from benchreport.html.latency import latency_charts
@@ -42,7 +43,7 @@ def missing_lines(records: list[Record], raws: Mapping[str, RunData]) -> list[st
                 add("wrk.json without its latency histogram (latency_hist_us: wrk.lua leaves it out "
                     "when dumping it would take too long): wrk's own p50, p90, p99 and p99.9 of each "
                     "repetition drawn as points, no curve", text.removesuffix(f" {NO_HISTOGRAM}"))
-            elif (rec.client or "ab") in ("ab", "rate"):
+            elif (client := registry.of_record(rec.client)) is not None and client.keeps_request_times:
                 add("no per-request data: left out of the latency distributions and the timeline", text)
             else:
                 add("no per-request data: left out of the latency distributions", text)
@@ -51,11 +52,12 @@ def missing_lines(records: list[Record], raws: Mapping[str, RunData]) -> list[st
         elif raw.folder and raw.samples is None:
             add("server.json without per-second samples (written before benchhost.sample kept them): no "
                 "server CPU in the timeline", f"{rec.raw_dir}/{SERVER}")
-    wrk = [r for r in records if counts_for_stats(r) and (r.client or "ab") == "wrk"]
+    wrk = [r for r in records if counts_for_stats(r) and render.histogram_only(r)]
     lines = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
     if wrk:
-        lines.append(f"wrk keeps no per-request times (only a latency histogram): the timeline shows only the "
-                     f"server's CPU of the {len(wrk)} wrk run{'s' if len(wrk) != 1 else ''}")
+        names = "/".join(render.clients(wrk))
+        lines.append(f"{names} keeps no per-request times (only a latency histogram): the timeline shows only the "
+                     f"server's CPU of the {len(wrk)} {names} run{'s' if len(wrk) != 1 else ''}")
     return lines
 
 

@@ -30,7 +30,7 @@ def ideal_chart(records: list[Record]) -> Chart:
                   "the orange mark is ab's ceiling (the most % of ideal ab itself can show at that n and c), "
                   "the diamond the seed's published figure. The axis groups modes by group."
                   + (" A constant-rate run's ideal is its rate: 100% means the answers came as fast as the "
-                     "requests were scheduled." if "rate" in render.clients(records) else ""))
+                     "requests were scheduled." if any(render.by_rate(r) for r in records) else ""))
     ordered = render.in_group_order(records)
     groups = render.chart_groups(ordered)
     bars = render.chart_bars(ordered)
@@ -104,7 +104,7 @@ def ideal_chart(records: list[Record]) -> Chart:
             hovertemplate=f"%{{x}}<br>the seed's published req/s as % of its own ideal: %{{y{EXACT}}}%"
                           "<extra></extra>"))
     fig.add_hline(y=100, line=dict(color=IDEAL_COLOUR, dash="dash", width=1),
-                  annotation_text="ideal: c / delay" + (" (rate runs: the rate)" if "rate" in render.clients(records)
+                  annotation_text="ideal: c / delay" + (" (rate runs: the rate)" if any(render.by_rate(r) for r in records)
                                                         else ""), annotation_position="top left")
     fig.update_layout(barmode="group", scattermode="group", height=520, margin=dict(t=40, b=10),
                       yaxis_title="req/s as % of ideal", legend=dict(orientation="h", y=1.08),
@@ -123,7 +123,7 @@ def sweep_series(records: list[Record]) -> dict[tuple, dict[int, list[Record]]]:
     for rec in render.in_group_order(records):
         if rec.mode is None or rec.c is None or rec.rate is not None:  # c: a constant-rate run's cap
             continue
-        key = (rec.mode, rec.profile, rec.client or "ab", rec.delay, rec.route)
+        key = (rec.mode, rec.profile, render.client_name(rec), rec.delay, rec.route)
         found.setdefault(key, {}).setdefault(int(rec.c), []).append(rec)
     return {k: v for k, v in found.items() if len(v) >= 2}
 

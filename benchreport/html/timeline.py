@@ -35,11 +35,12 @@ def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
                   "sampler's baseline, taken before the load began.")
     ordered = render.in_group_order(records)
     runs = [(r, found) for r in ordered if counts_for_stats(r) and (found := run_timeline(raws[r.raw_dir]))]
-    wrk_runs = [r for r in ordered if counts_for_stats(r) and (r.client or "ab") == "wrk"]
+    wrk_runs = [r for r in ordered if counts_for_stats(r) and render.histogram_only(r)]
+    wrk = "/".join(render.clients(wrk_runs))  # the clients that keep only a histogram
     if not runs:
         chart.absent = ("No run has per-request times (ab.tsv, rate.tsv) or server samples (server.json's "
                         "samples): nothing to draw second by second"
-                        + (" (wrk keeps no per-request times, only a latency histogram)." if wrk_runs else "."))
+                        + (f" ({wrk} keeps no per-request times, only a latency histogram)." if wrk_runs else "."))
         return chart
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38],
                         specs=[[{"secondary_y": True}], [{"secondary_y": False}]])
@@ -115,7 +116,7 @@ def timeline_chart(records: list[Record], raws: Mapping[str, RunData]) -> Chart:
                          "server CPU % of a core (busiest interval)", "CPU intervals"], rows) + "".join(details)
     chart.modes = [render.mode_label(runs[0][0])]
     if wrk_runs:
-        chart.how += (f" {len(wrk_runs)} wrk run(s): CPU only"
+        chart.how += (f" {len(wrk_runs)} {wrk} run(s): CPU only"
                       + (", and only those whose server.json has samples." if len(wrk_runs) > sum(
-                          1 for r, _ in runs if (r.client or "ab") == "wrk") else "."))
+                          1 for r, _ in runs if render.histogram_only(r)) else "."))
     return chart

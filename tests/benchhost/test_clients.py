@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from benchhost import clients
 from benchhost.clients import Client
-from benchrun import HOST_ENV
+from benchrun import DATA, HOST_ENV, ROOT
 from flaskbench import plan as planner
 from flaskbench.benchcallback import CallbackModule
 from httpserver import Server
@@ -27,6 +28,7 @@ SEQ_CLIENT = '''
 """N sequential GETs with urllib, as DIR/run.json says: seq.json and loadgen.json."""
 
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -167,3 +169,77 @@ def test_the_plan_runners_run_a_registered_client_and_post_its_result(
     callback.plan, callback.done, callback.total = {"runs": [run]}, 1, 1
     assert callback._figures(line).startswith("m tuned c=1 (seq): ")
     assert callback._figures(line).endswith(", 2 failed (503 × 2)")
+
+
+def seq_run(run_dir: Path) -> Path:
+    """A run folder the seq client wrote (its seq.json and loadgen.json; the server's files of an ab run)."""
+    source = DATA / "clients-run" / "uwsgi-tuned"
+    folder = run_dir / "uwsgi-tuned-seq"
+    folder.mkdir(parents=True)
+    for name in ("server.json", "outcome.json"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    spec = {**json.loads((source / "run.json").read_text()), "name": folder.name, "client": "seq", "n": 10, "c": 1}
+    (folder / "run.json").write_text(json.dumps(spec))
+    loadgen = {k: v for k, v in json.loads((source / "loadgen.json").read_text()).items() if not k.startswith("ab_")}
+    (folder / "loadgen.json").write_text(json.dumps({**loadgen, "client": "seq", "seq_rc": 0, "seq_cpu_ms": 40}))
+    times = [0.05 + i / 1000 for i in range(10)]
+    (folder / "seq.json").write_text(json.dumps({"status_counts": {"200": 9, "503": 1}, "times_s": times}))
+    return folder
+
+
+def test_benchreport_summarizes_and_renders_a_registered_client(
+        tmp_path: Path, seq: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The throwaway client's run goes through benchreport (summary.json, report.md, report.html and the
+    CLI's table) with nothing but its module and registration."""
+    from benchreport import render
+    from benchreport.__main__ import main
+    from benchreport.summary import build_records, build_summary
+
+    run_dir = tmp_path / "run"
+    seq_run(run_dir)
+    [rec] = build_summary(run_dir, {})
+    assert rec["client"] == "seq" and rec["error"] is None, rec
+    assert (rec["complete"], rec["failed"], rec["failed_detail"]) == (10, 1, {"non_2xx": 1})
+    assert rec["status_counts"] == {"200": 9, "503": 1} and rec["rps"] > 0 and rec["p99_ms"] == 59.0
+    assert rec["ab_ceiling_rps"] is None and rec["cpu_ms"] is not None and rec["rate"] is None
+    assert not [w for w in rec["warnings"] if "seq" in w], rec["warnings"]
+
+    md = render.markdown(build_records(run_dir, {}), "run")
+    assert "uwsgi/tuned/seq" in md and "1 failed (non-2xx 1)" in md
+
+    assert main([str(run_dir), "--no-latest"]) == 0
+    out = capsys.readouterr().out
+    assert "uwsgi" in out and str((run_dir / "report.html").resolve()) in out
+    assert json.loads((run_dir / "summary.json").read_text())[0]["client"] == "seq"
+    assert "uwsgi/tuned/seq" in (run_dir / "report.md").read_text()
+    assert "uwsgi" in (run_dir / "report.html").read_text()
+
+
+#: Where a comparison of a client to a literal name would be a branch on it (benchhost/clients/ is where
+#: the clients themselves live, and may).
+NO_NAME_BRANCHES = ("benchreport", "flaskbench", "benchhost/run.py", "roles")
+#: `client == "ab"`, `!= "wrk"`, `in ("ab", ...)`, `"rate" in clients(...)`, `.client or "ab"`, `x == "rate"`...
+NAME = r"""["'](?:ab|wrk|rate)["']"""
+NAME_BRANCH = re.compile(rf"""(?:[=!]=\s*{NAME}|{NAME}\s*[=!]=|\bin\s*[(\[{{]\s*{NAME}(?:\s*,\s*{NAME})*\s*,?\s*[)\]}}]"""
+                         rf"""|{NAME}\s+(?:not\s+)?in\b|\bor\s+{NAME})""")
+
+
+def test_no_branch_on_a_client_name_outside_the_clients() -> None:
+    """What differs between clients is in their modules and the registry (benchhost.clients), not in a
+    comparison of a client's name elsewhere."""
+    root = ROOT
+    found = []
+    for where in NO_NAME_BRANCHES:
+        path = root / where
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in (".py", ".yml", ".j2"))
+        for file in files:
+            for number, line in enumerate(file.read_text().splitlines(), 1):
+                if NAME_BRANCH.search(line):
+                    found.append(f"{file.relative_to(root)}:{number}: {line.strip()}")
+    assert found == []
+
+
+@pytest.mark.parametrize("line", ['if client == "ab":', "if rec.client != 'rate':", 'x in ("ab", "wrk")',
+                                  'if "rate" in clients(records):', 'rec.client or "ab"', '"wrk" == c'])
+def test_the_name_branch_check_sees_a_branch(line: str) -> None:
+    assert NAME_BRANCH.search(line)

@@ -442,12 +442,13 @@ def test_a_client_that_falls_behind_its_schedule_says_so_and_is_client_limited(t
 
 def test_the_reports_words_for_a_late_client_are_its_criterion():
     """The report says what summary judges: lag p99 over 10 ms marks a rate run, not any late send."""
+    from benchhost import clients
     from benchreport import render
     from benchreport.summary import Record, client_limits
 
     assert client_limits(Record(mode="m", profile="tuned", client="rate", lag_p99_ms=3.4, late_sends=9)) == []
     footnote = render.client_limited_footnote([Record(mode=None, profile=None, client="rate", client_limited=True)])
-    for text in (footnote, render.RATE_TEXT):
+    for text in (footnote, clients.get("rate").explanation):
         assert "lag p99 over 10 ms" in text and "any send" not in text and "or a send" not in text, text
 
 

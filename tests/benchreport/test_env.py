@@ -127,7 +127,7 @@ def test_bench_env_without_systemd_detect_virt_or_clients(tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     out = tmp_path / "env.json"
-    data = bench_env("--client", "ab", "--client", "wrk", "--out", str(out), path=str(empty))
+    data = bench_env("--clients", "--out", str(out), path=str(empty))
     assert json.loads(out.read_text()) == data
     assert data["virtualization_from"] == "files"
     assert isinstance(data["container"], bool)
