@@ -175,7 +175,8 @@ class _Checker:
         seen: set[str] = set()
         for i, route in enumerate(routes):
             if route.name in seen:
-                raise self.fail(f"routes[{i}].name", f"{route.name!r} names another route too: give each its own name (it is the route's row)")
+                raise self.fail(f"routes[{i}].name", f"{route.name!r} names another route too: "
+                                                     f"give each its own name (it is the route's row)")
             seen.add(route.name)
         return routes
 
