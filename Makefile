@@ -91,10 +91,12 @@ lint: venv ## ansible-lint (production profile, offline), the packages' import c
 # tests/ 220 s, 150 s on 4). PYTEST_JOBS_APP=0 PYTEST_JOBS=0: each in one process.
 PYTEST_JOBS_APP ?= 2
 PYTEST_JOBS ?= 4
-pytest: venv ## The app's tests (app/) and the repository's (tests/)
+pytest: venv ## The app's tests (app/), the repository's (tests/) and the example app's (examples/shop/)
 	cd app && time $(BIN)/python -m pytest -n $(PYTEST_JOBS_APP)
 	@echo "==> pytest tests/"
 	time $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests
+	@echo "==> pytest examples/shop/ (from its folder, as its authors run it)"
+	cd examples/shop && time $(BIN)/python -m pytest
 
 # The scenarios run side by side (their containers and networks differ), each
 # into its own log, printed when it ends: whole when it failed, its last lines
