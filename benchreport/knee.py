@@ -72,12 +72,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchhost import clients
+from benchhost import clients, search
 from benchreport import serverfigures
 from benchreport.model import Record, counts_for_stats, finite, integer
 
-#: The latency budget: p99 at most this times the app's delay.
-BUDGET_FACTOR = 1.5
+#: The latency budget: p99 at most this times the app's delay (benchhost.search: the rule the runner's search uses).
+BUDGET_FACTOR = search.BUDGET_FACTOR
 
 
 def group_key(rec: Record) -> tuple | None:
@@ -86,15 +86,6 @@ def group_key(rec: Record) -> tuple | None:
     if client is None or not client.by_rate or rec.mode is None or finite(rec.rate) is None:
         return None
     return (rec.mode, rec.profile, finite(rec.delay), rec.route)
-
-
-def _over(p99: float, budget_ms: float) -> str:
-    """"p99 2085.24 ms > 1500 ms": :g's six digits, or the µs when those would not show p99 over the budget
-    (1500.001 prints "1500" with :g)."""
-    shown = f"{p99:g}"
-    if float(shown) <= budget_ms:
-        shown = f"{p99:.3f}".rstrip("0").rstrip(".")
-    return f"p99 {shown} ms > {budget_ms:g} ms"
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -131,12 +122,13 @@ class Knee:
     steps: list[Step] = field(default_factory=list)
     knee_rps: float | None = None
     why: str = ""
+    #: the app's own budget (its records' budget_ms); None: 1.5 x delay
+    budget_given_ms: float | None = None
 
     @property
     def budget_ms(self) -> float | None:
-        """1.5 x delay in ms, rounded to 1 ns: 1.5 x 0.3 s is 449.99999999999994 in floats, and a p99 of
-        exactly 450 ms must be within it."""
-        return None if self.delay is None else round(BUDGET_FACTOR * self.delay * 1000.0, 6)
+        """The app's own budget, else 1.5 x delay in ms (benchhost.search.budget_ms)."""
+        return search.budget_ms(self.delay, self.budget_given_ms)
 
     @property
     def name(self) -> str:
@@ -197,20 +189,8 @@ def step(rate: float, records: list[Record], budget_ms: float | None) -> Step:
         over = failures[0]
     elif not counted:
         over = "no run without an error"
-    elif budget_ms is None:
-        over = "no delay: no latency budget"
-    elif p99 is None:
-        over = "no p99 measured"
-    elif p99 > budget_ms:
-        over = _over(p99, budget_ms)
-    elif failed:
-        over = f"{failed} failed request{'s' if failed != 1 else ''}"
-    elif failed is None:
-        over = "failed requests not measured"
-    elif unsent:
-        over = f"{unsent} requests left unsent (capped)"
     else:
-        over = None
+        over = search.verdict(p99, failed, unsent, budget_ms)
     return Step(rate, records, counted, p99, failed, unsent, cpu, over, failures,
                 cpu_ms_per_req_resolution=serverfigures.point_resolution(counted))
 
@@ -234,7 +214,8 @@ def knees(records: list[Record]) -> list[Knee]:
             groups.setdefault(key, {}).setdefault(float(rec.rate), []).append(rec)
     out = []
     for (mode, profile, delay, route), by_rate in groups.items():
-        knee = Knee(mode, profile, delay, route)
+        given = [b for recs in by_rate.values() for r in recs if (b := finite(r.budget_ms)) is not None]
+        knee = Knee(mode, profile, delay, route, budget_given_ms=given[0] if given else None)
         knee.steps = [step(rate, by_rate[rate], knee.budget_ms) for rate in sorted(by_rate)]
         judge(knee)
         out.append(knee)

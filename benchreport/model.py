@@ -39,6 +39,8 @@ NOISY_CV = 0.05
 #: A point is matched on this tuple (normalised by point_key); a point without a rate leaves it out of its JSON.
 POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route", "rate")
 Point = tuple[Any, ...]
+#: Record fields left out of summary.json when None (newer than the runs recorded before them).
+OMITTED = ("budget_ms", "search")
 
 
 def text(x: Any) -> str | None:
@@ -200,10 +202,15 @@ class Record:
     knee_pct_of_machine_limit: float | None = None
     #: commit, hosts and key package versions (benchreport.environment.for_record); null without environment.json
     environment: dict[str, Any] | None = None
+    #: client=rate: the app's own latency budget (bench.yml's budget_ms; else the knee's is 1.5 x delay) and,
+    #: for a step of a knee search (rate=auto), run.json's "search" ({"group", "step", "precision", ...})
+    budget_ms: float | None = None
+    search: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary.json object (strict JSON types, the fields' order)."""
-        return dataclasses.asdict(self)
+        """The summary.json object (strict JSON types, the fields' order); the fields of OMITTED only when set,
+        so that a run without them keeps the summary.json it always had."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if not (k in OMITTED and v is None)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:

@@ -229,6 +229,9 @@ class RunSpec:
     duration: float | None = None
     #: client=rate: the whole run's req/s (a part's `point`; else `rate`)
     point_rate: float | None = None
+    #: the app's own latency budget, ms (budget_ms), and a knee search's step ("search": rate=auto)
+    budget_ms: float | None = None
+    search: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -386,6 +389,8 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         rate=finite(data.get("rate")), duration=finite(data.get("duration")),
         point_rate=finite((data.get("point") or {}).get("rate")) if isinstance(data.get("point"), dict)
         else finite(data.get("rate")),
+        budget_ms=finite(data.get("budget_ms")),
+        search=data["search"] if isinstance(data.get("search"), dict) else None,
     )
 
 

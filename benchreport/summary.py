@@ -261,6 +261,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.repetition = spec.repetition if spec.repetition is not None else 1
         rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
         rec.rate = spec.point_rate if by_rate(client) else None
+        rec.budget_ms, rec.search = spec.budget_ms, spec.search
     rec.loadgens = len(spec.parts) if spec is not None and spec.parts else max(len(parts), 1)
     if files.error:
         errors.append(files.error)

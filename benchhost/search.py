@@ -1,0 +1,152 @@
+"""The knee's rule and the knee search (rate=auto): one definition for the app runner and benchreport.
+
+A rate is within the latency budget when nothing went wrong, p99 <= the budget
+(equal is within), no request failed and none was left unsent (verdict). The
+budget is the app's own (budget_ms) or BUDGET_FACTOR x its delay.
+
+The search (Search) looks for the highest rate within the budget without
+knowing the scale: it starts at `start` req/s and doubles the rate while the
+steps keep the budget; once one breaks it, it bisects between the highest
+good and the lowest bad rate until (bad - good) / good <= precision. A step
+whose p99 is within NOISE of the budget is run once more at the same rate, and
+the rate is judged on both (their median p99, their most failed). It stops at
+`steps` steps, or at max_rate (what the load hosts can schedule), with what
+it found: the knee, or "at least" the highest good rate when no rate broke
+the budget. Standard library only: it runs on the bench hosts.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+#: The built-in app's latency budget: p99 at most this times its delay.
+BUDGET_FACTOR = 1.5
+#: A step whose p99 is within this fraction of the budget is repeated once (it may be noise).
+NOISE = 0.1
+#: The search grows the rate by this factor until a step breaks the budget.
+GROWTH = 2.0
+#: Below this rate a search whose first step broke the budget gives up: no knee.
+MIN_RATE = 1.0
+
+
+def budget_ms(delay_s: float | None, given_ms: float | None = None) -> float | None:
+    """The budget: the app's own when given, else 1.5 x delay in ms, rounded to 1 ns (1.5 x 0.3 s is
+    449.99999999999994 in floats, and a p99 of exactly 450 ms must be within it)."""
+    if given_ms is not None:
+        return float(given_ms)
+    return None if delay_s is None else round(BUDGET_FACTOR * delay_s * 1000.0, 6)
+
+
+def over_p99(p99: float, budget: float) -> str:
+    """"p99 2085.24 ms > 1500 ms": :g's six digits, or the µs when those would not show p99 over the budget
+    (1500.001 prints "1500" with :g)."""
+    shown = f"{p99:g}"
+    if float(shown) <= budget:
+        shown = f"{p99:.3f}".rstrip("0").rstrip(".")
+    return f"p99 {shown} ms > {budget:g} ms"
+
+
+def verdict(p99_ms: float | None, failed: int | None, unsent: int, budget: float | None) -> str | None:
+    """Why a rate's figures are over the budget; None when within it (every repetition ran clean)."""
+    if budget is None:
+        return "no delay: no latency budget"
+    if p99_ms is None:
+        return "no p99 measured"
+    if p99_ms > budget:
+        return over_p99(p99_ms, budget)
+    if failed:
+        return f"{failed} failed request{'s' if failed != 1 else ''}"
+    if failed is None:
+        return "failed requests not measured"
+    if unsent:
+        return f"{unsent} requests left unsent (capped)"
+    return None
+
+
+def nice(rate: float) -> float:
+    """A rate to three significant digits: step rates a person reads (and folders and records match)."""
+    return float(f"{rate:.3g}")
+
+
+@dataclass
+class Trial:
+    """One step run: the rate it scheduled and what came back (p99: the worst part's; failed: all parts')."""
+
+    rate: float
+    p99_ms: float | None
+    failed: int | None
+    unsent: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Search:
+    """The state of one knee search: its settings and the steps run so far."""
+
+    start: float
+    precision: float
+    budget_ms: float
+    steps: int
+    max_rate: float | None = None
+    trials: list[Trial] = field(default_factory=list)
+
+    def judged(self, rate: float) -> str | None:
+        """Why `rate` is over the budget over all its steps (None: within)."""
+        at = [t for t in self.trials if t.rate == rate]
+        wrong = next((t.error for t in at if t.error), None)
+        if wrong:
+            return wrong
+        p99s = [t.p99_ms for t in at if t.p99_ms is not None]
+        fails = [t.failed for t in at if t.failed is not None]
+        return verdict(statistics.median(p99s) if p99s else None, max(fails) if len(fails) == len(at) else None,
+                       max(t.unsent for t in at), self.budget_ms)
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(good, bad): the highest rate within the budget below the lowest rate over it, and that one."""
+        rates = sorted({t.rate for t in self.trials})
+        bad = next((r for r in rates if self.judged(r) is not None), None)
+        good = max((r for r in rates if (bad is None or r < bad) and self.judged(r) is None), default=None)
+        return good, bad
+
+    def noisy(self, trial: Trial) -> bool:
+        """A clean step whose p99 is within NOISE of the budget, not yet repeated."""
+        return (trial.error is None and trial.p99_ms is not None and not trial.failed
+                and abs(trial.p99_ms - self.budget_ms) <= NOISE * self.budget_ms
+                and sum(t.rate == trial.rate for t in self.trials) == 1)
+
+    def next_rate(self) -> float | None:
+        """The next step's rate; None when the search is done."""
+        if len(self.trials) >= self.steps:
+            return None
+        if not self.trials:
+            return self.start
+        if self.noisy(self.trials[-1]):
+            return self.trials[-1].rate
+        good, bad = self.bounds()
+        if bad is None:
+            if self.max_rate is not None and good is not None and good >= self.max_rate:
+                return None
+            grown = nice(good * GROWTH) if good is not None else self.start
+            return grown if self.max_rate is None else min(grown, self.max_rate)
+        if good is None:
+            lower = nice(bad / GROWTH)
+            return lower if lower >= MIN_RATE else None
+        if (bad - good) / good <= self.precision:
+            return None
+        middle = nice((good + bad) / 2)
+        return middle if good < middle < bad else None
+
+    def outcome(self) -> str:
+        """What the search found, in one line."""
+        good, bad = self.bounds()
+        if good is None:
+            return (f"no knee: {bad:g} req/s broke the budget ({self.judged(bad)})" if bad is not None
+                    else "no knee: no step ran")
+        if bad is None:
+            why = ("the load hosts' limit" if self.max_rate is not None and good >= self.max_rate
+                   else f"the step cap ({self.steps})")
+            return f"knee ≥ {good:g} req/s: {why} came first"
+        reached = (bad - good) / good
+        text = f"knee {good:g} req/s, within {reached:.0%} ({bad:g} req/s: {self.judged(bad)})"
+        return text if reached <= self.precision else text + f"; the step cap ({self.steps}) came first"

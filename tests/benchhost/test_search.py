@@ -1,0 +1,73 @@
+"""benchhost.search: the knee's rule and the search's decisions against simulated servers."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from benchhost.search import Search, Trial, budget_ms, verdict
+
+Server = Callable[[float], tuple[float, int]]
+
+
+def knee_at(knee: float, below_ms: float = 100.0) -> Server:
+    """p99 flat below the knee, far over any budget above it."""
+    return lambda rate: (below_ms, 0) if rate <= knee else (5000.0, 0)
+
+
+def run(search: Search, server: Server) -> Search:
+    while (rate := search.next_rate()) is not None:
+        p99, failed = server(rate)
+        search.trials.append(Trial(rate, p99, failed))
+    return search
+
+
+def test_the_rule() -> None:
+    assert budget_ms(0.3) == 450.0 and budget_ms(0.3, 200) == 200.0 and budget_ms(None) is None
+    assert verdict(450.0, 0, 0, 450.0) is None
+    assert verdict(450.001, 0, 0, 450.0) == "p99 450.001 ms > 450 ms"
+    assert verdict(100.0, 2, 0, 450.0) == "2 failed requests"
+    assert verdict(100.0, 0, 5, 450.0) == "5 requests left unsent (capped)"
+    assert verdict(None, 0, 0, 450.0) == "no p99 measured"
+
+
+def test_finds_a_knee_at_730_within_the_precision() -> None:
+    s = run(Search(start=50, precision=0.1, budget_ms=150, steps=12), knee_at(730))
+    rates = [t.rate for t in s.trials]
+    assert rates[:5] == [50, 100, 200, 400, 800]
+    good, bad = s.bounds()
+    assert good <= 730 < bad and (bad - good) / good <= 0.1
+    assert len(rates) <= 9
+    assert s.outcome().startswith(f"knee {good:g} req/s, within ")
+
+
+def test_a_start_over_the_budget_searches_down() -> None:
+    s = run(Search(start=400, precision=0.1, budget_ms=150, steps=12), knee_at(30))
+    good, bad = s.bounds()
+    assert s.trials[1].rate == 200 and good <= 30 < bad and (bad - good) / good <= 0.1
+
+
+def test_a_step_within_noise_is_repeated_once() -> None:
+    # 140 ms against a 150 ms budget: within 10%, repeated; the rate is judged on both
+    s = run(Search(start=100, precision=0.1, budget_ms=150, steps=12),
+            lambda rate: (140.0, 0) if rate <= 100 else (5000.0, 0))
+    assert [t.rate for t in s.trials][:3] == [100, 100, 200]
+    assert sum(t.rate == 100 for t in s.trials) == 2
+
+
+def test_the_step_cap_gives_at_least() -> None:
+    s = run(Search(start=50, precision=0.1, budget_ms=150, steps=3), knee_at(10_000))
+    assert [t.rate for t in s.trials] == [50, 100, 200]
+    assert s.outcome() == "knee ≥ 200 req/s: the step cap (3) came first"
+
+
+def test_the_load_hosts_limit_caps_the_growth() -> None:
+    s = run(Search(start=50, precision=0.1, budget_ms=150, steps=12, max_rate=300), knee_at(10_000))
+    assert [t.rate for t in s.trials] == [50, 100, 200, 300]
+    assert s.outcome() == "knee ≥ 300 req/s: the load hosts' limit came first"
+
+
+def test_an_error_breaks_the_budget() -> None:
+    s = Search(start=50, precision=0.1, budget_ms=150, steps=12)
+    s.trials.append(Trial(50, None, None, error="loadgen lg1: no result"))
+    assert s.bounds() == (None, 50) and s.next_rate() == 25
+    assert s.outcome() == "no knee: 50 req/s broke the budget (loadgen lg1: no result)"
