@@ -120,7 +120,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from benchhost import clients, monitor
+from benchhost import clients, monitor, search
 
 TOKEN_HEADER = "X-Flaskbench-Token"
 #: Who asks (a load host's name): the app runner stops lingering once each has seen the end.
@@ -165,6 +165,10 @@ REQUEST_TIMEOUT_S = 5.0
 JOURNAL_TIMEOUT_S = 30.0
 MAX_BODY = 65536
 EXIT_FATAL, EXIT_USAGE, EXIT_DEADLINE = 1, 2, 124
+#: A knee search's slot (rate=auto): run["search"] holds these, each above 0, and its group's name.
+#: What a search's step replaces in its slot's run (search.step_run), in /state's "step".
+STEP_KEYS = ("rate", "n", "c", "parts", "repetition", "search")
+SEARCH_KEYS = ("start", "precision", "budget_ms", "steps", "headroom", "max_rate")
 SUMMARY_KEYS = ("rps", "failed", "complete", "p99_ms", "status_counts", "started_at", "ended_at")
 #: The sampler's command; --sampler replaces it (tests).
 SAMPLER = [sys.executable, "-m", "benchhost.sample"]
@@ -331,6 +335,10 @@ def load_plan(path: Path) -> dict:
                     p.append(f"{where}.{key} must be above 0: {run.get(key)!r}")
         for key in ("time_limit", "timeout"):
             _int(run.get(key), f"{where}.{key}", p, 1)
+        spec = run.get("search")
+        if spec is not None and not (isinstance(spec, dict) and isinstance(spec.get("group"), str)
+                                     and all(_number(spec.get(k), f"{where}.search.{k}", p) > 0 for k in SEARCH_KEYS)):
+            p.append(f"{where}.search must hold a group and {', '.join(SEARCH_KEYS)} above 0: {spec!r}")
         parts = run.get("parts")
         if not isinstance(parts, list) or len(parts) != len(loadgens) or not all(isinstance(x, dict) for x in parts):
             p.append(f"{where}.parts must hold one part per load host ({len(loadgens)})")
@@ -470,6 +478,8 @@ class Control:
         self.go_at = 0.0
         self.warm: set[str] = set()
         self.done: dict[str, dict] = {}
+        #: a knee search's step (rate=auto): its rate, n, c, parts, repetition, published in /state
+        self.step: dict | None = None
         self.runs = len(plan["runs"])
         # the load hosts that need nothing more: the last run's result posted, or the end seen
         self.through: set[str] = set()
@@ -481,7 +491,8 @@ class Control:
             start_in = None
             if self.phase == "go":
                 start_in = round(max(0.0, self.go_at + self.spread - time.monotonic()), 3) if self.spread else 0
-            return {"index": self.index, "phase": self.phase, "start_in": start_in, "error": self.error}
+            state = {"index": self.index, "phase": self.phase, "start_in": start_in, "error": self.error}
+            return state if self.step is None else {**state, "step": self.step}
 
     def seen(self, host: str | None, state: dict) -> None:
         """After `state` was SENT to `host`: when it ends the host's plan, the host needs nothing more.
@@ -498,9 +509,9 @@ class Control:
                 self.through.add(host)
                 self.cond.notify_all()
 
-    def begin(self, index: int) -> None:
+    def begin(self, index: int, step: dict | None = None) -> None:
         with self.cond:
-            self.index, self.phase, self.error = index, "switching", None
+            self.index, self.phase, self.error, self.step = index, "switching", None, step
             self.warm, self.done = set(), {}
             self.sampling: set[str] = set()
             self.cond.notify_all()
@@ -664,6 +675,8 @@ class AppRunner:
         self.progress = self.dir / "progress.jsonl"
         self.control = Control(plan)
         self.upstream_misses = 0
+        #: the knee searches (rate=auto) by group: the steps so far decide the next
+        self.searches: dict[str, search.Search] = {}
 
     def note(self, line: dict) -> None:
         with open(self.progress, "a") as fh:
@@ -681,7 +694,10 @@ class AppRunner:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
             log(f"serving on {address}, {len(self.plan['runs'])} runs")
             for index, run in enumerate(self.plan["runs"]):
-                self.run_one(index, run)
+                if run.get("search"):
+                    self.search_step(index, run)
+                else:
+                    self.run_one(index, run)
             self.control.finish(len(self.plan["runs"]))
             self.note({"finished": True, "runs": len(self.plan["runs"])})
             log("finished")
@@ -709,7 +725,7 @@ class AppRunner:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in ("stop", "server.json", "outcome.json", monitor.MONITOR_FILE):  # a plan dir used before
             (folder / stale).unlink(missing_ok=True)
-        self.control.begin(index)
+        self.control.begin(index, {k: run[k] for k in STEP_KEYS} if run.get("search") else None)
         write_json(folder / "run.json", run)
         log(f"run {index} {run['name']}: switching")
         cap = plan["switch_timeout"] + SWITCH_GRACE_S
@@ -774,6 +790,31 @@ class AppRunner:
         self.end_run(index, run, folder, "; ".join(errors) or None, blocked,
                      {h: done[h]["summary"] for h in self.control.hosts if h in done})
 
+    def search_step(self, index: int, run: dict) -> None:
+        """A slot of a knee search: the step the steps before call for, or, the search done, nothing (no
+        folder; the progress line says what the search found)."""
+        spec = run["search"]
+        found = self.searches.get(spec["group"])
+        if found is None:
+            found = self.searches[spec["group"]] = search.Search(
+                float(spec["start"]), float(spec["precision"]), float(spec["budget_ms"]), int(spec["steps"]),
+                float(spec["max_rate"]))
+        rate = found.next_rate()
+        if rate is not None:
+            return self.run_one(index, {**run, **search.step_run(run, rate, 1 + sum(t.rate == rate for t in found.trials))})
+        self.control.begin(index)
+        self.control.set_phase("skipped")
+        self.note({"index": index, "name": run["name"], "error": None, "parts": {},
+                   "search": {"group": spec["group"], "done": found.outcome()}})
+        log(f"run {index} {run['name']}: not needed: {found.outcome()}")
+
+    def judge_step(self, run: dict, error: str | None, parts: dict) -> dict:
+        """A search step's trial, added to its search: the progress line's "search"."""
+        found = self.searches[run["search"]["group"]]
+        found.trials.append(search.trial(float(run["rate"]), error, parts))
+        return {"group": run["search"]["group"], "step": len(found.trials), "rate": run["rate"],
+                "over": found.judged(float(run["rate"]))}
+
     def wait_upstream(self, index: int) -> None:
         """Hold "go" until the slow API's runner samples the run (at most UPSTREAM_WAIT_S; not at all
         once it missed UPSTREAM_MISSES runs in a row: it is not following)."""
@@ -802,7 +843,8 @@ class AppRunner:
     def end_run(self, index: int, run: dict, folder: Path, error: str | None, blocked: int | None,
                 parts: dict) -> None:
         write_json(folder / "outcome.json", {"error": error, "blocked": blocked})
-        self.note({"index": index, "name": run["name"], "error": error, "parts": parts})
+        line = {"index": index, "name": run["name"], "error": error, "parts": parts}
+        self.note({**line, "search": self.judge_step(run, error, parts)} if run.get("search") else line)
         log(f"run {index} {run['name']}: " + (f"error: {error}" if error else "done"))
 
     def count_blocked(self, run: dict, folder: Path, since: int) -> int | None:
@@ -955,6 +997,8 @@ class LoadRunner:
             log(f"run {index} {run['name']}: over before it reached this host "
                 f"(the app runner is at run {state['index']}, {state['phase']})")
             return
+        if run.get("search"):  # a knee search's step: the app runner says its rate and each part's share
+            run = {**run, **(state.get("step") or {})}
         part = run["parts"][self.k]
         folder = self.dir / run["name"]
         folder.mkdir(parents=True, exist_ok=True)

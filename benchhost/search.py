@@ -17,6 +17,7 @@ the budget. Standard library only: it runs on the bench hosts.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -150,3 +151,42 @@ class Search:
         reached = (bad - good) / good
         text = f"knee {good:g} req/s, within {reached:.0%} ({bad:g} req/s: {self.judged(bad)})"
         return text if reached <= self.precision else text + f"; the step cap ({self.steps}) came first"
+
+
+def rate_size(rate: float, duration: float, delay: float, headroom: float, hosts: int) -> tuple[int, int]:
+    """A rate run's n and c: n = rate x duration; c, the connections the schedule may open,
+    rate x (headroom x delay + 1 s), at least one per load host."""
+    return max(1, int(round(rate * duration, 0))), max(hosts, 1, math.ceil(rate * (headroom * delay + 1)))
+
+
+def split(n: int, c: int, rate: float | None, hosts: list[str]) -> list[dict]:
+    """A run's parts over its load hosts: c evenly (the first hosts one more), n in proportion to each
+    part's c (the last host the rest); a rate run's part schedules its share of the rate."""
+    k, parts, left = len(hosts), [], n
+    for i, host in enumerate(hosts):
+        c_part = c // k + (1 if i < c % k else 0)
+        n_part = left if i == k - 1 else (n * c_part) // c
+        left -= n_part
+        part: dict = {"host": host, "c": c_part, "n": n_part}
+        if rate is not None:
+            part["rate"] = rate * n_part / n
+        parts.append(part)
+    return parts
+
+
+def step_run(run: dict, rate: float, repetition: int) -> dict:
+    """What a search's slot becomes at `rate`: its rate, n, c, parts and repetition (the published step)."""
+    spec, hosts = run["search"], [part["host"] for part in run["parts"]]
+    n, c = rate_size(rate, float(run["duration"]), float(run["delay"]), float(spec["headroom"]), len(hosts))
+    return {"rate": rate, "n": n, "c": c, "parts": split(n, c, rate, hosts), "repetition": repetition,
+            "search": spec}
+
+
+def trial(rate: float, error: str | None, parts: dict) -> Trial:
+    """A step's Trial from the load hosts' summaries (benchhost.run's /done): the worst part's p99, every
+    part's failed (None when one did not count them)."""
+    summaries = [s for s in parts.values() if isinstance(s, dict)]
+    p99s = [s["p99_ms"] for s in summaries if isinstance(s.get("p99_ms"), (int, float))]
+    fails = [s["failed"] for s in summaries if isinstance(s.get("failed"), int)]
+    return Trial(rate, max(p99s) if p99s and len(p99s) == len(summaries) else None,
+                 sum(fails) if summaries and len(fails) == len(summaries) else None, 0, error)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from benchhost import clients as registry
+from benchhost import search
 
 #: A parameter as given: a string from -e name=value, else a YAML or JSON scalar.
 Given = str | int | float | bool | None
@@ -302,10 +303,9 @@ def rate_points(base: Run, s: Settings, client: str, rates: list[str], delays: l
         for rate in rates:
             r = float(rate)
             name = f"{base['mode']}-{base['profile']}-{client}{rate}" + (f"-d{delay}" if len(delays) > 1 else "")
+            n, c = search.rate_size(r, duration, delay, float(s.rate_headroom), hosts)
             points.append({**base, "client": client, "name": name, "rate": r, "duration": duration,
-                           "n": max(1, int(round(r * duration, 0))),
-                           "c": max(hosts, 1, math.ceil(r * (float(s.rate_headroom) * delay + 1))),
-                           "delay": delay})
+                           "n": n, "c": c, "delay": delay})
     return points
 
 
@@ -403,21 +403,8 @@ def split_over(runs: list[Run], hosts: Sequence[str]) -> list[Run]:
     """Several load hosts run every point together: c evenly (the first hosts one more), n in
     proportion to each part's c (the last host the rest); a rate run's part schedules its share of the
     requests over the same duration."""
-    k = len(hosts)
-    split = []
-    for r in runs:
-        c, n = int(r["c"]), int(r["n"])
-        parts, left = [], n
-        for i, host in enumerate(hosts):
-            c_part = c // k + (1 if i < c % k else 0)
-            n_part = left if i == k - 1 else (n * c_part) // c
-            left -= n_part
-            part: dict[str, Any] = {"host": host, "c": c_part, "n": n_part}
-            if by_rate(r):
-                part["rate"] = r["rate"] * n_part / n
-            parts.append(part)
-        split.append({**r, "parts": parts, "loadgens": list(hosts)})
-    return split
+    return [{**r, "parts": search.split(int(r["n"]), int(r["c"]), r["rate"] if by_rate(r) else None, list(hosts)),
+             "loadgens": list(hosts)} for r in runs]
 
 
 def check_connections(runs: list[Run], hosts: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ GET /?QUERY answers, per ?key= (each key counts its own requests from 0):
   status=N              with status N (default 200)
   status_after=K        ...with status N from the key's K-th request on only (200 before)
   slow_after=K&slow=S   after S seconds (default 5) from the key's K-th request on
+  cap=K                 at most K of the key's requests at a time (the others queue): a knee at K / delay
   vary=1                with a body i % 3 bytes longer for the key's i-th request
   stall_at=K&stall=S    the key's K-th request freezes the whole server for S seconds
                         (once per key): every answer due in that time waits for its end,
@@ -41,6 +42,7 @@ def serve() -> None:
     counters: dict[str, int] = {}
     lock = threading.Lock()
     frozen_until = [0.0]
+    caps: dict[str, threading.Semaphore] = {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -63,7 +65,13 @@ def serve() -> None:
                 delay = float(q.get("delay", 0))
                 if "slow_after" in q and i >= int(q["slow_after"]):
                     delay = float(q.get("slow", 5))
+                with lock:
+                    cap = caps.setdefault(key, threading.Semaphore(int(q["cap"]))) if "cap" in q else None
+                if cap is not None:
+                    cap.acquire()
                 time.sleep(delay)
+                if cap is not None:
+                    cap.release()
                 time.sleep(max(0.0, frozen_until[0] - time.monotonic()))
                 body = BODY + b"." * (i % 3 if "vary" in q else 0)
                 status = int(q.get("status", 200))

@@ -424,3 +424,33 @@ def test_a_load_host_is_through_only_once_its_last_answer_is_written(runner_modu
     assert control.through == {"lg1"}  # the last run's result taken, its answer not yet written
     control.mark_through("lg2")
     assert control.through == {"lg1", "lg2"}
+
+
+def test_a_knee_search_finds_the_servers_knee(tmp_path: Path, scripts: Path, server: Server,
+                                             runners: Runners) -> None:
+    """rate=auto: the app runner decides each step's rate from the steps before (benchhost.search) and the load
+    runner runs it; the server answers one request at a time in 20 ms, so its knee is near 50 req/s."""
+    spec = {"group": "m-tuned", "start": 10, "precision": 0.5, "budget_ms": 100, "steps": 6, "headroom": 3,
+            "max_rate": 1000}
+    runs = []
+    for k in range(1, 7):
+        run = run_entry(server, tmp_path.name, f"m-tuned-auto-s{k}", client="rate", n=10, c=2, delay=0.02)
+        run.update(rate=10.0, duration=1.0, search=spec, url=server.url(f"delay=0.02&cap=1&key={tmp_path.name}"))
+        run["parts"][0]["rate"] = 10.0
+        runs.append(run)
+    plan = write_plan(tmp_path / "plan", scripts, runs)
+    app = runners.start(plan, "app", "--linger", "0.3")
+    load = runners.start(plan, "load", "--host", "lg1")
+    assert runners.finish(load)[0] == 0
+    rc, log = runners.finish(app)
+    assert rc == 0, log
+    lines = progress(plan)
+    steps = [line["search"] for line in lines if "rate" in line.get("search", {})]
+    assert [s["rate"] for s in steps] == [10, 20, 40, 80, 60]
+    assert [s["over"] is None for s in steps] == [True, True, True, False, False]
+    assert lines[5]["search"]["done"].startswith("knee 40 req/s, within 50%")
+    assert lines[-1] == {"finished": True, "runs": 6}
+    assert not (plan.parent / "load" / "lg1" / "m-tuned-auto-s6").exists()
+    step = read(plan.parent / "load" / "lg1" / "m-tuned-auto-s4" / "run.json")
+    assert (step["rate"], step["n"], step["point"]["rate"]) == (80.0, 80, 80.0)
+    assert read(plan.parent / "app" / "m-tuned-auto-s4" / "run.json")["rate"] == 80
