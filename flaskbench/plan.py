@@ -13,6 +13,7 @@ and is refused, as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -36,6 +37,8 @@ PROFILES = {"seed": ["seed"], "tuned": ["tuned"], "both": ["seed", "tuned"]}
 MONITOR = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 #: A seed left out is drawn in [0, SEED_END), as Ansible's `2147483647 | random` drew it.
 SEED_END = 2147483647
+#: rate=auto's defaults: the first step's rate, the step cap, the precision (bad - good) / good.
+SEARCH = {"start_rate": 50.0, "steps": 12, "precision": 0.1}
 #: run.json's schema, which every run carries.
 RUN_SCHEMA = 2
 
@@ -66,6 +69,12 @@ class Params:
     repeat: Given = 1
     seed: Given = ""
     max_minutes: Given = 120
+    #: rate=auto (a knee search, benchhost.search): its first rate, step cap and precision; left out: SEARCH's
+    start_rate: Given = ""
+    steps: Given = ""
+    precision: Given = ""
+    #: the app's latency budget, ms, for the knee (left out: 1.5 x delay)
+    budget_ms: Given = ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ class Lists:
     n: list[int] | None
     c: list[int] | None
     delay: list[float] | None
-    rate: list[str] | None  # as typed: a rate run's folder is named after it (-rate200.5)
+    rate: list[str] | None  # as typed: a rate run's folder is named after it (-rate200.5); ["auto"]: a search
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,9 @@ def read_lists(p: Params) -> Lists:
         raise PlanError(f"{name}={value}: client=rate takes rate and duration instead (it sends rate x"
                         " duration requests, each on a connection of its own when it is due)")
     if by_rate:
-        if not all(NUMBER.fullmatch(r) and float(r) > 0 for r in rate or []):
+        if "auto" in (rate or []) and len(rate or []) > 1:
+            raise PlanError(f"rate={p.rate}: auto searches for the knee on its own, not in a list")
+        if rate != ["auto"] and not all(NUMBER.fullmatch(r) and float(r) > 0 for r in rate or []):
             raise PlanError(f"rate={p.rate}: must be a number of requests per second above 0{hint(p.rate)}")
         duration = text(p.duration)
         if duration != "" and not (NUMBER.fullmatch(duration) and float(duration) > 0):
@@ -201,6 +212,33 @@ def read_lists(p: Params) -> Lists:
         raise PlanError(f"delay={p.delay}: must be a number of seconds (0 or more){hint(p.delay)}")
     return Lists(n=None if n is None else [int(x) for x in n], c=None if c is None else [int(x) for x in c],
                  delay=None if delay is None else [float(x) for x in delay], rate=rate)
+
+
+def search_settings(p: Params, lists: Lists, repeats: int) -> dict[str, float] | None:
+    """rate=auto's start_rate, steps and precision, checked (None without rate=auto, which they need);
+    budget_ms checked whatever the rate (the knee's budget of every rate run)."""
+    budget = text(p.budget_ms)
+    if budget != "" and not (NUMBER.fullmatch(budget) and float(budget) > 0):
+        raise PlanError(f"budget_ms={p.budget_ms}: must be a number of milliseconds above 0 (the p99 the knee allows)")
+    if budget != "" and lists.rate is None:
+        raise PlanError(f"budget_ms={p.budget_ms}: only client=rate has a knee to budget (-e client=rate)")
+    given = {name: text(getattr(p, name)) for name in SEARCH if text(getattr(p, name)) != ""}
+    if lists.rate != ["auto"]:
+        if given:
+            name = next(iter(given))
+            raise PlanError(f"{name}={getattr(p, name)}: only rate=auto searches (-e rate=auto)")
+        return None
+    if repeats > 1:
+        raise PlanError(f"repeat={p.repeat}: rate=auto repeats a step itself where its p99 is within noise"
+                        " of the budget; leave repeat out")
+    found = {**SEARCH, **{k: float(v) for k, v in given.items() if NUMBER.fullmatch(v)}}
+    if "start_rate" in given and not (NUMBER.fullmatch(given["start_rate"]) and found["start_rate"] > 0):
+        raise PlanError(f"start_rate={p.start_rate}: must be a number of requests per second above 0")
+    if "steps" in given and not (WHOLE.fullmatch(given["steps"]) and found["steps"] >= 2):
+        raise PlanError(f"steps={p.steps}: must be a whole number of steps, 2 or more")
+    if "precision" in given and not (NUMBER.fullmatch(given["precision"]) and 0 < found["precision"] < 1):
+        raise PlanError(f"precision={p.precision}: must be a fraction between 0 and 1 (0.1: the knee within 10%)")
+    return found
 
 
 def time_limit(value: Given) -> int:
@@ -250,6 +288,9 @@ class Asked:
     profiles: list[str]
     clients: list[str]
     lists: Lists
+    #: rate=auto's settings (search_settings); None without it
+    search: dict[str, float] | None = None
+    budget_ms: float | None = None
 
 
 def plan_points(p: Params, s: Settings, modes: Modes, asked: Asked, loadgens: Sequence[str]) -> list[Run]:
@@ -269,8 +310,12 @@ def plan_points(p: Params, s: Settings, modes: Modes, asked: Asked, loadgens: Se
         delays = lists.delay or [m["bench"]["delay"]]
         for profile in asked.profiles:
             base = base_run(p, s, name, profile, m, limit, watch)
+            if asked.budget_ms is not None:  # the knee's budget (benchreport.knee), every rate run's
+                base["budget_ms"] = asked.budget_ms
             for client in asked.clients:
-                if registry.get(client).by_rate:
+                if registry.get(client).by_rate and asked.search is not None:
+                    points += search_points(base, s, client, asked, delays, duration, len(loadgens))
+                elif registry.get(client).by_rate:
                     points += rate_points(base, s, client, lists.rate or [], delays, duration, len(loadgens))
                 else:
                     points += load_points(base, s, client, cs, delays, lists, m)
@@ -306,6 +351,28 @@ def rate_points(base: Run, s: Settings, client: str, rates: list[str], delays: l
             n, c = search.rate_size(r, duration, delay, float(s.rate_headroom), hosts)
             points.append({**base, "client": client, "name": name, "rate": r, "duration": duration,
                            "n": n, "c": c, "delay": delay})
+    return points
+
+
+def search_points(base: Run, s: Settings, client: str, asked: Asked, delays: list[Any], duration: float,
+                  hosts: int) -> list[Run]:
+    """rate=auto: per delay, `steps` slots of one knee search (benchhost.search), each sized for the first
+    rate; the app runner decides each step's rate from the steps before, and skips the slots it does not need."""
+    found = asked.search or {}
+    start, steps = found["start_rate"], int(found["steps"])
+    points = []
+    for delay in delays:
+        budget = search.budget_ms(float(delay), asked.budget_ms)
+        if not budget:
+            raise PlanError(f"rate=auto: delay={delay} gives no latency budget (1.5 x delay): give budget_ms=MS")
+        group = f"{base['mode']}-{base['profile']}-auto" + (f"-d{delay}" if len(delays) > 1 else "")
+        each = float(s.rate_headroom) * float(delay) + 1
+        most = max(hosts, 1) * min(float(s.rate_max_per_host), int(s.rate_max_connections) / each)
+        spec = {"group": group, "start": start, "precision": found["precision"], "budget_ms": budget, "steps": steps,
+                "headroom": float(s.rate_headroom), "max_rate": round(most, 1)}
+        n, c = search.rate_size(start, duration, delay, float(s.rate_headroom), hosts)
+        points += [{**base, "client": client, "name": f"{group}-s{k}", "rate": start, "duration": duration,
+                    "n": n, "c": c, "delay": delay, "search": {**spec, "step": k}} for k in range(1, steps + 1)]
     return points
 
 
@@ -446,6 +513,8 @@ def describe(run: Run) -> str:
     line = f"{run['name']} n={run['n']} c={run['c']} limit={run['time_limit']}s timeout={run['timeout']}s"
     if by_rate(run):
         line += f" rate={run['rate']}"
+    if run.get("search"):
+        line += f" (rate=auto: step {run['search']['step']} of at most {run['search']['steps']})"
     parts = run.get("parts") or []
     if len(parts) > 1:
         line += (f" split c={'+'.join(str(p['c']) for p in parts)} n={'+'.join(str(p['n']) for p in parts)}"
@@ -467,6 +536,8 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
     max_minutes(p.max_minutes)
     monitor(p.monitor)
     repeats = repeat(p.repeat)
+    asked = dataclasses.replace(asked, search=search_settings(p, asked.lists, repeats),
+                                budget_ms=float(text(p.budget_ms)) if text(p.budget_ms) else None)
     given_seed = seed(p.seed)
     seed_used = new_seed() if given_seed is None else given_seed
     points = plan_points(p, s, modes, asked, loadgens)
