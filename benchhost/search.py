@@ -146,11 +146,14 @@ class Search:
                     else "no knee: no step ran")
         if bad is None:
             why = ("the load hosts' limit" if self.max_rate is not None and good >= self.max_rate
-                   else f"the step cap ({self.steps})")
+                   else f"the step cap ({self.steps})" if len(self.trials) >= self.steps else "the search's end")
             return f"knee ≥ {good:g} req/s: {why} came first"
         reached = (bad - good) / good
         text = f"knee {good:g} req/s, within {reached:.0%} ({bad:g} req/s: {self.judged(bad)})"
-        return text if reached <= self.precision else text + f"; the step cap ({self.steps}) came first"
+        if reached <= self.precision:
+            return text
+        return text + (f"; the step cap ({self.steps}) came first" if len(self.trials) >= self.steps
+                       else "; the search stopped before its precision")
 
 
 def rate_size(rate: float, duration: float, delay: float, headroom: float, hosts: int) -> tuple[int, int]:

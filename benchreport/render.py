@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchhost import clients as registry
-from benchreport import knee, readiness, serverfigures, whattouse
+from benchreport import knee, kneesearch, readiness, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
 from benchreport.runfiles import Timing
@@ -628,6 +628,20 @@ def knee_section(records: list[Record]) -> list[str]:
                     *machine_limit_lines(found)]
 
 
+def knee_search_section(records: list[Record]) -> list[str]:
+    """report.md's "Knee search": each rate=auto search's steps and what it found (benchreport.kneesearch)."""
+    lines = []
+    for found in kneesearch.searches(records):
+        lines += [f"## Knee search: {found.group}", "",
+                  f"rate=auto: the rate doubled until a step broke the budget (p99 ≤ {found.budget_ms:g} ms, nothing "
+                  f"failed), then bisected to within {found.precision:.0%}; a step within 10% of the budget ran twice.",
+                  "", "| step | rate req/s | p99 ms | failed | verdict |", "|---:|---:|---:|---:|:---|"]
+        lines += [f"| {r.step} | {r.rate:g} | {ms(r.p99_ms)} | {DASH if r.failed is None else r.failed} | "
+                  + ("within" if r.over is None else r.over).replace("|", "\\|") + " |" for r in found.rows]
+        lines += ["", f"Found: {found.found}.", ""]
+    return lines
+
+
 MACHINE_LIMIT_TEXT = (
     "Machine limit: the rate at which the CPUs would be saturated by what a request costs: each machine's "
     "cores × 1000 / the CPU ms a request costs there (the app's unit, the slow API's unit, the clients; hosts "
@@ -805,6 +819,7 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
     lines += whattouse.markdown_section(records)
     lines += readiness_section(records)
     lines += knee_section(records)
+    lines += knee_search_section(records)
     lines += repeats_section(records)
     table = compare_table(records)
     if table:
