@@ -74,6 +74,15 @@ result. A failed upstream sampler fails no run (the report says the slow
 API's CPU was not measured). The app runner's --linger waits for the
 upstream runner to have seen the end too.
 
+A knee search (rate=auto) is a run of slots with "search" ({"group", "step",
+"start", "precision", "budget_ms", "steps", "headroom", "max_rate"}): the app
+runner decides each slot's rate from its group's steps before
+(benchhost.search), runs it as a rate run at that rate (run.json's rate, n, c,
+parts and repetition: search.step_run; GET /state adds them as "step", which
+the load runners run), and adds "search": {"group", "step", "rate", "over"}
+to its progress line; once the search is done, its other slots are skipped
+at once, with no folder and "search": {"group", "done": what it found}.
+
 Control endpoint: every request carries X-Flaskbench-Token (else 403).
 GET /state -> {"index", "phase": switching|warm|go|skipped|finished,
 "start_in", "error"}; POST /warm {"index", "host"}, POST /done {"index",

@@ -170,9 +170,9 @@ class CallbackModule(CallbackBase):
     def _figures(self, entry: dict) -> str:
         run = self._run(int(entry["index"]))
         found = entry.get("search") or {}
-        if "done" in found:  # a knee search's slot it did not need
+        if found.get("done"):  # a knee search's slot it did not need
             return f"{run['mode']} {run['profile']} rate=auto: {found['done']}"
-        if "rate" in found:  # a knee search's step: its rate was decided on the app host
+        if found.get("step"):  # a knee search's step: its rate was decided on the app host
             run = {**run, "rate": found["rate"]}
         client = clients.get(run.get("client"))
         what = f"{run['mode']} {run['profile']} {client.load(run)} ({run['client']})"
@@ -193,7 +193,7 @@ class CallbackModule(CallbackBase):
         rps_text = "–" if rps is None else f"{rps:.1f}"
         # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
         p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
-        step = f" (search step {found['step']}: {found['over'] or 'within the budget'})" if "rate" in found else ""
+        step = f" (search step {found['step']}: {found['over'] or 'within the budget'})" if found.get("step") else ""
         return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{non_2xx(parts)}{step}"
 
     # --- the report ------------------------------------------------------------------

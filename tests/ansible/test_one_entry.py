@@ -38,7 +38,7 @@ def table_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def env_for(path: Path) -> dict[str, str]:
     return {**os.environ, "FLASKBENCH_MODES_FILE": str(path), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1", "PYTHONPATH": str(ROOT / "app")}
+            "ANSIBLE_NOCOLOR": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "app")])}
 
 
 def test_the_docs_table_lists_it(table_copy: Path) -> None:
