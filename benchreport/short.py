@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchreport import fmt, knee, readiness, serverfigures, whattouse
+from benchreport import advice, fmt, knee, readiness, serverfigures, whattouse
 from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
@@ -46,6 +46,9 @@ UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
 KNEES_SHOWN = 5
 #: Why a setting's points were not usable, unless they failed as expected.
 FAILED_TEXT = "errors or failed requests: see the notes"
+#: The other modes the verdict names here, and the run folders (report.md's "Verdict" has them all).
+OTHERS_SHOWN = 3
+RUNS_SHOWN = 4
 
 
 def head(records: list[Record]) -> str:
@@ -156,8 +159,33 @@ def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     return [("gevent readiness", entries)] if entries else []
 
 
+def runs_text(v: advice.Verdict) -> str:
+    """"6 runs (a sweep past the client's ceiling): a, b, ..." with at most RUNS_SHOWN folders named."""
+    shown = ", ".join(v.runs[:RUNS_SHOWN]) + (f", … (report.md's \"Verdict\" names all {len(v.runs)})"
+                                              if len(v.runs) > RUNS_SHOWN else "")
+    what = f" ({v.evidence})" if v.evidence else ""
+    return f"{len(v.runs)} run{'s' if len(v.runs) != 1 else ''}{what}: {shown}"
+
+
+def verdict_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
+    """The verdict per workload (benchreport.advice): the recommendation, the other modes (at most
+    OTHERS_SHOWN), what to run for one, the runs it rests on."""
+    found = advice.verdicts(records)
+    rows = []
+    for v in found:
+        where = advice.title(v, len(found) > 1)
+        others = v.others[:OTHERS_SHOWN] + ([f"and {len(v.others) - OTHERS_SHOWN} more (report.md's \"Verdict\")"]
+                                            if len(v.others) > OTHERS_SHOWN else [])
+        rows.append((f"verdict ({where})" if where else "verdict", v.lead + others))
+        if v.to_run:
+            rows.append(("to run", v.to_run))
+        rows.append(("rests on", [runs_text(v)]))
+    return rows
+
+
 def lines(records: list[Record], page: Path | None) -> list[str]:
-    """The short version: its head, the best modes, the knees, gevent readiness, report.html's absolute path."""
+    """The short version: its head, the verdict, the best modes, the knees, gevent readiness, report.html's
+    absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
-    return [head(records), *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records),
-                                     ("report.html", [where])])]
+    return [head(records), *aligned([*verdict_rows(records), *best_rows(records), *knee_rows(records),
+                                     *readiness_rows(records), ("report.html", [where])])]
