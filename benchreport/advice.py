@@ -42,6 +42,8 @@ KNEES, SWEEP, CPU = "knees", "a sweep past the client's ceiling", "CPU per reque
 KNEE_PRECISION = 0.10
 #: A closed-loop point at this % of its client's ceiling (or more) measured the client, not the server.
 AT_CEILING_PCT = 95.0
+#: After a suggested rate sweep.
+KNEE_NOTE = "   # the knee: the rate each mode holds within the budget"
 RPS, P99, CPU_METRIC = METRICS
 #: How a margin's noise verdict (whattouse.pick) reads after it.
 NOISE_WORDS = {whattouse.AHEAD: "outside noise", whattouse.NO_ESTIMATE: "one run a side: no noise estimate",
@@ -257,6 +259,8 @@ def _from_sweep(v: Verdict, found: list[whattouse.Setting], safety: Any, budget_
                               for u in unsafe])
         return True
     v.pick = best.name
+    v.to_run.append(_rate_command([c.mode for c in ranked], v.delay, [(best.value("rps") or 100.0) * x
+                                                                       for x in (0.5, 1, 2)]) + KNEE_NOTE)
     v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)}, past the client's ceiling, it "
                   f"answers {_point_text(best, budget_ms)}.")
     _caveats(v, best.name, safety(best.mode, best.group),
@@ -300,6 +304,8 @@ def _from_cpu(v: Verdict, found: list[whattouse.Setting], safety: Any) -> bool:
         _caveats(v, "", None, [(u.name, cost(u), safety(u.mode, u.group)) for u in unsafe])
         return True
     v.pick = best.name
+    v.to_run.append(_rate_command([c.mode for c in s.points], v.delay, [(best.value("rps") or 100.0) * x
+                                                                         for x in (1, 2, 4)]) + KNEE_NOTE)
     v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)} req/s cannot tell the modes apart "
                   f"(the client's ceiling), and it {cost(best)}, the least, over runs long enough to resolve it "
                   f"({_rps(best.value('rps'))} req/s).")
@@ -348,7 +354,7 @@ def _no_verdict(v: Verdict, recs: list[Record], found: list[knee.Knee]) -> None:
         low = min(s.rate for k in found for s in k.steps)
         v.to_run.append(_rate_command(modes, delay, [low / 4, low / 2, low]))
     else:
-        v.to_run.append(_rate_command(modes, delay, [base, 2 * base, 4 * base]) + "   # the knee")
+        v.to_run.append(_rate_command(modes, delay, [base, 2 * base, 4 * base]) + KNEE_NOTE)
         cs = [c for r in recs if (c := r.c) is not None and not r.rate]
         c = max(cs, default=200)
         v.to_run.append(f"ansible-playbook bench.yml -e mode={','.join(modes)} -e client=wrk -e c={c},{5 * c} "
