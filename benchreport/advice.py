@@ -315,8 +315,9 @@ def _from_cpu(v: Verdict, found: list[whattouse.Setting], safety: Any) -> bool:
             continue
         p = whattouse.pick(CPU_METRIC, [best, c])
         within = p.noise in (whattouse.WITHIN, whattouse.WITHIN_RESOLUTION)
+        low, mine = best.value("cpu_ms_per_req") or 0.0, c.value("cpu_ms_per_req") or 0.0
         v.others.append(f"{c.name} {'is within noise of it: it ' if within else ''}{cost(c)}"
-                        + ("" if within or p.margin_pct is None else f" ({p.margin_pct:.0f}% more)")
+                        + ("" if within or not low else f" ({100 * (mine - low) / low:.0f}% more)")
                         + f"{_note(safety(c.mode, c.group))}.")
     return True
 
