@@ -172,7 +172,11 @@ def verdict_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     OTHERS_SHOWN), what to run for one, the runs it rests on."""
     found = advice.verdicts(records)
     rows = []
+    # Several workloads: the ones without a verdict on one row (report.md says why and what to run for each).
+    silent = [v for v in found if v.pick is None] if len(found) > 1 else []
     for v in found:
+        if v in silent:
+            continue
         where = advice.title(v, len(found) > 1)
         others = v.others[:OTHERS_SHOWN] + ([f"and {len(v.others) - OTHERS_SHOWN} more (report.md's \"Verdict\")"]
                                             if len(v.others) > OTHERS_SHOWN else [])
@@ -180,6 +184,9 @@ def verdict_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
         if v.to_run:
             rows.append(("to run", v.to_run))
         rows.append(("rests on", [runs_text(v)]))
+    if silent:
+        rows.append(("no verdict", ["; ".join(advice.title(v, True) for v in silent)
+                                    + " (report.md's \"Verdict\": why, and what to run for one)"]))
     return rows
 
 
@@ -187,5 +194,6 @@ def lines(records: list[Record], page: Path | None) -> list[str]:
     """The short version: its head, the verdict, the best modes, the knees, gevent readiness, report.html's
     absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
-    return [head(records), *aligned([*verdict_rows(records), *best_rows(records), *knee_rows(records),
-                                     *readiness_rows(records), ("report.html", [where])])]
+    # The verdict in a column of its own: the detail rows keep theirs whatever the verdict's labels.
+    return [head(records), *aligned(verdict_rows(records)),
+            *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records), ("report.html", [where])])]
