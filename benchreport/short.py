@@ -5,6 +5,9 @@ these lines come before the full table, so a person who opens no file still
 sees the answer:
 
     In short (12 runs of 2 modes; points ran up to 3 times: medians):
+      verdict   Serve it with uwsgi-gevent/tuned (...; tuned flags: workers=cores, ...): at c=1000 (wrk), ...
+                granian/tuned falls behind at c=1000 (wrk): 289 req/s (29% of ideal), ...
+      rests on  6 runs (a sweep past the client's ceiling): uwsgi-gevent-tuned-wrk-c1000-r1, ...
       best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s (granian/tuned within noise)
                      c=1000: uwsgi-gevent/tuned 83.0% of ideal, 830.19 req/s
       best by p99    c=200: uwsgi-gevent/tuned 1143 ms
@@ -13,6 +16,8 @@ sees the answer:
                      c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)
       report.html    /abs/path/results/<run-id>/report.html
 
+The verdict (benchreport.advice, one per route and delay; several without one share a
+"no verdict" row) has a column of its own, so the rows after it keep theirs.
 After them, when a rate sweep ran (client=rate), its knees best first
 (benchreport.knee: the highest rate kept at p99 <= 1.5 x delay with no
 failure), with the p99 and CPU per request at the knee:
