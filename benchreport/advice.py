@@ -271,7 +271,8 @@ def _from_sweep(v: Verdict, found: list[whattouse.Setting], safety: Any, budget_
         p = whattouse.pick(RPS, [best, c])
         limited = " (client-limited: the figure may be the client's)" if c.client_limited else ""
         if p.noise == whattouse.WITHIN:
-            v.others.append(f"{c.name} is within noise of it: {_point_text(c, budget_ms)}{_note(safety(c.mode, c.group))}.")
+            v.others.append(f"{c.name} is within noise of it: {_point_text(c, budget_ms)}"
+                            f"{_note(safety(c.mode, c.group))}.")
         else:
             top, rps = best.value("rps") or 0.0, c.value("rps") or 0.0
             margin = "" if not top else f"; {100 * (top - rps) / top:.0f}% fewer req/s ({NOISE_WORDS[p.noise]})"
@@ -298,7 +299,9 @@ def _from_cpu(v: Verdict, found: list[whattouse.Setting], safety: Any) -> bool:
                     key=lambda c: c.value("cpu_ms_per_req") or 0.0)
     best, unsafe = _choose(ranked, lambda c: safety(c.mode, c.group))
     v.evidence, v.runs = CPU, [r.raw_dir for c in s.points for r in c.records]
-    cost = lambda c: f"spends {cpu_text(c.value('cpu_ms_per_req'), c.resolution('cpu_ms_per_req'))} of CPU a request"  # noqa: E731
+    def cost(c: whattouse.Candidate) -> str:
+        return f"spends {cpu_text(c.value('cpu_ms_per_req'), c.resolution('cpu_ms_per_req'))} of CPU a request"
+
     if best is None:
         v.lead.append("No verdict: every mode with the lowest CPU per request is not gevent-safe.")
         _caveats(v, "", None, [(u.name, cost(u), safety(u.mode, u.group)) for u in unsafe])

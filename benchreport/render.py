@@ -587,8 +587,8 @@ def verdict_section(records: list[Record]) -> list[str]:
              "Drawn only from the runs that can tell modes apart, the strongest first: the knees of a rate sweep, "
              "else a closed-loop point past the client's ceiling (not client-limited, below "
              f"{advice.AT_CEILING_PCT:g}% of it), else CPU per request resolved to ±5% over long runs. A gevent mode "
-             "is named with what gevent's monitor found (safe, not safe, unknown) and never recommended when not safe. \"What to use\" "
-             "below gives the best mode at each setting.", ""]
+             "is named with what gevent's monitor found (safe, not safe, unknown) and never recommended when not "
+             "safe. \"What to use\" below gives the best mode at each setting.", ""]
     for v in found:
         where = advice.title(v, len(found) > 1)
         lines += ([f"**{where}**", ""] if where else []) + [" ".join(v.lead), ""]

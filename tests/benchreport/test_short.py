@@ -78,7 +78,8 @@ def test_errors_and_unusable_settings_are_named(modes):
     records = build_summary(DATA / "run-sample", modes)
     lines = short.lines(model.records(records), None)
     assert lines[0] == "In short (7 runs of 5 modes; 3 with an error, see the notes):"
-    assert best_lines(lines)[0] == "  best by req/s    c=5 delay 0.05 s: uwsgi/seed 87.7% of ideal, 87.69 req/s (client-limited)"
+    assert best_lines(lines)[0] == ("  best by req/s    c=5 delay 0.05 s: uwsgi/seed 87.7% of ideal, 87.69 req/s "
+                                    "(client-limited)")
     assert lines[-2] == ("  no usable point  c=2 delay 0 s, c=2 delay 1 s, c=5 delay 1 s, c=2 delay 3 s "
                          "(errors or failed requests: see the notes)")
     assert lines[-1] == "  report.html      not written (see the warning above)"
