@@ -1,4 +1,5 @@
-"""Bench report: ab's and wrk's raw output -> summary.json, report.md, chart.png, report.html.
+"""Bench report: a run's files (the load clients' raw output, read by benchhost.clients) -> summary.json,
+report.md, chart.png, report.html; compare.
 
 Runs on the controller after bench.yml has fetched every run's files to
 results/<run-id>/<name>/ (see benchreport.runfiles for the layout: run.json,
@@ -6,6 +7,11 @@ loadgen.json, server.json, outcome.json and the client's raw files).
 `python -m benchreport RUN_DIR` is the entry point. With the plan runner, the
 hosts' archives are unpacked into that layout first: `python -m
 benchreport.collect RUN_DIR` (benchreport.collect).
+
+Its layers (.importlinter): the model (model), formats (fmt), readers
+(runfiles, rundata, collect, environment, noisefloors), analysis (summary,
+knee, compare, whattouse, readiness, ...), renderers (render, short, html/,
+comparehtml) and the command line (__main__); each imports only downward.
 """
 
 #: Exit status of the CLI when the report was written but a run had an error,

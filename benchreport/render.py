@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchhost import clients as registry
-from benchreport import knee, kneesearch, readiness, serverfigures, whattouse
+from benchreport import advice, knee, kneesearch, readiness, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
 from benchreport.runfiles import Timing
@@ -578,6 +578,27 @@ def repeats_section(records: list[Record]) -> list[str]:
             f"{100 * NOISY_CV:g}%. {REPEATS_TEXT}", ""]
 
 
+def verdict_section(records: list[Record]) -> list[str]:
+    """"Verdict": one per workload (benchreport.advice), the other modes, what to run for one, its runs."""
+    found = advice.verdicts(records)
+    if not found:
+        return []
+    lines = ["## Verdict", "",
+             "Drawn only from the runs that can tell modes apart, the strongest first: the knees of a rate sweep, "
+             "else a closed-loop point past the client's ceiling (not client-limited, below "
+             f"{advice.AT_CEILING_PCT:g}% of it), else CPU per request resolved to ±5% over long runs. A gevent mode "
+             "is named with what gevent's monitor found (safe, not safe, unknown) and never recommended when not "
+             "safe. \"What to use\" below gives the best mode at each setting.", ""]
+    for v in found:
+        where = advice.title(v, len(found) > 1)
+        lines += ([f"**{where}**", ""] if where else []) + [" ".join(v.lead), ""]
+        lines += [f"- {o}" for o in v.others] + ([""] if v.others else [])
+        lines += ["To run:", "", *(f"    {cmd}" for cmd in v.to_run), ""] if v.to_run else []
+        lines += [f"Rests on {len(v.runs)} run{'s' if len(v.runs) != 1 else ''}"
+                  + (f" ({v.evidence})" if v.evidence else "") + ": " + ", ".join(f"`{r}`" for r in v.runs), ""]
+    return lines
+
+
 def readiness_section(records: list[Record]) -> list[str]:
     """"gevent readiness": a verdict per gevent mode and route (benchreport.readiness), its call sites."""
     found = readiness.verdicts(records)
@@ -816,6 +837,7 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
     if ceiling:
         lines += [ceiling, ""]
     lines += [line for c in explained if c.by_rate for line in (c.explanation, "")]
+    lines += verdict_section(records)
     lines += whattouse.markdown_section(records)
     lines += readiness_section(records)
     lines += knee_section(records)

@@ -5,6 +5,9 @@ these lines come before the full table, so a person who opens no file still
 sees the answer:
 
     In short (12 runs of 2 modes; points ran up to 3 times: medians):
+      verdict   Serve it with uwsgi-gevent/tuned (...; tuned flags: workers=cores, ...): at c=1000 (wrk), ...
+                granian/tuned falls behind at c=1000 (wrk): 289 req/s (29% of ideal), ...
+      rests on  6 runs (a sweep past the client's ceiling): uwsgi-gevent-tuned-wrk-c1000-r1, ...
       best by req/s  c=200: uwsgi-gevent/tuned 95.7% of ideal, 191.44 req/s (granian/tuned within noise)
                      c=1000: uwsgi-gevent/tuned 83.0% of ideal, 830.19 req/s
       best by p99    c=200: uwsgi-gevent/tuned 1143 ms
@@ -13,6 +16,8 @@ sees the answer:
                      c=1000: uwsgi-gevent/tuned 0.799 ms/request (granian/tuned within noise)
       report.html    /abs/path/results/<run-id>/report.html
 
+The verdict (benchreport.advice, one per route and delay; several without one share a
+"no verdict" row) has a column of its own, so the rows after it keep theirs.
 After them, when a rate sweep ran (client=rate), its knees best first
 (benchreport.knee: the highest rate kept at p99 <= 1.5 x delay with no
 failure), with the p99 and CPU per request at the knee:
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchreport import fmt, knee, readiness, serverfigures, whattouse
+from benchreport import advice, fmt, knee, readiness, serverfigures, whattouse
 from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
@@ -46,6 +51,9 @@ UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
 KNEES_SHOWN = 5
 #: Why a setting's points were not usable, unless they failed as expected.
 FAILED_TEXT = "errors or failed requests: see the notes"
+#: The other modes the verdict names here, and the run folders (report.md's "Verdict" has them all).
+OTHERS_SHOWN = 3
+RUNS_SHOWN = 4
 
 
 def head(records: list[Record]) -> str:
@@ -156,8 +164,41 @@ def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     return [("gevent readiness", entries)] if entries else []
 
 
+def runs_text(v: advice.Verdict) -> str:
+    """"6 runs (a sweep past the client's ceiling): a, b, ..." with at most RUNS_SHOWN folders named."""
+    shown = ", ".join(v.runs[:RUNS_SHOWN]) + (f", … (report.md's \"Verdict\" names all {len(v.runs)})"
+                                              if len(v.runs) > RUNS_SHOWN else "")
+    what = f" ({v.evidence})" if v.evidence else ""
+    return f"{len(v.runs)} run{'s' if len(v.runs) != 1 else ''}{what}: {shown}"
+
+
+def verdict_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
+    """The verdict per workload (benchreport.advice): the recommendation, the other modes (at most
+    OTHERS_SHOWN), what to run for one, the runs it rests on."""
+    found = advice.verdicts(records)
+    rows = []
+    # Several workloads: the ones without a verdict on one row (report.md says why and what to run for each).
+    silent = [v for v in found if v.pick is None] if len(found) > 1 else []
+    for v in found:
+        if v in silent:
+            continue
+        where = advice.title(v, len(found) > 1)
+        others = v.others[:OTHERS_SHOWN] + ([f"and {len(v.others) - OTHERS_SHOWN} more (report.md's \"Verdict\")"]
+                                            if len(v.others) > OTHERS_SHOWN else [])
+        rows.append((f"verdict ({where})" if where else "verdict", v.lead + others))
+        if v.to_run:
+            rows.append(("to run", v.to_run))
+        rows.append(("rests on", [runs_text(v)]))
+    if silent:
+        rows.append(("no verdict", ["; ".join(advice.title(v, True) for v in silent)
+                                    + " (report.md's \"Verdict\": why, and what to run for one)"]))
+    return rows
+
+
 def lines(records: list[Record], page: Path | None) -> list[str]:
-    """The short version: its head, the best modes, the knees, gevent readiness, report.html's absolute path."""
+    """The short version: its head, the verdict, the best modes, the knees, gevent readiness, report.html's
+    absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
-    return [head(records), *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records),
-                                     ("report.html", [where])])]
+    # The verdict in a column of its own: the detail rows keep theirs whatever the verdict's labels.
+    return [head(records), *aligned(verdict_rows(records)),
+            *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records), ("report.html", [where])])]

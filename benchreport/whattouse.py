@@ -148,6 +148,8 @@ class Setting:
     client_limited: list[str] = field(default_factory=list)
     #: how many points qualified (0: the picks are empty)
     candidates: int = 0
+    #: the points that qualified, in the records' order (benchreport.advice ranks them all)
+    points: list[Candidate] = field(default_factory=list)
 
 
 def _setting_order(key: tuple) -> tuple:
@@ -242,7 +244,7 @@ def settings(records: list[Record]) -> list[Setting]:
             candidates.append(cand)
             if cand.client_limited:
                 setting.client_limited.append(name)
-        setting.candidates = len(candidates)
+        setting.candidates, setting.points = len(candidates), candidates
         setting.picks = [pick(metric, candidates) for metric in METRICS]
         out.append(setting)
     return out

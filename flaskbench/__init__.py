@@ -1,5 +1,8 @@
-"""flaskbench's controller-side Python that is neither a plugin nor the app: the bench's run plan (plan).
+"""flaskbench: the controller's Python that Ansible and the user call.
 
-The Ansible plugins import it from the repository root (plugins/filter/flaskbench_plan.py);
-the tests import it as any module (pytest.ini's pythonpath).
+plan (bench.yml's parameters and the mode table into the runs), appspec and
+reqfiles (a user's flaskbench-app.yml, checked), the code behind the Ansible
+plugins (filters, modeslookup, benchcallback: plugins/ holds only the doors
+Ansible loads), and the tools profile (make profile) and rolereadmes.
+`make venv` installs the package (editable) into .venv.
 """

@@ -317,6 +317,14 @@ def test_what_to_use_leaves_rate_runs_out(records):
 def test_the_short_version_names_the_knees(records):
     assert short.lines(model.records(records), Path("/r/report.html")) == [
         "In short (7 runs of 2 modes; points ran up to 2 times: medians):",
+        "  verdict   Serve it with uwsgi-gevent/tuned (uWSGI with the gevent loop, patched entry; tuned flags: "
+        "workers=cores, gevent=2000, listen=4096, thunder_lock=true, quiet=true, upstream=gevent): it holds 100 req/s "
+        "within the budget (p99 ≤ 1500 ms; 1195 ms at the knee) at 0.780 ms of CPU a request.",
+        "            uwsgi-gevent/tuned's gevent readiness is unknown: not run with gevent's monitor thread: run "
+        "`ansible-playbook bench.yml -e mode=uwsgi-gevent -e monitor=true`.",
+        "            granian/tuned falls over at 100 req/s (it holds 50 req/s): 4 failed requests.",
+        "  rests on  7 runs (knees): uwsgi-gevent-tuned-rate50, uwsgi-gevent-tuned-rate100-r1, "
+        "uwsgi-gevent-tuned-rate100-r2, uwsgi-gevent-tuned-rate150, … (report.md's \"Verdict\" names all 7)",
         "  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.780 ms/request)",
         "                             granian/tuned 50 req/s (p99 1016 ms, CPU 1.467 ms/request)",
         "  report.html                /r/report.html",
@@ -329,7 +337,8 @@ def test_the_report_of_a_rate_sweep(tmp_path, capsys):
     shutil.copytree(SWEEP, run_dir, ignore=shutil.ignore_patterns("README.md"))
     assert cli_main([str(run_dir), "--no-latest"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].startswith("  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s")
+    assert out[1].startswith("  verdict   Serve it with uwsgi-gevent/tuned")
+    assert any(line.startswith("  knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s") for line in out)
     saved = json.loads((run_dir / "summary.json").read_text())
     assert {r["knee_rps"] for r in saved} == {100.0, 50.0}
     assert all(list(r)[-1] == "environment" for r in saved)
