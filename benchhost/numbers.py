@@ -25,6 +25,25 @@ def integer(x: Any) -> int | None:
     return int(f) if f is not None and f == int(f) else None
 
 
+def answered_rps(parts: list[tuple[Any, Any]]) -> float | None:
+    """The rate a split rate run's answers came at, from each part's (complete, rps): the answers summed
+    over the longest part's span of answers (each (complete - 1) / its rps: the parts start together, so
+    the union's span is about the longest), the answers less one as one client's own rps counts them; one
+    part: its own rps. None when a part's span is not measured (no rps, or fewer than two answers)."""
+    spans, complete = [], 0
+    for done, rps in parts:
+        done, rps = integer(done), finite(rps)
+        if done is None or rps is None or rps <= 0 or done < 2:
+            return None
+        spans.append((done - 1) / rps)
+        complete += done
+    if not spans:
+        return None
+    if len(spans) == 1:
+        return finite(parts[0][1])
+    return (complete - 1) / max(spans) if max(spans) > 0 else None
+
+
 def count(value: Any) -> int | None:
     """A JSON number as an int (a client's own counter: no strings, fractions cut), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:

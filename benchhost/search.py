@@ -1,18 +1,23 @@
 """The knee's rule and the knee search (rate=auto): one definition for the app runner and benchreport.
 
 A rate is within the latency budget when nothing went wrong, p99 <= the budget
-(equal is within), no request failed and none was left unsent (verdict). The
-budget is the app's own (budget_ms) or BUDGET_FACTOR x its delay.
+(equal is within), no request failed, none was left unsent and the answers
+kept up with the schedule: the rate they came at (a record's rps, from the
+first answer to the last) is at least KEEP_UP x the scheduled rate (verdict).
+The budget is the app's own (budget_ms) or BUDGET_FACTOR x its delay. A
+server that answers slower than the schedule sends does not hold that rate:
+its queue grows as long as the run lasts, and a short run may end before the
+backlog pushes p99 over the budget.
 
 The search (Search) looks for the highest rate within the budget without
 knowing the scale: it starts at `start` req/s and doubles the rate while the
 steps keep the budget; once one breaks it, it bisects between the highest
 good and the lowest bad rate until (bad - good) / good <= precision. A step
 whose p99 is within NOISE of the budget is run once more at the same rate, and
-the rate is judged on both (their median p99, their most failed). It stops at
+the rate is judged on both (their median p99 and answered rate, their most failed). It stops at
 `steps` steps, or at max_rate (what the load hosts can schedule), with what
 it found: the knee, or "at least" the highest good rate when no rate broke
-the budget. Standard library only: it runs on the bench hosts.
+the budget. Standard library and benchhost.numbers only: it runs on the bench hosts.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from benchhost.numbers import answered_rps
+
 #: The built-in app's latency budget: p99 at most this times its delay.
 BUDGET_FACTOR = 1.5
+#: A rate is held only when its answers came at least this share of it: a server that keeps up answers at the
+#: scheduled rate give or take the spread of its latencies over the span of answers (clean runs: 97-104%);
+#: one that falls behind answers at what it can (uWSGI at 475 req/s scheduled: 86%, its queue growing).
+KEEP_UP = 0.95
 #: A step whose p99 is within this fraction of the budget is repeated once (it may be noise).
 NOISE = 0.1
 #: The search grows the rate by this factor until a step breaks the budget.
@@ -48,8 +59,21 @@ def over_p99(p99: float, budget: float) -> str:
     return f"p99 {shown} ms > {budget:g} ms"
 
 
-def verdict(p99_ms: float | None, failed: int | None, unsent: int, budget: float | None) -> str | None:
-    """Why a rate's figures are over the budget; None when within it (every repetition ran clean)."""
+def behind(answered: float, rate: float) -> str:
+    """"answered 409.71 req/s, 86% of the 475 req/s scheduled (< 95%)": the share to whole percent, or to
+    more digits when those would not show it under KEEP_UP (94.6% is not "95%")."""
+    share, digits = answered / rate, 0
+    while digits < 4 and round(share * 100, digits) >= KEEP_UP * 100:
+        digits += 1
+    return (f"answered {answered:g} req/s, {share * 100:.{digits}f}% of the {rate:g} req/s scheduled "
+            f"(< {KEEP_UP:.0%})")
+
+
+def verdict(p99_ms: float | None, failed: int | None, unsent: int, budget: float | None,
+            answered: float | None = None, rate: float | None = None) -> str | None:
+    """Why a rate's figures are over the budget; None when within it (every repetition ran clean). `answered`:
+    the rate the answers came at, `rate` the one scheduled (the whole point's); without `rate` the answers
+    are not judged (a caller that has no schedule), with it an answered rate not measured fails."""
     if budget is None:
         return "no delay: no latency budget"
     if p99_ms is None:
@@ -62,6 +86,11 @@ def verdict(p99_ms: float | None, failed: int | None, unsent: int, budget: float
         return "failed requests not measured"
     if unsent:
         return f"{unsent} requests left unsent (capped)"
+    if rate is not None:
+        if answered is None:
+            return "answered rate not measured"
+        if answered < KEEP_UP * rate:
+            return behind(answered, rate)
     return None
 
 
@@ -72,13 +101,15 @@ def nice(rate: float) -> float:
 
 @dataclass
 class Trial:
-    """One step run: the rate it scheduled and what came back (p99: the worst part's; failed: all parts')."""
+    """One step run: the rate it scheduled and what came back (p99: the worst part's; failed: all parts';
+    rps: the rate the answers came at, all parts', benchhost.numbers.answered_rps)."""
 
     rate: float
     p99_ms: float | None
     failed: int | None
     unsent: int = 0
     error: str | None = None
+    rps: float | None = None
 
 
 @dataclass
@@ -100,8 +131,10 @@ class Search:
             return wrong
         p99s = [t.p99_ms for t in at if t.p99_ms is not None]
         fails = [t.failed for t in at if t.failed is not None]
+        answered = [t.rps for t in at if t.rps is not None]
         return verdict(statistics.median(p99s) if p99s else None, max(fails) if len(fails) == len(at) else None,
-                       max(t.unsent for t in at), self.budget_ms)
+                       max(t.unsent for t in at), self.budget_ms,
+                       statistics.median(answered) if len(answered) == len(at) else None, rate)
 
     def bounds(self) -> tuple[float | None, float | None]:
         """(good, bad): the highest rate within the budget below the lowest rate over it, and that one."""
@@ -187,9 +220,11 @@ def step_run(run: dict, rate: float, repetition: int) -> dict:
 
 def trial(rate: float, error: str | None, parts: dict) -> Trial:
     """A step's Trial from the load hosts' summaries (benchhost.run's /done): the worst part's p99, every
-    part's failed (None when one did not count them)."""
+    part's failed (None when one did not count them), the rate all parts' answers came at (as benchreport
+    merges a split run's: benchhost.numbers.answered_rps; None when a part did not measure it)."""
     summaries = [s for s in parts.values() if isinstance(s, dict)]
     p99s = [s["p99_ms"] for s in summaries if isinstance(s.get("p99_ms"), (int, float))]
     fails = [s["failed"] for s in summaries if isinstance(s.get("failed"), int)]
+    answered = answered_rps([(s.get("complete"), s.get("rps")) for s in summaries]) if summaries else None
     return Trial(rate, max(p99s) if p99s and len(p99s) == len(summaries) else None,
-                 sum(fails) if summaries and len(fails) == len(summaries) else None, 0, error)
+                 sum(fails) if summaries and len(fails) == len(summaries) else None, 0, error, answered)

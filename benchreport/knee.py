@@ -47,14 +47,21 @@ expected failure):
 * p99: the median of their p99_ms (timed from the schedule);
 * failed: the most failed requests of any of them (one failing repetition is
   enough to fail the rate), and capped: any of them left requests unsent;
+* answered: the median of their rps, the rate the answers came at (from the
+  first answer to the last; a split run's, all its load hosts' answers:
+  benchhost.numbers.answered_rps);
 * a rate is within the budget when no repetition went wrong, p99 <=
-  BUDGET_FACTOR (1.5) x delay (equal is within), no request failed and none
-  was left unsent; a rate without a counted repetition, or without a p99, is
-  not.
+  BUDGET_FACTOR (1.5) x delay (equal is within), no request failed, none
+  was left unsent and the answers kept up with the schedule: answered >=
+  KEEP_UP (95%) x the rate (a server answering slower than the schedule
+  does not hold it: its queue grows as long as the run lasts, and a short
+  run may end before p99 shows it); a rate without a counted repetition, or
+  without a p99 or an answered rate, is not.
 
 knee_rps: the highest rate such that it and every lower rate were within the
 budget; None when even the lowest was not. knee_why: the first criterion
 that failed, at the first rate above the knee ("p99 1840 ms > 1500 ms at 150
+req/s", "answered 409.71 req/s, 86% of the 475 req/s scheduled (< 95%) at 475
 req/s", "repetition 3: no answer from the server to 400 requests sent
 (connect 0, read 0, timeout 400) at 100 req/s"), or, when every rate passed, that the knee is at least the highest
 rate run (a sweep that went higher would tell more). summary.json records
@@ -78,6 +85,8 @@ from benchreport.model import Record, counts_for_stats, finite, integer
 
 #: The latency budget: p99 at most this times the app's delay (benchhost.search: the rule the runner's search uses).
 BUDGET_FACTOR = search.BUDGET_FACTOR
+#: A held rate's answers come at least this share of it (benchhost.search.KEEP_UP).
+KEEP_UP = search.KEEP_UP
 
 
 def group_key(rec: Record) -> tuple | None:
@@ -109,6 +118,8 @@ class Step:
     failures: list[str] = field(default_factory=list)
     #: the CPU figure's resolution: its counted records' highest (serverfigures.point_resolution)
     cpu_ms_per_req_resolution: float | None = None
+    #: the rate the answers came at: the median of its counted records' rps
+    rps: float | None = None
 
 
 @dataclass
@@ -185,14 +196,17 @@ def step(rate: float, records: list[Record], budget_ms: float | None) -> Step:
     failed = max((f for f in fails if f is not None), default=None)
     unsent = max((integer((r.client_detail or {}).get("unsent")) or 0 for r in counted), default=0)
     cpu = _median([finite(r.cpu_ms_per_req) for r in counted])
+    answered = [finite(r.rps) for r in counted]
     if failures:  # a lost repetition may have been the one over the budget: its rate cannot pass
         over = failures[0]
     elif not counted:
         over = "no run without an error"
     else:
-        over = search.verdict(p99, failed, unsent, budget_ms)
+        over = search.verdict(p99, failed, unsent, budget_ms,
+                              _median(answered) if None not in answered else None, rate)
     return Step(rate, records, counted, p99, failed, unsent, cpu, over, failures,
-                cpu_ms_per_req_resolution=serverfigures.point_resolution(counted))
+                cpu_ms_per_req_resolution=serverfigures.point_resolution(counted),
+                rps=_median(answered))
 
 
 def judge(knee: Knee) -> None:

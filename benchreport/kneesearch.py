@@ -16,14 +16,15 @@ from benchreport.model import Record, finite, integer
 
 @dataclass
 class Row:
-    """One step: its number, rate, p99 (the record's: its load hosts merged), failed, and why it broke the
-    budget (None: within)."""
+    """One step: its number, rate, p99 (the record's: its load hosts merged), failed, the rate its answers
+    came at (the record's rps), and why it broke the budget (None: within)."""
 
     step: int
     rate: float
     p99_ms: float | None
     failed: int | None
     over: str | None
+    rps: float | None = None
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _trial(rec: Record) -> search.Trial:
     error = rec.error or (f"the client exited {rc}" if rc else None)
     unsent = integer((rec.client_detail or {}).get("unsent")) or 0
     return search.Trial(float(rec.rate or 0), finite(rec.p99_ms), integer(rec.failed), unsent,
-                        None if error is None else str(error))
+                        None if error is None else str(error), finite(rec.rps))
 
 
 def searches(records: list[Record]) -> list[KneeSearch]:
@@ -60,7 +61,8 @@ def searches(records: list[Record]) -> list[KneeSearch]:
         for rec in recs:
             t = _trial(rec)
             found.rows.append(Row(integer((rec.search or {}).get("step")) or 0, t.rate, t.p99_ms, t.failed,
-                                  t.error or search.verdict(t.p99_ms, t.failed, t.unsent, replay.budget_ms)))
+                                  t.error or search.verdict(t.p99_ms, t.failed, t.unsent, replay.budget_ms,
+                                                            t.rps, t.rate), t.rps))
             replay.trials.append(t)
         found.found = replay.outcome()
         out.append(found)

@@ -655,9 +655,12 @@ def knee_search_section(records: list[Record]) -> list[str]:
     for found in kneesearch.searches(records):
         lines += [f"## Knee search: {found.group}", "",
                   f"rate=auto: the rate doubled until a step broke the budget (p99 ≤ {found.budget_ms:g} ms, nothing "
-                  f"failed), then bisected to within {found.precision:.0%}; a step within 10% of the budget ran twice.",
-                  "", "| step | rate req/s | p99 ms | failed | verdict |", "|---:|---:|---:|---:|:---|"]
-        lines += [f"| {r.step} | {r.rate:g} | {ms(r.p99_ms)} | {DASH if r.failed is None else r.failed} | "
+                  f"failed, the answers at ≥ {knee.KEEP_UP:.0%} of the rate), then bisected to within "
+                  f"{found.precision:.0%}; a step within 10% of the budget ran twice.",
+                  "", "| step | rate req/s | answered req/s | p99 ms | failed | verdict |",
+                  "|---:|---:|---:|---:|---:|:---|"]
+        lines += [f"| {r.step} | {r.rate:g} | {DASH if r.rps is None else f'{r.rps:g}'} | {ms(r.p99_ms)} | "
+                  f"{DASH if r.failed is None else r.failed} | "
                   + ("within" if r.over is None else r.over).replace("|", "\\|") + " |" for r in found.rows]
         lines += ["", f"Found: {found.found}.", ""]
     return lines

@@ -101,8 +101,9 @@ Constant-rate runs (client=rate, benchhost.clients.rate, which reads its rate.js
   group's limit at the knee's rate (else the lowest over the budget) and the knee
   as % of it.
 * knee_rps, knee_why: per (mode, profile, delay, route) over its rates, the
-  highest rate with it and every lower one at p99 <= 1.5 x delay, 0 failed
-  and every repetition present and clean (benchreport.knee says how), on
+  highest rate with it and every lower one at p99 <= 1.5 x delay, 0 failed,
+  the answers at >= 95% of the rate (rps: the answers kept up with the
+  schedule) and every repetition present and clean (benchreport.knee says how), on
   every rate record of the group; null for ab and wrk.
 * A rate run whose client exited non-zero (loadgen.json's rate_rc) has an
   error ("benchhost.clients.rate exited 1"): its figures may be a partial run's.

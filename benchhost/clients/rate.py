@@ -89,7 +89,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchhost.clients import Client, register
-from benchhost.numbers import finite, histogram, integer, merge_histograms, status_check, status_counts
+from benchhost.numbers import (answered_rps, finite, histogram, integer, merge_histograms, status_check,
+                               status_counts)
 from benchhost.process import STOP_SIGNALS, cpu_line, now, raise_nofile
 from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, rounded, with_loadgen
 
@@ -602,9 +603,7 @@ def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
     that), late sends summed; percentiles from the parts' latency_hist_ms added up (whole ms, nearest rank:
     "rate-scheduled-merged"), max the highest. False when a part's rate.json has no histogram."""
     recs = [p for p, _ in parts]
-    spans = [(p.complete - 1) / p.rps for p in recs if p.rps and p.complete and p.complete > 1]
-    rec.rps = (rounded((rec.complete - 1) / max(spans), 2)
-               if rec.complete and len(spans) == len(recs) and max(spans) > 0 else None)
+    rec.rps = rounded(answered_rps([(p.complete, p.rps) for p in recs]), 2)  # as the app runner's knee search
     for key in ("p99_service_ms", "lag_p99_ms"):
         values = [getattr(p, key) for p in recs]
         setattr(rec, key, max(values) if values and all(v is not None for v in values) else None)

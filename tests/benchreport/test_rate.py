@@ -172,7 +172,8 @@ def test_the_knee_on_every_rate_record(records):
 
 def rate_record(mode: str, rate: float, p99: float, failed: int = 0, cpu: float = 1.0, **more) -> dict:
     return {"mode": mode, "profile": "tuned", "client": "rate", "rate": rate, "delay": 1, "route": "/",
-            "p99_ms": p99, "failed": failed, "cpu_ms_per_req": cpu, "error": None, "expected": None, **more}
+            "p99_ms": p99, "failed": failed, "cpu_ms_per_req": cpu, "error": None, "expected": None,
+            "rps": rate, **more}  # its answers kept up with the schedule
 
 
 def test_knee_rules():
@@ -283,6 +284,22 @@ def test_the_budget_includes_its_edge():
     assert above.knee_rps is None and above.why == "p99 1500.001 ms > 1500 ms at 50 req/s"
     at = one_knee([rate_record("a", 50, 450.0, delay=0.3), rate_record("a", 80, 450.001, delay=0.3)])
     assert at.budget_ms == 450.0 and at.knee_rps == 50 and at.why == "p99 450.001 ms > 450 ms at 80 req/s"
+
+
+def test_a_rate_the_answers_did_not_keep_up_with_is_not_held():
+    """p99 within the budget but the answers slower than the schedule: not held (KEEP_UP, 95%; equal is
+    within); the repetitions' median answered rate is judged; a rate without an answered rate is not held.
+    The live case: uWSGI, 3 s steps, 475 req/s scheduled, 409.71 answered, p99 1485.87 ms."""
+    behind = one_knee([rate_record("a", 400, 1021.5, rps=398.88), rate_record("a", 475, 1485.87, rps=409.71)])
+    assert behind.knee_rps == 400
+    assert behind.why == "answered 409.71 req/s, 86% of the 475 req/s scheduled (< 95%) at 475 req/s"
+    assert behind.steps[1].rps == 409.71
+    edge = one_knee([rate_record("a", 100, 1100, rps=95.0), rate_record("a", 200, 1100, rps=189.9)])
+    assert edge.knee_rps == 100 and edge.why.startswith("answered 189.9 req/s, 94.95% of the 200")
+    reps = one_knee([rate_record("a", 100, 1100, rps=v, repetition=k) for k, v in enumerate((80.0, 99.0, 101.0), 1)])
+    assert reps.knee_rps == 100 and reps.open_ended
+    unmeasured = one_knee([rate_record("a", 100, 1100, rps=None)])
+    assert unmeasured.knee_rps is None and unmeasured.why == "answered rate not measured at 100 req/s"
 
 
 def one_knee(recs: list[dict]) -> knee.Knee:

@@ -193,7 +193,7 @@ def test_what_to_use_does_not_rank_cpu_figures_within_their_resolutions():
 def rate_record(mode: str, cpu: float, resolution: float | None) -> dict[str, Any]:
     return {"mode": mode, "profile": "tuned", "client": "rate", "rate": 50.0, "delay": 1, "route": "/",
             "p99_ms": 1100.0, "failed": 0, "cpu_ms_per_req": cpu, "cpu_ms_per_req_resolution": resolution,
-            "error": None, "expected": None}
+            "rps": 50.0, "error": None, "expected": None}
 
 
 def test_the_knees_tie_break_by_cpu_only_outside_the_resolutions():
