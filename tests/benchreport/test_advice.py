@@ -20,7 +20,7 @@ def rate_runs(mode: str, group: str, knee_at: float | None, rates=(100.0, 200.0,
         out.append(Record(mode=mode, profile="tuned", client="rate", group=group, title=f"{mode}'s title", delay=1,
                           rate=rate, route="/", p99_ms=1100.0 if ok else 2500.0, failed=0, complete=int(rate * 10),
                           cpu_ms_per_req=cpu, cpu_ms_per_req_resolution=0.01, client_rc=0,
-                          raw_dir=f"{mode}-tuned-rate{rate:g}", **more))
+                          raw_dir=f"{mode}-tuned-rate{rate:g}", **{"rps": rate, **more}))
     return out
 
 
