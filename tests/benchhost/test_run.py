@@ -429,15 +429,16 @@ def test_a_load_host_is_through_only_once_its_last_answer_is_written(runner_modu
 def test_a_knee_search_finds_the_servers_knee(tmp_path: Path, scripts: Path, server: Server,
                                              runners: Runners) -> None:
     """rate=auto: the app runner decides each step's rate from the steps before (benchhost.search) and the load
-    runner runs it; the server answers one request at a time in 20 ms, so its knee is near 50 req/s. 3 s steps:
-    at 40 req/s (80% busy) the last answers wait tens of ms, a few % of a 3 s span of answers (the answers
-    must keep up with 95% of the rate), too much of a 1 s one on a busy machine."""
+    runner runs it; the server answers one request at a time in 14 ms (about 70 req/s), so 10, 20 and 40 req/s
+    hold (40 at 57% busy: room for a loaded machine's jitter), 80 does not (over 110%: the answers fall behind
+    and p99 grows past 100 ms), and the bisection tries 60 (86% busy), which a busy machine may or may not
+    hold: either outcome ends the search (within 50%), at 60 or at 40."""
     spec = {"group": "m-tuned", "start": 10, "precision": 0.5, "budget_ms": 100, "steps": 6, "headroom": 3,
             "max_rate": 1000}
     runs = []
     for k in range(1, 7):
         run = run_entry(server, tmp_path.name, f"m-tuned-auto-s{k}", client="rate", n=10, c=2, delay=0.02)
-        run.update(rate=10.0, duration=3.0, search=spec, url=server.url(f"delay=0.02&cap=1&key={tmp_path.name}"))
+        run.update(rate=10.0, duration=3.0, search=spec, url=server.url(f"delay=0.014&cap=1&key={tmp_path.name}"))
         run["parts"][0]["rate"] = 10.0
         runs.append(run)
     plan = write_plan(tmp_path / "plan", scripts, runs)
@@ -449,8 +450,9 @@ def test_a_knee_search_finds_the_servers_knee(tmp_path: Path, scripts: Path, ser
     lines = progress(plan)
     steps = [line["search"] for line in lines if "rate" in line.get("search", {})]
     assert [s["rate"] for s in steps] == [10, 20, 40, 80, 60]
-    assert [s["over"] is None for s in steps] == [True, True, True, False, False]
-    assert lines[5]["search"]["done"].startswith("knee 40 req/s, within 50%")
+    assert [s["over"] is None for s in steps[:4]] == [True, True, True, False]
+    knee = 60 if steps[4]["over"] is None else 40
+    assert lines[5]["search"]["done"].startswith(f"knee {knee} req/s, within ")
     assert lines[-1] == {"finished": True, "runs": 6}
     assert not (plan.parent / "load" / "lg1" / "m-tuned-auto-s6").exists()
     step = read(plan.parent / "load" / "lg1" / "m-tuned-auto-s4" / "run.json")
