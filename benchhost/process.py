@@ -1,7 +1,4 @@
-"""What the load clients' wrappers share (benchhost.clients.ab, benchhost.clients.wrk, benchhost.clients.rate): stdlib only.
-
-Installed beside them on the load hosts; each imports it from its own folder.
-"""
+"""What the load clients share (benchhost.clients.ab, benchhost.clients.wrk, benchhost.clients.rate): stdlib only."""
 
 from __future__ import annotations
 
@@ -9,6 +6,7 @@ import datetime
 import resource
 import signal
 import subprocess
+import time
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -61,6 +59,17 @@ def cpu_line() -> str:
     """/proc/stat's first line: the host's CPU times, read before and after a run."""
     with open("/proc/stat") as fh:
         return fh.readline().strip()
+
+
+def end_of_run(record: dict, before: resource.struct_rusage) -> int:
+    """Stamp the end of a client binary's run into loadgen.json's record (cpu_stat_after, ended_at, ended) and
+    return the CPU ms the children (the binary) used since `before` (getrusage(RUSAGE_CHILDREN) at its start)."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    record["cpu_stat_after"] = cpu_line()
+    record["ended_at"] = now()
+    record["ended"] = time.time()
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return round(used * 1000)
 
 
 def raise_nofile() -> int:

@@ -70,7 +70,8 @@ from typing import Any
 
 from benchhost.clients import Client, register
 from benchhost.numbers import finite
-from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
+from benchhost.process import (Interrupted, cpu_line, end_of_run, now, raise_nofile, release_signals, spawn,
+                               stop_on_signals)
 from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, rounded, with_loadgen
 
 
@@ -123,12 +124,7 @@ def main():
             proc.kill()
             record["ab_rc"] = proc.wait()
             record["interrupted"] = str(why)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    record["cpu_stat_after"] = cpu_line()
-    record["ended_at"] = now()
-    record["ended"] = time.time()
-    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    record["ab_cpu_ms"] = round(used * 1000)
+    record["ab_cpu_ms"] = end_of_run(record, before)
     with open(path("loadgen.json"), "w") as fh:
         json.dump(record, fh)
     print(json.dumps(record))

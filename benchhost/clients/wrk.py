@@ -85,7 +85,8 @@ from typing import Any
 
 from benchhost.clients import Client, register
 from benchhost.numbers import count, finite, histogram, integer, merge_histograms, status_check, status_counts
-from benchhost.process import Interrupted, cpu_line, now, raise_nofile, release_signals, spawn, stop_on_signals
+from benchhost.process import (Interrupted, cpu_line, end_of_run, now, raise_nofile, release_signals, spawn,
+                               stop_on_signals)
 from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, with_loadgen
 
 
@@ -163,12 +164,7 @@ def run(args: argparse.Namespace, params: dict) -> dict:
             proc.kill()
             record["interrupted"] = str(why)
         record["wrk_rc"] = proc.wait()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    record["cpu_stat_after"] = cpu_line()
-    record["ended_at"] = now()
-    record["ended"] = time.time()
-    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    record["wrk_cpu_ms"] = round(used * 1000)
+    record["wrk_cpu_ms"] = end_of_run(record, before)
     for m in markers:
         m.unlink(missing_ok=True)
     return record
