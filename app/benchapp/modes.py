@@ -138,6 +138,22 @@ class Mode:
         """Behind nginx the server is reachable on loopback only."""
         return "127.0.0.1" if self.front == "nginx" else "0.0.0.0"
 
+    def for_user_app(self, asgi: bool = False) -> tuple[str | None, str | None]:
+        """(entry, None) when this mode can serve a user's app, the entry that imports it;
+        (None, why) when it cannot. `asgi`: the app names an ASGI target too."""
+        if self.expect is not None:
+            return None, f"a demonstration of the built-in app failing ({self.expect['outcome']})"
+        if self.patch not in ("none", "gevent"):
+            return None, BUILT_IN_PATCHES.get(self.patch, f"patches for the built-in app ({self.patch})")
+        if self.route != "/":
+            return None, "benches " + BUILT_IN_ROUTES.get(self.route, f"the built-in app's {self.route} route")
+        entry = USER_ENTRIES.get(self.entry)
+        if entry is None:
+            return None, f"its entry {self.entry} is the built-in app's alone"
+        if entry == "benchapp.user_asgi" and not asgi:
+            return None, f"serves an ASGI app ({self.title}); give `asgi:` in flaskbench-app.yml to bench yours here"
+        return entry, None
+
     def concurrency_in(self, profile: str) -> str | int | None:
         """What concurrent slow requests do under `profile` (serial or overlap)."""
         return self.concurrency.get(profile) if isinstance(self.concurrency, dict) else self.concurrency
@@ -148,6 +164,29 @@ class Mode:
             raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         n = usable_cores() if cores is None else cores
         return {k: resolve_count(v, n) for k, v in self.profiles[profile].items()}
+
+
+# A user's app (flaskbench-app.yml, deployed with site.yml -e app=DIR) is
+# served by the modes whose entry has a user-app twin here: the same server,
+# flags and patching, the user's target instead of benchapp's. The rest are
+# skipped with their reason (for_user_app).
+USER_ENTRIES = {
+    "benchapp.wsgi": "benchapp.user_wsgi",
+    "benchapp.patched": "benchapp.user_patched",
+    "benchapp.flask_asgi": "benchapp.user_asgiref",
+    "benchapp.quart_asgi": "benchapp.user_asgi",  # the app's own ASGI target (`asgi:`)
+}
+#: Why a mode whose entry patches more than gevent is the built-in app's alone.
+BUILT_IN_PATCHES = {
+    "gevent+psycogreen": "psycogreen against the built-in app's own database (/db)",
+    "gevent+grpc": "gRPC's gevent hook for the built-in app's /grpc route",
+}
+#: Why a mode with another route is the built-in app's alone.
+BUILT_IN_ROUTES = {
+    "/db": "PostgreSQL from the built-in app's /db route",
+    "/async": "the built-in app's async views (/async)",
+    "/grpc": "gRPC to the slow API from the built-in app's /grpc route",
+}
 
 
 def _check_expect(name: str, raw: Any) -> dict[str, str] | None:
