@@ -31,6 +31,13 @@ ROUTE_KEYS = ("path", "method", "headers", "body", "expect", "name", "weight")
 # The name becomes part of directories and unit names on the app host.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What the deploy puts in place of ${...} in an env value: the local hosts' services,
+# which the inventory knows and the app's author does not (docs/your-app.md).
+PLACEHOLDERS = {
+    "flaskbench_postgres": "user:password@host:port/database of the hosts' PostgreSQL",
+    "flaskbench_slow_api": "host:port of the hosts' slow API",
+}
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # RFC 9110's token: the characters a header name may have.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -138,6 +145,10 @@ class _Checker:
                 raise self.fail(f"{where}.{key}", f"{item!r} is not a string (quote it in YAML)")
             if "\n" in item or "\0" in item:
                 raise self.fail(f"{where}.{key}", f"{item!r} has a newline or NUL")
+            for found in PLACEHOLDER.findall(item):
+                if found not in PLACEHOLDERS:
+                    raise self.fail(f"{where}.{key}", f"${{{found}}} is not a placeholder the deploy fills; "
+                                                      f"valid: {', '.join('${%s}' % p for p in PLACEHOLDERS)}")
         return dict(value)
 
     def requirements(self, directory: Path, value: object) -> Path:

@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 
 from flaskbench import plan as planner
+from flaskbench import userapp
+from flaskbench.appspec import AppSpecError
 
 LOOPBACK = "127.0.0.1"
 
@@ -71,10 +73,29 @@ def flaskbench_plan(modes: Mapping[str, Any], params: Mapping[str, Any], setting
             "lines": made.lines()}
 
 
+def flaskbench_app(app_dir: str) -> dict[str, Any]:
+    """app_dir | flaskbench_app: the user's app of app_dir/flaskbench-app.yml as site.yml deploys it
+    (flaskbench.userapp.deployment); its description's first error fails the task."""
+    try:
+        return userapp.deployment(str(app_dir))
+    except AppSpecError as err:
+        raise AnsibleFilterError(f"app={app_dir}: {err}") from None
+
+
+def flaskbench_app_env(env: Mapping[str, str], fill: Mapping[str, str]) -> dict[str, str]:
+    """env | flaskbench_app_env(fill): the app's environment, its ${placeholders} filled."""
+    try:
+        return userapp.fill_env({str(k): str(v) for k, v in env.items()}, {str(k): str(v) for k, v in fill.items()})
+    except ValueError as err:
+        raise AnsibleFilterError(str(err)) from None
+
+
 #: Every filter, by name (plugins/filter/flaskbench.py).
 FILTERS = {
     "flaskbench_address": flaskbench_address,
     "flaskbench_peer": flaskbench_peer,
     "flaskbench_nofile": flaskbench_nofile,
     "flaskbench_plan": flaskbench_plan,
+    "flaskbench_app": flaskbench_app,
+    "flaskbench_app_env": flaskbench_app_env,
 }

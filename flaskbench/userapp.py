@@ -11,6 +11,8 @@ cannot.
 from __future__ import annotations
 
 import hashlib
+import re
+from pathlib import Path
 from typing import Any
 
 from benchapp import modes as table
@@ -58,3 +60,25 @@ def record(spec: AppSpec, modes: dict[str, table.Mode] | None = None) -> dict[st
         "modes": served,
         "skipped": skipped,
     }
+
+
+def deployment(app_dir: str) -> dict[str, Any]:
+    """What site.yml needs of the app in `app_dir`: the record, plus where its files are and its env."""
+    from flaskbench import appspec
+
+    spec = appspec.load(Path(app_dir).expanduser())
+    directory = spec.directory.resolve()
+    return {**record(spec), "directory": str(directory),
+            "requirements": str(spec.requirements.relative_to(directory)), "env": dict(spec.env)}
+
+
+def fill_env(env: dict[str, str], fill: dict[str, str]) -> dict[str, str]:
+    """The app's env with its ${placeholders} (appspec.PLACEHOLDERS) filled from `fill`."""
+    from flaskbench import appspec
+
+    def filled(name: str, match: re.Match[str]) -> str:
+        if match[1] not in fill:
+            raise ValueError(f"env {name}: ${{{match[1]}}} has no value to fill")
+        return fill[match[1]]
+
+    return {name: appspec.PLACEHOLDER.sub(lambda m, n=name: filled(n, m), value) for name, value in env.items()}

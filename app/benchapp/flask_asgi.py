@@ -32,49 +32,15 @@ requests: the second failed every time.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import os
-
-from asgiref.sync import ThreadSensitiveContext
-from asgiref.wsgi import WsgiToAsgi
-
-from benchapp.config import ConfigError
+from benchapp.asgiwrap import ASGI_THREADS, FreshContext, ThreadPerRequest, wrap
 from benchapp.wsgi import app as flask_app
 
-ASGI_THREADS = ("process", "request")
-
-
-class ThreadPerRequest:
-    """An ASGI app that runs `inner` for each request in its own thread-sensitive context."""
-
-    def __init__(self, inner: WsgiToAsgi) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope, receive, send) -> None:
-        async with ThreadSensitiveContext():
-            await self.inner(scope, receive, send)
-
-
-class FreshContext:
-    """An ASGI app that runs `inner` for each request in a new, empty context."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope, receive, send) -> None:
-        # Awaited: cancelling this request's task cancels the inner one too.
-        await asyncio.get_running_loop().create_task(self.inner(scope, receive, send),
-                                                     context=contextvars.Context())
+__all__ = ["ASGI_THREADS", "FreshContext", "ThreadPerRequest", "app", "asgi_app"]
 
 
 def asgi_app(how: str | None = None):
     """The Flask app as ASGI, its WSGI calls on one thread per process or per request."""
-    how = os.environ.get("BENCHAPP_ASGI_THREAD", "process") if how is None else how
-    if how not in ASGI_THREADS:
-        raise ConfigError(f"BENCHAPP_ASGI_THREAD={how!r}, expected one of {ASGI_THREADS}")
-    wrapped = WsgiToAsgi(flask_app)
-    return FreshContext(wrapped if how == "process" else ThreadPerRequest(wrapped))
+    return wrap(flask_app, how)
 
 
 app = asgi_app()

@@ -144,6 +144,17 @@ def children(pid: int, proc: Path = Path("/proc")) -> list[int]:
     return found
 
 
+def answers(mode: Mode, path: str, timeout: float = 2.0) -> int | None:
+    """The HTTP status of `path` on the mode's port on loopback, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{mode.port}{path}", timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
 def health(mode: Mode, timeout: float = 2.0) -> dict[str, Any] | None:
     """The mode's /healthz answer on loopback, or None when it does not answer."""
     try:
@@ -165,6 +176,19 @@ class Host:
         self.profile_file = config_dir / "profile.env"
         self.modes = modes
         self.lock_file = (state_dir or Path("/var/lib/flaskbench")) / LOCK_FILE
+        # A user's app (site.yml -e app=DIR, benchapp.userapp) in place of benchapp.
+        self.app_env = read_env(config_dir / "app.env")
+
+    @property
+    def user_app(self) -> str | None:
+        return self.app_env.get("BENCHAPP_USER_APP") or None
+
+    def check_serves(self, mode: Mode) -> None:
+        """SwitchError when the deployed user's app cannot be served by `mode`."""
+        if self.user_app:
+            entry, why = mode.for_user_app(asgi=bool(self.app_env.get("BENCHAPP_USER_ASGI")))
+            if entry is None:
+                raise SwitchError(f"mode {mode.name} cannot serve the deployed app {self.user_app}: {why}")
 
     def state(self) -> dict[str, Any]:
         """What runs now and what the next start will read."""
@@ -197,6 +221,7 @@ class Host:
         loops in Gunicorn and uWSGI cost 1 to 1.5 s a switch.
         """
         mode = self.modes[name]
+        self.check_serves(mode)
         before = self.state()
         text = profile_text(profile, monitor, max_blocking)
         try:
@@ -268,7 +293,10 @@ class Host:
         return True
 
     def wait(self, mode: Mode, profile: str, timeout: float) -> dict[str, Any]:
-        """/healthz of `mode` once it names the mode and profile; SwitchError after `timeout` s."""
+        """/healthz of `mode` once it names the mode and profile (a user's app: its health path
+        once it answers 200); SwitchError after `timeout` s."""
+        if self.user_app:
+            return self.wait_user_app(mode, timeout)
         deadline = time.monotonic() + timeout
         seen = None
         while True:
@@ -279,6 +307,22 @@ class Host:
                 state = unit_states({mode.name: mode})[mode.name].get("ActiveState", "unknown")
                 raise SwitchError(f"{mode.unit} is {state}; /healthz on :{mode.port} did not report mode "
                                   f"{mode.name} profile {profile} within {timeout:g} s (last answer: {seen})")
+            time.sleep(0.05)
+
+    def wait_user_app(self, mode: Mode, timeout: float) -> dict[str, Any]:
+        """The user's app answers its health path with 200. The unit was (re)started before:
+        systemctl returns once the mode that ran on the port has stopped (Conflicts=)."""
+        path = self.app_env.get("BENCHAPP_USER_HEALTH") or "/"
+        deadline = time.monotonic() + timeout
+        while True:
+            status = answers(mode, path)
+            if status == 200:
+                return {"app": self.user_app, "path": path, "status": status}
+            if time.monotonic() >= deadline:
+                state = unit_states({mode.name: mode})[mode.name].get("ActiveState", "unknown")
+                raise SwitchError(f"{mode.unit} is {state}; the app {self.user_app}'s {path} on :{mode.port} did not "
+                                  f"answer 200 within {timeout:g} s (last: {status or 'no answer'}; "
+                                  f"journalctl -u {mode.unit} says why)")
             time.sleep(0.05)
 
     def read_lock(self) -> dict[str, Any] | None:

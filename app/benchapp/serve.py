@@ -11,6 +11,7 @@ stop signals and accounting reach it directly.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -186,11 +187,25 @@ def build_argv(mode: Mode, profile: str, *, host: str | None = None, port: int |
     raise ValueError(f"mode {mode.name}: no argv for server {mode.server!r}")
 
 
-def server_env(mode: Mode, profile: str) -> dict[str, str]:
+def for_deployed_app(mode: Mode, env: dict[str, str] | os._Environ) -> Mode:
+    """`mode` as it serves the deployed app: the user's (BENCHAPP_USER_APP, benchapp.userapp)
+    through the mode's user entry, or benchapp's own when none is deployed."""
+    name = env.get("BENCHAPP_USER_APP", "").strip()
+    if not name:
+        return mode
+    entry, why = mode.for_user_app(asgi=bool(env.get("BENCHAPP_USER_ASGI", "").strip()))
+    if entry is None:
+        raise ValueError(f"mode {mode.name} cannot serve the app {name}: {why}")
+    return dataclasses.replace(mode, entry=entry)
+
+
+def server_env(mode: Mode, profile: str, user_src: str = "") -> dict[str, str]:
     """What the app reads to know how it is served (see benchapp.config)."""
+    here = str(Path(__file__).resolve().parent.parent)
     return {
-        # Every server finds the package the same way, whatever its cwd.
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        # Every server finds the package the same way, whatever its cwd; a
+        # user's app (BENCHAPP_USER_SRC) after it.
+        "PYTHONPATH": here + (os.pathsep + user_src if user_src else ""),
         "BENCHAPP_MODE": mode.name,
         "BENCHAPP_PROFILE": profile,
         "BENCHAPP_SERVER": mode.server,
@@ -223,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        mode = get_mode(args.mode, modes)
+        mode = for_deployed_app(get_mode(args.mode, modes), os.environ)
     except ValueError as err:
         parser.error(str(err))
     profile = args.profile or os.environ.get("BENCHAPP_PROFILE") or "tuned"
@@ -231,15 +246,16 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"BENCHAPP_PROFILE={profile!r}; valid: {', '.join(PROFILES)}")
 
     cmd = build_argv(mode, profile, host=args.host, port=args.port, cores=args.cores or usable_cores())
+    user_src = os.environ.get("BENCHAPP_USER_SRC", "").strip() if mode.entry.startswith("benchapp.user_") else ""
     if args.print:
-        env = server_env(mode, profile)
+        env = server_env(mode, profile, user_src)
         shown = [f"{key}={env[key]}" for key in ("GEVENT_LOOP", "BENCHAPP_ASGI_THREAD") if key in env]
         print(shlex.join(shown + cmd))
         return
     if args.json:
         print(json.dumps(cmd))
         return
-    os.environ.update(server_env(mode, profile))
+    os.environ.update(server_env(mode, profile, user_src))
     sys.stdout.flush()
     os.execv(cmd[0], cmd)
 

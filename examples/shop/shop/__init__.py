@@ -40,4 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     with app.app_context():
         init_db()
+        # A server may fork its workers after this (uWSGI, without lazy-apps):
+        # connections opened here must not be shared by them (SQLAlchemy's
+        # "Using Connection Pools with Multiprocessing or os.fork()").
+        db.engine.dispose()
     return app

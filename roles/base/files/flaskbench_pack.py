@@ -27,7 +27,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-EXCLUDED_DIRS = {"__pycache__", ".pytest_cache"}
+# Caches, and what a user's app directory may hold beside its code (site.yml -e app=DIR).
+EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".git", ".venv", "venv", ".mypy_cache", ".ruff_cache", "node_modules"}
 EXCLUDED_GLOBS = ("*.pyc", "*.pyo")
 
 
