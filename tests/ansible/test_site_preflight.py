@@ -55,6 +55,11 @@ BAD = [
     (["base_somaxconn=lots"], "Role base: argument 'base_somaxconn' is of type str"),
     (['{"postgres_max_connections": [1, 2]}'], "Role postgres: argument 'postgres_max_connections' is of type list"),
     (["nginx_worker_connections=-"], "Role nginx: argument 'nginx_worker_connections' is of type str"),
+    # A user's app: its description checked whole, and the mode against the modes that can serve it.
+    (["app=tests/no-such-app"], "app=tests/no-such-app: tests/no-such-app/flaskbench-app.yml: no such file"),
+    (["app=examples/shop", "flask_app_mode=psycopg2"],
+     "flask_app_mode=psycopg2 cannot serve the app shop: benches PostgreSQL from the built-in app's /db route. "
+     "Modes that can: devserver, devserver-threaded, uwsgi"),
 ]
 
 
@@ -68,10 +73,25 @@ def test_bad_variable_fails_before_any_host_is_contacted(tmp_path, extra, expect
     assert "UNREACHABLE" not in out, out[-2000:]
 
 
-def test_good_variables_reach_the_hosts_and_name_the_unreachable_one(tmp_path):
+def test_a_bad_app_description_names_its_field(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("flask==3.1.3\n")
+    (app / "flaskbench-app.yml").write_text("name: bad\nwsgi: bad:app\nrequirements: requirements.txt\n"
+                                            "routes: [{path: /, expect: 700}]\nhealth: /\nbudget_ms: 100\n")
+    rc, out = run_site(tmp_path, f"app={app}")
+    assert rc != 0
+    flat = " ".join(out.split()).replace("''", "'")
+    assert f"{app}/flaskbench-app.yml: routes[0].expect: 700 is not an HTTP status" in flat, out[-3000:]
+    assert "UNREACHABLE" not in out, out[-2000:]
+
+
+@pytest.mark.parametrize("extra", [["flask_app_mode=gunicorn-gevent"], ["app=examples/shop", "flask_app_mode=granian"]],
+                         ids=["built-in app", "user's app"])
+def test_good_variables_reach_the_hosts_and_name_the_unreachable_one(tmp_path, extra):
     """The counter-check: valid variables pass the preflight, then the first
     host that cannot be reached is named in the failure."""
-    rc, out = run_site(tmp_path, "flask_app_mode=gunicorn-gevent")
+    rc, out = run_site(tmp_path, *extra)
     assert rc != 0
     assert "UNREACHABLE" in out, out[-2000:]
     assert "fake-postgres" in out[out.find("UNREACHABLE") - 200:]
