@@ -313,6 +313,9 @@ def failed_text(rec: Record) -> str:
     client = registry.of_record(rec.client)
     d = rec.failed_detail or {}
     kinds, counts = client.failed_note if client is not None and client.failed_note else (tuple(d), "")
+    if "unexpected" in d:  # a user's app: answers other than the route's expect, not non-2xx, failed
+        kinds = tuple(dict.fromkeys("unexpected" if k == "non_2xx" else k for k in kinds))
+        counts = counts.replace("non-2xx", "unexpected")
     each = ", ".join(f"{k.replace('_', '-')} {d.get(k, 0)}" for k in kinds)
     return f"{rec.failed} failed ({each})" + (f"; {counts}" if counts else "")
 
