@@ -39,6 +39,8 @@ class Client:
     by_rate: bool = False
     #: it counts the answers by HTTP status (Result.status_counts)
     counts_statuses: bool = False
+    #: it can choose each request's route: a user's app's weighted mix (route=mix; benchhost.routes)
+    mixes: bool = False
     #: the failed_detail kinds that make up `failed`; None: every kind
     failed_kinds: tuple[str, ...] | None = None
     #: the failed kinds that were answered and are timed in its percentiles ("unexpected": a user's app's

@@ -680,7 +680,7 @@ EXPLANATION = (
 #: timeout reached the server without a complete answer.
 CLIENT = register(Client(
     name="rate", module="benchhost.clients.rate", files=(RATE_JSON, RATE_TSV), result=result, by_rate=True,
-    counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
+    counts_statuses=True, mixes=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
     label="bench-rate", busy_means="it may not have kept its schedule", latencies="schedule",
     explanation=EXPLANATION, measures=measures, merge=merge, part_keys=("rate", "p99_service_ms", "lag_p99_ms", "late_sends"),
     failed_note=(("connect", "read", "timeout", "non_2xx"),

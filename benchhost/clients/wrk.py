@@ -504,7 +504,7 @@ EXPLANATION = (
 #: a timeout is still answered and counted. wrk spreads its connections over threads (loadgen.json's).
 CLIENT = register(Client(
     name="wrk", module="benchhost.clients.wrk", files=("wrk.json", "wrk.txt", "wrk.err"), result=result,
-    counts_statuses=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
+    counts_statuses=True, mixes=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
     cores_key="threads", explanation=EXPLANATION, in_both=True, binary="wrk", latencies="histogram", measures=measures, merge=merge,
     failed_note=(("connect", "read", "write", "timeout", "non_2xx"),
                  "wrk counts late and non-2xx answers in its requests and req/s, socket errors not")))

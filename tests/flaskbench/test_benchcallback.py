@@ -213,7 +213,7 @@ def run_report_play(tmp_path: Path, run_dir: Path, callbacks: str | None) -> str
     play = tmp_path / "report.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  vars: {bench_app: localhost, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "  vars: {bench_app_host: localhost, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
         "  tasks:\n    - ansible.builtin.include_role: {name: bench, tasks_from: report.yml}\n")
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
     env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
