@@ -156,7 +156,7 @@ class App:
 
     def record(self) -> dict[str, Any]:
         """What the plan, every run.json, bench.json and summary.json say of it."""
-        return {"name": self.name, "spec_sha": self.spec_sha, "budget_ms": self.spec.budget_ms,
+        return {"name": self.name, "spec_sha": self.spec_sha, "dir": str(self.spec.directory), "budget_ms": self.spec.budget_ms,
                 "routes": [userapp.route_dict(r) for r in self.spec.routes], "skipped": dict(self.skipped)}
 
 
