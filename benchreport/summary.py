@@ -378,6 +378,7 @@ def failed_mismatch(rec: Record) -> str | None:
         return None
     client = clients.get(rec.client)
     kinds = (client.failed_kinds if client is not None else None) or tuple(rec.failed_detail)
+    kinds = tuple(k for k in kinds if k in rec.failed_detail)  # non_2xx, or a user's app's unexpected
     total = sum(rec.failed_detail.get(k) or 0 for k in kinds)
     if total == rec.failed:
         return None
