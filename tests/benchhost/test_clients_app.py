@@ -60,7 +60,8 @@ def test_each_client_sends_the_routes_method_headers_and_body(tmp_path, server, 
     assert got.failed_detail["unexpected"] == 0 and "non_2xx" not in got.failed_detail
     last = seen(server, key)
     assert last["method"] == "POST"
-    assert last["headers"]["Content-Type"] == "application/json" and last["headers"]["X-Shop"] == "bench"
+    headers = {k.lower(): v for k, v in last["headers"].items()}  # ab writes Content-type
+    assert headers["content-type"] == "application/json" and headers["x-shop"] == "bench"
     assert last["body"] == '{"product_id": 1, "quantity": 2}'
 
 
