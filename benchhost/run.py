@@ -1015,6 +1015,8 @@ class LoadRunner:
         self.host = args.host
         self.k = plan["loadgens"].index(args.host)
         self.dir = Path(args.plan).resolve().parent / "load" / args.host
+        #: the last state the endpoint answered
+        self.last: dict | None = None
         lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
         self.endpoint = Endpoint(plan, guard, lost_after, args.host)
 
@@ -1030,7 +1032,10 @@ class LoadRunner:
     def wait(self, index: int, ready: tuple) -> dict:
         """The state once run `index` is in one of the phases `ready`, or over."""
         while True:
-            state = self.endpoint.state()
+            # once the plan is finished it stays so: the app runner may be gone (the runs after a halt
+            # are over at once)
+            finished = self.last is not None and self.last["phase"] == "finished"
+            state = self.last = self.last if finished else self.endpoint.state()
             if over(state, index) or (state["index"] == index and state["phase"] in ready):
                 return state
             self.guard.sleep(POLL_S)
