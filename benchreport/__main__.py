@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNotes:")
         for note in found:
             print(f"- {note}")
-    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md, chart.png"
+    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md" + (", chart.png" if ideal else "")
           + (f", {html_report.REPORT}" if page else ""))
     if page:
         print(f"Report: {page.resolve()}")

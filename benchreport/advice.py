@@ -261,7 +261,9 @@ def _from_sweep(v: Verdict, found: list[whattouse.Setting], safety: Any, budget_
     v.pick = best.name
     v.to_run.append(_rate_command([c.mode for c in ranked], v.delay, [(best.value("rps") or 100.0) * x
                                                                        for x in (0.5, 1, 2)]) + KNEE_NOTE)
-    v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)}, past the client's ceiling, it "
+    # a user's app has no delay, so no ceiling to be past: its closed loop runs flat out, the client not limiting
+    where = "the client not limiting it" if best.rep.app else "past the client's ceiling"
+    v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)}, {where}, it "
                   f"answers {_point_text(best, budget_ms)}.")
     _caveats(v, best.name, safety(best.mode, best.group),
              [(u.name, f"answers {_rps(u.value('rps'))} req/s", safety(u.mode, u.group)) for u in unsafe])
@@ -404,8 +406,8 @@ def with_app(v: Verdict, option: str) -> Verdict:
     """The verdict's commands for a user's app (option: " -e app=DIR"): they bench it, not the built-in app."""
     if option:
         command = "ansible-playbook bench.yml"
-        v.lead, v.others, v.to_run = ([line.replace(command, command + option) for line in lines]
-                                      for lines in (v.lead, v.others, v.to_run))
+        v.lead, v.others, v.to_run = ([line if option in line else line.replace(command, command + option)
+                                       for line in lines] for lines in (v.lead, v.others, v.to_run))
     return v
 
 

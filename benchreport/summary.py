@@ -298,7 +298,9 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         warnings.append(f"mode {rec.mode!r} is not in modes.yml")
     table_expect = (mode.expect or {}) if mode is not None else {}
     if mode is not None:
-        rec.title, rec.group, rec.seed_rps = mode.title, getattr(mode, "group", None), finite(mode.seed_rps)
+        rec.title, rec.group = mode.title, getattr(mode, "group", None)
+    if mode is not None and not rec.app:  # the seed's figures and flags are the built-in app's
+        rec.seed_rps = finite(mode.seed_rps)
         rec.seed_params = {k: mode.bench.get(k) for k in ("n", "c", "delay")} if mode.bench else None
         rec.at_seed_params = (rec.seed_params == {"n": rec.n, "c": rec.c, "delay": spec.delay if spec else None}
                               if rec.seed_params else None)

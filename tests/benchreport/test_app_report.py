@@ -74,6 +74,8 @@ def test_a_user_apps_report_has_no_ideal_a_row_per_route_and_the_modes_not_run(t
     assert "## Your app: shop" in md and "### Modes not run for shop" in md
     assert "| psycopg2 | benches PostgreSQL from the built-in app's /db route |" in md
     assert "give `asgi:` in flaskbench-app.yml" in md
+    assert "the seed's" not in md.split("## Notes", 1)[1]  # the seed's figures are the built-in app's
+    assert all(rec["seed_rps"] is None for rec in summary)
     assert not (run_dir / "chart.png").exists()  # req/s as % of ideal: there is no ideal
     page = (run_dir / "report.html").read_text()
     assert "Modes not run for shop" in page and "benches PostgreSQL from the built-in app&#x27;s /db route" in page
