@@ -175,7 +175,8 @@ class CallbackModule(CallbackBase):
         if found.get("step"):  # a knee search's step: its rate was decided on the app host
             run = {**run, "rate": found["rate"]}
         client = clients.get(run.get("client"))
-        what = f"{run['mode']} {run['profile']} {client.load(run)} ({run['client']})"
+        route = f" {run['route']}" if run.get("app") else ""  # a user's app: a run per route
+        what = f"{run['mode']} {run['profile']}{route} {client.load(run)} ({run['client']})"
         if entry.get("error"):
             return f"{what}: error: {entry['error']}"
         parts = [p for p in (entry.get("parts") or {}).values() if isinstance(p, dict)]
@@ -185,7 +186,9 @@ class CallbackModule(CallbackBase):
             return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed{non_2xx(parts)}"
         rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
         p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
-        if client.by_rate:  # an open model: its ideal is the schedule
+        if run.get("app"):  # a user's app has no delay: no ideal
+            ideal, of = None, ""
+        elif client.by_rate:  # an open model: its ideal is the schedule
             ideal, of = float(run["rate"]), "of the rate"
         else:
             ideal, of = (float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None), "of ideal"
