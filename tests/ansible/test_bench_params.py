@@ -200,6 +200,14 @@ def test_the_app_host_must_serve_the_app_described(tmp_path, deployed):
     assert not (tmp_path / "scripts").exists()
 
 
+def test_without_app_the_app_host_must_serve_the_built_in_app(tmp_path):
+    result = run_bench(deployed_app_inventory(tmp_path, {"name": "shop", "spec_sha": "0" * 16}), "mode=uwsgi",
+                       "n=20", "c=10")
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "local-app serves your app shop (site.yml -e app=DIR), not the built-in app: bench it with -e app=DIR" in out
+    assert "TASK [bench : Read the bench scripts' digest on the bench hosts]" not in out
+
+
 def test_an_apps_refusal_comes_before_any_host(tmp_path):
     result = run_bench(inventory(tmp_path), f"app={SHOP}", "mode=psycopg2")
     assert_refused_before_hosts(result, "mode=psycopg2: psycopg2 cannot serve shop: benches PostgreSQL")
