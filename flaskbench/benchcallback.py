@@ -66,6 +66,15 @@ def non_2xx(parts: list[dict]) -> str:
     return f" ({', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
 
 
+def answers(parts: list[dict]) -> str:
+    """" (answers 201 × 18, 404 × 2)": the load hosts' answers by status; empty when not counted."""
+    codes: dict[int, int] = {}
+    for part in parts:
+        for code, k in (status_counts(part.get("status_counts")) or {}).items():
+            codes[int(code)] = codes.get(int(code), 0) + k
+    return f" (answers {', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
+
+
 class CallbackModule(CallbackBase):
     """Progress and clean-up for bench.yml."""
 
@@ -197,7 +206,9 @@ class CallbackModule(CallbackBase):
         # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
         p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
         step = f" (search step {found['step']}: {found['over'] or 'within the budget'})" if found.get("step") else ""
-        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{non_2xx(parts)}{step}"
+        # a user's app: its answers by status (what failed is what its routes did not expect, 2xx or not)
+        codes = answers(parts) if run.get("app") else non_2xx(parts)
+        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{codes}{step}"
 
     # --- the report ------------------------------------------------------------------
 

@@ -139,10 +139,12 @@ def test_a_user_apps_run_names_its_route_and_has_no_ideal(callback, tmp_path: Pa
              "c": 80, "delay": None, "expect": None, "route": "mix", "app": app}]
     (run_dir / "plan.json").write_text(json.dumps({"runs": runs}))
     cb.v2_runner_item_on_ok(poll({"index": 0, "name": "uwsgi-tuned-wrk-order", "error": None,
-                                  "parts": {"lg1": part(900.0, 12, failed=1)}},
+                                  "parts": {"lg1": {**part(900.0, 12, failed=1),
+                                                    "status_counts": {"201": 1999, "500": 1}}}},
                                  {"index": 1, "name": "uwsgi-tuned-rate50-mix", "error": None,
                                   "parts": {"lg1": part(50.0, 20)}}))
-    assert cb._display.lines[0].startswith("[1/2] uwsgi tuned order c=10 (wrk): 900.0 req/s, p99 ≥12 ms, 1 failed")
+    assert cb._display.lines[0].startswith("[1/2] uwsgi tuned order c=10 (wrk): 900.0 req/s, p99 ≥12 ms, 1 failed "
+                                           "(answers 201 × 1999, 500 × 1)")
     assert cb._display.lines[1].startswith("[2/2] uwsgi tuned mix rate=50/s (rate): 50.0 req/s, p99 20 ms, 0 failed")
 
 
