@@ -24,6 +24,11 @@ the state. Per run it writes <plan dir>/app/<name>/run.json (the run as
 planned), switches the mode (MODE_COMMAND set MODE PROFILE --timeout T
 --quick-stop [--monitor --monitor-max-blocking X]; a failure skips the run:
 "switch: ..."),
+for a user's app (the run's "requests": benchhost.routes) requests each
+of its routes once: one answering other than its expect skips the run
+("routes: route NAME (METHOD PATH) answered 404, expected 201") and every
+run after it ("not run: ..."), so no load goes to an app that does not
+answer as described,
 waits for every load host's warm-up (--warm-wait, 120 s; else the run is
 skipped, naming the missing hosts), starts the sampler (benchhost.sample), says
 "go" once it has taken its first reading (the load comes after it; several
@@ -129,7 +134,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from benchhost import clients, monitor, search
+from benchhost import clients, monitor, routes, search
+from benchhost.clients import ab
 
 TOKEN_HEADER = "X-Flaskbench-Token"
 #: Who asks (a load host's name): the app runner stops lingering once each has seen the end.
@@ -660,6 +666,19 @@ def mode_argv(plan: dict, run: dict) -> list:
     return argv
 
 
+#: A route's check waits at most this long for its answer (or the run's timeout, when shorter).
+ROUTE_CHECK_S = 30.0
+
+
+def check_routes(run: dict) -> str | None:
+    """A user's app's run: each of its routes requested once, after the switch and before any load; None
+    when each answers its expected status, else what each answered instead."""
+    requests = routes.of_run(run) or []
+    timeout = min(float(run.get("timeout") or ROUTE_CHECK_S), ROUTE_CHECK_S)
+    wrong = [error for r in requests if (error := routes.probe(run["url"], r, timeout)) is not None]
+    return "; ".join(wrong) or None
+
+
 def switch_error(result: Result, cap: float) -> str | None:
     """None when the switch worked; else why, from the command's last words."""
     if result.oserror:
@@ -686,6 +705,8 @@ class AppRunner:
         self.upstream_misses = 0
         #: the knee searches (rate=auto) by group: the steps so far decide the next
         self.searches: dict[str, search.Search] = {}
+        #: why the plan stopped before its end: a user's app's route answered other than its expect
+        self.halted: str | None = None
 
     def note(self, line: dict) -> None:
         with open(self.progress, "a") as fh:
@@ -703,7 +724,9 @@ class AppRunner:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
             log(f"serving on {address}, {len(self.plan['runs'])} runs")
             for index, run in enumerate(self.plan["runs"]):
-                if run.get("search"):
+                if self.halted is not None:
+                    self.not_run(index, run)
+                elif run.get("search"):
                     self.search_step(index, run)
                 else:
                     self.run_one(index, run)
@@ -741,6 +764,10 @@ class AppRunner:
         error = switch_error(run_bounded(guard, mode_argv(plan, run), cap), cap)
         if error:
             return self.skip(index, run, folder, f"switch: {error}")
+        error = check_routes(run)
+        if error:  # the app is not answering as described: no load on it, nor on the runs after
+            self.halted = f"{error} (run {index + 1}, {run['name']})"
+            return self.skip(index, run, folder, f"routes: {error}")
         self.control.set_phase("warm")
         missing = self.control.wait_for(guard, "warm", self.args.warm_wait)
         if missing:
@@ -844,6 +871,14 @@ class AppRunner:
                                   limit + SAMPLER_MAX_GRACE_S)
         sampler.start()
         return sampler
+
+    def not_run(self, index: int, run: dict) -> None:
+        """A run after the plan halted: recorded as skipped, with why, and never loaded."""
+        folder = self.dir / "app" / run["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        self.control.begin(index)
+        write_json(folder / "run.json", run)
+        self.skip(index, run, folder, f"not run: {self.halted}")
 
     def skip(self, index: int, run: dict, folder: Path, error: str) -> None:
         self.control.set_phase("skipped", error)
@@ -980,6 +1015,8 @@ class LoadRunner:
         self.host = args.host
         self.k = plan["loadgens"].index(args.host)
         self.dir = Path(args.plan).resolve().parent / "load" / args.host
+        #: the last state the endpoint answered
+        self.last: dict | None = None
         lost_after = plan["lost_after"] if args.lost_after is None else args.lost_after
         self.endpoint = Endpoint(plan, guard, lost_after, args.host)
 
@@ -995,7 +1032,10 @@ class LoadRunner:
     def wait(self, index: int, ready: tuple) -> dict:
         """The state once run `index` is in one of the phases `ready`, or over."""
         while True:
-            state = self.endpoint.state()
+            # once the plan is finished it stays so: the app runner may be gone (the runs after a halt
+            # are over at once)
+            finished = self.last is not None and self.last["phase"] == "finished"
+            state = self.last = self.last if finished else self.endpoint.state()
             if over(state, index) or (state["index"] == index and state["phase"] in ready):
                 return state
             self.guard.sleep(POLL_S)
@@ -1022,7 +1062,7 @@ class LoadRunner:
         warning = None
         if state["phase"] == "warm":
             if not expects_failure(run):
-                warning = self.warm_up(run, part)
+                warning = self.warm_up(run, part, folder)
             self.endpoint.call("POST", "/warm", {"index": index, "host": self.host})
             state = self.wait(index, ("go",))
             if over(state, index):
@@ -1041,11 +1081,16 @@ class LoadRunner:
         if answer[0] != 200:
             log(f"run {index} {run['name']}: the app runner did not take the result: {answer[0]} {answer[1]}")
 
-    def warm_up(self, run: dict, part: dict) -> str | None:
+    def warm_up(self, run: dict, part: dict, folder: Path) -> str | None:
         w = min(self.plan["warmup_requests"], int(part["c"]))
         if w < 1:
             return None
-        argv = [self.args.ab, "-r", "-n", w, "-c", w, "-s", 30, "-q", warm_url(run["url"])]
+        requests = routes.of_run(run)
+        if requests is None:
+            argv = [self.args.ab, "-r", "-n", w, "-c", w, "-s", 30, "-q", warm_url(run["url"])]
+        else:  # a user's app: its (first) route as the client sends it, the URL as it is (no delay)
+            argv = [self.args.ab, "-r", "-n", w, "-c", w, "-s", 30, "-q",
+                    *ab.request_args(requests[0], str(folder / "warm.body")), run["url"]]
         result = run_bounded(self.guard, argv, WARMUP_CAP_S)
         if result.oserror:
             return f"warm-up: {result.oserror}"

@@ -189,6 +189,14 @@ class Search:
                        else "; the search stopped before its precision")
 
 
+def latency_s(run: dict) -> float:
+    """The latency a run's connections and estimate are sized by: the slow API's delay, or a user's app's
+    budget (budget_ms: the app calls no slow API of ours, it has no delay)."""
+    if run.get("delay") is not None:
+        return float(run["delay"])
+    return float(run.get("budget_ms") or 0) / 1000.0
+
+
 def rate_size(rate: float, duration: float, delay: float, headroom: float, hosts: int) -> tuple[int, int]:
     """A rate run's n and c: n = rate x duration; c, the connections the schedule may open,
     rate x (headroom x delay + 1 s), at least one per load host."""
@@ -213,7 +221,7 @@ def split(n: int, c: int, rate: float | None, hosts: list[str]) -> list[dict]:
 def step_run(run: dict, rate: float, repetition: int) -> dict:
     """What a search's slot becomes at `rate`: its rate, n, c, parts and repetition (the published step)."""
     spec, hosts = run["search"], [part["host"] for part in run["parts"]]
-    n, c = rate_size(rate, float(run["duration"]), float(run["delay"]), float(spec["headroom"]), len(hosts))
+    n, c = rate_size(rate, float(run["duration"]), latency_s(run), float(spec["headroom"]), len(hosts))
     return {"rate": rate, "n": n, "c": c, "parts": split(n, c, rate, hosts), "repetition": repetition,
             "search": spec}
 

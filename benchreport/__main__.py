@@ -40,7 +40,7 @@ from benchapp.modes import MODES_FILE as DEFAULT_MODES
 from benchapp.modes import ModeTableError, load_modes
 from benchreport import EXIT_RUN_ERROR, collect, compare, comparehtml, model, render, rundata, short
 from benchreport import html as html_report
-from benchreport.model import unexpected_error
+from benchreport.model import app_of, unexpected_error
 from benchreport.runfiles import load_timing
 from benchreport.summary import BENCH, build_records, write_bench, write_summary
 
@@ -180,9 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     if timing_warning:
         print(f"benchreport: warning: {timing_warning}: no load share in the report", file=sys.stderr)
     write_summary(records, run_dir / "summary.json")
-    write_bench(run_dir / BENCH, run_id, timing)
+    write_bench(run_dir / BENCH, run_id, timing, app_of(records))
     (run_dir / "report.md").write_text(render.markdown(records, run_id, timing))
-    render.chart(records, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
+    ideal = [r for r in records if not r.app]  # a user's app has no delay, so no % of ideal to draw
+    if ideal:
+        render.chart(ideal, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
+    else:
+        (run_dir / "chart.png").unlink(missing_ok=True)
     page = None
     try:
         page = html_report.write(run_dir, records, rundata.read_all(run_dir, records), run_id, timing)
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNotes:")
         for note in found:
             print(f"- {note}")
-    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md, chart.png"
+    print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md" + (", chart.png" if ideal else "")
           + (f", {html_report.REPORT}" if page else ""))
     if page:
         print(f"Report: {page.resolve()}")

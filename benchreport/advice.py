@@ -35,7 +35,7 @@ from typing import Any
 
 from benchapp import modes as mode_table
 from benchreport import fmt, knee, readiness, serverfigures, whattouse
-from benchreport.model import METRICS, Record, finite, point_key
+from benchreport.model import METRICS, Record, app_option, finite, point_key
 
 KNEES, SWEEP, CPU = "knees", "a sweep past the client's ceiling", "CPU per request over long runs"
 #: Knees closer than this share are within the sweep's precision (rate=auto bisects to 10%).
@@ -261,7 +261,9 @@ def _from_sweep(v: Verdict, found: list[whattouse.Setting], safety: Any, budget_
     v.pick = best.name
     v.to_run.append(_rate_command([c.mode for c in ranked], v.delay, [(best.value("rps") or 100.0) * x
                                                                        for x in (0.5, 1, 2)]) + KNEE_NOTE)
-    v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)}, past the client's ceiling, it "
+    # a user's app has no delay, so no ceiling to be past: its closed loop runs flat out, the client not limiting
+    where = "the client not limiting it" if best.rep.app else "past the client's ceiling"
+    v.lead.append(f"Serve it with {best.name}{how(best.rep)}: at {_label(s)}, {where}, it "
                   f"answers {_point_text(best, budget_ms)}.")
     _caveats(v, best.name, safety(best.mode, best.group),
              [(u.name, f"answers {_rps(u.value('rps'))} req/s", safety(u.mode, u.group)) for u in unsafe])
@@ -387,15 +389,26 @@ def verdicts(records: list[Record]) -> list[Verdict]:
         v = Verdict(route, delay)
         safety = lambda mode, group, route=route: _safety(ready, mode, group, route)  # noqa: E731
         found = knee.knees(recs)
-        budget = None if delay is None else round(knee.BUDGET_FACTOR * delay * 1000.0, 6)
+        # the knee's budget: the records' own (a user's app's, or -e budget_ms), else 1.5 x delay
+        given = next((b for r in recs if (b := finite(r.budget_ms)) is not None), None)
+        budget = given if given is not None else None if delay is None else round(knee.BUDGET_FACTOR * delay * 1000.0, 6)
         settings = whattouse.settings(recs)
         if len({str(r.mode) for r in recs}) < 2 or not (
                 _from_knees(v, found, safety) or _from_sweep(v, settings, safety, budget)
                 or _from_cpu(v, settings, safety)):
             v.lead, v.others, v.to_run = [], [], []
             _no_verdict(v, recs, found)
-        out.append(v)
+        out.append(with_app(v, app_option(recs)))
     return out
+
+
+def with_app(v: Verdict, option: str) -> Verdict:
+    """The verdict's commands for a user's app (option: " -e app=DIR"): they bench it, not the built-in app."""
+    if option:
+        command = "ansible-playbook bench.yml"
+        v.lead, v.others, v.to_run = ([line if option in line else line.replace(command, command + option)
+                                       for line in lines] for lines in (v.lead, v.others, v.to_run))
+    return v
 
 
 def title(v: Verdict, several: bool) -> str:

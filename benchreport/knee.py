@@ -85,6 +85,14 @@ from benchreport.model import Record, counts_for_stats, finite, integer
 
 #: The latency budget: p99 at most this times the app's delay (benchhost.search: the rule the runner's search uses).
 BUDGET_FACTOR = search.BUDGET_FACTOR
+
+
+def budget_text(found: list[Knee], times: str = "×") -> str:
+    """The budget the knees were judged by, in words: "1.5 × delay" (the built-in app's), "200 ms (budget_ms)"
+    (a user's app's, or -e budget_ms), or each of them when the groups differ."""
+    given = sorted({k.budget_given_ms for k in found if k.budget_given_ms is not None})
+    by_delay = not found or any(k.budget_given_ms is None for k in found)
+    return " or ".join([f"{BUDGET_FACTOR:g} {times} delay"] * by_delay + [f"{b:g} ms (budget_ms)" for b in given])
 #: A held rate's answers come at least this share of it (benchhost.search.KEEP_UP).
 KEEP_UP = search.KEEP_UP
 

@@ -40,7 +40,7 @@ NOISY_CV = 0.05
 POINT_KEYS = ("mode", "profile", "client", "c", "n", "delay", "route", "rate")
 Point = tuple[Any, ...]
 #: Record fields left out of summary.json when None (newer than the runs recorded before them).
-OMITTED = ("budget_ms", "search")
+OMITTED = ("budget_ms", "search", "app")
 
 
 def text(x: Any) -> str | None:
@@ -206,6 +206,9 @@ class Record:
     #: for a step of a knee search (rate=auto), run.json's "search" ({"group", "step", "precision", ...})
     budget_ms: float | None = None
     search: dict[str, Any] | None = None
+    #: a user's app (bench.yml -e app=DIR): run.json's record of it, {"name", "spec_sha", "dir", "budget_ms",
+    #: "routes", "skipped": {mode: why it cannot serve the app}}; absent for the built-in app
+    app: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The summary.json object (strict JSON types, the fields' order); the fields of OMITTED only when set,
@@ -225,6 +228,17 @@ def _default(f: dataclasses.Field) -> Any:
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()
     return None
+
+
+def app_of(records: list[Record]) -> dict[str, Any] | None:
+    """The user's app the records bench (the first one's record of it); None for the built-in app."""
+    return next((r.app for r in records if r.app), None)
+
+
+def app_option(records: list[Record]) -> str:
+    """" -e app=DIR" for a command that benches the records' app again; "" for the built-in app."""
+    app = app_of(records)
+    return f" -e app={app['dir']}" if app and app.get("dir") else ""
 
 
 def records(data: list[Mapping[str, Any]]) -> list[Record]:

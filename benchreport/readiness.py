@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchreport.model import Record, finite, integer
+from benchreport.model import Record, app_option, finite, integer
 
 #: Packages that are the app's own code even where they are installed under site-packages
 #: (the built-in app is installed into the app host's venv).
@@ -130,7 +130,7 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
     verdict = Verdict(mode, route, UNKNOWN, "")
     monitored = [r for r in records if r.monitor]
     told = [r for r in monitored if r.blocked is not None and r.monitor_error is None]
-    run_it = f"run `ansible-playbook bench.yml -e mode={mode} -e monitor=true`"
+    run_it = f"run `ansible-playbook bench.yml{app_option(records)} -e mode={mode} -e monitor=true`"
     if not told:
         why = "; ".join(sorted({r.monitor_error for r in monitored if r.monitor_error})) if monitored else ""
         verdict.why = (f"the monitor could not tell ({why}): " if monitored else

@@ -32,7 +32,7 @@ from typing import Any
 from benchhost import clients as registry
 from benchreport import advice, knee, kneesearch, readiness, serverfigures, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
-from benchreport.model import NOISY_CV, Record, any_repeated, noisy, point_key, points, stat
+from benchreport.model import NOISY_CV, Record, any_repeated, app_of, finite, noisy, point_key, points, stat
 from benchreport.runfiles import Timing
 
 #: An environment.json object (benchreport.environment: a host, the packages).
@@ -227,7 +227,34 @@ def columns(records: list[Record]) -> list[tuple[str, bool, Callable[[Record], s
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, LOADGENS_COLUMN)
     if any(by_rate(r) for r in records):
         cols.insert(cols.index(next(c for c in cols if c[0] == "delay s")) + 1, RATE_COLUMN)
+    if records and all(r.app for r in records):  # a user's app: a row per route, no delay, so no ideal
+        cols = [ROUTE_COLUMN if c[0] == "delay s" else c for c in cols if c[0] not in APP_WITHOUT]
     return cols + ([MONITOR_COLUMN] if any(r.monitor for r in records) else [])
+
+
+#: A user's app's rows are its routes (or their mix); it has no delay, so none of the figures that need one.
+ROUTE_COLUMN = ("route", False, lambda r: str(r.route or DASH))
+APP_WITHOUT = ("% of ideal", "% of ceiling", "seed's req/s")
+
+
+def app_section(records: list[Record]) -> list[str]:
+    """report.md's section on a user's app (bench.yml -e app=DIR): what it is, and the modes not run for it
+    and why (flaskbench.userapp.modes_for); empty for the built-in app."""
+    app = app_of(records)
+    if app is None:
+        return []
+    routes = ", ".join(f"{r.get('name')} ({r.get('method')} {r.get('path')} → {r.get('expect')})"
+                       for r in app.get("routes") or [])
+    lines = [f"## Your app: {app.get('name')}", "",
+             f"{app.get('name')} (its flaskbench-app.yml and requirements: spec {app.get('spec_sha')}), budget "
+             f"{finite(app.get('budget_ms')) or 0:g} ms; routes {routes}. Each route is a row of its own (route), their "
+             "weighted mix the route mix; an answer other than its route's status is failed. It calls no slow API "
+             "of ours: no delay, so no % of ideal, and the knee's budget is its budget_ms.", ""]
+    skipped = app.get("skipped") or {}
+    if skipped:
+        lines += [f"### Modes not run for {app.get('name')}", "", "| mode | why |", "|:---|:---|",
+                  *(f"| {mode} | {str(why).replace('|', '/')} |" for mode, why in skipped.items()), ""]
+    return lines
 
 
 def rows(records: list[Record]) -> list[list[str]]:
@@ -313,6 +340,9 @@ def failed_text(rec: Record) -> str:
     client = registry.of_record(rec.client)
     d = rec.failed_detail or {}
     kinds, counts = client.failed_note if client is not None and client.failed_note else (tuple(d), "")
+    if "unexpected" in d:  # a user's app: answers other than the route's expect, not non-2xx, failed
+        kinds = tuple(dict.fromkeys("unexpected" if k == "non_2xx" else k for k in kinds))
+        counts = counts.replace("non-2xx", "unexpected")
     each = ", ".join(f"{k.replace('_', '-')} {d.get(k, 0)}" for k in kinds)
     return f"{rec.failed} failed ({each})" + (f"; {counts}" if counts else "")
 
@@ -627,7 +657,7 @@ def knee_section(records: list[Record]) -> list[str]:
             "rates run (req/s)", "why not higher"]
     lines = ["## Knee", "",
              f"The constant-rate sweeps: for each mode and profile, the highest scheduled rate at which it and every "
-             f"lower rate run kept p99 ≤ {knee.BUDGET_FACTOR:g} × delay (timed from the schedule; the median of a "
+             f"lower rate run kept p99 ≤ {knee.budget_text(found)} (timed from the schedule; the median of a "
              "rate's repetitions) with no failed request and none left unsent. Ranked by the knee, a tie by the "
              "lower CPU ms/request at the knee (unless the two are within their resolutions, ±: then in the "
              "records' order); ≥: every rate run passed, so the knee is at least the highest "
@@ -840,6 +870,7 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
     if ceiling:
         lines += [ceiling, ""]
     lines += [line for c in explained if c.by_rate for line in (c.explanation, "")]
+    lines += app_section(records)
     lines += verdict_section(records)
     lines += whattouse.markdown_section(records)
     lines += readiness_section(records)

@@ -29,7 +29,8 @@ benchreport.summary makes one record of them (the parts merged). With one load
 host the files stay directly in <name>/ as above (its run.json may carry
 parts, part and point too).
 
-run.json (schema 2). Required: mode, profile, client, n, c, delay; numbers may
+run.json (schema 2). Required: mode, profile, client, n, c, delay (null for a user's app's run,
+which has "app": its record, "requests": its routes, benchhost.routes, and "path"); numbers may
 arrive as numeric strings (templating), anything else non-numeric there is an
 error for that run::
 
@@ -232,6 +233,8 @@ class RunSpec:
     #: the app's own latency budget, ms (budget_ms), and a knee search's step ("search": rate=auto)
     budget_ms: float | None = None
     search: dict[str, Any] | None = None
+    #: a user's app (bench.yml -e app=DIR): its record (flaskbench.plan.App.record); None for the built-in app
+    app: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,9 @@ def _load_object(path: Path, errors: list[str]) -> dict[str, Any] | None:
 
 def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
     """run.json's object as a RunSpec; None when it lacks what names the run."""
-    missing = [k for k in REQUIRED if data.get(k) is None]
+    app = data["app"] if isinstance(data.get("app"), dict) else None
+    # a user's app calls no slow API of ours: its runs have no delay
+    missing = [k for k in REQUIRED if data.get(k) is None and not (k == "delay" and app is not None)]
     if missing:
         errors.append(f"{RUN} lacks {', '.join(missing)}")
     for key, conv in (("n", integer), ("c", integer), ("delay", finite),
@@ -391,6 +396,7 @@ def parse_run(data: dict[str, Any], errors: list[str]) -> RunSpec | None:
         else finite(data.get("rate")),
         budget_ms=finite(data.get("budget_ms")),
         search=data["search"] if isinstance(data.get("search"), dict) else None,
+        app=app,
     )
 
 

@@ -149,7 +149,7 @@ def knee_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
         entries.append(f"{where}{k.name} {knee.knee_text(k)}{figures}" + ("" if at else f": {k.why}"))
     if len(found) > KNEES_SHOWN:
         entries.append(f"and {len(found) - KNEES_SHOWN} more (report.md's \"Knee\")")
-    return [(f"knee (p99 <= {knee.BUDGET_FACTOR:g} x delay)", entries)]
+    return [(f"knee (p99 <= {knee.budget_text(found, 'x')})", entries)]
 
 
 def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:

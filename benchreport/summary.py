@@ -26,7 +26,8 @@ Derived figures:
   "samples in the load window"; without a series that spans it, server.json's peak_rss_kib when
   the sampler read it from /proc ("proc readings over the sampler's run"); never systemd's
   MemoryPeak (the unit's since it started: null, with a warning).
-* ideal_rps = c / delay; pct_of_ideal = 100 * rps / ideal_rps (the issue's definitions).
+* ideal_rps = c / delay; pct_of_ideal = 100 * rps / ideal_rps (the issue's definitions); both null for a
+  user's app (bench.yml -e app=DIR: `app`, its record from run.json), which has no delay, whatever the client.
 * ab_ceiling_rps = n / (delay * (1 + ceil((n-1)/c))): ab sends one request alone
   and opens its other c connections only when it has answered, so with a server
   that answers after exactly `delay` s it cannot finish n requests sooner than
@@ -262,7 +263,7 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         rec.repetition = spec.repetition if spec.repetition is not None else 1
         rec.repeats_planned, rec.shuffle_seed = spec.repeats, spec.seed
         rec.rate = spec.point_rate if by_rate(client) else None
-        rec.budget_ms, rec.search = spec.budget_ms, spec.search
+        rec.budget_ms, rec.search, rec.app = spec.budget_ms, spec.search, spec.app
     rec.loadgens = len(spec.parts) if spec is not None and spec.parts else max(len(parts), 1)
     if files.error:
         errors.append(files.error)
@@ -278,8 +279,9 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
     else:
         ceiling = _client_measures(rec, files, warnings, errors)
 
-    # a rate run's ideal is its schedule; the closed-loop clients' is c answers every delay
-    ideal = rec.rate if by_rate(rec.client) else (rec.c / rec.delay) if (rec.c and rec.delay) else None
+    # a rate run's ideal is its schedule; the closed-loop clients' is c answers every delay; a user's app has
+    # no delay, so no ideal to hold any client's figures to (not made up from its schedule either)
+    ideal = None if rec.app else rec.rate if by_rate(rec.client) else (rec.c / rec.delay) if (rec.c and rec.delay) else None
     rec.ideal_rps = round_or_none(ideal, 3)
     rec.pct_of_ideal = round_or_none(100.0 * rec.rps / ideal, 1) if (rec.rps is not None and ideal) else None
     rec.ab_ceiling_rps = round_or_none(ceiling, 3)
@@ -296,7 +298,9 @@ def build_record(directory: Path, modes: Mapping[str, Mode], run_dir: Path,
         warnings.append(f"mode {rec.mode!r} is not in modes.yml")
     table_expect = (mode.expect or {}) if mode is not None else {}
     if mode is not None:
-        rec.title, rec.group, rec.seed_rps = mode.title, getattr(mode, "group", None), finite(mode.seed_rps)
+        rec.title, rec.group = mode.title, getattr(mode, "group", None)
+    if mode is not None and not rec.app:  # the seed's figures and flags are the built-in app's
+        rec.seed_rps = finite(mode.seed_rps)
         rec.seed_params = {k: mode.bench.get(k) for k in ("n", "c", "delay")} if mode.bench else None
         rec.at_seed_params = (rec.seed_params == {"n": rec.n, "c": rec.c, "delay": spec.delay if spec else None}
                               if rec.seed_params else None)
@@ -376,6 +380,7 @@ def failed_mismatch(rec: Record) -> str | None:
         return None
     client = clients.get(rec.client)
     kinds = (client.failed_kinds if client is not None else None) or tuple(rec.failed_detail)
+    kinds = tuple(k for k in kinds if k in rec.failed_detail)  # non_2xx, or a user's app's unexpected
     total = sum(rec.failed_detail.get(k) or 0 for k in kinds)
     if total == rec.failed:
         return None
@@ -681,10 +686,13 @@ BENCH = "bench.json"
 BENCH_SCHEMA = 1
 
 
-def write_bench(path: Path, run_id: str, timing: Timing | None) -> None:
+def write_bench(path: Path, run_id: str, timing: Timing | None, app: Mapping[str, Any] | None = None) -> None:
     """bench.json: {"schema", "run_id", "timing"}: timing.json's object as collect wrote it (null
-    without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted..."""
+    without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted...; and "app" for a user's
+    app: its record (name, spec_sha, routes, budget_ms, the modes skipped and why: model.Record.app)."""
     data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing.data) if timing is not None else None}
+    if app:
+        data["app"] = dict(app)
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 

@@ -66,6 +66,15 @@ def non_2xx(parts: list[dict]) -> str:
     return f" ({', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
 
 
+def answers(parts: list[dict]) -> str:
+    """" (answers 201 × 18, 404 × 2)": the load hosts' answers by status; empty when not counted."""
+    codes: dict[int, int] = {}
+    for part in parts:
+        for code, k in (status_counts(part.get("status_counts")) or {}).items():
+            codes[int(code)] = codes.get(int(code), 0) + k
+    return f" (answers {', '.join(f'{code} × {k}' for code, k in sorted(codes.items()))})" if codes else ""
+
+
 class CallbackModule(CallbackBase):
     """Progress and clean-up for bench.yml."""
 
@@ -175,7 +184,8 @@ class CallbackModule(CallbackBase):
         if found.get("step"):  # a knee search's step: its rate was decided on the app host
             run = {**run, "rate": found["rate"]}
         client = clients.get(run.get("client"))
-        what = f"{run['mode']} {run['profile']} {client.load(run)} ({run['client']})"
+        route = f" {run['route']}" if run.get("app") else ""  # a user's app: a run per route
+        what = f"{run['mode']} {run['profile']}{route} {client.load(run)} ({run['client']})"
         if entry.get("error"):
             return f"{what}: error: {entry['error']}"
         parts = [p for p in (entry.get("parts") or {}).values() if isinstance(p, dict)]
@@ -185,7 +195,9 @@ class CallbackModule(CallbackBase):
             return f"{what}: expected {run['expect']}: {complete} answered, {failed} failed{non_2xx(parts)}"
         rps = total("rps") if any(isinstance(p.get("rps"), (int, float)) for p in parts) else None
         p99s = [p["p99_ms"] for p in parts if isinstance(p.get("p99_ms"), (int, float))]
-        if client.by_rate:  # an open model: its ideal is the schedule
+        if run.get("app"):  # a user's app has no delay: no ideal
+            ideal, of = None, ""
+        elif client.by_rate:  # an open model: its ideal is the schedule
             ideal, of = float(run["rate"]), "of the rate"
         else:
             ideal, of = (float(run["c"]) / float(run["delay"]) if float(run["delay"]) > 0 else None), "of ideal"
@@ -194,7 +206,9 @@ class CallbackModule(CallbackBase):
         # failed requests are not timed in the percentiles (non-2xx aside): the p99 of all sent is at least this
         p99 = "–" if not p99s else ("≥" if failed else "") + f"{max(p99s):.0f}"
         step = f" (search step {found['step']}: {found['over'] or 'within the budget'})" if found.get("step") else ""
-        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{non_2xx(parts)}{step}"
+        # a user's app: its answers by status (what failed is what its routes did not expect, 2xx or not)
+        codes = answers(parts) if run.get("app") else non_2xx(parts)
+        return f"{what}: {rps_text} req/s{pct}, p99 {p99} ms, {failed} failed{codes}{step}"
 
     # --- the report ------------------------------------------------------------------
 

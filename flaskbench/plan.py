@@ -5,6 +5,14 @@ before any host is touched; its runs are plan.json's (roles/bench/tasks/run.yml
 adds each run's URL and hosts). A bad parameter raises PlanError, whose message
 names the parameter and its value as the user gave it.
 
+With app=DIR the runs bench a user's app (DIR/flaskbench-app.yml, flaskbench.appspec)
+in the modes that serve it (flaskbench.userapp.modes_for): a point per route of
+the description (route= picks routes by name, route=mix is their weighted mix
+for wrk and rate), each run carrying its "requests" (benchhost.routes), the
+app's record (name, spec_sha, routes, budget, the modes skipped and why) and no
+delay: the app calls no slow API of ours, so there is no ideal and the knee's
+budget is the app's budget_ms.
+
 Values come as bench.yml passes them: `-e name=value` gives strings, a
 playbook's vars or `-e '{...}'` numbers and booleans. Each is read the way the
 role's Jinja read it (`value | string | trim`), so that every command plans,
@@ -18,10 +26,12 @@ import math
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from benchhost import clients as registry
 from benchhost import search
+from flaskbench import appspec, userapp
 
 #: A parameter as given: a string from -e name=value, else a YAML or JSON scalar.
 Given = str | int | float | bool | None
@@ -41,6 +51,13 @@ SEED_END = 2147483647
 SEARCH = {"start_rate": 50.0, "steps": 12, "precision": 0.1}
 #: run.json's schema, which every run carries.
 RUN_SCHEMA = 2
+#: A user's app's n and c when neither is given: no mode table's bench applies, and its latency is
+#: unknown, so a small first look (ab: 1000 requests, 10 at a time); c given alone: auto_rounds x c.
+APP_BENCH = {"n": 1000, "c": 10}
+#: route=MIX: the weighted mix of the app's routes (wrk and rate).
+MIX = "mix"
+#: What a route's name keeps in a folder's name (benchhost.run's SAFE_NAME), the rest a dash.
+FOLDER_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 
 class PlanError(ValueError):
@@ -73,8 +90,10 @@ class Params:
     start_rate: Given = ""
     steps: Given = ""
     precision: Given = ""
-    #: the app's latency budget, ms, for the knee (left out: 1.5 x delay)
+    #: the app's latency budget, ms, for the knee (left out: 1.5 x delay, or a user's app's budget_ms)
     budget_ms: Given = ""
+    #: a user's app: the folder of its flaskbench-app.yml (left out: the built-in app)
+    app: Given = ""
 
 
 @dataclass(frozen=True)
@@ -108,18 +127,65 @@ class Lists:
 
 
 @dataclass(frozen=True)
+class App:
+    """A user's app as the plan benches it: its description, digest, and the modes that serve it or not."""
+
+    spec: appspec.AppSpec
+    spec_sha: str
+    served: dict[str, str]
+    skipped: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def route_names(self) -> list[str]:
+        return [r.name for r in self.spec.routes]
+
+    def requests(self, route: str) -> list[dict[str, Any]]:
+        """The requests of a point: the route's, or every route's for the mix (benchhost.routes)."""
+        return [userapp.route_dict(r) for r in self.spec.routes if route in (MIX, r.name)]
+
+    def folder_tags(self) -> dict[str, str]:
+        """Each route's (and the mix's) part of a run folder's name: its name's safe characters, unique."""
+        tags: dict[str, str] = {}
+        for i, name in enumerate([*self.route_names(), MIX]):
+            tag = FOLDER_UNSAFE.sub("-", name).strip("-") or f"route{i + 1}"
+            tags[name] = tag if tag not in tags.values() else f"{tag}-{i + 1}"
+        return tags
+
+    def record(self) -> dict[str, Any]:
+        """What the plan, every run.json, bench.json and summary.json say of it."""
+        return {"name": self.name, "spec_sha": self.spec_sha, "dir": str(self.spec.directory), "budget_ms": self.spec.budget_ms,
+                "routes": [userapp.route_dict(r) for r in self.spec.routes], "skipped": dict(self.skipped)}
+
+
+@dataclass(frozen=True)
 class Plan:
     """The runs in the order they run, the shuffle's seed, and what they should take."""
 
     runs: list[Run]
     seed: int
     estimate_s: float
+    #: a user's app's record (App.record); None for the built-in app
+    app: dict[str, Any] | None = None
 
     def lines(self) -> list[str]:
         """One line per run, then the total: what the role shows before any host changes."""
         count = f"{len(self.runs)} run" + ("" if len(self.runs) == 1 else "s")
         total = f"{count}, about {round(self.estimate_s / 60, 1)} min, seed {self.seed}"
-        return [describe(run) for run in self.runs] + [total]
+        return [describe(run) for run in self.runs] + app_lines(self.app) + [total]
+
+
+def app_lines(app: Mapping[str, Any] | None) -> list[str]:
+    """The plan's lines on a user's app: which it is, its budget, and the modes that cannot serve it."""
+    if app is None:
+        return []
+    lines = [f"app {app['name']} (spec {app['spec_sha']}): routes {', '.join(r['name'] for r in app['routes'])};"
+             f" budget {app['budget_ms']:g} ms"]
+    if app["skipped"]:
+        lines.append("not run (cannot serve it): " + "; ".join(f"{m}: {why}" for m, why in app["skipped"].items()))
+    return lines
 
 
 def text(value: Given) -> str:
@@ -138,9 +204,11 @@ def hint(value: Given) -> str:
     return LIST_HINT if "," in str(value) else ""
 
 
-def mode_names(mode: Given, modes: Modes) -> list[str]:
+def mode_names(mode: Given, modes: Modes, app: App | None = None) -> list[str]:
     """all: every mode; gevent: the gevent modes the table expects to work, but the /db ones, which
-    measure the database (psycopg2 serially, by design): the ones to sweep; else a comma list of names."""
+    measure the database (psycopg2 serially, by design): the ones to sweep; else a comma list of names.
+    With a user's app, only the modes that serve it: a group keeps those, a named one that cannot is an
+    error giving its reason."""
     asked = text(mode)
     if asked == "all":
         names = list(modes)
@@ -153,7 +221,57 @@ def mode_names(mode: Given, modes: Modes) -> list[str]:
     if not names or unknown:
         raise PlanError(f"mode={mode}: unknown mode {', '.join(unknown) or '(none given)'};"
                         f" valid modes: all, gevent, {', '.join(modes)}")
-    return names
+    return names if app is None else serving(mode, names, app)
+
+
+def serving(mode: Given, names: list[str], app: App) -> list[str]:
+    """The modes of `names` that serve the app: all of them for a list of names, else an error naming the
+    first that cannot and why; a group's (all, gevent) that can."""
+    can = [name for name in names if name in app.served]
+    grouped = text(mode) in ("all", "gevent")
+    cannot = next((name for name in names if name not in app.served), None)
+    if cannot is not None and not grouped:
+        raise PlanError(f"mode={mode}: {cannot} cannot serve {app.name}: {app.skipped.get(cannot, 'not deployed')};"
+                        f" the modes that can: {', '.join(app.served)}")
+    if not can:
+        raise PlanError(f"mode={mode}: none of these modes can serve {app.name}; the modes that can:"
+                        f" {', '.join(app.served) or '(none)'}")
+    return can
+
+
+def load_app(given: Given) -> App | None:
+    """app=DIR's description, checked whole (flaskbench.appspec: its errors as they are); None without app."""
+    if text(given) == "":
+        return None
+    try:
+        spec = appspec.load(Path(text(given)).expanduser())
+    except appspec.AppSpecError as err:
+        raise PlanError(str(err)) from None
+    served, skipped = userapp.modes_for(spec)
+    return App(spec=spec, spec_sha=userapp.spec_digest(spec), served=served, skipped=skipped)
+
+
+def app_routes(route: Given, app: App, clients_asked: list[str]) -> list[str]:
+    """The routes to bench, each a point: every route of the app (route left out), or the names given;
+    mix: the weighted mix, which only clients choosing each request's route can send (not ab)."""
+    names = comma_list(route) or app.route_names()
+    valid = app.route_names()
+    unknown = [name for name in names if name not in valid and name != MIX]
+    if unknown:
+        raise PlanError(f"route={route}: {app.name} has no route {', '.join(unknown)}; its routes:"
+                        f" {', '.join(valid)}, or {MIX} (their weighted mix)")
+    one_shape = [name for name in clients_asked if not registry.get(name).mixes]
+    if MIX in names and one_shape:
+        raise PlanError(f"route={route}: {' and '.join(one_shape)} sends one request shape, not the weighted mix:"
+                        " use client=wrk or client=rate for the mix, or name routes (one point each)")
+    return list(dict.fromkeys(names))
+
+
+def check_delay(p: Params, app: App | None) -> None:
+    """A user's app calls no slow API of ours: there is no delay to set."""
+    if app is not None and text(p.delay) != "":
+        raise PlanError(f"delay={p.delay}: {app.name} is your own app, which has no slow-API delay;"
+                        " leave delay out (its latency budget is budget_ms)")
 
 
 def profiles(profile: Given) -> list[str]:
@@ -291,6 +409,9 @@ class Asked:
     #: rate=auto's settings (search_settings); None without it
     search: dict[str, float] | None = None
     budget_ms: float | None = None
+    #: a user's app (None: the built-in app) and its routes to bench, a point each (a name, or MIX)
+    app: App | None = None
+    routes: list[str] | None = None
 
 
 def plan_points(p: Params, s: Settings, modes: Modes, asked: Asked, loadgens: Sequence[str]) -> list[Run]:
@@ -304,22 +425,36 @@ def plan_points(p: Params, s: Settings, modes: Modes, asked: Asked, loadgens: Se
     limit, watch, lists = time_limit(p.time_limit), monitor(p.monitor), asked.lists
     duration = float(text(p.duration)) if text(p.duration) else float(s.rate_duration)
     points: list[Run] = []
+    tags = asked.app.folder_tags() if asked.app is not None else {}
     for name in asked.modes:
         m = modes[name]
-        cs = lists.c or [m["bench"]["c"]]
-        delays = lists.delay or [m["bench"]["delay"]]
+        bench = APP_BENCH if asked.app is not None else m["bench"]
+        cs = lists.c or [bench["c"]]
+        # a user's app has no delay: None, and its runs are sized by its budget (benchhost.search.latency_s)
+        delays = lists.delay or [None if asked.app is not None else m["bench"]["delay"]]
         for profile in asked.profiles:
-            base = base_run(p, s, name, profile, m, limit, watch)
-            if asked.budget_ms is not None:  # the knee's budget (benchreport.knee), every rate run's
-                base["budget_ms"] = asked.budget_ms
-            for client in asked.clients:
-                if registry.get(client).by_rate and asked.search is not None:
-                    points += search_points(base, s, client, asked, delays, duration, len(loadgens))
-                elif registry.get(client).by_rate:
-                    points += rate_points(base, s, client, lists.rate or [], delays, duration, len(loadgens))
-                else:
-                    points += load_points(base, s, client, cs, delays, lists, m)
+            for route in asked.routes or [None]:
+                base = base_run(p, s, name, profile, m, limit, watch)
+                if asked.budget_ms is not None:  # the knee's budget (benchreport.knee), every rate run's
+                    base["budget_ms"] = asked.budget_ms
+                if asked.app is not None and route is not None:
+                    base.update(app_run(asked.app, route))
+                tag = f"-{tags[route]}" if route is not None else ""
+                for client in asked.clients:
+                    if registry.get(client).by_rate and asked.search is not None:
+                        points += search_points(base, s, client, asked, delays, duration, len(loadgens), tag)
+                    elif registry.get(client).by_rate:
+                        points += rate_points(base, s, client, lists.rate or [], delays, duration, len(loadgens), tag)
+                    else:
+                        points += load_points(base, s, client, cs, delays, lists, bench, tag)
     return points
+
+
+def app_run(app: App, route: str) -> Run:
+    """What a user's app's run adds: its route (the report's row: the route's name, or mix), the path of its
+    URL, the requests its client sends (benchhost.routes) and the app's record."""
+    requests = app.requests(route)
+    return {"route": route, "path": requests[0]["path"], "requests": requests, "app": app.record()}
 
 
 def base_run(p: Params, s: Settings, name: str, profile: str, m: Mapping[str, Any], limit: int, watch: bool) -> Run:
@@ -340,53 +475,57 @@ def base_run(p: Params, s: Settings, name: str, profile: str, m: Mapping[str, An
 
 
 def rate_points(base: Run, s: Settings, client: str, rates: list[str], delays: list[Any], duration: float,
-                hosts: int) -> list[Run]:
+                hosts: int, tag: str = "") -> list[Run]:
     """client=rate: n = rate x duration; c, the connections the schedule may open, rate x (headroom x
-    delay + 1 s), at least one per load host."""
+    delay + 1 s), at least one per load host (a user's app: its budget for the delay)."""
     points = []
     for delay in delays:
         for rate in rates:
             r = float(rate)
-            name = f"{base['mode']}-{base['profile']}-{client}{rate}" + (f"-d{delay}" if len(delays) > 1 else "")
-            n, c = search.rate_size(r, duration, delay, float(s.rate_headroom), hosts)
+            name = (f"{base['mode']}-{base['profile']}-{client}{rate}{tag}"
+                    + (f"-d{delay}" if len(delays) > 1 else ""))
+            n, c = search.rate_size(r, duration, search.latency_s({**base, "delay": delay}), float(s.rate_headroom),
+                                    hosts)
             points.append({**base, "client": client, "name": name, "rate": r, "duration": duration,
                            "n": n, "c": c, "delay": delay})
     return points
 
 
 def search_points(base: Run, s: Settings, client: str, asked: Asked, delays: list[Any], duration: float,
-                  hosts: int) -> list[Run]:
+                  hosts: int, tag: str = "") -> list[Run]:
     """rate=auto: per delay, `steps` slots of one knee search (benchhost.search), each sized for the first
     rate; the app runner decides each step's rate from the steps before, and skips the slots it does not need."""
     found = asked.search or {}
     start, steps = found["start_rate"], int(found["steps"])
     points = []
     for delay in delays:
-        budget = search.budget_ms(float(delay), asked.budget_ms)
+        budget = search.budget_ms(None if delay is None else float(delay), asked.budget_ms)
         if not budget:
             raise PlanError(f"rate=auto: delay={delay} gives no latency budget (1.5 x delay): give budget_ms=MS")
-        group = f"{base['mode']}-{base['profile']}-auto" + (f"-d{delay}" if len(delays) > 1 else "")
-        each = float(s.rate_headroom) * float(delay) + 1
+        group = f"{base['mode']}-{base['profile']}-auto{tag}" + (f"-d{delay}" if len(delays) > 1 else "")
+        latency = search.latency_s({**base, "delay": delay})
+        each = float(s.rate_headroom) * latency + 1
         most = max(hosts, 1) * min(float(s.rate_max_per_host), int(s.rate_max_connections) / each)
         spec = {"group": group, "start": start, "precision": found["precision"], "budget_ms": budget, "steps": steps,
                 "headroom": float(s.rate_headroom), "max_rate": round(most, 1)}
-        n, c = search.rate_size(start, duration, delay, float(s.rate_headroom), hosts)
+        n, c = search.rate_size(start, duration, latency, float(s.rate_headroom), hosts)
         points += [{**base, "client": client, "name": f"{group}-s{k}", "rate": start, "duration": duration,
                     "n": n, "c": c, "delay": delay, "search": {**spec, "step": k}} for k in range(1, steps + 1)]
     return points
 
 
 def load_points(base: Run, s: Settings, client: str, cs: list[int], delays: list[Any], lists: Lists,
-                m: Mapping[str, Any]) -> list[Run]:
-    """ab or wrk: a point per c, delay and n; the folder's name says what the sweep varies."""
+                bench: Mapping[str, Any], tag: str = "") -> list[Run]:
+    """ab or wrk: a point per c, delay and n (bench: the mode table's n when neither n nor c is given, or
+    a user's app's APP_BENCH); the folder's name says what the sweep varies, and the route (tag) of a user's app."""
     points = []
     for c in cs:
         rounds = s.auto_rounds.get(client, registry.get(client).auto_rounds)
-        ns = lists.n or ([m["bench"]["n"]] if lists.c is None else [int(rounds) * c])
+        ns = lists.n or ([bench["n"]] if lists.c is None else [int(rounds) * c])
         for delay in delays:
             for n in ns:
                 name = (f"{base['mode']}-{base['profile']}" + (f"-{client}" if registry.get(client).in_names else "")
-                        + (f"-c{c}" if len(cs) > 1 else "") + (f"-d{delay}" if len(delays) > 1 else "")
+                        + tag + (f"-c{c}" if len(cs) > 1 else "") + (f"-d{delay}" if len(delays) > 1 else "")
                         + (f"-n{n}" if len(ns) > 1 else ""))
                 points.append({**base, "client": client, "name": name, "n": n, "c": c, "delay": delay})
     return points
@@ -434,9 +573,9 @@ def estimate_s(runs: list[Run], s: Settings) -> float:
     total = 0.0
     for r in runs:
         if by_rate(r):
-            load = r["duration"] + r["delay"]
+            load = r["duration"] + search.latency_s(r)
         else:
-            load = (float(math.ceil(r["n"] / r["c"])) + 1) * r["delay"]
+            load = (float(math.ceil(r["n"] / r["c"])) + 1) * search.latency_s(r)
         total = total + min(load, r["time_limit"]) + float(s.run_estimate_s)
     return total
 
@@ -527,17 +666,22 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
     """The runs bench.yml's parameters ask for, split over the load hosts, in the order they run.
 
     Raises PlanError at the first check that fails, in the order the role always checked: the parameters
-    one by one, then the points, the estimate, the control port, the inventory, the split. A check of
+    one by one (a user's app's description first: the modes depend on it), then the points, the estimate,
+    the control port, the inventory, the split. A check of
     every point or run names each one it refuses, a line each.
     """
-    asked = Asked(modes=mode_names(p.mode, modes), profiles=profiles(p.profile), clients=clients(p.client),
-                  lists=read_lists(p))
+    app = load_app(p.app)
+    asked = Asked(modes=mode_names(p.mode, modes, app), profiles=profiles(p.profile), clients=clients(p.client),
+                  lists=read_lists(p), app=app)
+    check_delay(p, app)
     time_limit(p.time_limit)
     max_minutes(p.max_minutes)
     monitor(p.monitor)
     repeats = repeat(p.repeat)
+    given_budget = float(text(p.budget_ms)) if text(p.budget_ms) else None
     asked = dataclasses.replace(asked, search=search_settings(p, asked.lists, repeats),
-                                budget_ms=float(text(p.budget_ms)) if text(p.budget_ms) else None)
+                                budget_ms=given_budget if app is None or given_budget else app.spec.budget_ms,
+                                routes=app_routes(p.route, app, asked.clients) if app is not None else None)
     given_seed = seed(p.seed)
     seed_used = new_seed() if given_seed is None else given_seed
     points = plan_points(p, s, modes, asked, loadgens)
@@ -550,4 +694,4 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
     runs = split_over(runs, loadgens)
     check_connections(runs, loadgens)
     check_rates(runs, s, loadgens)
-    return Plan(runs=runs, seed=seed_used, estimate_s=total_s)
+    return Plan(runs=runs, seed=seed_used, estimate_s=total_s, app=app.record() if app is not None else None)

@@ -17,6 +17,10 @@ GET /?QUERY answers, per ?key= (each key counts its own requests from 0):
 
 GET /count?key=K answers how many other requests with that key it has taken.
 
+/orders (a user's app's route, bench.yml -e app=DIR): any method with ?key= answers
+201 to POST and 404 to the others; GET /seen?key=K answers the last such request
+with that key as JSON ({"method", "headers", "body"}).
+
 HTTP/1.1, answering HTTP/1.0 requests (ab's and the bench's wrk's) with
 `Connection: close`, as real servers do (gunicorn, gevent, nginx...): the
 client then knows the close is the end of the answer, not an error.
@@ -36,10 +40,12 @@ BODY = b"Hi there! slow api response"
 
 def serve() -> None:
     """Serve on 127.0.0.1 until killed; the port is the first stdout line."""
+    import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlparse
 
     counters: dict[str, int] = {}
+    seen: dict[str, dict] = {}
     lock = threading.Lock()
     frozen_until = [0.0]
     caps: dict[str, threading.Semaphore] = {}
@@ -54,6 +60,10 @@ def serve() -> None:
             url = urlparse(self.path)
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             key = q.get("key", "")
+            if url.path == "/orders":
+                return self.order(key)
+            if url.path == "/seen":
+                return self.answer(200, json.dumps(seen.get(key)).encode())
             if url.path == "/count":
                 body, status = str(counters.get(key, 0)).encode(), 200
             else:
@@ -77,6 +87,21 @@ def serve() -> None:
                 status = int(q.get("status", 200))
                 if "status_after" in q and i < int(q["status_after"]):
                     status = 200
+            self.answer(status, body)
+
+        def order(self, key: str) -> None:
+            """/orders: 201 to POST, 404 to the rest; the request kept for /seen."""
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with lock:
+                counters[key] = counters.get(key, 0) + 1
+                seen[key] = {"method": self.command, "headers": dict(self.headers.items()),
+                             "body": body.decode(errors="replace")}
+            self.answer(201 if self.command == "POST" else 404, b"order" if self.command != "HEAD" else b"")
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET  # noqa: N815 (http.server's names)
+
+        def answer(self, status: int, body: bytes) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))

@@ -65,6 +65,18 @@ def profile_text(profile: str, monitor: bool, max_blocking: float) -> str:
     return text
 
 
+#: The record of a user's app, in config_dir, that site.yml -e app=DIR writes.
+APP_RECORD = "app.json"
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; None when it does not exist."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
 def read_env(path: Path) -> dict[str, str]:
     """KEY=VALUE lines of an environment file ({} when it does not exist)."""
     try:
@@ -208,6 +220,8 @@ class Host:
             # The deployed app's limit (app.env), what a bench's delays are checked against.
             "max_delay": float(app_env["BENCHAPP_MAX_DELAY"]) if "BENCHAPP_MAX_DELAY" in app_env else None,
             "lock": self.read_lock(),
+            # A user's app deployed by site.yml -e app=DIR (flaskbench.userapp.record); null: the built-in app.
+            "app": read_json(self.config_dir / APP_RECORD),
         }
 
     def set(self, name: str, profile: str, monitor: bool = False, max_blocking: float = 0.1,

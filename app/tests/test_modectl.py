@@ -149,6 +149,16 @@ def test_a_new_profile_restarts_the_running_mode_and_monitor_is_written(host) ->
     assert (got["mode"], got["profile"], got["monitor"], got["max_delay"]) == ("gunicorn-gevent", "seed", True, 12.5)
 
 
+def test_get_shows_the_deployed_user_app_or_null(host) -> None:
+    """The bench checks a user's app against it (bench.yml -e app=DIR): app.json as site.yml wrote it."""
+    rc, got = host("get")
+    assert rc == 0 and got["app"] is None, got
+    record = {"name": "shop", "spec_sha": "0123456789abcdef", "routes": [], "modes": {}, "skipped": {}}
+    (host.config / "app.json").write_text(json.dumps(record))
+    rc, got = host("get")
+    assert rc == 0 and got["app"] == record, got
+
+
 def test_quick_stop_signals_the_running_server_then_starts_the_next(host) -> None:
     host("set", "uwsgi", "tuned")
     host.reset_calls()

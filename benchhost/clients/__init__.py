@@ -39,10 +39,13 @@ class Client:
     by_rate: bool = False
     #: it counts the answers by HTTP status (Result.status_counts)
     counts_statuses: bool = False
+    #: it can choose each request's route: a user's app's weighted mix (route=mix; benchhost.routes)
+    mixes: bool = False
     #: the failed_detail kinds that make up `failed`; None: every kind
     failed_kinds: tuple[str, ...] | None = None
-    #: the failed kinds that were answered and are timed in its percentiles
-    timed_failures: tuple[str, ...] = ("non_2xx",)
+    #: the failed kinds that were answered and are timed in its percentiles ("unexpected": a user's app's
+    #: answers other than its route's expect, benchhost.routes)
+    timed_failures: tuple[str, ...] = ("non_2xx", "unexpected")
     #: the failed kinds that reached the server without a complete answer (the server saw them)
     reached_not_complete: tuple[str, ...] = ()
     #: it sends one request alone before the others (ab): its own ceiling on req/s

@@ -5,11 +5,20 @@ Runs on the load host with the system Python (stdlib only):
     benchhost.clients.ab --dir DIR
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
-time_limit and timeout). Writes into DIR: ab.txt (stdout), ab.err (stderr),
+time_limit and timeout, and a user's app's "requests": benchhost.routes). Writes into DIR: ab.txt (stdout), ab.err (stderr),
 ab.tsv (-g), ab.csv (-e) and loadgen.json:
 
     {"client": "ab", "ab_argv", "ab_rc", "started_at", "ended_at", "cpus",
      "cpu_stat_before", "cpu_stat_after", "ab_cpu_ms", "kill_after_s", "killed"}
+
+A user's app's route (one: ab sends one request shape) is sent with its method
+(-m; HEAD is -i), headers (-H) and body (-p ab.body, -T its Content-Type), and
+-l (its pages may vary in length: not a failure). ab counts only non-2xx
+answers as failed, so its status per answer comes from -v 3 (a line per
+answer, "LOG: Response code = 201" or "WARNING: Response code not 2xx (404)"):
+those lines are taken out of ab.txt and counted into loadgen.json's
+"status_counts" and "unexpected" (answers other than the route's expect),
+which `failed` then counts instead of ab's non-2xx.
 
 ab is bounded by its own -t (time_limit) and -s (timeout); the kill-after cap,
 time_limit + timeout + 30 s, is a last resort that ends a wedged client, so
@@ -68,8 +77,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchhost import routes
 from benchhost.clients import Client, register
-from benchhost.numbers import finite
+from benchhost.numbers import finite, integer, status_counts
 from benchhost.process import (Interrupted, cpu_line, end_of_run, now, raise_nofile, release_signals, spawn,
                                stop_on_signals)
 from benchhost.result import Result, cpu_pct, highest, lower_bound, read_loadgen, rounded, with_loadgen
@@ -85,12 +95,52 @@ def read_run(directory):
     try:
         with open(path) as fh:
             run = json.load(fh)
-        params = {"url": str(run["url"])}
+        params = {"url": str(run["url"]), "requests": routes.of_run(run)}
         for key in ("n", "c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"benchhost.clients.ab: {path}: {type(exc).__name__}: {exc}")
+    if routes.is_mix(params["requests"]):
+        sys.exit(f"benchhost.clients.ab: {path}: ab sends one request shape, not a mix of routes")
     return params
+
+
+def request_args(request: dict | None, body_file: str) -> list[str]:
+    """ab's options for a user's app's route: its method, headers and body (written to body_file)."""
+    if request is None:
+        return []
+    headers = dict(request.get("headers") or {})
+    kind = next((headers.pop(k) for k in list(headers) if k.lower() == "content-type"), "text/plain")
+    args = []
+    if request.get("body") is not None:
+        with open(body_file, "w") as fh:
+            fh.write(str(request["body"]))
+        args += ["-p", body_file, "-T", kind]  # -p before -m: -m after it keeps the body
+    method = request.get("method") or "GET"
+    if method == "HEAD":
+        args.append("-i")
+    elif method != "GET" and not (method == "POST" and request.get("body") is not None):
+        args += ["-m", method]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    return args
+
+
+_RE_ANSWER = re.compile(r"^(?:LOG: Response code = (\d{3})|WARNING: Response code not 2xx \((\d{3})\))$", re.M)
+_RE_VERBOSE = re.compile(r"INFO: \S+ header == \n---\n.*?\n---\n|LOG: header received:\n.*?"
+                         r"(?:^LOG: Response code = \d{3}|^WARNING: Response code not 2xx \(\d{3}\))\n",
+                         re.M | re.S)
+
+
+def answers(verbose: str, request: dict) -> tuple[str, dict[str, int], int]:
+    """ab -v 3's stdout into ab.txt's text (its lines per answer taken out), the answers per status and
+    how many were not the route's expect."""
+    counts: dict[str, int] = {}
+    for ok, other in _RE_ANSWER.findall(verbose):
+        code = ok or other
+        counts[code] = counts.get(code, 0) + 1
+    wrong = sum(k for code, k in counts.items() if routes.unexpected(int(code), request))
+    return _RE_VERBOSE.sub("", verbose), dict(sorted(counts.items())), wrong
 
 
 def main():
@@ -104,8 +154,12 @@ def main():
     raise_nofile()
     path = lambda name: os.path.join(args.dir, name)  # noqa: E731
     # -t must come before -n: ab's -t sets -n to 50000 itself.
+    request = (run["requests"] or [None])[0]
+    # a user's app: its answers' statuses (-v 3, taken out of ab.txt below) and pages of any length (-l)
+    checks = [] if request is None else ["-l", "-v", "3"]
     argv = [args.ab, "-r", "-t", str(run["time_limit"]), "-n", str(run["n"]), "-c", str(run["c"]),
-            "-s", str(run["timeout"]), "-g", path("ab.tsv"), "-e", path("ab.csv"), run["url"]]
+            "-s", str(run["timeout"]), "-g", path("ab.tsv"), "-e", path("ab.csv"), *checks,
+            *request_args(request, path("ab.body")), run["url"]]
     record = {"client": "ab", "ab_argv": argv, "cpus": os.cpu_count(), "started_at": now(), "started": time.time(),
               "cpu_stat_before": cpu_line(), "kill_after_s": kill_after, "killed": False,
               "interrupted": None}
@@ -125,6 +179,10 @@ def main():
             record["ab_rc"] = proc.wait()
             record["interrupted"] = str(why)
     record["ab_cpu_ms"] = end_of_run(record, before)
+    if request is not None:
+        text, record["status_counts"], record["unexpected"] = answers(Path(path("ab.txt")).read_text(
+            errors="replace"), request)
+        Path(path("ab.txt")).write_text(text)
     with open(path("loadgen.json"), "w") as fh:
         json.dump(record, fh)
     print(json.dumps(record))
@@ -599,6 +657,19 @@ def _percentiles(run: AbRun) -> None:
     run.percentiles_from = "+".join(sorted(sources)) or None
 
 
+def failures(ab: AbRun, loadgen: dict) -> tuple[int | None, dict[str, int], dict[str, int] | None]:
+    """failed, failed_detail and the answers per status: ab's failed and its non-2xx; for a user's app
+    (loadgen.json's "unexpected", from -v 3) ab's failed and the answers other than the route's expect."""
+    t = ab.text
+    detail = {"connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
+              "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors}
+    wrong = integer(loadgen.get("unexpected"))
+    if wrong is None or t.failed is None:
+        return ab.failed, detail, None
+    detail.pop("non_2xx")
+    return t.failed + wrong, {**detail, "unexpected": wrong}, status_counts(loadgen.get("status_counts"))
+
+
 def result(folder: Path, requested: int | None = None) -> Result:
     """What the run reports (benchhost.result), from ab.txt, ab.err, ab.csv, ab.tsv and loadgen.json;
     `requested` is the -n asked for (to tell a capped run)."""
@@ -608,9 +679,8 @@ def result(folder: Path, requested: int | None = None) -> Result:
     out.warnings, out.capped = list(ab.warnings), bool(ab.capped)
     t = ab.text
     if t.has_stats:
-        out.rps, out.complete, out.time_taken_s, out.failed = t.rps, t.complete, t.time_taken_s, ab.failed
-        out.failed_detail = {"connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
-                             "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors}
+        out.rps, out.complete, out.time_taken_s = t.rps, t.complete, t.time_taken_s
+        out.failed, out.failed_detail, out.status_counts = failures(ab, read_loadgen(folder))
         out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = t.mean_ms, ab.p50_ms, ab.p99_ms, ab.max_ms
         out.percentiles_from = ab.percentiles_from
         out.p99_lower_bound = lower_bound(out.failed, out.failed_detail, CLIENT.timed_failures, out.p99_ms)
@@ -637,9 +707,10 @@ def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> fl
         warnings.append(f"{' and '.join(gone)} missing: percentiles from {ab.percentiles_from or 'nowhere'}"
                         + ("; no steady rate" if "ab.tsv" in gone else ""))
     conn = t.connection_times.get("connect")
-    rec.rps, rec.complete, rec.time_taken_s, rec.failed = t.rps, t.complete, t.time_taken_s, ab.failed
-    rec.failed_detail = {"connect": t.connect_errors, "receive": t.receive_errors, "length": t.length_errors,
-                         "exceptions": t.exceptions, "non_2xx": t.non_2xx, "write": t.write_errors}
+    rec.rps, rec.complete, rec.time_taken_s = t.rps, t.complete, t.time_taken_s
+    rec.failed, rec.failed_detail, counted = failures(ab, files.loadgen)
+    if counted is not None:
+        rec.status_counts = counted
     rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = t.mean_ms, ab.p50_ms, ab.p99_ms, ab.max_ms
     rec.percentiles_from = ab.percentiles_from
     rec.connect_mean_ms, rec.connect_max_ms = (conn.mean, conn.max) if conn else (None, None)
@@ -676,7 +747,8 @@ def merge(rec: Any, parts: list[tuple[Any, Any]]) -> bool:
 #: rounds put its ceiling at 98% of the ideal c / delay.
 CLIENT = register(Client(
     name="ab", module="benchhost.clients.ab", files=("ab.txt", "ab.err", "ab.tsv", "ab.csv"), result=result,
-    failed_kinds=("connect", "receive", "length", "exceptions", "non_2xx"), timed_failures=("non_2xx", "length"),
+    failed_kinds=("connect", "receive", "length", "exceptions", "non_2xx", "unexpected"),
+    timed_failures=("non_2xx", "length", "unexpected"),
     lone_first=True, rc_key="ab_rc", cpu_key="ab_cpu_ms", in_names=False, auto_rounds=50, in_both=True, binary="ab",
     latencies="requests", measures=measures, merge=merge,
     failed_note=(("connect", "receive", "length", "exceptions", "non_2xx"),

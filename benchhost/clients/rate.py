@@ -5,14 +5,19 @@ Runs on the load host with the system Python (stdlib only):
     benchhost.clients.rate --dir DIR
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, rate,
-duration, c, time_limit and timeout). Request i is due at t0 + i / rate, for
+duration, c, time_limit and timeout; for a user's app its "requests", the
+plan's seed and the part's index: benchhost.routes). Request i is due at t0 + i / rate, for
 n = round(rate x duration) requests. At its time it gets a new connection
 and one HTTP/1.0 GET, as ab and wrk.lua send them, whatever the
 earlier requests are doing: a stalled server does not slow the schedule
 down. Each request's latency runs from the moment it was DUE, so the
 requests that were due during a stall carry the stall (a closed-loop client,
 ab or wrk, would have sent them after it, and timed them from then: the
-coordinated omission). The latency from when the connection was actually
+coordinated omission). A user's app's request has its route's method,
+headers and body, and an answer other than the route's expect is failed
+("unexpected"); with several routes (the mix) each request's route is drawn
+by weight from a generator seeded with the plan's seed and the part's index:
+the same seed sends the same routes in the same order. The latency from when the connection was actually
 opened is kept too (service_latency_us), and so is the lag between the two.
 Each request's opening and answer are timed as they happen (the clock read
 for each), not when the loop's pass began.
@@ -29,7 +34,10 @@ Writes into DIR:
 * rate.json: {"client": "rate", "rate", "duration_s", "n", "sent", "complete"
   (answers of any status), "ok" (2xx), "non_2xx", "status_counts"
   {"200": k, ...}, "errors" {"connect", "read", "timeout"}, "failed" (errors
-  + non_2xx), "unsent" (due after time_limit: the run was capped), "capped",
+  + non_2xx; a user's app's: errors + unexpected), "unexpected" (a user's
+  app: answers other than their route's expect; null for the built-in app),
+  "routes" (a user's app: per route name, {"sent", "answered", "unexpected"}),
+  "unsent" (due after time_limit: the run was capped), "capped",
   "started_at", "ended_at" (UTC, to the second), "first_due_at" (the first
   request's due time, seconds since the epoch: rate.tsv's sched_ms count
   from it), "elapsed_s" (first due time to the last
@@ -88,6 +96,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchhost import routes
 from benchhost.clients import Client, register
 from benchhost.numbers import (answered_rps, finite, histogram, integer, merge_histograms, status_check,
                                status_counts)
@@ -111,7 +120,9 @@ def read_run(directory: Path) -> dict:
     path = directory / "run.json"
     try:
         run = json.loads(path.read_text())
-        params = {"url": str(run["url"]), "rate": float(run["rate"]), "duration": float(run["duration"])}
+        params = {"url": str(run["url"]), "rate": float(run["rate"]), "duration": float(run["duration"]),
+                  "requests": routes.of_run(run),
+                  "seed": f"{run.get('seed') or 0}-{(run.get('part') or {}).get('index', 0)}"}
         for key in ("c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -189,7 +200,11 @@ class Schedule:
 
     def __init__(self, params: dict, stop: StopSignals) -> None:
         self.params, self.stop = params, stop
-        host, port, self.payload = request_bytes(params["url"])
+        host, port, payload = request_bytes(params["url"])
+        # a user's app: a payload per route, and which one each request takes (the mix: by weight, seeded)
+        self.requests = params.get("requests")
+        self.payloads = [routes.request_bytes(params["url"], r) for r in self.requests] if self.requests else [payload]
+        self.mix = routes.Mix(self.requests or [{}], params.get("seed", 0))
         self.address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
         self.family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
         self.n, self.rate, self.cap = params["n"], params["rate"], params["c"]
@@ -199,6 +214,7 @@ class Schedule:
         self.opened: list[float] = []
         self.ended: list[float | None] = []
         self.status: list[int] = []
+        self.route: list[int] = []
         self.errors = {"connect": 0, "read": 0, "timeout": 0}
         self.max_open = 0
         self.t0 = 0.0
@@ -218,6 +234,7 @@ class Schedule:
         self.opened.append(now)
         self.ended.append(None)
         self.status.append(0)
+        self.route.append(self.mix.next())
         if sock.connect_ex(self.address) not in (0, errno.EINPROGRESS):
             sock.close()
             self.errors["connect"] += 1
@@ -257,7 +274,7 @@ class Schedule:
                 return
             conn[2] = True
             try:
-                sock.send(self.payload)  # a few hundred bytes: one send
+                sock.send(self.payloads[self.route[conn[0]]])  # a few hundred bytes: one send
             except OSError:
                 self.close(fd, "read")
                 return
@@ -330,6 +347,18 @@ def figures(values_s: list[float]) -> dict:
     return {k: (None if x is None else round(x * 1e6)) for k, x in out.items()}
 
 
+def route_counts(s: Schedule, answered: list[int]) -> dict[str, dict[str, int]]:
+    """Per route of a user's app: the requests sent, answered and answered other than its expect."""
+    out = {str(r.get("name")): {"sent": 0, "answered": 0, "unexpected": 0} for r in s.requests}
+    for k in s.route:
+        out[str(s.requests[k].get("name"))]["sent"] += 1
+    for i in answered:
+        each = out[str(s.requests[s.route[i]].get("name"))]
+        each["answered"] += 1
+        each["unexpected"] += int(routes.unexpected(s.status[i], s.requests[s.route[i]]))
+    return out
+
+
 def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
     """rate.json's record and rate.tsv's lines."""
     sent = len(s.due)
@@ -342,6 +371,7 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
         counts[str(s.status[i])] = counts.get(str(s.status[i]), 0) + 1
     ok = sum(k for code, k in counts.items() if code.startswith("2"))
     non_2xx = len(answered) - ok
+    wrong = None if not s.requests else sum(1 for i in answered if routes.unexpected(s.status[i], s.requests[s.route[i]]))
     ends = sorted(s.ended[i] for i in answered)
     elapsed = (ends[-1] - s.t0) if ends else None
     span = ends[-1] - ends[0] if len(ends) > 1 else 0.0
@@ -354,7 +384,9 @@ def results(s: Schedule, unsent: int) -> tuple[dict, list[str]]:
         "client": "rate", "rate": s.rate, "duration_s": s.params["duration"], "n": s.n, "sent": sent,
         "first_due_at": round(s.t0_epoch, 6),
         "complete": len(answered), "ok": ok, "non_2xx": non_2xx, "status_counts": dict(sorted(counts.items())),
-        "errors": s.errors, "failed": sum(s.errors.values()) + non_2xx, "unsent": unsent, "capped": unsent > 0,
+        "errors": s.errors, "failed": sum(s.errors.values()) + (non_2xx if wrong is None else wrong),
+        "unexpected": wrong, "routes": route_counts(s, answered) if s.requests else None,
+        "unsent": unsent, "capped": unsent > 0,
         "elapsed_s": None if elapsed is None else round(elapsed, 6),
         "rps": round((len(ends) - 1) / span, 2) if span > 0 else None,
         "latency_us": figures(latency), "service_latency_us": figures(service),
@@ -439,6 +471,8 @@ class RateRun:
     failed: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
     non_2xx: int = 0
+    #: a user's app: answers other than their route's expect (None: the built-in app)
+    unexpected: int | None = None
     elapsed_s: float | None = None
     #: the rate the answers came at: (complete - 1) / the span from the first answer to the last
     rps: float | None = None
@@ -506,6 +540,7 @@ def apply_json(run: RateRun, data: dict[str, Any]) -> None:
     errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
     run.errors = {k: integer(errors.get(k)) or 0 for k in ("connect", "read", "timeout")}
     run.non_2xx = integer(data.get("non_2xx")) or 0
+    run.unexpected = integer(data.get("unexpected"))
     run.failed = integer(data.get("failed"))
     run.elapsed_s, run.rps = finite(data.get("elapsed_s")), finite(data.get("rps"))
     run.latency_ms, run.service_ms = _ms(data.get("latency_us")), _ms(data.get("service_latency_us"))
@@ -547,6 +582,11 @@ def load_rate_run(directory: Path) -> RateRun:
     return run
 
 
+def failed_detail(run: RateRun) -> dict[str, int]:
+    """The failed by kind: the errors and the non-2xx answers, or a user's app's unexpected answers."""
+    return {**run.errors, **({"non_2xx": run.non_2xx} if run.unexpected is None else {"unexpected": run.unexpected})}
+
+
 def result(folder: Path, requested: int | None = None) -> Result:
     """What the run reports (benchhost.result), from rate.json (rate.tsv) and loadgen.json: latencies from
     the schedule. `requested` is not needed: rate.json says what was scheduled and left unsent."""
@@ -556,7 +596,7 @@ def result(folder: Path, requested: int | None = None) -> Result:
     if run.complete is not None:
         lat = run.latency_ms
         out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.elapsed_s, run.failed
-        out.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+        out.failed_detail = failed_detail(run)
         out.status_counts = status_counts((run.data or {}).get("status_counts"))
         out.warnings.extend(status_check(out.status_counts, run.non_2xx, RATE_JSON))
         out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
@@ -583,7 +623,7 @@ def measures(rec: Any, files: Any, warnings: list[str], errors: list[str]) -> No
         return
     lat = run.latency_ms
     rec.rps, rec.complete, rec.time_taken_s, rec.failed = run.rps, run.complete, run.elapsed_s, run.failed
-    rec.failed_detail = {**run.errors, "non_2xx": run.non_2xx}
+    rec.failed_detail = failed_detail(run)
     rec.status_counts = status_counts((run.data or {}).get("status_counts"))
     warnings.extend(status_check(rec.status_counts, run.non_2xx, RATE_JSON))
     rec.mean_ms, rec.p50_ms, rec.p99_ms, rec.max_ms = lat.get("mean"), lat.get("p50"), lat.get("p99"), lat.get("max")
@@ -640,7 +680,7 @@ EXPLANATION = (
 #: timeout reached the server without a complete answer.
 CLIENT = register(Client(
     name="rate", module="benchhost.clients.rate", files=(RATE_JSON, RATE_TSV), result=result, by_rate=True,
-    counts_statuses=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
+    counts_statuses=True, mixes=True, reached_not_complete=("read", "timeout"), rc_key="rate_rc", cpu_key="client_cpu_ms",
     label="bench-rate", busy_means="it may not have kept its schedule", latencies="schedule",
     explanation=EXPLANATION, measures=measures, merge=merge, part_keys=("rate", "p99_service_ms", "lag_p99_ms", "late_sends"),
     failed_note=(("connect", "read", "timeout", "non_2xx"),

@@ -6,6 +6,10 @@
 --   BENCH_WRK_OUT      the JSON file done() writes
 --   BENCH_WRK_DONE     prefix of the marker file each thread creates (PREFIX<id>)
 --                      when it has its share
+--   BENCH_WRK_REQUESTS a user's app's routes (benchhost.clients.wrk writes them as a
+--                      Lua file: a list of {name, method, path, headers, body, expect,
+--                      weight}); absent for the built-in app (wrk's GET of the url)
+--   BENCH_WRK_SEED     the mix's seed (each thread adds its id)
 --
 -- Why it is built this way (wrk 4.1.0, src/wrk.c and src/script.c):
 -- * wrk only knows a duration (-d). Each thread counts its own responses in
@@ -34,6 +38,15 @@
 --   the dump costs up to #latency x (max - min) steps (measured on a laptop:
 --   1.15e10 in 2.2 s, so HIST_BUDGET is about a second). Past it the field is
 --   null and the report falls back to a bound (benchreport.summary).
+-- * A user's app: one route is wrk's static request (wrk.method, wrk.path,
+--   wrk.headers, wrk.body), each answer judged against its expect (unexpected,
+--   exact). The mix (several routes) is a request() function that picks a
+--   route by weight (math.random, seeded per thread) from requests formatted
+--   once; response() is not told which request it answers (nor which
+--   connection), so the mix's answers are judged by their counts: per status,
+--   the answers beyond the requests sent that expect it are unexpected
+--   ("unexpected_from": "counts"; a route answering another route's expected
+--   status goes unseen).
 -- * status_counts: responses per HTTP status, {"200": k, "502": k, ...}, as
 --   benchhost.clients.rate's rate.json has them: wrk itself only counts status > 399,
 --   without the codes. Each thread counts into its own table (one lookup and
@@ -60,6 +73,11 @@ local total = tonumber(os.getenv("BENCH_WRK_N") or "")
 local nthreads = tonumber(os.getenv("BENCH_WRK_THREADS") or "")
 local connections = tonumber(os.getenv("BENCH_WRK_C") or "")
 local done_prefix = os.getenv("BENCH_WRK_DONE")
+local routes_file = os.getenv("BENCH_WRK_REQUESTS")
+local routes = routes_file and dofile(routes_file) or nil
+local mix_seed = tonumber(os.getenv("BENCH_WRK_SEED") or "") or 0
+-- one route: the status every answer must have (nil: the built-in app, non-2xx only)
+local expect = routes and #routes == 1 and routes[1].expect or nil
 
 -- Main state only: the threads, in the order wrk created them.
 local threads = {}
@@ -82,22 +100,60 @@ end
 -- some (uWSGI's --http-socket) answer and then close without saying so,
 -- which wrk counts as a read error on a request that succeeded. wrk.init
 -- builds its one static request with wrk.format after calling this.
+-- The mix's requests, formatted once per thread, and where each route's weight ends.
+local prepared, ends = {}, {}
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t or {}) do out[k] = v end
+  return out
+end
+
 function init(args)
   local format = wrk.format
   wrk.format = function(...)
     return (format(...):gsub("^(%S+ %S+) HTTP/1%.1\r\n", "%1 HTTP/1.0\r\n", 1))
+  end
+  if routes and #routes == 1 then
+    local r = routes[1]
+    wrk.method, wrk.path, wrk.body = r.method, r.path, r.body
+    for name, value in pairs(r.headers or {}) do wrk.headers[name] = value end
+  elseif routes then
+    local total = 0
+    for i, r in ipairs(routes) do
+      prepared[i] = wrk.format(r.method, r.path, copy(r.headers), r.body)
+      total = total + r.weight
+      ends[i] = total
+    end
+    math.randomseed(mix_seed + (bench_id or 0))
+  end
+end
+
+-- Thread state: the requests sent per expected status (the mix).
+sent_by_expect = {}
+
+-- Defined for the mix only: wrk sends its one static request when there is no request().
+if routes and #routes > 1 then
+  function request()
+    local x, i = math.random() * ends[#ends], 1
+    while i < #ends and ends[i] <= x do i = i + 1 end
+    local code = routes[i].expect
+    sent_by_expect[code] = (sent_by_expect[code] or 0) + 1
+    return prepared[i]
   end
 end
 
 -- Thread states: globals, so that thread:get can read them in done().
 responses = 0
 non2xx = 0
+unexpected = 0
 reached_us = false
 status_counts = {}
 
 function response(status, headers, body)
   responses = responses + 1
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if expect and status ~= expect then unexpected = unexpected + 1 end
   status_counts[status] = (status_counts[status] or 0) + 1
   if responses == bench_share then
     reached_us = now_us() or true
@@ -139,11 +195,12 @@ end
 
 function done(summary, latency, requests)
   local counted, non2xx_total, reached, last_us = 0, 0, 0, nil
-  local per_thread, by_status = {}, {}
+  local per_thread, by_status, sent, wrong = {}, {}, {}, 0
   for i, t in ipairs(threads) do
     local r, x, at = t:get("responses"), t:get("non2xx"), t:get("reached_us")
-    counted, non2xx_total = counted + r, non2xx_total + x
+    counted, non2xx_total, wrong = counted + r, non2xx_total + x, wrong + t:get("unexpected")
     for code, k in pairs(t:get("status_counts") or {}) do by_status[code] = (by_status[code] or 0) + k end
+    for code, k in pairs(t:get("sent_by_expect") or {}) do sent[code] = (sent[code] or 0) + k end
     if at then
       reached = reached + 1
       if type(at) == "number" and (last_us == nil or at > last_us) then last_us = at end
@@ -153,6 +210,11 @@ function done(summary, latency, requests)
   local duration_us, duration_from = summary.duration, "wrk"
   if reached == #threads and last_us and started_us then
     duration_us, duration_from = last_us - started_us, "threads"
+  end
+  local unexpected_from = "answers"
+  if routes and #routes > 1 then  -- the mix: per status, the answers beyond the requests that expect it
+    wrong, unexpected_from = 0, "counts"
+    for code, k in pairs(by_status) do wrong = wrong + math.max(0, k - (sent[code] or 0)) end
   end
   local e = summary.errors
   local have = summary.requests > 0
@@ -174,6 +236,9 @@ function done(summary, latency, requests)
       num(e.connect), num(e.read), num(e.write), num(e.status), num(e.timeout)),
     '"non_2xx": ' .. num(non2xx_total),
     '"status_counts": ' .. statuses(by_status),
+    '"unexpected": ' .. (routes and num(wrong) or "null"),
+    '"unexpected_from": ' .. (routes and ('"' .. unexpected_from .. '"') or "null"),
+    '"sent_by_expect": ' .. (routes and #routes > 1 and statuses(sent) or "null"),
     string.format('"latency_us": {"p50": %s, "p90": %s, "p99": %s, "p99_9": %s, "min": %s, "max": %s, "mean": %s}',
       pct(50), pct(90), pct(99), pct(99.9), have and num(latency.min) or "null",
       have and num(latency.max) or "null", have and num(latency.mean) or "null"),

@@ -6,7 +6,8 @@ wrk.lua:
     benchhost.clients.wrk --dir DIR [--script wrk.lua] [--threads T]
 
 DIR/run.json is the bench's plan entry (schema 2; this reads url, n, c,
-time_limit and timeout). Writes into DIR: wrk.txt (stdout), wrk.err
+time_limit and timeout, and a user's app's "requests" and the plan's seed:
+benchhost.routes, written for wrk.lua as DIR/wrk-requests.lua). Writes into DIR: wrk.txt (stdout), wrk.err
 (stderr), wrk.json (written by the Lua script's done()) and loadgen.json:
 
     {"client": "wrk", "wrk_argv", "wrk_rc", "threads", "started_at", "ended_at",
@@ -39,6 +40,10 @@ checked against the real binary (tests/benchreport/test_wrk_live.py):
   with status > 399 are also counted in errors.status. The Lua script counts
   non-2xx itself (`non_2xx`, 3xx included): `failed` adds it to the socket
   errors, like benchhost.clients.ab's `failed` adds ab's non-2xx.
+* A user's app: `unexpected` counts the answers other than the route's
+  expect, and `failed` counts them instead of non_2xx; per answer for one
+  route, from the status counts for a mix (wrk.lua says why:
+  `unexpected_from`).
 * `status_counts` ({"200": k, "502": k, ...}, wrk.lua's per-thread counts
   added up; absent in older runs) says which codes the non-2xx were. Its
   non-2xx codes must add up to `non_2xx` and its codes > 399 to wrk's own
@@ -83,6 +88,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchhost import routes
 from benchhost.clients import Client, register
 from benchhost.numbers import count, finite, histogram, integer, merge_histograms, status_check, status_counts
 from benchhost.process import (Interrupted, cpu_line, end_of_run, now, raise_nofile, release_signals, spawn,
@@ -112,7 +118,7 @@ def read_run(directory: Path) -> dict:
     path = directory / "run.json"
     try:
         run = json.loads(path.read_text())
-        params = {"url": str(run["url"])}
+        params = {"url": str(run["url"]), "requests": routes.of_run(run), "seed": int(run.get("seed") or 0)}
         for key in ("n", "c", "time_limit", "timeout"):
             params[key] = int(run[key])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -120,6 +126,27 @@ def read_run(directory: Path) -> dict:
     if params["n"] < params["c"] or params["c"] < 1:
         sys.exit(f"benchhost.clients.wrk: {path}: need n >= c >= 1 (n={params['n']}, c={params['c']})")
     return params
+
+
+def lua_string(value: str) -> str:
+    """A Lua string literal of `value` (its UTF-8 bytes, decimal escapes where needed)."""
+    out = []
+    for byte in value.encode():
+        char = chr(byte)
+        out.append(char if 32 <= byte < 127 and char not in '"\\' else f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def lua_requests(requests: list[dict]) -> str:
+    """The routes as a Lua file returning a list of {name, method, path, headers, body, expect, weight}."""
+    items = []
+    for r in requests:
+        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(str(v))}" for k, v in (r.get("headers") or {}).items())
+        body = "nil" if r.get("body") is None else lua_string(str(r["body"]))
+        items.append(f"  {{name = {lua_string(str(r.get('name')))}, method = {lua_string(r.get('method') or 'GET')}, "
+                     f"path = {lua_string(str(r['path']))}, headers = {{{headers}}}, body = {body}, "
+                     f"expect = {int(r.get('expect') or 200)}, weight = {float(r.get('weight') or 1.0)!r}}},")
+    return "return {\n" + "\n".join(items) + "\n}\n"
 
 
 def run(args: argparse.Namespace, params: dict) -> dict:
@@ -137,6 +164,9 @@ def run(args: argparse.Namespace, params: dict) -> dict:
     env = {**os.environ, "BENCH_WRK_N": str(params["n"]), "BENCH_WRK_THREADS": str(threads),
            "BENCH_WRK_C": str(params["c"]), "BENCH_WRK_OUT": str(out / "wrk.json"),
            "BENCH_WRK_DONE": done_prefix}
+    if params["requests"]:
+        (out / "wrk-requests.lua").write_text(lua_requests(params["requests"]))
+        env.update(BENCH_WRK_REQUESTS=str(out / "wrk-requests.lua"), BENCH_WRK_SEED=str(params["seed"]))
     markers = [Path(f"{done_prefix}{i}") for i in range(threads)]
     record: dict = {"client": "wrk", "wrk_argv": argv, "threads": threads, "cpus": cpus,
                     "started_at": now(), "started": time.time(), "cpu_stat_before": cpu_line(), "signalled": False,
@@ -211,6 +241,8 @@ class WrkRun:
     bytes_received: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
     non_2xx: int = 0
+    #: a user's app: the answers other than their route's expect (None: the built-in app)
+    unexpected: int | None = None
     #: responses per HTTP status, {"200": k, ...}; None when wrk.json has none (older runs)
     status_counts: dict[str, int] | None = None
     threads: int | None = None
@@ -247,7 +279,8 @@ class WrkRun:
         if not self.has_stats:
             return None
         e = self.errors
-        return e["connect"] + e["read"] + e["write"] + e["timeout"] + self.non_2xx
+        wrong = self.non_2xx if self.unexpected is None else self.unexpected
+        return e["connect"] + e["read"] + e["write"] + e["timeout"] + wrong
 
     @property
     def capped(self) -> bool:
@@ -305,6 +338,7 @@ def apply_json(run: WrkRun, data: dict[str, Any]) -> None:
     run.duration_from = data.get("duration_from") if run.duration_s else None
     run.bytes_received = count(data.get("bytes"))
     run.non_2xx = count(data.get("non_2xx")) or 0
+    run.unexpected = count(data.get("unexpected"))
     run.status_counts = status_counts(data.get("status_counts"))
     run.warnings.extend(status_check(run.status_counts, run.non_2xx, "wrk.json", errors.get("status")))
     run.threads = count(data.get("threads"))
@@ -385,7 +419,7 @@ def _figures(out: Any, run: WrkRun) -> None:
     """The run's figures into `out` (a Result, or a report's record: the same fields)."""
     out.rps, out.complete, out.time_taken_s, out.failed = run.rps, run.complete, run.duration_s, run.failed
     out.failed_detail = {**{k: run.errors[k] for k in ("connect", "read", "write", "timeout")},
-                         "non_2xx": run.non_2xx}
+                         **({"non_2xx": run.non_2xx} if run.unexpected is None else {"unexpected": run.unexpected})}
     out.status_counts = run.status_counts
     out.mean_ms, out.p50_ms, out.p99_ms, out.max_ms = run.mean_ms, run.p50_ms, run.p99_ms, run.max_ms
     out.percentiles_from = run.percentiles_from
@@ -470,7 +504,7 @@ EXPLANATION = (
 #: a timeout is still answered and counted. wrk spreads its connections over threads (loadgen.json's).
 CLIENT = register(Client(
     name="wrk", module="benchhost.clients.wrk", files=("wrk.json", "wrk.txt", "wrk.err"), result=result,
-    counts_statuses=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
+    counts_statuses=True, mixes=True, reached_not_complete=("read",), rc_key="wrk_rc", cpu_key="wrk_cpu_ms",
     cores_key="threads", explanation=EXPLANATION, in_both=True, binary="wrk", latencies="histogram", measures=measures, merge=merge,
     failed_note=(("connect", "read", "write", "timeout", "non_2xx"),
                  "wrk counts late and non-2xx answers in its requests and req/s, socket errors not")))

@@ -25,7 +25,7 @@ def knee_charts(records: list[Record], styles: Mapping[str, Style]) -> list[Char
     found = knee.knees(render.in_group_order(records))
     how = (f"Constant-rate runs (client rate): x is the rate scheduled, y the p99 timed from each request's "
            f"scheduled send (the median of the rate's repetitions, their min–max as the error bar). The dashed "
-           f"line is the latency budget, {knee.BUDGET_FACTOR:g} × delay; a rate is within it when its p99 is "
+           f"line is the latency budget, {knee.budget_text(found)}; a rate is within it when its p99 is "
            "at most that and no request failed or was left unsent (a cross marks a rate that is not). The star "
            "is the knee: the highest rate at which it and every lower rate were within the budget. report.md's "
            "\"Knee\" ranks the modes by it.")
@@ -87,10 +87,10 @@ def knee_charts(records: list[Record], styles: Mapping[str, Style]) -> list[Char
             charts.append(Chart(key, title, said, table=table(headers, rows, right_from=2), family=KNEE_FAMILY,
                                 absent="No rate run has a p99 to draw (every one had an error)."))
             continue
-        if delay is not None:
-            budget = knee.BUDGET_FACTOR * delay * 1000.0
+        for budget in sorted({k.budget_ms for k in mine if k.budget_ms is not None}):
             fig.add_hline(y=budget, line=dict(color=BUDGET_COLOUR, dash="dash", width=1),
-                          annotation_text=f"budget: {knee.BUDGET_FACTOR:g} × delay = {budget:g} ms",
+                          annotation_text=f"budget: {knee.budget_text([k for k in mine if k.budget_ms == budget])}"
+                                          + ("" if mine[0].budget_given_ms is not None else f" = {budget:g} ms"),
                           annotation_position="top left")
         top = max(s.rate for k in mine for s in k.steps)
         for k in mine:  # the machine's limit, where the x axis can show it without squashing the rates

@@ -15,7 +15,7 @@ from benchreport.html.parts import Chart, RIGHT, escape, head, section, write_te
 from benchreport.html.resources import resources_chart
 from benchreport.html.throughput import ideal_chart, sweep_charts
 from benchreport.html.timeline import timeline_chart
-from benchreport.model import Record, counts_for_stats
+from benchreport.model import Record, app_of, counts_for_stats
 from benchreport.rundata import NO_HISTOGRAM, RunData
 from benchreport.runfiles import SERVER, Timing
 
@@ -85,10 +85,24 @@ def full_table(records: list[Record]) -> str:
 def charts(records: list[Record], raws: Mapping[str, RunData]) -> tuple[list[Chart], list[str]]:
     """The page's charts, in order, and what is missing (missing_lines); raws: benchreport.rundata's, by raw_dir."""
     styles = mode_styles(records)
-    out = [ideal_chart(records), *sweep_charts(records, styles), *knee_charts(records, styles),
+    ideal = [r for r in records if not r.app]  # a user's app has no delay, so no ideal to chart
+    out = [*([ideal_chart(ideal)] if ideal else []), *sweep_charts(records, styles), *knee_charts(records, styles),
            *latency_charts(records, raws, styles),
            timeline_chart(records, raws), resources_chart(records)]
     return out, missing_lines(records, raws)
+
+
+def app_html(records: list[Record]) -> str:
+    """A user's app: what it is and the modes not run for it, and why (report.md's "Your app"); "" otherwise."""
+    app = app_of(records)
+    if app is None:
+        return ""
+    intro = render.app_section(records)[2]
+    skipped = app.get("skipped") or {}
+    rows = "".join(f"<tr><td>{escape(mode)}</td><td>{escape(str(why))}</td></tr>" for mode, why in skipped.items())
+    table = (f"<h3 id=\"not-run\">Modes not run for {escape(str(app.get('name')))}</h3>"
+             f"<table><tr><th>mode</th><th>why</th></tr>{rows}</table>") if skipped else ""
+    return f"<h2 id=\"your-app\">Your app: {escape(str(app.get('name')))}</h2><p class=\"how\">{escape(intro)}</p>{table}"
 
 
 def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str,
@@ -129,7 +143,7 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
         f"<p class=\"meta\">{escape('; '.join(meta))}. Written by benchreport from summary.json and the raw files "
         f"in {escape(run_dir.resolve().name)}/.</p>",
         f"<p class=\"meta\">{nav} · <a href=\"#all-runs\">All runs</a></p>",
-        missing_html, best_html,
+        missing_html, app_html(records), best_html,
         *(section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
         "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
         full_table(records),

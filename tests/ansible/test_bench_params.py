@@ -9,6 +9,7 @@ check the role passes the parameters, the inventory and the refusal through.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -164,3 +165,49 @@ def test_valid_parameters_are_planned_as_the_module_plans_them_then_go_to_the_ho
     assert result.returncode != 0
     assert "fake-app" in out[out.rfind("PLAY RECAP"):]
     assert "UNREACHABLE" in out
+
+
+SHOP = ROOT / "examples" / "shop"
+
+
+def deployed_app_inventory(tmp_path: Path, app: dict | None) -> Path:
+    """An app host on this machine whose flaskbench-mode get shows `app` as deployed (site.yml -e app=DIR's
+    record, or null: the built-in app); an unreachable load host."""
+    path = app_host_inventory(tmp_path, 30)
+    state = {"mode": "uwsgi", "profile": "tuned", "monitor": False, "max_delay": 30.0, "app": app}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "flaskbench-mode").write_text(f"#!/bin/sh\ncat {tmp_path / 'state.json'}\n")
+    return path
+
+
+@pytest.mark.parametrize("deployed", ["same", "other", "built-in"])
+def test_the_app_host_must_serve_the_app_described(tmp_path, deployed):
+    """Checked against flaskbench-mode get's "app" before anything changes on the app host."""
+    from flaskbench import appspec, userapp
+
+    sha = userapp.spec_digest(appspec.load(SHOP))
+    app = {"same": {"name": "shop", "spec_sha": sha}, "other": {"name": "shop", "spec_sha": "0" * 16},
+           "built-in": None}[deployed]
+    result = run_bench(deployed_app_inventory(tmp_path, app), f"app={SHOP}", "mode=uwsgi", "route=catalog")
+    out = " ".join((result.stdout + result.stderr).split())  # the message as one line, however Ansible wraps it
+    said = {"other": f"local-app serves shop (spec {'0' * 16}), not shop as",
+            "built-in": "local-app serves the built-in app, not shop as"}.get(deployed)
+    if said is None:
+        assert "TASK [bench : Read the bench scripts' digest on the bench hosts]" in out, out[-3000:]
+    else:
+        assert said in out and f"(spec {sha}): run `ansible-playbook site.yml -e app={SHOP}` first" in out, out[-3000:]
+        assert "TASK [bench : Read the bench scripts' digest on the bench hosts]" not in out
+    assert not (tmp_path / "scripts").exists()
+
+
+def test_without_app_the_app_host_must_serve_the_built_in_app(tmp_path):
+    result = run_bench(deployed_app_inventory(tmp_path, {"name": "shop", "spec_sha": "0" * 16}), "mode=uwsgi",
+                       "n=20", "c=10")
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "local-app serves your app shop (site.yml -e app=DIR), not the built-in app: bench it with -e app=DIR" in out
+    assert "TASK [bench : Read the bench scripts' digest on the bench hosts]" not in out
+
+
+def test_an_apps_refusal_comes_before_any_host(tmp_path):
+    result = run_bench(inventory(tmp_path), f"app={SHOP}", "mode=psycopg2")
+    assert_refused_before_hosts(result, "mode=psycopg2: psycopg2 cannot serve shop: benches PostgreSQL")

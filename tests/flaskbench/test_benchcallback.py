@@ -128,6 +128,26 @@ def test_an_expected_failure_and_an_error_read_as_such(callback, tmp_path: Path)
     assert cb._display.lines[1].startswith("[2/3] uwsgi tuned c=200 (ab): error: switch: uwsgi did not answer /healthz")
 
 
+def test_a_user_apps_run_names_its_route_and_has_no_ideal(callback, tmp_path: Path) -> None:
+    """bench.yml -e app=DIR: no delay, so no % of ideal (nor of the rate); the route names the run."""
+    _, cb = callback
+    run_dir = start_bench(cb, tmp_path, total=2)
+    app = {"name": "shop", "spec_sha": "0" * 16}
+    runs = [{"name": "uwsgi-tuned-wrk-order", "mode": "uwsgi", "profile": "tuned", "client": "wrk", "c": 10,
+             "delay": None, "expect": None, "route": "order", "app": app},
+            {"name": "uwsgi-tuned-rate50-mix", "mode": "uwsgi", "profile": "tuned", "client": "rate", "rate": 50.0,
+             "c": 80, "delay": None, "expect": None, "route": "mix", "app": app}]
+    (run_dir / "plan.json").write_text(json.dumps({"runs": runs}))
+    cb.v2_runner_item_on_ok(poll({"index": 0, "name": "uwsgi-tuned-wrk-order", "error": None,
+                                  "parts": {"lg1": {**part(900.0, 12, failed=1),
+                                                    "status_counts": {"201": 1999, "500": 1}}}},
+                                 {"index": 1, "name": "uwsgi-tuned-rate50-mix", "error": None,
+                                  "parts": {"lg1": part(50.0, 20)}}))
+    assert cb._display.lines[0].startswith("[1/2] uwsgi tuned order c=10 (wrk): 900.0 req/s, p99 ≥12 ms, 1 failed "
+                                           "(answers 201 × 1999, 500 × 1)")
+    assert cb._display.lines[1].startswith("[2/2] uwsgi tuned mix rate=50/s (rate): 50.0 req/s, p99 20 ms, 0 failed")
+
+
 def test_a_line_without_figures_still_counts(callback, tmp_path: Path) -> None:
     _, cb = callback
     cb.v2_runner_on_ok(ok({"ansible_facts": {"bench_run_id": "r", "bench_runs_total": 3}}))
@@ -213,7 +233,7 @@ def run_report_play(tmp_path: Path, run_dir: Path, callbacks: str | None) -> str
     play = tmp_path / "report.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  vars: {bench_app: localhost, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "  vars: {bench_app_host: localhost, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
         "  tasks:\n    - ansible.builtin.include_role: {name: bench, tasks_from: report.yml}\n")
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
     env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
