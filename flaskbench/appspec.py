@@ -135,7 +135,10 @@ class _Checker:
                                    f"(Python identifiers, no arguments)")
         return Target(module, attr, factory)
 
-    def strings(self, where: str, value: object, name: re.Pattern[str], what: str) -> dict[str, str]:
+    def strings(self, where: str, value: object, name: re.Pattern[str], what: str,
+                placeholders: bool = False) -> dict[str, str]:
+        """A mapping of names to one-line strings; `placeholders` (env only, the values the deploy fills):
+        each ${...} must be one of PLACEHOLDERS."""
         if not isinstance(value, dict):
             raise self.fail(where, f"{value!r} is not a mapping of {what}s to strings")
         for key, item in value.items():
@@ -145,7 +148,7 @@ class _Checker:
                 raise self.fail(f"{where}.{key}", f"{item!r} is not a string (quote it in YAML)")
             if "\n" in item or "\0" in item:
                 raise self.fail(f"{where}.{key}", f"{item!r} has a newline or NUL")
-            for found in PLACEHOLDER.findall(item):
+            for found in PLACEHOLDER.findall(item) if placeholders else ():
                 if found not in PLACEHOLDERS:
                     raise self.fail(f"{where}.{key}", f"${{{found}}} is not a placeholder the deploy fills; "
                                                       f"valid: {', '.join('${%s}' % p for p in PLACEHOLDERS)}")
@@ -222,7 +225,7 @@ def load(app_dir: Path | str, pins: dict[str, reqs.Version] | None = None) -> Ap
         wsgi=check.target("wsgi", data["wsgi"]),
         asgi=check.target("asgi", data["asgi"]) if "asgi" in data else None,
         requirements=check.requirements(directory, data["requirements"]),
-        env=check.strings("env", data.get("env", {}), ENV_NAME, "environment variable name"),
+        env=check.strings("env", data.get("env", {}), ENV_NAME, "environment variable name", placeholders=True),
         routes=check.routes(data["routes"]),
         health=check.path("health", data["health"]),
         budget_ms=check.number("budget_ms", data["budget_ms"]),

@@ -58,10 +58,23 @@ def literal_defaults(role: str) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if not is_template(v)}
 
 
-def render_unit(table: dict[str, Any], mode: str) -> str:
+def render_unit(table: dict[str, Any], mode: str, user: dict[str, Any] | None = None) -> str:
+    """flask-mode.service.j2 for `mode`: a unit of the built-in app, or of a user's app (`user`: its
+    flaskbench.userapp.deployment, as the filter flaskbench_app gives the role), with the values
+    flask_app's vars/main.yml derives for either."""
     context = literal_defaults("flask_app")
+    app_dir = context["flaskbench_app_dir"]
+    if user is None:
+        derived = {"flask_app_user_given": False, "flask_app_served": list(table["modes"]),
+                   "flask_app_venv": context["flaskbench_venv_dir"], "flask_app_workdir": app_dir,
+                   "flask_app_pythonpath": app_dir}
+    else:
+        user_dir = f"{context['flaskbench_home']}/apps/{user['name']}"
+        derived = {"flask_app_user_given": True, "flask_app_user": user, "flask_app_served": list(user["modes"]),
+                   "flask_app_venv": f"{user_dir}/venv", "flask_app_workdir": f"{user_dir}/src",
+                   "flask_app_pythonpath": f"{app_dir}:{user_dir}/src"}
     context.update(ansible_managed="Ansible managed", flask_app_modes=table["modes"],
-                   flask_app_unit_mode=mode, flask_app_unit=table["modes"][mode], flaskbench_nofile=20000)
+                   flask_app_unit_mode=mode, flask_app_unit=table["modes"][mode], flaskbench_nofile=20000, **derived)
     return jinja_env("flask_app").get_template("flask-mode.service.j2").render(context)
 
 

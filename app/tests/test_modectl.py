@@ -8,9 +8,11 @@ port at it) with the mode that runs and the profile profile.env holds.
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -342,3 +344,155 @@ def test_quick_stop_kills_a_stuck_worker_so_its_main_process_exits(monkeypatch: 
     finally:
         server.kill()
         server.wait()
+
+
+# --- A user's app (site.yml -e app=DIR: app.env names it) --------------------------------------
+
+USER_APP_ENV = ('BENCHAPP_USER_APP="shop"\nBENCHAPP_USER_SRC="/opt/flaskbench/apps/shop/src"\n'
+                'BENCHAPP_USER_WSGI="shop:create_app()"\nBENCHAPP_USER_ASGI="{asgi}"\nBENCHAPP_USER_HEALTH="/up"\n')
+
+
+def deploy_user_app(config: Path, asgi: str = "") -> None:
+    """app.env as the flask_app role writes it for the app shop (values quoted), after benchapp's lines."""
+    with open(config / "app.env", "a", encoding="utf-8") as fh:
+        fh.write(USER_APP_ENV.format(asgi=asgi))
+
+
+class UserHealth(http.server.BaseHTTPRequestHandler):
+    """A user's app on a mode's port: /up answers `up_status` once `up_after` s have passed
+    (503 before); /ok 200, /boom 500, anything else (benchapp's /healthz too) 404. `asked`: (path, status)."""
+
+    up_status = 200
+    up_after = 0.0
+    started = 0.0
+    asked: list[str]
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path == "/up":
+            status = self.up_status if time.monotonic() >= self.started + self.up_after else 503
+        else:
+            status = {"/ok": 200, "/boom": 500}.get(self.path, 404)
+        self.asked.append((self.path, status))
+        body = b"fine" if status == 200 else b"no"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def user_app_port():
+    """start(up_status, up_after): a UserHealth server on an ephemeral port; (the uwsgi mode on its port,
+    what it answered)."""
+    servers = []
+
+    def start(up_status: int = 200, up_after: float = 0.0):
+        handler = type("U", (UserHealth,), {"up_status": up_status, "up_after": up_after,
+                                            "started": time.monotonic(), "asked": []})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return dataclasses.replace(modectl.load_modes()["uwsgi"], port=server.server_address[1]), handler.asked
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound once, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_answers_gives_the_status_of_a_path(user_app_port) -> None:
+    mode, asked = user_app_port()
+    assert [modectl.answers(mode, p) for p in ("/ok", "/missing", "/boom")] == [200, 404, 500]
+    assert asked == [("/ok", 200), ("/missing", 404), ("/boom", 500)]
+    nobody = dataclasses.replace(mode, port=closed_port())
+    assert modectl.answers(nobody, "/ok", timeout=1.0) is None
+
+
+def test_check_serves_refuses_a_mode_that_cannot_serve_the_deployed_app(tmp_path: Path) -> None:
+    modes = modectl.load_modes()
+    (tmp_path / "app.env").write_text("BENCHAPP_MAX_DELAY=12.5\n")
+    host = modectl.Host(tmp_path, modes, tmp_path)
+    for mode in modes.values():  # the built-in app: every mode
+        assert host.check_serves(mode) is None
+    deploy_user_app(tmp_path)
+    host = modectl.Host(tmp_path, modes, tmp_path)
+    assert host.user_app == "shop"
+    assert host.check_serves(modes["uwsgi"]) is None and host.check_serves(modes["gunicorn-gevent"]) is None
+    with pytest.raises(modectl.SwitchError) as err:
+        host.check_serves(modes["psycopg2"])
+    assert str(err.value) == ("mode psycopg2 cannot serve the deployed app shop: "
+                              "benches PostgreSQL from the built-in app's /db route")
+    with pytest.raises(modectl.SwitchError, match=r"^mode quart cannot serve the deployed app shop: serves an ASGI"):
+        host.check_serves(modes["quart"])  # BENCHAPP_USER_ASGI="" in app.env: no ASGI target
+
+
+def test_check_serves_the_quart_mode_when_the_app_has_an_asgi_target(tmp_path: Path) -> None:
+    modes = modectl.load_modes()
+    deploy_user_app(tmp_path, asgi="shop:asgi")
+    assert modectl.Host(tmp_path, modes, tmp_path).check_serves(modes["quart"]) is None
+
+
+@pytest.fixture()
+def fake_systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FAKE_SYSTEMCTL on PATH, every unit inactive; its state file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
+    (bin_dir / "systemctl").chmod(0o755)
+    state = tmp_path / "systemd.json"
+    state.write_text(json.dumps({"units": {}, "calls": []}))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SYSTEMCTL_STATE", str(state))
+    return state
+
+
+def test_wait_with_a_user_app_returns_once_its_health_path_answers_200(tmp_path, user_app_port) -> None:
+    mode, asked = user_app_port(up_after=1.0)
+    deploy_user_app(tmp_path)
+    host = modectl.Host(tmp_path, modectl.load_modes(), tmp_path)
+    assert host.wait(mode, "tuned", timeout=10) == {"app": "shop", "path": "/up", "status": 200}
+    assert asked[0] == ("/up", 503) and asked[-1] == ("/up", 200)  # waited through the 503s
+    assert {path for path, _ in asked} == {"/up"}  # benchapp's /healthz never asked
+
+
+def test_wait_with_a_user_app_fails_after_the_timeout_naming_the_path_and_status(tmp_path, user_app_port,
+                                                                                 fake_systemctl) -> None:
+    mode, _ = user_app_port(up_status=404)
+    deploy_user_app(tmp_path)
+    host = modectl.Host(tmp_path, modectl.load_modes(), tmp_path)
+    start = time.monotonic()
+    with pytest.raises(modectl.SwitchError) as err:
+        host.wait(mode, "tuned", timeout=0.5)
+    assert time.monotonic() - start >= 0.5
+    assert str(err.value) == (f"flask-uwsgi.service is inactive; the app shop's /up on :{mode.port} did not answer "
+                              f"200 within 0.5 s (last: 404; journalctl -u flask-uwsgi.service says why)")
+    nobody = dataclasses.replace(mode, port=closed_port())
+    with pytest.raises(modectl.SwitchError, match=r"within 0\.3 s \(last: no answer; journalctl"):
+        host.wait(nobody, "tuned", timeout=0.3)
+
+
+def test_set_with_a_user_app_waits_for_its_health_path(host) -> None:
+    deploy_user_app(host.config)
+    rc, out = host("set", "uwsgi", "seed")
+    assert rc == 0, out
+    assert out["healthz"] == {"app": "shop", "path": "/up", "status": 200}
+    assert ["start", "flask-uwsgi.service"] in host.calls()
+
+
+def test_set_refuses_a_mode_that_cannot_serve_the_user_app_and_changes_nothing(host) -> None:
+    deploy_user_app(host.config)
+    rc, out = host("set", "psycopg2", "seed", "--enable")
+    assert rc == 1 and out["failed"], out
+    assert out["msg"] == ("mode psycopg2 cannot serve the deployed app shop: "
+                          "benches PostgreSQL from the built-in app's /db route")
+    assert host.calls() == [] and not (host.config / "profile.env").exists()

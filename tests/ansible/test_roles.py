@@ -237,7 +237,8 @@ def test_app_env_holds_the_runtime_contract() -> None:
     context = literal_defaults("flask_app")
     context.update(ansible_managed="Ansible managed", flask_app_upstream_url="http://10.0.0.2:8000/",
                    flask_app_upstream_grpc="10.0.0.2:8001",
-                   flask_app_db_host="10.0.0.3", flaskbench_db_password="s3cret")
+                   flask_app_db_host="10.0.0.3", flaskbench_db_password="s3cret",
+                   flask_app_user_given=False)  # the built-in app (vars/main.yml: no flaskbench_user_app)
     text = jinja_env("flask_app").get_template("app.env.j2").render(context)
     env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert env["BENCHAPP_UPSTREAM_URL"] == "http://10.0.0.2:8000/"
