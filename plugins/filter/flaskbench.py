@@ -1,4 +1,4 @@
-"""The project's Jinja filters: flaskbench_address, flaskbench_peer, flaskbench_nofile, flaskbench_plan.
+"""The project's Jinja filters (flaskbench.filters.FILTERS: how hosts reach each other, the open-files cap, the bench's plan, a user's app).
 
 They live in the flaskbench package (flaskbench/filters.py), which `make venv`
 installs into .venv; this file is Ansible's door to them.
