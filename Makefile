@@ -25,6 +25,10 @@ BENCH_ARGS ?= -e mode=all -e profile=both
 SWEEP_ARGS ?= -e mode=gevent -e client=wrk -e c=50,200,1000
 # make demo's third: the knee of two gevent modes and two peers at constant rates.
 KNEE_ARGS ?= -e mode=uwsgi-gevent,gevent-pywsgi,granian,waitress -e client=rate -e rate=200,400,800 -e duration=5
+# make demo-app: a user's app (APP, a directory with its flaskbench-app.yml), deployed and benched:
+# the knee of its routes' mix in the modes Flask users pick most, gevent's monitor on.
+APP ?= examples/shop
+APP_BENCH_ARGS ?= -e mode=uwsgi,gunicorn,uwsgi-gevent,gunicorn-gevent,granian,waitress -e client=rate -e rate=auto -e route=mix -e duration=3 -e monitor=true
 MOLECULE_SCENARIOS ?= default cluster
 
 # The venv's tools first (molecule calls ansible-playbook), and each long
@@ -33,7 +37,7 @@ export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := ==> %0R s
 PLAYBOOK := $(BIN)/ansible-playbook
 
-.PHONY: help deps venv image hosts site demo demo-check bench profile lint pytest molecule test clean distclean
+.PHONY: help deps venv image hosts site demo demo-app demo-check bench profile lint pytest molecule test clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -65,6 +69,10 @@ demo: deps venv image hosts ## Everything: hosts, site.yml, a knee, the bench ov
 	@$(MAKE) --no-print-directory bench BENCH_ARGS="$(KNEE_ARGS)"
 	@$(MAKE) --no-print-directory bench
 	@$(MAKE) --no-print-directory bench BENCH_ARGS="$(SWEEP_ARGS)"
+
+demo-app: deps venv image hosts ## Your own app, shown with APP (examples/shop): deploy it, then its knee in six modes
+	time $(PLAYBOOK) $(INVENTORY_ARG) site.yml -e app=$(APP)
+	@$(MAKE) --no-print-directory bench BENCH_ARGS="-e app=$(APP) $(APP_BENCH_ARGS)"
 
 demo-check: venv ## Show the app answering in every mode (playbooks/check_modes.yml)
 	time $(PLAYBOOK) $(INVENTORY_ARG) playbooks/check_modes.yml
