@@ -120,6 +120,8 @@ class Verdict:
     sites: list[dict[str, Any]] = field(default_factory=list)
     unpatched: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: C database drivers the app loaded that wait without yielding (benchapp.patching.blocking_drivers)
+    drivers: list[str] = field(default_factory=list)
 
 
 def _seconds(x: float | None) -> str:
@@ -154,6 +156,10 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
     patches = [r.gevent_patch for r in told if r.gevent_patch]
     verdict.unpatched = sorted({m for p in patches for m, ok in (p.get("patched") or {}).items() if not ok})
     verdict.warnings = sorted({str(w) for p in patches for w in p.get("warnings") or []})
+    verdict.drivers = sorted({str(d) for p in patches for d in p.get("drivers") or []})
+    # A driver that waits in C holds the hub for each wait: the monitor only sees the waits past
+    # its threshold, so a safe verdict says it was loaded, and a blocked hub names it as a cause.
+    drivers = f"it loaded {', '.join(verdict.drivers)}" if verdict.drivers else ""
     problems = []
     if verdict.reports:
         problems.append(f"the hub was blocked over {_seconds(verdict.threshold_s)} {verdict.blocks} time(s) "
@@ -162,6 +168,8 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
         problems.append(f"gevent.monkey left unpatched: {', '.join(verdict.unpatched)}")
     if verdict.warnings:
         problems.append(f"gevent.monkey warned ({len(verdict.warnings)}): {verdict.warnings[0]}")
+    if problems and drivers:
+        problems.append(drivers)
     runs = f"{verdict.runs} monitored run(s)"
     if problems:
         verdict.verdict, verdict.why = NOT_SAFE, "; ".join(problems) + f" in {runs}"
@@ -174,6 +182,10 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
         verdict.verdict = SAFE
         verdict.why = (f"no block over {_seconds(verdict.threshold_s)} in {runs} "
                        f"({sum(r.complete or 0 for r in told)} requests answered); every module patched")
+        if drivers:
+            verdict.why += (f"; but {drivers}: each of its waits holds the hub, none past "
+                            f"{_seconds(verdict.threshold_s)} here (a slower query would block every request of "
+                            f"the process)")
     return verdict
 
 

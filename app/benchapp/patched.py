@@ -5,10 +5,12 @@ imported earlier keep references to the blocking socket and threading.
 """
 
 # benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
-from benchapp.patching import patch_all
+from benchapp.patching import loaded, patch_all
 
 patch_all()
 
 from benchapp.wsgi import app  # noqa: E402  (re-export, after patching)
+
+loaded()  # the patch line again, with the blocking drivers the app loaded
 
 __all__ = ["app"]

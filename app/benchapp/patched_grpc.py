@@ -9,7 +9,7 @@ this (Gunicorn's gevent worker imports it after the fork).
 """
 
 # benchapp.patching imports nothing gevent patches; it logs what was patched when monitored
-from benchapp.patching import patch_all
+from benchapp.patching import loaded, patch_all
 
 patch_all()
 
@@ -18,5 +18,7 @@ import grpc.experimental.gevent as grpc_gevent  # noqa: E402
 grpc_gevent.init_gevent()
 
 from benchapp.wsgi import app  # noqa: E402  (re-export, after patching)
+
+loaded()  # the patch line again, with the blocking drivers the app loaded
 
 __all__ = ["app"]

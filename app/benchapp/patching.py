@@ -39,6 +39,25 @@ def state(caught: list[warnings.WarningMessage]) -> dict:
             "warnings": [str(w.message) for w in caught if issubclass(w.category, monkey.MonkeyPatchWarning)]}
 
 
+#: What patch_all() found, for the line loaded() logs once the app is imported.
+_PATCHED: dict = {}
+
+
+def blocking_drivers(modules: dict | None = None) -> list[str]:
+    """C database drivers the app has loaded that wait for their server without yielding to gevent:
+    psycopg2 without a wait callback (psycogreen sets one), mysqlclient, pyodbc, cx_Oracle.
+    Each such wait holds the hub; the monitor sees it only when one lasts past its threshold."""
+    loaded = sys.modules if modules is None else modules
+    found = []
+    extensions = loaded.get("psycopg2.extensions")
+    if extensions is not None and getattr(extensions, "get_wait_callback", lambda: True)() is None:
+        found.append("psycopg2 (no wait callback: psycogreen's patch_psycopg() sets one)")
+    for module, name in (("MySQLdb", "mysqlclient (MySQLdb)"), ("pyodbc", "pyodbc"), ("cx_Oracle", "cx_Oracle")):
+        if module in loaded:
+            found.append(f"{name} (waits in C; a pure-Python driver yields)")
+    return found
+
+
 def patch_all() -> None:
     """gevent.monkey.patch_all(); its warnings still shown; the patch line when the monitor is on."""
     with warnings.catch_warnings(record=True) as caught:
@@ -46,5 +65,14 @@ def patch_all() -> None:
         monkey.patch_all()
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _PATCHED.update(state(caught))
     if monitored():
-        print(MARK + json.dumps(state(caught), sort_keys=True), file=sys.stderr, flush=True)
+        print(MARK + json.dumps(_PATCHED, sort_keys=True), file=sys.stderr, flush=True)
+
+
+def loaded() -> None:
+    """Once the app is imported: the patch line again, with the blocking drivers it loaded
+    (benchhost.monitor keeps the last line)."""
+    if monitored() and _PATCHED:
+        print(MARK + json.dumps({**_PATCHED, "drivers": blocking_drivers()}, sort_keys=True),
+              file=sys.stderr, flush=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchapp.patching import MARK, MODULES
+from benchapp.patching import MARK, MODULES, blocking_drivers
 
 APP_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,15 +25,37 @@ def start(code: str, monitor: bool) -> list[str]:
     return [line for line in out.stderr.splitlines() if line.startswith(MARK)]
 
 
-@pytest.mark.parametrize("entry", ["benchapp.patched", "benchapp.patched_psycogreen"])
-def test_an_entry_point_says_everything_was_patched(entry: str) -> None:
-    (line,) = start(f"import {entry}", monitor=True)
-    state = json.loads(line[len(MARK):])
-    assert state == {"patched": {name: True for name in (*MODULES, "dns")}, "warnings": []}
+PSYCOPG2 = "psycopg2 (no wait callback: psycogreen's patch_psycopg() sets one)"
+
+
+@pytest.mark.parametrize("entry,drivers", [("benchapp.patched", [PSYCOPG2]), ("benchapp.patched_psycogreen", [])])
+def test_an_entry_point_says_everything_was_patched_then_the_blocking_drivers_its_app_loaded(
+        entry: str, drivers: list[str]) -> None:
+    """The line as gevent patched, then again once the app is imported: the built-in app loads
+    psycopg2 (benchapp.db), waiting in C unless psycogreen set its wait callback."""
+    first, last = start(f"import {entry}", monitor=True)
+    everything = {"patched": {name: True for name in (*MODULES, "dns")}, "warnings": []}
+    assert json.loads(first[len(MARK):]) == everything
+    assert json.loads(last[len(MARK):]) == {**everything, "drivers": drivers}
+
+
+def test_blocking_drivers_are_the_c_drivers_that_do_not_yield() -> None:
+    class Extensions:
+        def __init__(self, callback: object) -> None:
+            self.callback = callback
+
+        def get_wait_callback(self) -> object:
+            return self.callback
+
+    assert blocking_drivers({"psycopg2.extensions": Extensions(None)}) == [PSYCOPG2]
+    assert blocking_drivers({"psycopg2.extensions": Extensions(print)}) == []
+    assert blocking_drivers({"MySQLdb": object(), "json": object()}) == [
+        "mysqlclient (MySQLdb) (waits in C; a pure-Python driver yields)"]
+    assert blocking_drivers({}) == []
 
 
 def test_ssl_imported_first_is_the_warning_gevent_gives() -> None:
-    (line,) = start("from ssl import SSLContext\nimport benchapp.patched", monitor=True)
+    line = start("from ssl import SSLContext\nimport benchapp.patched", monitor=True)[-1]
     (warning,) = json.loads(line[len(MARK):])["warnings"]
     assert "Monkey-patching ssl after ssl has already been imported" in warning
 

@@ -117,3 +117,20 @@ def test_a_module_left_unpatched_or_a_warning_is_not_safe(run_dir: Path) -> None
 def test_no_gevent_mode_no_section(run_dir: Path) -> None:
     recs = [r for r in records(run_dir) if r.group != "gevent"]
     assert readiness.verdicts(recs) == [] and "gevent readiness" not in render.markdown(recs, run_dir.name)
+
+
+def test_a_driver_that_waits_in_c_is_named_when_the_monitor_saw_nothing_past_its_threshold(run_dir: Path) -> None:
+    """psycopg2 without a wait callback: safe by the monitor (no wait past 0.1 s), with the caution;
+    with blocks, the driver is named among the causes."""
+    psycopg2 = "psycopg2 (no wait callback: psycogreen's patch_psycopg() sets one)"
+    monitored(run_dir, "psycogreen-seed", found([], [], patch={**PATCHED, "drivers": [psycopg2]}))
+    monitored(run_dir, "psycopg2-seed", found([(2, 0)], [DB_STACK], patch={**PATCHED, "drivers": [psycopg2]}))
+    by_mode = {v.mode: v for v in readiness.verdicts(records(run_dir))}
+    quiet, blocked = by_mode["psycogreen"], by_mode["psycopg2"]
+    assert (quiet.verdict, quiet.drivers) == ("safe", [psycopg2])
+    assert quiet.why.endswith(f"; but it loaded {psycopg2}: each of its waits holds the hub, none past 0.1 s here "
+                              "(a slower query would block every request of the process)")
+    assert blocked.verdict == "not safe" and f"; it loaded {psycopg2} in 1 monitored run(s)" in blocked.why
+    monitored(run_dir, "psycogreen-seed", found([], [], patch={**PATCHED, "drivers": []}))
+    quiet = {v.mode: v for v in readiness.verdicts(records(run_dir))}["psycogreen"]
+    assert quiet.verdict == "safe" and "loaded" not in quiet.why
