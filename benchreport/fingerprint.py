@@ -74,16 +74,17 @@ def contents(env: Mapping[str, Any]) -> dict[str, Any]:
     packages: dict[str, str] = {}
     client_lines: dict[str, str] = {}
     for _, host in sorted(hosts.items()):
-        if not isinstance(host, Mapping):
-            continue
-        for role in host.get("roles") or []:
+        roles = host.get("roles") if isinstance(host, Mapping) else None
+        if not isinstance(roles, list):
+            continue  # not a host benchreport.environment wrote
+        for role in roles:
             by_role.setdefault(str(role), []).append(_host(host))
-        if "app" in (host.get("roles") or []):
+        if "app" in roles:
             found = host.get("packages") if isinstance(host.get("packages"), Mapping) else {}
             packages.update({name: str(found[name]) for name in PACKAGES if found.get(name) is not None})
             servers = host.get("servers") if isinstance(host.get("servers"), Mapping) else {}
             packages.update({str(k): str(v) for k, v in sorted(servers.items()) if v is not None})
-        if "loadgen" in (host.get("roles") or []):
+        if "loadgen" in roles:
             found = host.get("clients") if isinstance(host.get("clients"), Mapping) else {}
             client_lines.update({str(k): str(v) for k, v in sorted(found.items()) if v is not None})
     order = {role: i for i, role in enumerate(ROLES)}

@@ -15,16 +15,20 @@ piecewise-constant fit, each split accepted only by a test:
      level the median of its runs' figures, is larger than both the
      threshold (compare's, 10%) and the noise band, the largest of: the
      floor (noise_floors.json's for the point, as compare's), CV_FACTOR (2)
-     × the median cv of a side's runs' repetitions, and, with 5 or more runs
-     in the segment, a two-sample t interval (99.9%) on the runs' figures:
-     the run-to-run spread, which repetitions within one run do not show
-     (one run's own offset is no step);
+     × the median cv of a side's runs' repetitions, and, with 4 or more runs
+     in the series, a two-sample t interval (99.9%) on the runs' figures,
+     σ from the differences between consecutive runs of the whole series
+     (run_spread, spread_pct): the run-to-run spread, which repetitions
+     within one run do not show (one run's own offset is no step);
    * and the one-sided Mann-Whitney U test of the two sides' pooled values
      (every repetition of every run), in the change's direction, gives p <=
      alpha (0.05), with at least min_values (3) values a side: fewer cannot
      reach p <= 0.05 (2 against 3: 1/10), so a step needs repeats (or runs).
 3. A step splits the segment in two and each half is searched the same way; a
    segment whose best split is no step has none.
+4. Each step is judged again between its neighbours (the runs since the step
+   before against the runs up to the step after), so that its change is its
+   own; one that no longer passes is dropped.
 
 What it does not find: a change smaller than the threshold or the noise; a
 short excursion that came back, when the best split of its segment is not
@@ -47,12 +51,14 @@ from benchreport import mannwhitney
 #: The test enumerates exactly up to this many splits of the pooled values (10 against 7: 19 448), beyond it
 #: the normal approximation: a history pools many repetitions, and an exact p over 40 values would take seconds.
 EXACT_LIMIT = 20_000
-#: The runs' own spread counts from this many degrees of freedom on (runs - 2: 5 runs in a segment); shorter
-#: segments are judged as compare judges two runs, on the floor and the repetitions' cv.
+#: The runs' own spread counts from this many differences between consecutive runs on (4 runs); a shorter
+#: series is judged as compare judges two runs, on the floor and the repetitions' cv.
 MIN_DF = 3
+#: The median absolute deviation of a normal sample is this many standard deviations.
+NORMAL_MAD = 0.6745
 #: Student's t, one-sided 0.9995 (a two-sided 99.9% interval), by degrees of freedom; then the normal's.
-#: At 0.995 synthetic histories of unchanged code stepped 3.5% of the time in CPU ms/request, whose runs spread
-#: by 19% (docs/history.md).
+#: Wider than 99% because σ comes from few runs, by a median: at 0.995, 8-run synthetic histories of unchanged code
+#: stepped in 4.7% of them in CPU ms/request, whose runs spread by 19% (docs/history.md).
 T_9995 = (636.62, 31.599, 12.924, 8.610, 6.869, 5.959, 5.408, 5.041, 4.781, 4.587, 4.437, 4.318, 4.221, 4.140,
           4.073, 4.015, 3.965, 3.922, 3.883, 3.850, 3.819, 3.792, 3.768, 3.745, 3.725, 3.707, 3.690, 3.674, 3.659,
           3.646)
@@ -78,6 +84,14 @@ class Rule:
     cv_factor: float
     alpha: float
     min_values: int
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far a run's figure strays from run to run (σ, in the metric's unit) and from how many differences."""
+
+    sigma: float
+    df: int
 
 
 @dataclass(frozen=True)
@@ -114,29 +128,28 @@ def t_quantile(df: int) -> float:
     return next((t for most, t in T_BEYOND if df <= most), T_NORMAL)
 
 
-def _squares(side: Sequence[Sample]) -> float:
-    mean = statistics.fmean(s.level for s in side)
-    return sum((s.level - mean) ** 2 for s in side)
+def run_spread(samples: Sequence[Sample]) -> Spread | None:
+    """The series' run-to-run spread: σ = median |d| / (0.6745 × sqrt 2) over the differences d between consecutive
+    runs (robust: a step moves one difference, not their median), df their count; None with fewer than MIN_DF."""
+    diffs = [abs(b.level - a.level) for a, b in zip(samples, samples[1:])]
+    if len(diffs) < MIN_DF:
+        return None
+    return Spread(statistics.median(diffs) / (NORMAL_MAD * math.sqrt(2.0)), len(diffs))
 
 
-def spread_pct(before: Sequence[Sample], after: Sequence[Sample]) -> float:
-    """The change the runs' own spread allows, in % of the level before: a two-sample t interval on the runs'
-    figures, t(df) × s × sqrt(1/k + 1/m), s pooled over both sides (each run from its side's mean), df = k + m - 2;
-    0 below MIN_DF (too few runs to tell their spread)."""
-    k, m = len(before), len(after)
-    df = k + m - 2
-    base = abs(level(before))
-    if df < MIN_DF or base == 0:
+def spread_pct(spread: Spread | None, k: int, m: int, base: float) -> float:
+    """The change the runs' own spread allows between k runs and m runs, in % of `base` (the level before): a
+    two-sample t interval, t(df) × σ × sqrt(1/k + 1/m); 0 without a spread."""
+    if spread is None or base == 0:
         return 0.0
-    squares = _squares(before) + _squares(after)
-    return 100.0 * t_quantile(df) * math.sqrt(squares / df) * math.sqrt(1.0 / k + 1.0 / m) / base
+    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m) / abs(base)
 
 
-def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule) -> float:
+def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spread: Spread | None = None) -> float:
     """The noise band in %: the largest of the floor, cv_factor × the repetitions' cv (the larger side's median),
     and the runs' own spread (spread_pct)."""
     return max(rule.floor_pct, 100.0 * rule.cv_factor * max(within(before), within(after)),
-               spread_pct(before, after))
+               spread_pct(spread, len(before), len(after), level(before)))
 
 
 def _cost(levels: Sequence[float]) -> float:
@@ -156,15 +169,17 @@ def best_split(samples: Sequence[Sample], start: int, end: int) -> int:
     return min(range(start + 1, end), key=rank)
 
 
-def judge(samples: Sequence[Sample], start: int, at: int, end: int, rule: Rule) -> Step | None:
+def judge(samples: Sequence[Sample], start: int, at: int, end: int, rule: Rule,
+          spread: Spread | None = None) -> Step | None:
     """samples[start:at] against samples[at:end] as a Step (p_value None when a side has too few values to test),
-    or None when the change is within the threshold or the noise band (or the level before is 0)."""
+    or None when the change is within the threshold or the noise band (or the level before is 0); spread: the
+    series' run_spread."""
     before, after = samples[start:at], samples[at:end]
     a, b = level(before), level(after)
     if a == 0:
         return None
     change = 100.0 * (b - a) / abs(a)
-    noise = band(before, after, rule)
+    noise = band(before, after, rule, spread)
     needed = max(noise, rule.threshold_pct)
     if abs(change) <= needed:
         return None
@@ -181,19 +196,28 @@ def significant(step: Step | None, rule: Rule) -> bool:
 
 
 def find(samples: Sequence[Sample], rule: Rule) -> list[Step]:
-    """Every step of the series, oldest first (binary segmentation, each split tested)."""
-    found: list[Step] = []
+    """Every step of the series, oldest first: binary segmentation, each split tested; then each step judged again
+    between its neighbours (the runs since the step before it against those up to the step after it), so that its
+    levels and change are its own, not mixed with another step's (one that no longer passes is dropped)."""
+    spread = run_spread(samples)
+    cuts: list[int] = []
     segments = [(0, len(samples))]
     while segments:
         start, end = segments.pop()
         if end - start < 2:
             continue
         at = best_split(samples, start, end)
-        step = judge(samples, start, at, end, rule)
-        if significant(step, rule):
-            found.append(step)  # type: ignore[arg-type]
+        if significant(judge(samples, start, at, end, rule, spread), rule):
+            cuts.append(at)
             segments += [(start, at), (at, end)]
-    return sorted(found, key=lambda s: s.at)
+    cuts.sort()
+    while True:
+        bounds = [0, *cuts, len(samples)]
+        found = [judge(samples, bounds[i], at, bounds[i + 2], rule, spread) for i, at in enumerate(cuts)]
+        kept = [step for step in found if significant(step, rule)]
+        if len(kept) == len(cuts):
+            return kept  # type: ignore[return-value]
+        cuts = [step.at for step in kept]  # type: ignore[union-attr]
 
 
 def untested(samples: Sequence[Sample], steps: Sequence[Step], rule: Rule) -> Step | None:
@@ -204,5 +228,5 @@ def untested(samples: Sequence[Sample], steps: Sequence[Step], rule: Rule) -> St
     start = steps[-1].at if steps else 0
     if start >= len(samples) - 1:
         return None
-    step = judge(samples, start, len(samples) - 1, len(samples), rule)
+    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples))
     return step if step is not None and step.p_value is None else None
