@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchreport",
         description="Build summary.json, report.md, chart.png and report.html from a bench run directory.",
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
-        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B; every run listed, with trends: "
-        "python -m benchreport history [RESULTS_DIR] (-h there).",
+        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B; every run listed, "
+        "with trends: python -m benchreport history [RESULTS_DIR] (-h there).",
     )
     parser.add_argument("run_dir", type=Path, help="results/<run-id> holding one folder per run (run.json, ...)")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,

@@ -35,19 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchreport import commits, compare, knee, noisefloors, steps
+from benchreport import commits, compare, knee, noisefloors, runlist, steps
 from benchreport.fingerprint import Fingerprint
 from benchreport.fmt import DASH, figure
 from benchreport.model import METRICS, Metric, Point, Record, bound, cv, not_comparable, stat, value, values
-from benchreport.runlist import OK, Run
+from benchreport.runlist import Run
 from benchreport.steps import Rule, Sample, Step
 
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = compare.EXIT_OK, compare.EXIT_REGRESSED, compare.EXIT_USAGE
 INDEX = "index.html"
 #: A rate sweep's knee, followed like a metric (higher is better).
 KNEE = Metric("knee_rps", "knee req/s", True, 0)
-#: How many commits a step's line lists before "... and N more".
+#: How many commits the terminal lists per step before "... and N more", each cut at this width.
 COMMITS_SHOWN = 10
+COMMIT_WIDTH = 100
 
 
 class HistoryError(Exception):
@@ -77,8 +78,10 @@ class Subject:
                 f"{route or DASH} over {self.sweep}")
 
     def sort_key(self) -> tuple[Any, ...]:
-        return (self.is_knee, *(("" if x is None else str(x)) if i in (0, 1, 2, 6) else (x or 0)
-                                for i, x in enumerate(self.point)), self.sweep or "")
+        """Points before knees, then by mode, profile, client, c, n, delay, route, rate (None as "" or 0)."""
+        mode, profile, client, c, n, delay, route, rate = self.point
+        return (self.is_knee, str(mode), str(profile or ""), str(client), c or 0, n or 0, delay or 0, str(route or ""),
+                rate or 0, self.sweep or "")
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,15 @@ class History:
             digest = newest.run.fingerprint.digest if newest.run.fingerprint else None
             out += [s for s in found if s.fingerprint.digest == digest]
         return out
+
+    def steps(self) -> list[tuple[Series, Found]]:
+        """Every step of every series, by the time of its first run after, then by subject."""
+        def order(sf: tuple[Series, Found]) -> tuple[Any, ...]:
+            first = sf[1].first
+            return (first.when is None, first.when.timestamp() if first.when else 0.0, first.run_id,
+                    sf[0].subject.sort_key(), sf[0].metric.key)
+
+        return sorted(((s, f) for s in self.series for f in s.steps), key=order)
 
     def regressions(self) -> list[tuple[Series, Found]]:
         return [(s, found) for s in self.checked() if (found := s.regression()) is not None]
@@ -345,32 +357,57 @@ def step_line(series: Series, found: Found) -> str:
     return (f"{'worse' if found.worse else 'better'}: {series.subject.label()}: {m.label} "
             f"{s.change_pct:+.1f}% ({figure(s.before, m.digits)} -> {figure(s.after, m.digits)} {unit}) from "
             f"{found.first.run_id} (after {found.last.run_id}; fp {series.fingerprint.digest}; needed "
-            f"±{s.needed_pct:.1f}%, Mann-Whitney p={s.p_value:.2g}); {found.commit_text()}")
+            f"±{s.needed_pct:.1f}%, Mann-Whitney p={s.p_value:.2g}); {found.commit_summary()}")
+
+
+def commit_lines(found: list[tuple[Series, Found]], limit: int = COMMITS_SHOWN) -> list[str]:
+    """The commits between the runs either side of the steps, once per pair of runs: a heading, then up to
+    `limit` of `git log --oneline`'s lines (cut at COMMIT_WIDTH)."""
+    pairs: dict[tuple[str, str], Found] = {}
+    for _, f in found:
+        pairs.setdefault((f.last.run_id, f.first.run_id), f)
+    lines = []
+    for (last, first), f in pairs.items():
+        if not f.commits:
+            continue
+        lines.append(f"  {last} -> {first}: {f.commit_summary()}:")
+        lines += [f"      {c if len(c) <= COMMIT_WIDTH else c[:COMMIT_WIDTH - 1] + '…'}" for c in f.commits[:limit]]
+        if len(f.commits) > limit:
+            lines.append(f"      … and {len(f.commits) - limit} more (git log --oneline "
+                         f"{f.last.short_commit}..{f.first.short_commit})")
+    return lines
+
+
+def state_counts(runs: list[Run]) -> str:
+    """"16 ok, 1 partial": how many runs in each state."""
+    return ", ".join(f"{n} {state}" for state in runlist.STATES if (n := sum(r.status == state for r in runs)))
 
 
 def listing(history: History) -> list[str]:
     """The terminal's lines: a line per run, the fingerprints, the steps found."""
-    lines = [f"{len(history.runs)} runs in {history.results}"
-             f" ({', '.join(f'{n} {state}' for state in ('ok', 'partial', 'broken') if (n := sum(r.status == state for r in history.runs)))})"]
+    lines = [f"{len(history.runs)} runs in {history.results} ({state_counts(history.runs)})"]
     lines += [run_line(run, history.results) for run in history.runs]
     prints = history.fingerprints()
     if prints:
         lines += ["", "Fingerprints (what must match for runs to share a trend):"]
         for fp, runs in prints:
-            lines.append(f"  {fp.digest} ({len(runs)} runs): " + "; ".join(fp.describe()))
-    found = [(s, f) for s in history.series for f in s.steps]
-    trends = history.trends()
-    lines += ["", f"{len(trends)} points with a trend (2 or more runs on one fingerprint); "
-              f"{len(found)} steps found:"]
-    lines += [f"  {step_line(s, f)}" for s, f in sorted(found, key=lambda sf: (sf[1].first.when, sf[0].subject.sort_key()))]
+            lines.append(f"  {fp.digest}: {len(runs)} runs, {runs[0].run_id} to {runs[-1].run_id}")
+            lines += [f"      {line}" for line in fp.describe()]
+    found = history.steps()
+    lines += ["", f"{len(history.trends())} points with a trend (2 or more runs on one fingerprint); "
+              f"{len(found)} steps found{':' if found else '.'}"]
+    lines += [f"  {step_line(s, f)}" for s, f in found]
+    if any(f.commits for _, f in found):
+        lines += ["", "Commits between the runs either side of a step:", *commit_lines(found)]
     for s in history.series:
         lines += [f"  undecided: {s.subject.label()}: {s.metric.label} {why}" for why in s.undecided]
     return lines
 
 
 def untested_line(series: Series) -> str | None:
+    """The newest run's change for the worse that a step would need but too few values leave untested."""
     u = series.untested
-    if u is None:
+    if u is None or (u.change_pct > 0) == series.metric.higher_is_better:
         return None
     newest = series.entries[-1]
     return (f"untested: {series.subject.label()}: {series.metric.label} {u.change_pct:+.1f}% in {newest.run.run_id} "
@@ -380,7 +417,9 @@ def untested_line(series: Series) -> str | None:
 
 def check_lines(history: History) -> list[str]:
     """--check's verdict: each regression (point, metric, run, size), the untested changes, the last line."""
-    lines = [f"REGRESSED {step_line(s, f)}" for s, f in history.regressions()]
+    regressed = history.regressions()
+    lines = [f"REGRESSED {step_line(s, f)}" for s, f in regressed]
+    lines += commit_lines(regressed)
     lines += [line for s in history.checked() if (line := untested_line(s))]
     checked = history.checked()
     if history.exit_code() == EXIT_REGRESSED:

@@ -100,7 +100,7 @@ def trend_chart(subject: Subject, found: list[Series], key: str, palette: dict[s
                       e.run.short_commit + (" dirty" if e.run.dirty else ""), figure(e.level, metric.digits),
                       f"{figure(e.low, metric.digits)}–{figure(e.high, metric.digits)}", e.repeats,
                       DASH if e.cv is None else f"{100 * e.cv:.2f}%"] for e in entries]
-        fig.update_yaxes(title_text=metric.label, row=row, col=1)
+        fig.update_yaxes(title_text=metric.label, rangemode="tozero", row=row, col=1)  # a change at its true size
     fig.update_layout(height=260 * len(metrics) + 60, margin=dict(t=40, b=20, l=90),
                       legend=dict(orientation="h", y=1.08), hovermode="closest")
     chart.figure = fig
@@ -181,8 +181,7 @@ def page(hist: History, page_dir: Path) -> str:
     trends = hist.trends()
     palette = colours(hist)
     charts = [trend_chart(subject, found, slug(subject, i), palette) for i, (subject, found) in enumerate(trends)]
-    counts = ", ".join(f"{n} {state}" for state in ("ok", "partial", "broken")
-                       if (n := sum(r.status == state for r in hist.runs)))
+    counts = history.state_counts(hist.runs)
     check = history.check_lines(hist)
     regressed = hist.exit_code() == history.EXIT_REGRESSED
     nav = " · ".join(f"<a href=\"#{e(c.key)}\">{e(c.title)}</a>" for c in charts)

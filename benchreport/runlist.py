@@ -36,6 +36,7 @@ from benchreport.model import SUMMARY, Record, point_key, records
 from benchreport.runfiles import is_run_dir, load_timing
 
 OK, PARTIAL, BROKEN = "ok", "partial", "broken"
+STATES = (OK, PARTIAL, BROKEN)
 REPORT = "report.html"
 #: Files the bench writes into a run's folder before its report (bench.yml, benchreport.collect).
 BENCH_FILES = ("plan.json", "progress.jsonl", "timing.json", environment.ENVIRONMENT)
