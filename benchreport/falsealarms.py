@@ -8,7 +8,10 @@ From a results folder (read as `history` reads it, benchreport.runlist):
   found in them; and the run-to-run spread of a point's figure between runs
   (the sample cv of the series' run figures), per metric: repetitions within one
   run agree more closely than runs do, and a detector tuned on repetitions
-  alone would call every run's own offset a step;
+  alone would call every run's own offset a step; and the machine's spread
+  history gives a series too short to show its own (steps.spread_of over
+  every series' consecutive differences, both fingerprints pooled: one
+  machine);
 * synthetic: per point that ran 3 or more repetitions in one run, per metric,
   `--series` histories of `--runs` runs with no change in them, each run's
   repetitions drawn (with replacement) from that run's real per-repeat
@@ -116,7 +119,7 @@ def pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.2f}%" if whole else "–"
 
 
-def found(power: dict[tuple[str, float, str, str], Tally], key: tuple[str, float, str, str]) -> str:
+def share_found(power: dict[tuple[str, float, str, str], Tally], key: tuple[str, float, str, str]) -> str:
     tally = power.get(key)
     return pct(tally.alarms, tally.series) if tally else "–"
 
@@ -137,6 +140,13 @@ def measure(hist: history.History, series: int, runs: int, seed: int, offset: bo
         lines.append(f"  run-to-run cv of {m.label}: {len(cvs)} series, median "
                      f"{100 * statistics.median(cvs) if cvs else 0:.2f}%, max {100 * max(cvs) if cvs else 0:.2f}%, "
                      f"rms {100 * rms(cvs):.2f}% (the synthetic runs' offset sd: {100 * offsets[m.key]:.2f}%)")
+    # the machine's run-to-run spread, as history gives a short series (from every fingerprint: one machine here)
+    machine = {m.key: found for m in METRICS
+               if (found := steps.spread_of([d for s in real if s.metric.key == m.key
+                                             for d in steps.relative_differences(s.samples())])) is not None}
+    lines += [f"  the machine's run-to-run spread of {m.label} (a short series' prior): "
+              + (f"{100 * machine[m.key].sigma:.2f}% from {machine[m.key].df} differences" if m.key in machine
+                 else "none") for m in METRICS]
     found_pools = pools(hist)
     lines.append(f"synthetic: {len(found_pools)} (run, point, metric) pools of 3+ repetitions, {series} histories "
                  f"each of {runs} runs, seed {seed}; threshold {hist.threshold_pct:g}%, the points' floors")
@@ -146,7 +156,7 @@ def measure(hist: history.History, series: int, runs: int, seed: int, offset: bo
         for pool in found_pools:
             quiet = (sample_cv(list(pool.values)) or 0.0) <= NOISY_CV
             rule = Rule(pool.floor_pct, hist.threshold_pct, compare.CV_FACTOR, compare.MW_ALPHA,
-                        compare.MW_MIN_REPEATS)
+                        compare.MW_MIN_REPEATS, machine.get(pool.metric.key))
             for _ in range(series):
                 values = synthetic(pool, runs, repeats, offsets[pool.metric.key], rnd)
                 null[pool.metric.key].add(steps.find(samples(values), rule), pool.metric)
@@ -162,8 +172,8 @@ def measure(hist: history.History, series: int, runs: int, seed: int, offset: bo
         for m in METRICS:
             t = null[m.key]
             caught = ", ".join(
-                f"{size:g}% from the {where} run {found(power, (m.key, size, where, 'all'))} "
-                f"(quiet {found(power, (m.key, size, where, 'quiet'))})"
+                f"{size:g}% from the {where} run {share_found(power, (m.key, size, where, 'all'))} "
+                f"(quiet {share_found(power, (m.key, size, where, 'quiet'))})"
                 for size in PLANTED_PCT for where in ("middle", "newest"))
             lines.append(f"    {m.label}: false alarms in {pct(t.alarms, t.series)} of {t.series} histories "
                          f"({t.steps} steps), --check fails {pct(t.check_fails, t.series)}; "

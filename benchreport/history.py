@@ -18,7 +18,9 @@ oldest first:
   (benchreport.fingerprint); a run without one is in none.
 
 benchreport.steps finds the steps of each series (the method and its
-false-alarm rate: docs/history.md); a step names the first run after it,
+false-alarm rate: docs/history.md), a series too short to show its own
+run-to-run spread judged by the machine's (priors: every point's runs on
+the fingerprint); a step names the first run after it,
 the last run before, and the commits between them (benchreport.commits).
 A p99 step whose sides hold a p99 that is only a bound the wrong way is
 undecided, as in compare, and not a step.
@@ -298,6 +300,17 @@ def detect(series: Series, repo: Path) -> None:
     series.untested = steps.untested(samples, kept, series.rule)
 
 
+def priors(table: dict[tuple[str, Subject, str], list[Entry]]) -> dict[tuple[str, str], steps.Spread]:
+    """Per fingerprint and metric, the machine's run-to-run spread: from the relative differences between
+    consecutive runs of every point's series on it (steps.spread_of); what a series too short to show its own
+    spread is judged by."""
+    differences: dict[tuple[str, str], list[float]] = {}
+    for (digest, _, key), entries in table.items():
+        found = steps.relative_differences([Sample(e.level, e.values, e.cv) for e in entries])
+        differences.setdefault((digest, key), []).extend(found)
+    return {k: spread for k, found in differences.items() if (spread := steps.spread_of(found)) is not None}
+
+
 def build(results: Path, runs: list[Run], floors: noisefloors.Floors,
           threshold_pct: float = compare.DEFAULT_THRESHOLD_PCT, repo: Path = commits.REPO_ROOT) -> History:
     """Every series of the runs (oldest first: read_results' order), with its steps."""
@@ -314,12 +327,14 @@ def build(results: Path, runs: list[Run], floors: noisefloors.Floors,
         for subject, entry in knee_entries(run).items():
             table.setdefault((run.fingerprint.digest, subject, KNEE.key), []).append(entry)
     metrics = {m.key: m for m in (*METRICS, KNEE)}
+    spread = priors(table)
     out = []
     for (digest, subject, key), entries in table.items():
         point = compare.point_dict(subject.point)
         client = "rate" if subject.is_knee else point["client"]
         floor = floors.floor(client, "rps" if subject.is_knee else key, point.get("n"))
-        rule = Rule(floor, threshold_pct, compare.CV_FACTOR, compare.MW_ALPHA, compare.MW_MIN_REPEATS)
+        rule = Rule(floor, threshold_pct, compare.CV_FACTOR, compare.MW_ALPHA, compare.MW_MIN_REPEATS,
+                    spread.get((digest, key)))
         series = Series(prints[digest], subject, metrics[key], entries, rule)
         if len(entries) >= 2:
             detect(series, repo)

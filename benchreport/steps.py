@@ -15,11 +15,12 @@ piecewise-constant fit, each split accepted only by a test:
      level the median of its runs' figures, is larger than both the
      threshold (compare's, 10%) and the noise band, the largest of: the
      floor (noise_floors.json's for the point, as compare's), CV_FACTOR (2)
-     × the median cv of a side's runs' repetitions, and, with 4 or more runs
-     in the series, a two-sample t interval (99.9%) on the runs' figures,
-     σ from the differences between consecutive runs of the whole series
-     (run_spread, spread_pct): the run-to-run spread, which repetitions
-     within one run do not show (one run's own offset is no step);
+     × the median cv of a side's runs' repetitions, and a two-sample t
+     interval (99.9%) on the runs' figures, σ from the differences between
+     consecutive runs of the whole series when it has 4 or more runs, else
+     the machine's from every other point's (`prior`; run_spread,
+     spread_pct): the run-to-run spread, which repetitions within one run
+     do not show (one run's own offset is no step);
    * and the one-sided Mann-Whitney U test of the two sides' pooled values
      (every repetition of every run), in the change's direction, gives p <=
      alpha (0.05), with at least min_values (3) values a side: fewer cannot
@@ -51,8 +52,8 @@ from benchreport import mannwhitney
 #: The test enumerates exactly up to this many splits of the pooled values (10 against 7: 19 448), beyond it
 #: the normal approximation: a history pools many repetitions, and an exact p over 40 values would take seconds.
 EXACT_LIMIT = 20_000
-#: The runs' own spread counts from this many differences between consecutive runs on (4 runs); a shorter
-#: series is judged as compare judges two runs, on the floor and the repetitions' cv.
+#: A run-to-run spread is measured from this many differences between consecutive runs on (4 runs of a series);
+#: a shorter series takes the machine's (Rule.prior), or without one is judged as compare judges two runs.
 MIN_DF = 3
 #: The median absolute deviation of a normal sample is this many standard deviations.
 NORMAL_MAD = 0.6745
@@ -76,22 +77,25 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """How far a run's figure strays from run to run (σ, a fraction of the figure) and from how many
+    differences between consecutive runs."""
+
+    sigma: float
+    df: int
+
+
+@dataclass(frozen=True)
 class Rule:
-    """When a split is a step: the point's floor and compare's threshold, factor, alpha and minimum values."""
+    """When a split is a step: the point's floor and compare's threshold, factor, alpha and minimum values; the
+    run-to-run spread to assume when the series is too short to show its own (None: none known)."""
 
     floor_pct: float
     threshold_pct: float
     cv_factor: float
     alpha: float
     min_values: int
-
-
-@dataclass(frozen=True)
-class Spread:
-    """How far a run's figure strays from run to run (σ, in the metric's unit) and from how many differences."""
-
-    sigma: float
-    df: int
+    prior: Spread | None = None
 
 
 @dataclass(frozen=True)
@@ -128,28 +132,38 @@ def t_quantile(df: int) -> float:
     return next((t for most, t in T_BEYOND if df <= most), T_NORMAL)
 
 
-def run_spread(samples: Sequence[Sample]) -> Spread | None:
-    """The series' run-to-run spread: σ = median |d| / (0.6745 × sqrt 2) over the differences d between consecutive
-    runs (robust: a step moves one difference, not their median), df their count; None with fewer than MIN_DF."""
-    diffs = [abs(b.level - a.level) for a, b in zip(samples, samples[1:])]
-    if len(diffs) < MIN_DF:
+def relative_differences(samples: Sequence[Sample]) -> list[float]:
+    """|b - a| / |a| for each pair of consecutive runs (a fraction); pairs from a level of 0 left out."""
+    return [abs(b.level - a.level) / abs(a.level) for a, b in zip(samples, samples[1:]) if a.level != 0]
+
+
+def spread_of(differences: Sequence[float]) -> Spread | None:
+    """σ = median |d| / (0.6745 × sqrt 2) over relative differences between consecutive runs (robust: a step moves
+    one difference, not their median), df their count; None with fewer than MIN_DF."""
+    if len(differences) < MIN_DF:
         return None
-    return Spread(statistics.median(diffs) / (NORMAL_MAD * math.sqrt(2.0)), len(diffs))
+    return Spread(statistics.median(differences) / (NORMAL_MAD * math.sqrt(2.0)), len(differences))
 
 
-def spread_pct(spread: Spread | None, k: int, m: int, base: float) -> float:
-    """The change the runs' own spread allows between k runs and m runs, in % of `base` (the level before): a
-    two-sample t interval, t(df) × σ × sqrt(1/k + 1/m); 0 without a spread."""
-    if spread is None or base == 0:
+def run_spread(samples: Sequence[Sample], prior: Spread | None = None) -> Spread | None:
+    """The series' run-to-run spread from its own runs (4 or more), else `prior` (the machine's, from the other
+    points' series: benchreport.history), else None."""
+    return spread_of(relative_differences(samples)) or prior
+
+
+def spread_pct(spread: Spread | None, k: int, m: int) -> float:
+    """The change the runs' own spread allows between k runs and m runs, in %: a two-sample t interval,
+    t(df) × σ × sqrt(1/k + 1/m); 0 without a spread."""
+    if spread is None:
         return 0.0
-    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m) / abs(base)
+    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m)
 
 
 def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spread: Spread | None = None) -> float:
     """The noise band in %: the largest of the floor, cv_factor × the repetitions' cv (the larger side's median),
     and the runs' own spread (spread_pct)."""
     return max(rule.floor_pct, 100.0 * rule.cv_factor * max(within(before), within(after)),
-               spread_pct(spread, len(before), len(after), level(before)))
+               spread_pct(spread, len(before), len(after)))
 
 
 def _cost(levels: Sequence[float]) -> float:
@@ -199,7 +213,7 @@ def find(samples: Sequence[Sample], rule: Rule) -> list[Step]:
     """Every step of the series, oldest first: binary segmentation, each split tested; then each step judged again
     between its neighbours (the runs since the step before it against those up to the step after it), so that its
     levels and change are its own, not mixed with another step's (one that no longer passes is dropped)."""
-    spread = run_spread(samples)
+    spread = run_spread(samples, rule.prior)
     cuts: list[int] = []
     segments = [(0, len(samples))]
     while segments:
@@ -228,5 +242,5 @@ def untested(samples: Sequence[Sample], steps: Sequence[Step], rule: Rule) -> St
     start = steps[-1].at if steps else 0
     if start >= len(samples) - 1:
         return None
-    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples))
+    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples, rule.prior))
     return step if step is not None and step.p_value is None else None
