@@ -83,7 +83,9 @@ def contents(env: Mapping[str, Any]) -> dict[str, Any]:
             found = host.get("packages") if isinstance(host.get("packages"), Mapping) else {}
             packages.update({name: str(found[name]) for name in PACKAGES if found.get(name) is not None})
             servers = host.get("servers") if isinstance(host.get("servers"), Mapping) else {}
-            packages.update({str(k): str(v) for k, v in sorted(servers.items()) if v is not None})
+            # "nginx version: nginx/1.22.1" -> "nginx/1.22.1": the version, not the banner
+            packages.update({str(k): str(v).split("version:")[-1].strip() for k, v in sorted(servers.items())
+                             if v is not None})
         if "loadgen" in roles:
             found = host.get("clients") if isinstance(host.get("clients"), Mapping) else {}
             client_lines.update({str(k): str(v) for k, v in sorted(found.items()) if v is not None})

@@ -409,8 +409,8 @@ def listing(history: History) -> list[str]:
             lines.append(f"  {fp.digest}: {len(runs)} runs, {runs[0].run_id} to {runs[-1].run_id}")
             lines += [f"      {line}" for line in fp.describe()]
     found = history.steps()
-    lines += ["", f"{len(history.trends())} points with a trend (2 or more runs on one fingerprint); "
-              f"{len(found)} steps found{':' if found else '.'}"]
+    lines += ["", f"{len(history.trends())} trends (a point or a knee measured in 2 or more runs on one "
+              f"fingerprint); {len(found)} steps found{':' if found else '.'}"]
     lines += [f"  {step_line(s, f)}" for s, f in found]
     if any(f.commits for _, f in found):
         lines += ["", "Commits between the runs either side of a step:", *commit_lines(found)]

@@ -189,8 +189,8 @@ def page(hist: History, page_dir: Path) -> str:
         *parts.head(f"Bench history: {hist.results.name}"),
         f"<h1>Bench history: {e(hist.results.name)}</h1>",
         f"<p class=\"meta\">{len(hist.runs)} runs ({e(counts or 'none')}) in {e(hist.results)}; "
-        f"{len(hist.fingerprints())} fingerprints; {len(trends)} points with a trend (2 or more runs on one "
-        f"fingerprint). Written by python -m benchreport history from each run's summary.json and "
+        f"{len(hist.fingerprints())} fingerprints; {len(trends)} trends (a point or a knee measured in 2 or more "
+        f"runs on one fingerprint). Written by python -m benchreport history from each run's summary.json and "
         f"environment.json.</p>",
         f"<div class=\"missing{'' if regressed else ' none'}\" id=\"check\"><p>--check "
         f"{'exits 1' if regressed else 'exits 0'}:</p><ul>" + "".join(f"<li>{e(line)}</li>" for line in check)

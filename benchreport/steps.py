@@ -151,19 +151,23 @@ def run_spread(samples: Sequence[Sample], prior: Spread | None = None) -> Spread
     return spread_of(relative_differences(samples)) or prior
 
 
-def spread_pct(spread: Spread | None, k: int, m: int) -> float:
-    """The change the runs' own spread allows between k runs and m runs, in %: a two-sample t interval,
-    t(df) × σ × sqrt(1/k + 1/m); 0 without a spread."""
+def spread_pct(spread: Spread | None, k: int, m: int, scale: float = 1.0) -> float:
+    """The change the runs' own spread allows between k runs and m runs, in % of the level before: a two-sample
+    t interval, t(df) × σ × sqrt(1/k + 1/m), σ a fraction of the series' typical level, times `scale` (that level
+    over the level before: a change is a share of the level before); 0 without a spread."""
     if spread is None:
         return 0.0
-    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m)
+    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m) * scale
 
 
-def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spread: Spread | None = None) -> float:
+def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spread: Spread | None = None,
+         typical: float | None = None) -> float:
     """The noise band in %: the largest of the floor, cv_factor × the repetitions' cv (the larger side's median),
-    and the runs' own spread (spread_pct)."""
+    and the runs' own spread (spread_pct; typical: the series' median figure, the level σ is a share of)."""
+    base = abs(level(before))
+    scale = abs(typical) / base if typical is not None and base else 1.0
     return max(rule.floor_pct, 100.0 * rule.cv_factor * max(within(before), within(after)),
-               spread_pct(spread, len(before), len(after)))
+               spread_pct(spread, len(before), len(after), scale))
 
 
 def _cost(levels: Sequence[float]) -> float:
@@ -187,13 +191,13 @@ def judge(samples: Sequence[Sample], start: int, at: int, end: int, rule: Rule,
           spread: Spread | None = None) -> Step | None:
     """samples[start:at] against samples[at:end] as a Step (p_value None when a side has too few values to test),
     or None when the change is within the threshold or the noise band (or the level before is 0); spread: the
-    series' run_spread."""
+    series' run_spread, a share of its median figure."""
     before, after = samples[start:at], samples[at:end]
     a, b = level(before), level(after)
     if a == 0:
         return None
     change = 100.0 * (b - a) / abs(a)
-    noise = band(before, after, rule, spread)
+    noise = band(before, after, rule, spread, level(samples))
     needed = max(noise, rule.threshold_pct)
     if abs(change) <= needed:
         return None
