@@ -8,10 +8,9 @@ From a results folder (read as `history` reads it, benchreport.runlist):
   found in them; and the run-to-run spread of a point's figure between runs
   (the sample cv of the series' run figures), per metric: repetitions within one
   run agree more closely than runs do, and a detector tuned on repetitions
-  alone would call every run's own offset a step; and the machine's spread
-  history gives a series too short to show its own (steps.spread_of over
-  every series' consecutive differences, both fingerprints pooled: one
-  machine);
+  alone would call every run's own offset a step; and the machine's
+  differences between consecutive runs, which history pools with a series'
+  own (every real series', both fingerprints: one machine);
 * synthetic: per point that ran 3 or more repetitions in one run, per metric,
   `--series` histories of `--runs` runs with no change in them, each run's
   repetitions drawn (with replacement) from that run's real per-repeat
@@ -140,13 +139,14 @@ def measure(hist: history.History, series: int, runs: int, seed: int, offset: bo
         lines.append(f"  run-to-run cv of {m.label}: {len(cvs)} series, median "
                      f"{100 * statistics.median(cvs) if cvs else 0:.2f}%, max {100 * max(cvs) if cvs else 0:.2f}%, "
                      f"rms {100 * rms(cvs):.2f}% (the synthetic runs' offset sd: {100 * offsets[m.key]:.2f}%)")
-    # the machine's run-to-run spread, as history gives a short series (from every fingerprint: one machine here)
-    machine = {m.key: found for m in METRICS
-               if (found := steps.spread_of([d for s in real if s.metric.key == m.key
-                                             for d in steps.relative_differences(s.samples())])) is not None}
-    lines += [f"  the machine's run-to-run spread of {m.label} (a short series' prior): "
-              + (f"{100 * machine[m.key].sigma:.2f}% from {machine[m.key].df} differences" if m.key in machine
-                 else "none") for m in METRICS]
+    # the machine's differences between consecutive runs, which history pools with a series' own (from every
+    # fingerprint here: one machine)
+    machine = {m.key: tuple(d for s in real if s.metric.key == m.key for d in steps.relative_differences(s.samples()))
+               for m in METRICS}
+    for m in METRICS:
+        found = steps.spread_of(machine[m.key])
+        lines.append(f"  the machine's run-to-run spread of {m.label} (pooled with a series' own): "
+                     + (f"{100 * found.sigma:.2f}% from {found.df} differences" if found else "none"))
     found_pools = pools(hist)
     lines.append(f"synthetic: {len(found_pools)} (run, point, metric) pools of 3+ repetitions, {series} histories "
                  f"each of {runs} runs, seed {seed}; threshold {hist.threshold_pct:g}%, the points' floors")
@@ -156,7 +156,7 @@ def measure(hist: history.History, series: int, runs: int, seed: int, offset: bo
         for pool in found_pools:
             quiet = (sample_cv(list(pool.values)) or 0.0) <= NOISY_CV
             rule = Rule(pool.floor_pct, hist.threshold_pct, compare.CV_FACTOR, compare.MW_ALPHA,
-                        compare.MW_MIN_REPEATS, machine.get(pool.metric.key))
+                        compare.MW_MIN_REPEATS, machine[pool.metric.key])
             for _ in range(series):
                 values = synthetic(pool, runs, repeats, offsets[pool.metric.key], rnd)
                 null[pool.metric.key].add(steps.find(samples(values), rule), pool.metric)

@@ -18,9 +18,9 @@ oldest first:
   (benchreport.fingerprint); a run without one is in none.
 
 benchreport.steps finds the steps of each series (the method and its
-false-alarm rate: docs/history.md), a series too short to show its own
-run-to-run spread judged by the machine's (priors: every point's runs on
-the fingerprint); a step names the first run after it,
+false-alarm rate: docs/history.md), the run-to-run spread it allows for
+pooled from the series' runs and the other points' on its fingerprint (a
+series of few runs cannot show its own); a step names the first run after it,
 the last run before, and the commits between them (benchreport.commits).
 A p99 step whose sides hold a p99 that is only a bound the wrong way is
 undecided, as in compare, and not a step.
@@ -300,15 +300,18 @@ def detect(series: Series, repo: Path) -> None:
     series.untested = steps.untested(samples, kept, series.rule)
 
 
-def priors(table: dict[tuple[str, Subject, str], list[Entry]]) -> dict[tuple[str, str], steps.Spread]:
-    """Per fingerprint and metric, the machine's run-to-run spread: from the relative differences between
-    consecutive runs of every point's series on it (steps.spread_of); what a series too short to show its own
-    spread is judged by."""
-    differences: dict[tuple[str, str], list[float]] = {}
-    for (digest, _, key), entries in table.items():
-        found = steps.relative_differences([Sample(e.level, e.values, e.cv) for e in entries])
-        differences.setdefault((digest, key), []).extend(found)
-    return {k: spread for k, found in differences.items() if (spread := steps.spread_of(found)) is not None}
+def differences(table: dict[tuple[str, Subject, str], list[Entry]]) -> dict[tuple[str, Subject, str], list[float]]:
+    """Each series' relative differences between consecutive runs (steps.relative_differences)."""
+    return {key: steps.relative_differences([Sample(e.level, e.values, e.cv) for e in entries])
+            for key, entries in table.items()}
+
+
+def others(found: dict[tuple[str, Subject, str], list[float]], key: tuple[str, Subject, str]) -> tuple[float, ...]:
+    """The differences of every other series of the same fingerprint and metric: the machine's run-to-run spread,
+    which a series of few runs cannot show."""
+    digest, subject, metric = key
+    return tuple(d for (fp, other, m), diffs in found.items() if fp == digest and m == metric and other != subject
+                 for d in diffs)
 
 
 def build(results: Path, runs: list[Run], floors: noisefloors.Floors,
@@ -327,14 +330,14 @@ def build(results: Path, runs: list[Run], floors: noisefloors.Floors,
         for subject, entry in knee_entries(run).items():
             table.setdefault((run.fingerprint.digest, subject, KNEE.key), []).append(entry)
     metrics = {m.key: m for m in (*METRICS, KNEE)}
-    spread = priors(table)
+    found = differences(table)
     out = []
     for (digest, subject, key), entries in table.items():
         point = compare.point_dict(subject.point)
         client = "rate" if subject.is_knee else point["client"]
         floor = floors.floor(client, "rps" if subject.is_knee else key, point.get("n"))
         rule = Rule(floor, threshold_pct, compare.CV_FACTOR, compare.MW_ALPHA, compare.MW_MIN_REPEATS,
-                    spread.get((digest, key)))
+                    others(found, (digest, subject, key)))
         series = Series(prints[digest], subject, metrics[key], entries, rule)
         if len(entries) >= 2:
             detect(series, repo)
@@ -430,11 +433,12 @@ def untested_line(series: Series) -> str | None:
             f"({newest.repeats} in the newest run): run the point with repeat=3 or more")
 
 
-def check_lines(history: History) -> list[str]:
-    """--check's verdict: each regression (point, metric, run, size), the untested changes, the last line."""
+def check_lines(history: History, with_commits: bool = True) -> list[str]:
+    """--check's verdict: each regression (point, metric, run, size) and the commits between (unless the page
+    lists them elsewhere), the untested changes, the last line."""
     regressed = history.regressions()
     lines = [f"REGRESSED {step_line(s, f)}" for s, f in regressed]
-    lines += commit_lines(regressed)
+    lines += commit_lines(regressed) if with_commits else []
     lines += [line for s in history.checked() if (line := untested_line(s))]
     checked = history.checked()
     if history.exit_code() == EXIT_REGRESSED:

@@ -182,7 +182,7 @@ def page(hist: History, page_dir: Path) -> str:
     palette = colours(hist)
     charts = [trend_chart(subject, found, slug(subject, i), palette) for i, (subject, found) in enumerate(trends)]
     counts = history.state_counts(hist.runs)
-    check = history.check_lines(hist)
+    check = history.check_lines(hist, with_commits=False)  # the steps' table lists them
     regressed = hist.exit_code() == history.EXIT_REGRESSED
     nav = " · ".join(f"<a href=\"#{e(c.key)}\">{e(c.title)}</a>" for c in charts)
     return "\n".join([

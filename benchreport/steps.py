@@ -16,11 +16,11 @@ piecewise-constant fit, each split accepted only by a test:
      threshold (compare's, 10%) and the noise band, the largest of: the
      floor (noise_floors.json's for the point, as compare's), CV_FACTOR (2)
      × the median cv of a side's runs' repetitions, and a two-sample t
-     interval (99.9%) on the runs' figures, σ from the differences between
-     consecutive runs of the whole series when it has 4 or more runs, else
-     the machine's from every other point's (`prior`; run_spread,
-     spread_pct): the run-to-run spread, which repetitions within one run
-     do not show (one run's own offset is no step);
+     interval (99.9%) on the runs' figures, σ from the relative differences
+     between consecutive runs of the series and of the machine's other
+     points (Rule.others; run_spread, spread_pct): the run-to-run spread,
+     which repetitions within one run do not show (one run's own offset is
+     no step);
    * and the one-sided Mann-Whitney U test of the two sides' pooled values
      (every repetition of every run), in the change's direction, gives p <=
      alpha (0.05), with at least min_values (3) values a side: fewer cannot
@@ -52,8 +52,8 @@ from benchreport import mannwhitney
 #: The test enumerates exactly up to this many splits of the pooled values (10 against 7: 19 448), beyond it
 #: the normal approximation: a history pools many repetitions, and an exact p over 40 values would take seconds.
 EXACT_LIMIT = 20_000
-#: A run-to-run spread is measured from this many differences between consecutive runs on (4 runs of a series);
-#: a shorter series takes the machine's (Rule.prior), or without one is judged as compare judges two runs.
+#: A run-to-run spread is measured from this many differences between consecutive runs on (4 runs of a series,
+#: or fewer with the machine's other points'); with fewer, a series is judged as compare judges two runs.
 MIN_DF = 3
 #: The median absolute deviation of a normal sample is this many standard deviations.
 NORMAL_MAD = 0.6745
@@ -88,14 +88,15 @@ class Spread:
 @dataclass(frozen=True)
 class Rule:
     """When a split is a step: the point's floor and compare's threshold, factor, alpha and minimum values; the
-    run-to-run spread to assume when the series is too short to show its own (None: none known)."""
+    relative differences between consecutive runs of the machine's other points (their run-to-run spread joins
+    the series' own: a short series has too few runs to show it)."""
 
     floor_pct: float
     threshold_pct: float
     cv_factor: float
     alpha: float
     min_values: int
-    prior: Spread | None = None
+    others: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,10 @@ def spread_of(differences: Sequence[float]) -> Spread | None:
     return Spread(statistics.median(differences) / (NORMAL_MAD * math.sqrt(2.0)), len(differences))
 
 
-def run_spread(samples: Sequence[Sample], prior: Spread | None = None) -> Spread | None:
-    """The series' run-to-run spread from its own runs (4 or more), else `prior` (the machine's, from the other
-    points' series: benchreport.history), else None."""
-    return spread_of(relative_differences(samples)) or prior
+def run_spread(samples: Sequence[Sample], others: Sequence[float] = ()) -> Spread | None:
+    """The run-to-run spread from the series' consecutive runs and the machine's other points' (`others`:
+    benchreport.history), pooled; None with fewer than MIN_DF differences in all."""
+    return spread_of([*relative_differences(samples), *others])
 
 
 def spread_pct(spread: Spread | None, k: int, m: int, scale: float = 1.0) -> float:
@@ -217,7 +218,7 @@ def find(samples: Sequence[Sample], rule: Rule) -> list[Step]:
     """Every step of the series, oldest first: binary segmentation, each split tested; then each step judged again
     between its neighbours (the runs since the step before it against those up to the step after it), so that its
     levels and change are its own, not mixed with another step's (one that no longer passes is dropped)."""
-    spread = run_spread(samples, rule.prior)
+    spread = run_spread(samples, rule.others)
     cuts: list[int] = []
     segments = [(0, len(samples))]
     while segments:
@@ -246,5 +247,5 @@ def untested(samples: Sequence[Sample], steps: Sequence[Step], rule: Rule) -> St
     start = steps[-1].at if steps else 0
     if start >= len(samples) - 1:
         return None
-    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples, rule.prior))
+    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples, rule.others))
     return step if step is not None and step.p_value is None else None
