@@ -17,10 +17,10 @@ piecewise-constant fit, each split accepted only by a test:
      floor (noise_floors.json's for the point, as compare's), CV_FACTOR (2)
      × the median cv of a side's runs' repetitions, and a two-sample t
      interval (99.9%) on the runs' figures, σ from the relative differences
-     between consecutive runs of the series and of the machine's other
-     points (Rule.others; run_spread, spread_pct): the run-to-run spread,
-     which repetitions within one run do not show (one run's own offset is
-     no step);
+     between consecutive runs, the series' own (6 runs or more) or pooled
+     with the machine's other points' (Rule.others), the wider (run_spreads,
+     spread_pct): the run-to-run spread, which repetitions within one run do
+     not show (one run's own offset is no step);
    * and the one-sided Mann-Whitney U test of the two sides' pooled values
      (every repetition of every run), in the change's direction, gives p <=
      alpha (0.05), with at least min_values (3) values a side: fewer cannot
@@ -52,9 +52,11 @@ from benchreport import mannwhitney
 #: The test enumerates exactly up to this many splits of the pooled values (10 against 7: 19 448), beyond it
 #: the normal approximation: a history pools many repetitions, and an exact p over 40 values would take seconds.
 EXACT_LIMIT = 20_000
-#: A run-to-run spread is measured from this many differences between consecutive runs on (4 runs of a series,
-#: or fewer with the machine's other points'); with fewer, a series is judged as compare judges two runs.
+#: A run-to-run spread is measured from this many differences between consecutive runs on (the series' and the
+#: machine's other points' together); with fewer, a series is judged as compare judges two runs...
 MIN_DF = 3
+#: ...and a series' own, alone, from this many (6 runs).
+MIN_OWN = 5
 #: The median absolute deviation of a normal sample is this many standard deviations.
 NORMAL_MAD = 0.6745
 #: Student's t, one-sided 0.9995 (a two-sided 99.9% interval), by degrees of freedom; then the normal's.
@@ -146,29 +148,31 @@ def spread_of(differences: Sequence[float]) -> Spread | None:
     return Spread(statistics.median(differences) / (NORMAL_MAD * math.sqrt(2.0)), len(differences))
 
 
-def run_spread(samples: Sequence[Sample], others: Sequence[float] = ()) -> Spread | None:
-    """The run-to-run spread from the series' consecutive runs and the machine's other points' (`others`:
-    benchreport.history), pooled; None with fewer than MIN_DF differences in all."""
-    return spread_of([*relative_differences(samples), *others])
+def run_spreads(samples: Sequence[Sample], others: Sequence[float] = ()) -> tuple[Spread, ...]:
+    """The run-to-run spreads a change must clear: the series' own from its consecutive runs (with MIN_OWN
+    differences: a noisy point's runs spread more than the machine's other points'), and its own pooled with
+    the machine's other points' (`others`: benchreport.history; a short series cannot show its own)."""
+    own = relative_differences(samples)
+    found = [spread_of(own) if len(own) >= MIN_OWN else None, spread_of([*own, *others])]
+    return tuple(s for s in found if s is not None)
 
 
-def spread_pct(spread: Spread | None, k: int, m: int, scale: float = 1.0) -> float:
-    """The change the runs' own spread allows between k runs and m runs, in % of the level before: a two-sample
+def spread_pct(spreads: Sequence[Spread], k: int, m: int, scale: float = 1.0) -> float:
+    """The change the runs' spread allows between k runs and m runs, in % of the level before: a two-sample
     t interval, t(df) × σ × sqrt(1/k + 1/m), σ a fraction of the series' typical level, times `scale` (that level
-    over the level before: a change is a share of the level before); 0 without a spread."""
-    if spread is None:
-        return 0.0
-    return 100.0 * t_quantile(spread.df) * spread.sigma * math.sqrt(1.0 / k + 1.0 / m) * scale
+    over the level before: a change is a share of the level before); the widest of `spreads`', 0 without one."""
+    return max((100.0 * t_quantile(s.df) * s.sigma * math.sqrt(1.0 / k + 1.0 / m) * scale for s in spreads),
+               default=0.0)
 
 
-def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spread: Spread | None = None,
+def band(before: Sequence[Sample], after: Sequence[Sample], rule: Rule, spreads: Sequence[Spread] = (),
          typical: float | None = None) -> float:
     """The noise band in %: the largest of the floor, cv_factor × the repetitions' cv (the larger side's median),
     and the runs' own spread (spread_pct; typical: the series' median figure, the level σ is a share of)."""
     base = abs(level(before))
     scale = abs(typical) / base if typical is not None and base else 1.0
     return max(rule.floor_pct, 100.0 * rule.cv_factor * max(within(before), within(after)),
-               spread_pct(spread, len(before), len(after), scale))
+               spread_pct(spreads, len(before), len(after), scale))
 
 
 def _cost(levels: Sequence[float]) -> float:
@@ -189,16 +193,16 @@ def best_split(samples: Sequence[Sample], start: int, end: int) -> int:
 
 
 def judge(samples: Sequence[Sample], start: int, at: int, end: int, rule: Rule,
-          spread: Spread | None = None) -> Step | None:
+          spreads: Sequence[Spread] = ()) -> Step | None:
     """samples[start:at] against samples[at:end] as a Step (p_value None when a side has too few values to test),
-    or None when the change is within the threshold or the noise band (or the level before is 0); spread: the
-    series' run_spread, a share of its median figure."""
+    or None when the change is within the threshold or the noise band (or the level before is 0); spreads: the
+    series' run_spreads, shares of its median figure."""
     before, after = samples[start:at], samples[at:end]
     a, b = level(before), level(after)
     if a == 0:
         return None
     change = 100.0 * (b - a) / abs(a)
-    noise = band(before, after, rule, spread, level(samples))
+    noise = band(before, after, rule, spreads, level(samples))
     needed = max(noise, rule.threshold_pct)
     if abs(change) <= needed:
         return None
@@ -218,7 +222,7 @@ def find(samples: Sequence[Sample], rule: Rule) -> list[Step]:
     """Every step of the series, oldest first: binary segmentation, each split tested; then each step judged again
     between its neighbours (the runs since the step before it against those up to the step after it), so that its
     levels and change are its own, not mixed with another step's (one that no longer passes is dropped)."""
-    spread = run_spread(samples, rule.others)
+    spreads = run_spreads(samples, rule.others)
     cuts: list[int] = []
     segments = [(0, len(samples))]
     while segments:
@@ -226,13 +230,13 @@ def find(samples: Sequence[Sample], rule: Rule) -> list[Step]:
         if end - start < 2:
             continue
         at = best_split(samples, start, end)
-        if significant(judge(samples, start, at, end, rule, spread), rule):
+        if significant(judge(samples, start, at, end, rule, spreads), rule):
             cuts.append(at)
             segments += [(start, at), (at, end)]
     cuts.sort()
     while True:
         bounds = [0, *cuts, len(samples)]
-        found = [judge(samples, bounds[i], at, bounds[i + 2], rule, spread) for i, at in enumerate(cuts)]
+        found = [judge(samples, bounds[i], at, bounds[i + 2], rule, spreads) for i, at in enumerate(cuts)]
         kept = [step for step in found if significant(step, rule)]
         if len(kept) == len(cuts):
             return kept  # type: ignore[return-value]
@@ -247,5 +251,5 @@ def untested(samples: Sequence[Sample], steps: Sequence[Step], rule: Rule) -> St
     start = steps[-1].at if steps else 0
     if start >= len(samples) - 1:
         return None
-    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spread(samples, rule.others))
+    step = judge(samples, start, len(samples) - 1, len(samples), rule, run_spreads(samples, rule.others))
     return step if step is not None and step.p_value is None else None
