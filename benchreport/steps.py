@@ -60,8 +60,8 @@ MIN_OWN = 5
 #: The median absolute deviation of a normal sample is this many standard deviations.
 NORMAL_MAD = 0.6745
 #: Student's t, one-sided 0.9995 (a two-sided 99.9% interval), by degrees of freedom; then the normal's.
-#: Wider than 99% because σ comes from few runs, by a median: at 0.995, 8-run synthetic histories of unchanged code
-#: stepped in 4.7% of them in CPU ms/request, whose runs spread by 19% (docs/history.md).
+#: Wider than 99% because σ comes from few runs, by a median: at 0.995, 2.3-2.7% of 8-run synthetic histories of
+#: unchanged code stepped in CPU ms/request, whose runs spread by 19%; at 0.9995, 0.36% (docs/history.md).
 T_9995 = (636.62, 31.599, 12.924, 8.610, 6.869, 5.959, 5.408, 5.041, 4.781, 4.587, 4.437, 4.318, 4.221, 4.140,
           4.073, 4.015, 3.965, 3.922, 3.883, 3.850, 3.819, 3.792, 3.768, 3.745, 3.725, 3.707, 3.690, 3.674, 3.659,
           3.646)
