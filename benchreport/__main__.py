@@ -153,9 +153,10 @@ def history_parser() -> argparse.ArgumentParser:
         "and the steps found in it) and, with --check, fail when a point's newest run is after a step for the "
         "worse.",
         epilog="A step: the change between the runs before and after a split larger than --threshold and the "
-        f"noise band (max(floor, {compare.CV_FACTOR:g} × the runs' cv or their run-to-run cv)), with a one-sided "
-        f"Mann-Whitney p <= {compare.MW_ALPHA:g} over their repetitions ({compare.MW_MIN_REPEATS}+ values a side); "
-        "docs/history.md. Runs are compared only on one fingerprint (the hosts' CPU, cores, memory, kernel, OS, "
+        f"noise band (the largest of the point's floor, {compare.CV_FACTOR:g} × the repetitions' cv, and a 99.9% t "
+        "interval on the runs' own spread), with a one-sided Mann-Whitney p <= "
+        f"{compare.MW_ALPHA:g} over their repetitions ({compare.MW_MIN_REPEATS}+ values a side); docs/history.md. "
+        "Runs are compared only on one fingerprint (the hosts' CPU, cores, memory, kernel, OS, "
         f"Python, key packages, client versions). Exit status: {history.EXIT_OK} listed (with --check: no newest "
         f"run after a step for the worse), {history.EXIT_REGRESSED} with --check a point's newest run is after a "
         f"step for the worse, {history.EXIT_USAGE} RESULTS_DIR missing, noise_floors.json unreadable, the page "

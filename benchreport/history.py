@@ -128,14 +128,6 @@ class Found:
             return f"{a[:10]}..{b[:10]} (not in this checkout: git log cannot list them){tail}"
         return f"{len(self.commits)} commits {a[:10]}..{b[:10]}{tail}"
 
-    def commit_text(self, limit: int = COMMITS_SHOWN) -> str:
-        """commit_summary and the first `limit` commits (git log --oneline), "… and N more"."""
-        if not self.commits:
-            return self.commit_summary()
-        shown = self.commits[:limit]
-        more = f", … and {len(self.commits) - len(shown)} more" if len(shown) < len(self.commits) else ""
-        return f"{self.commit_summary()}: " + "; ".join(shown) + more
-
 
 @dataclass
 class Series:
