@@ -146,7 +146,8 @@ def _read(run: Run) -> None:
             run.status, run.why = BROKEN, ["none of a run's files (no summary.json, plan.json or run folders)"]
         else:
             what = stopped or f"no report built: python -m benchreport {path}"
-            run.status, run.why = PARTIAL, [f"no {SUMMARY} ({what}; {len(folders)} run folders)"]
+            plural = "" if len(folders) == 1 else "s"
+            run.status, run.why = PARTIAL, [f"no {SUMMARY} ({what}; {len(folders)} run folder{plural})"]
     if (path / REPORT).is_file():
         run.report = path / REPORT
     started = [t for r in run.records if (t := _iso(r.started_at)) is not None]
