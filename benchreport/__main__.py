@@ -6,7 +6,7 @@ compares, and it writes nothing but the page `--html` asks for,
 benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
 benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
 first (benchreport.collect). A run folder named `compare` or `collect` is
-given as `./compare`, `./collect`.
+given as `./compare`, `./collect`, `./history`.
 
 Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
 load share when benchreport.collect wrote one), RUN_DIR/report.md, RUN_DIR/chart.png and
@@ -38,7 +38,8 @@ from pathlib import Path
 # The mode table, read the app's way (the benchapp package, which `make venv` installs).
 from benchapp.modes import MODES_FILE as DEFAULT_MODES
 from benchapp.modes import ModeTableError, load_modes
-from benchreport import EXIT_RUN_ERROR, collect, compare, comparehtml, model, render, rundata, short
+from benchreport import (EXIT_RUN_ERROR, collect, commits, compare, comparehtml, history, historyhtml, model,
+                         noisefloors, render, rundata, runlist, short)
 from benchreport import html as html_report
 from benchreport.model import app_of, unexpected_error
 from benchreport.runfiles import load_timing
@@ -141,18 +142,81 @@ def compare_main(argv: list[str] | None = None) -> int:
     return cmp.exit_code()
 
 
+# -- history [RESULTS_DIR] ----------------------------------------------------------------------
+
+
+def history_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchreport history",
+        description="List every bench run of a results folder (a line each: when, commit, fingerprint, state, "
+        "points, report), write its index.html (the runs, the fingerprints, each point's trend per fingerprint "
+        "and the steps found in it) and, with --check, fail when a point's newest run is after a step for the "
+        "worse.",
+        epilog="A step: the change between the runs before and after a split larger than --threshold and the "
+        f"noise band (the largest of the point's floor, {compare.CV_FACTOR:g} × the repetitions' cv, and a 99.9% t "
+        "interval on the runs' own spread), with a one-sided Mann-Whitney p <= "
+        f"{compare.MW_ALPHA:g} over their repetitions ({compare.MW_MIN_REPEATS}+ values a side); docs/history.md. "
+        "Runs are compared only on one fingerprint (the hosts' CPU, cores, memory, kernel, OS, "
+        f"Python, key packages, client versions). Exit status: {history.EXIT_OK} listed (with --check: no newest "
+        f"run after a step for the worse), {history.EXIT_REGRESSED} with --check a point's newest run is after a "
+        f"step for the worse, {history.EXIT_USAGE} RESULTS_DIR missing, noise_floors.json unreadable, the page "
+        "not written, or usage.")
+    parser.add_argument("results", nargs="?", type=Path, default=compare.DEFAULT_RESULTS,
+                        help="the folder of runs; default: %(default)s")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the newest run of any point is after a step for the worse")
+    parser.add_argument("--threshold", type=percent, default=compare.DEFAULT_THRESHOLD_PCT, metavar="PCT",
+                        help="a step must change its metric by more than this, in %%; default: %(default)g")
+    parser.add_argument("--html", type=Path, default=None, metavar="PATH",
+                        help=f"write the page to PATH instead of RESULTS_DIR/{history.INDEX}")
+    parser.add_argument("--no-html", action="store_true", help="write no page (a read-only results folder)")
+    parser.add_argument("--repo", type=Path, default=commits.REPO_ROOT,
+                        help="the checkout whose git log lists the commits between runs; default: %(default)s")
+    return parser
+
+
+def history_main(argv: list[str] | None = None) -> int:
+    """`history [RESULTS_DIR]`: list the runs, write index.html; with --check the exit status says whether a point's
+    newest run is after a step for the worse."""
+    args = history_parser().parse_args(argv)
+    if not args.results.is_dir():
+        print(f"benchreport history: {args.results} is not a directory", file=sys.stderr)
+        return history.EXIT_USAGE
+    try:
+        floors = noisefloors.load()
+    except noisefloors.FloorsError as exc:
+        print(f"benchreport history: {exc}", file=sys.stderr)
+        return history.EXIT_USAGE
+    hist = history.build(args.results, runlist.read_results(args.results), floors, args.threshold, args.repo)
+    print("\n".join(history.listing(hist)))
+    if not args.no_html:
+        try:
+            page = historyhtml.write(hist, args.html)
+        except OSError as exc:
+            print(f"benchreport history: cannot write the page: {exc}", file=sys.stderr)
+            return history.EXIT_USAGE
+        print(f"Wrote {page.resolve()}")
+    if args.check:
+        print("\n".join(["", *history.check_lines(hist)]))
+        return hist.exit_code()
+    return history.EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else list(argv)
     if args_in[:1] == ["compare"]:
         # A subcommand only by its first word: RUN_DIR's usage, which the bench calls, is unchanged.
         return compare_main(args_in[1:])
+    if args_in[:1] == ["history"]:
+        return history_main(args_in[1:])
     if args_in[:1] == ["collect"]:
         return collect.main(args_in[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchreport",
         description="Build summary.json, report.md, chart.png and report.html from a bench run directory.",
         epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
-        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B (-h there).",
+        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B; every run listed, "
+        "with trends: python -m benchreport history [RESULTS_DIR] (-h there).",
     )
     parser.add_argument("run_dir", type=Path, help="results/<run-id> holding one folder per run (run.json, ...)")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
