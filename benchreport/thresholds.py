@@ -84,8 +84,9 @@ FIGURES = {m.key: m for m in (
 )}
 #: Why a planned point has no such figure, by Figure.needs.
 NEEDS = {
-    "knee": "only client=rate measures a knee (a rate sweep, or rate=auto)",
-    "ideal": "no ideal to measure against: a user's app calls no slow API of ours (no delay), and delay 0 has none",
+    "knee": "only client=rate measures a knee (a rate sweep, or rate=auto); its points' client: {clients}",
+    "ideal": "none of its points has an ideal to measure against (c / delay, or a rate): your own app calls no"
+             " slow API of ours, and delay 0 gives none",
 }
 
 
@@ -278,9 +279,8 @@ def check_scope(thresholds: list[Threshold], planned: Iterable[Planned], file: s
             continue
         needs = FIGURES[t.metric].needs
         if needs is not None and not any(getattr(p, needs) for p in selected):
-            clients_used = ", ".join(dict.fromkeys(str(p.client) for p in selected))
-            wrong.append(f"{head}: {t.metric}: {NEEDS[needs]}; the points it selects ran with client={clients_used}"
-                         + (" for your app" if needs == "ideal" else ""))
+            used = ", ".join(dict.fromkeys(str(p.client) for p in selected))
+            wrong.append(f"{head}: {t.metric}: {NEEDS[needs].format(clients=used)}")
     if wrong:
         raise ThresholdsError(*wrong)
 
