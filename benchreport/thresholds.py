@@ -36,7 +36,7 @@ import yaml
 
 from benchhost import clients
 from benchreport import fmt, knee
-from benchreport.model import STATS_METRICS, Record, counts_for_stats, finite, integer, points, spread, value
+from benchreport.model import Record, counts_for_stats, finite, integer, points, spread
 
 #: Where a bench keeps the thresholds it was held to: a copy in its run folder (roles/bench/tasks/run.yml).
 FILENAME = "thresholds.yml"
@@ -456,9 +456,9 @@ def measure(recs: list[Record], metric: str) -> tuple[float | None, str]:
         x = float(max(found)) if found else None
         how = f", the most of {len(counted)}" if len(counted) > 1 else ""
     else:
-        # the report's own medians (stats) where it keeps them, the same rule for the other figures
-        x = value(counted[0], metric) if metric in STATS_METRICS else spread(
-            [v for r in counted if (v := finite(getattr(r, metric))) is not None])["median"]
+        # summary.json's stats.<metric>.median where it keeps one: the same rule over the same records
+        # (summary.add_repeat_stats), so every metric is judged alike, those stats does not keep too
+        x = spread([v for r in counted if (v := finite(getattr(r, metric))) is not None])["median"]
         how = f", the median of {len(counted)}" if len(counted) > 1 else ""
     if x is None:
         return None, "not measured"
