@@ -17,6 +17,7 @@ import pytest
 from benchapp.modes import load_modes
 from benchreport import EXIT_THRESHOLDS, short, thresholds
 from benchreport.__main__ import main as cli_main
+from benchreport.html.__main__ import main as html_main
 from benchreport.summary import build_records
 from benchrun import DATA
 
@@ -179,3 +180,15 @@ def test_check_without_a_run_or_thresholds_exits_2(run_dir, tmp_path, capsys):
     assert cli_main(["check", str(run_dir)]) == 2
     assert capsys.readouterr().err.strip() == (f"benchreport check: no thresholds: {run_dir / 'thresholds.yml'} is no "
                                                "file (the bench kept none: give --thresholds FILE)")
+
+
+def test_the_page_rebuilt_alone_judges_the_kept_thresholds(run_dir):
+    """python -m benchreport.html RUN_DIR (report.html alone, from summary.json) keeps the Thresholds section."""
+    cli_main([str(run_dir), "--no-latest"])
+    (run_dir / "report.html").unlink()
+    assert html_main([str(run_dir)]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert page.count("<tr class=\"failed\">") == 2 and "2 of 10 failed" in page
+    (run_dir / "thresholds.yml").unlink()
+    assert html_main([str(run_dir)]) == 0
+    assert "id=\"thresholds\"" not in (run_dir / "report.html").read_text()
