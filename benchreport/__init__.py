@@ -18,3 +18,5 @@ the command line (__main__); each imports only downward.
 #: Exit status of the CLI when the report was written but a run had an error,
 #: so the play can finish its report and still end non-zero.
 EXIT_RUN_ERROR = 3
+#: ... and when every run was measured but a threshold failed (benchreport.thresholds), after the report.
+EXIT_THRESHOLDS = 4

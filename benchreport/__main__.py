@@ -3,10 +3,17 @@
 `python -m benchreport compare RUN_A RUN_B` compares two runs' summary.json
 instead (compare_main: its own options and exit status; benchreport.compare
 compares, and it writes nothing but the page `--html` asks for,
-benchreport.comparehtml). `python -m benchreport collect RUN_DIR` (= `python -m
+benchreport.comparehtml). `python -m benchreport check RUN [--thresholds FILE]`
+holds a recorded run's summary.json to thresholds (check_main: the run's own
+thresholds.yml, or FILE; benchreport.thresholds), prints each, writes junit.xml
+and exits 1 when one failed: for CI scripts. `python -m benchreport collect RUN_DIR` (= `python -m
 benchreport.collect RUN_DIR`) unpacks the plan runners' archives into RUN_DIR
-first (benchreport.collect). A run folder named `compare` or `collect` is
-given as `./compare`, `./collect`, `./history`.
+first (benchreport.collect). A run folder named `compare`, `collect`, `history` or `check` is
+given as `./compare`, `./collect`, `./history`, `./check`.
+
+When RUN_DIR holds thresholds.yml (the bench's copy of bench.yml -e thresholds=FILE, or of the app's),
+they are judged (benchreport.thresholds): report.md, report.html and the short version list them,
+bench.json holds the result and RUN_DIR/junit.xml the same as JUnit (benchreport.junit).
 
 Writes RUN_DIR/summary.json, RUN_DIR/bench.json (the bench as a whole: timing.json's
 load share when benchreport.collect wrote one), RUN_DIR/report.md, RUN_DIR/chart.png and
@@ -18,10 +25,11 @@ group), what to use (one line per concurrency: the best mode by req/s, p99 and
 CPU per request, benchreport.whattouse), the note on ab's own ceiling, the
 ab-vs-wrk comparison (when both ran) and the notes.
 
-Exit status (the play writes the report first, then fails on 3):
-  0  report written, every run measured
+Exit status (the play writes the report first, then fails on 3 or 4):
+  0  report written, every run measured (and every threshold passed)
   3  report written, at least one run has an error (mode did not start, ab
      aborted, nothing answered...): see the notes
+  4  report written, every run measured, but a threshold failed (or thresholds.yml did not read)
   1  no report: RUN_DIR missing or holding no run folders
   2  bad command line (argparse)
 """
@@ -38,8 +46,8 @@ from pathlib import Path
 # The mode table, read the app's way (the benchapp package, which `make venv` installs).
 from benchapp.modes import MODES_FILE as DEFAULT_MODES
 from benchapp.modes import ModeTableError, load_modes
-from benchreport import (EXIT_RUN_ERROR, collect, commits, compare, comparehtml, history, historyhtml, model,
-                         noisefloors, render, rundata, runlist, short)
+from benchreport import (EXIT_RUN_ERROR, EXIT_THRESHOLDS, collect, commits, compare, comparehtml, history,
+                         historyhtml, junit, model, noisefloors, render, rundata, runlist, short, thresholds)
 from benchreport import html as html_report
 from benchreport.model import app_of, unexpected_error
 from benchreport.runfiles import load_timing
@@ -202,6 +210,66 @@ def history_main(argv: list[str] | None = None) -> int:
     return history.EXIT_OK
 
 
+# -- check RUN --------------------------------------------------------------------------------------
+
+
+CHECK_OK, CHECK_FAILED, CHECK_USAGE = 0, 1, 2
+
+
+def check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchreport check",
+        description="Hold a recorded run (its summary.json) to thresholds: each threshold on each point it "
+        "selects, passed or failed with the figure measured; write them as JUnit XML.",
+        epilog=f"The figures: {thresholds.RULE}. Exit status: {CHECK_OK} every threshold passed, {CHECK_FAILED} "
+        f"one failed, {CHECK_USAGE} a run not found, without a readable summary.json, a thresholds file that does "
+        "not read or does not fit the run (a metric it did not measure, a mode or route it did not run), "
+        "junit.xml not written, or usage. docs/thresholds.md.")
+    parser.add_argument("run", help="a run id under --results, `latest`, or a run folder's path")
+    parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE",
+                        help=f"the thresholds; default: the run's own {thresholds.FILENAME} (the bench's copy)")
+    parser.add_argument("--results", type=Path, default=compare.DEFAULT_RESULTS,
+                        help="where run ids are looked up; default: %(default)s")
+    parser.add_argument("--junit", type=Path, default=None, metavar="PATH",
+                        help=f"where the JUnit XML goes; default: the run's {thresholds.JUNIT}")
+    return parser
+
+
+def check_main(argv: list[str] | None = None) -> int:
+    """`check RUN`: a recorded run's summary.json held to thresholds; exit 1 when one failed."""
+    args = check_parser().parse_args(argv)
+    try:
+        run = compare.resolve_run(args.run, args.results)
+        records = compare.load_records(run)
+    except compare.CompareError as exc:
+        print(f"benchreport check: {exc}", file=sys.stderr)
+        return CHECK_USAGE
+    file = args.thresholds or run / thresholds.FILENAME
+    if not file.is_file():
+        print(f"benchreport check: no thresholds: {file} is no file"
+              + ("" if args.thresholds else " (the bench kept none: give --thresholds FILE)"), file=sys.stderr)
+        return CHECK_USAGE
+    try:
+        found = thresholds.load(file)
+        thresholds.check_scope(found, [thresholds.Planned.of(vars(r)) for r in records], str(file), "the run")
+    except thresholds.ThresholdsError as exc:
+        print("\n".join(f"benchreport check: {m}" for m in exc.messages), file=sys.stderr)
+        return CHECK_USAGE
+    checked = thresholds.judge(found, records, str(file))
+    print(f"Thresholds of {file} on {run}: {checked.head()} ({thresholds.RULE})")
+    for status in (thresholds.FAILED, thresholds.PASSED, thresholds.SKIPPED):
+        for r in checked.of(status):
+            print(f"  {status:<7} {r.line}")
+    path = args.junit or run / thresholds.JUNIT
+    try:
+        junit.write(checked, path, run.name)
+    except OSError as exc:
+        print(f"benchreport check: --junit: cannot write {path}: {exc}", file=sys.stderr)
+        return CHECK_USAGE
+    print(f"Wrote {path}")
+    return CHECK_FAILED if checked.failed else CHECK_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else list(argv)
     if args_in[:1] == ["compare"]:
@@ -211,12 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         return history_main(args_in[1:])
     if args_in[:1] == ["collect"]:
         return collect.main(args_in[1:])
+    if args_in[:1] == ["check"]:
+        return check_main(args_in[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchreport",
         description="Build summary.json, report.md, chart.png and report.html from a bench run directory.",
-        epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, "
-        "1 no report, 2 usage. Two runs compared: python -m benchreport compare RUN_A RUN_B; every run listed, "
-        "with trends: python -m benchreport history [RESULTS_DIR] (-h there).",
+        epilog=f"Exit status: 0 ok, {EXIT_RUN_ERROR} report written but a run had an error, {EXIT_THRESHOLDS} "
+        f"report written but a threshold of RUN_DIR/{thresholds.FILENAME} failed, 1 no report, 2 usage. Two runs "
+        "compared: python -m benchreport compare RUN_A RUN_B (-h there); every run listed, with trends: python -m "
+        "benchreport history [RESULTS_DIR] (-h there); a run held to thresholds: python -m benchreport check RUN "
+        "(-h there).",
     )
     parser.add_argument("run_dir", type=Path, help="results/<run-id> holding one folder per run (run.json, ...)")
     parser.add_argument("--modes-file", type=Path, default=DEFAULT_MODES,
@@ -243,9 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     timing, timing_warning = load_timing(run_dir)
     if timing_warning:
         print(f"benchreport: warning: {timing_warning}: no load share in the report", file=sys.stderr)
+    kept = run_dir / thresholds.FILENAME  # the bench's copy of the thresholds it was held to
+    checked = thresholds.judge_file(kept, records, kept.name) if kept.is_file() else None
     write_summary(records, run_dir / "summary.json")
-    write_bench(run_dir / BENCH, run_id, timing, app_of(records))
-    (run_dir / "report.md").write_text(render.markdown(records, run_id, timing))
+    write_bench(run_dir / BENCH, run_id, timing, app_of(records), checked.as_dict() if checked else None)
+    (run_dir / "report.md").write_text(render.markdown(records, run_id, timing, checked))
+    if checked is not None:
+        junit.write(checked, run_dir / thresholds.JUNIT, run_id)
+    else:  # an older junit.xml would judge thresholds this run no longer has
+        (run_dir / thresholds.JUNIT).unlink(missing_ok=True)
     ideal = [r for r in records if not r.app]  # a user's app has no delay, so no % of ideal to draw
     if ideal:
         render.chart(ideal, run_dir / "chart.png", title=f"Bench run {run_id}: req/s as % of ideal")
@@ -253,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir / "chart.png").unlink(missing_ok=True)
     page = None
     try:
-        page = html_report.write(run_dir, records, rundata.read_all(run_dir, records), run_id, timing)
+        page = html_report.write(run_dir, records, rundata.read_all(run_dir, records), run_id, timing,
+                                 checked=checked)
     except Exception as exc:  # noqa: BLE001 - the page is an extra: summary.json and report.md stand without it
         print(f"benchreport: warning: report.html not written: {exc!r}", file=sys.stderr)
     if not args.no_latest:
@@ -262,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"benchreport: warning: latest link not updated: {exc}", file=sys.stderr)
 
-    print("\n".join(short.lines(records, page)) + "\n")
+    print("\n".join(short.lines(records, page, checked)) + "\n")
     print(f"Bench run {run_id} ({run_dir})")
     share = render.timing_line(timing)
     if share:
@@ -289,10 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         for note in found:
             print(f"- {note}")
     print(f"\nWrote {run_dir / 'summary.json'}, {BENCH}, report.md" + (", chart.png" if ideal else "")
-          + (f", {html_report.REPORT}" if page else ""))
+          + (f", {html_report.REPORT}" if page else "") + (f", {thresholds.JUNIT}" if checked else ""))
     if page:
         print(f"Report: {page.resolve()}")
-    return EXIT_RUN_ERROR if any(unexpected_error(r) for r in records) else 0
+    if any(unexpected_error(r) for r in records):
+        return EXIT_RUN_ERROR
+    return EXIT_THRESHOLDS if checked is not None and checked.failed else 0
 
 
 if __name__ == "__main__":

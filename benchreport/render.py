@@ -11,6 +11,8 @@ req/s side by side, so a figure that depends on the client is seen as such.
 repetitions, or says that every point ran once (no noise estimate).
 "Environment" says what the figures were measured on (the records'
 `environment`: commit, hosts, server versions), or that it was not recorded.
+"Thresholds" (bench.yml -e thresholds=FILE) lists each threshold on each point it
+selects, passed or failed, with the figure measured (benchreport.thresholds).
 
 The table is ordered and sub-headed by the modes' group (the records' `group`:
 gevent, peers, threads and processes; GROUPS), and "What to use"
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchhost import clients as registry
-from benchreport import advice, knee, kneesearch, readiness, serverfigures, whattouse
+from benchreport import advice, knee, kneesearch, readiness, serverfigures, thresholds, whattouse
 from benchreport.fmt import DASH, LOWER_BOUND_MARK, NO_BOUND_MARK, UPPER_BOUND_MARK, g, ms, num, p99_mark
 from benchreport.model import NOISY_CV, Record, any_repeated, app_of, finite, noisy, point_key, points, stat
 from benchreport.runfiles import Timing
@@ -646,6 +648,25 @@ def readiness_section(records: list[Record]) -> list[str]:
     return lines + [""]
 
 
+def thresholds_rows(checked: thresholds.Checked) -> list[list[str]]:
+    """The "Thresholds" table's cells: failed first, then passed and skipped, each in the file's order."""
+    order = {thresholds.FAILED: 0, thresholds.PASSED: 1, thresholds.SKIPPED: 2}
+    return [[r.status, r.threshold.check, r.threshold.selects(), r.point, r.measured]
+            for r in sorted(checked.results, key=lambda r: order[r.status])]
+
+
+def thresholds_section(checked: thresholds.Checked | None) -> list[str]:
+    """report.md's "Thresholds": each threshold on each point it selects, passed or failed, and the figure."""
+    if checked is None:
+        return []
+    lines = ["## Thresholds", "", checked.intro(), ""]
+    if checked.error is not None:
+        return lines
+    lines += ["| result | threshold | selects | point | measured |", "|:---|:---|:---|:---|:---|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in thresholds_rows(checked)]
+    return lines + [""]
+
+
 def knee_section(records: list[Record]) -> list[str]:
     """report.md's "Knee": the rate sweeps' knees ranked (benchreport.knee); empty without rate runs."""
     found = knee.ranked(knee.knees(records))
@@ -819,8 +840,10 @@ def timing_line(timing: Timing | None) -> str | None:
     return text
 
 
-def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -> str:
-    """report.md: heading, the bench's load share (timing.json), table, how to read it, notes."""
+def markdown(records: list[Record], run_id: str, timing: Timing | None = None,
+             checked: thresholds.Checked | None = None) -> str:
+    """report.md: heading, the bench's load share (timing.json), table, how to read it, the thresholds
+    (checked: benchreport.thresholds.judge's), notes."""
     starts = sorted(r.started_at for r in records if r.started_at)
     ends = sorted(r.ended_at for r in records if r.ended_at)
     lines = [f"# Bench run {run_id}", ""]
@@ -871,6 +894,7 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None) -
         lines += [ceiling, ""]
     lines += [line for c in explained if c.by_rate for line in (c.explanation, "")]
     lines += app_section(records)
+    lines += thresholds_section(checked)
     lines += verdict_section(records)
     lines += whattouse.markdown_section(records)
     lines += readiness_section(records)

@@ -25,6 +25,13 @@ failure), with the p99 and CPU per request at the knee:
       knee (p99 <= 1.5 x delay)  uwsgi-gevent/tuned 100 req/s (p99 1195 ms, CPU 0.835 ms/request)
                                  granian/tuned 50 req/s (p99 1016 ms, CPU 1.570 ms/request)
 
+With thresholds (bench.yml -e thresholds=FILE), how many failed, then each failed one and
+some passed ones, with the figure measured (benchreport.thresholds):
+
+      thresholds     1 of 6 failed (thresholds.yml; medians over repetitions)
+                     FAILED p99_ms < 1500 at uwsgi-gevent/tuned wrk c=1000: 1715 ms, the median of 3
+                     passed p99_ms < 1500 at uwsgi-gevent/tuned wrk c=200: 1143 ms, the median of 3
+
 The picks are report.md's "What to use" (benchreport.whattouse.settings: per
 concurrency, delay and client, the best point among those without an error or
 a failed request; a repeated point's median): one line per metric, one entry
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchreport import advice, fmt, knee, readiness, serverfigures, whattouse
+from benchreport import advice, fmt, knee, readiness, serverfigures, thresholds, whattouse
 from benchreport.model import Record, finite, unexpected_error
 INDENT = "  "
 #: How each metric's line is named, and the unit after its figure.
@@ -51,6 +58,8 @@ UNITS = {"rps": " req/s", "p99_ms": " ms", "cpu_ms_per_req": " ms/request"}
 KNEES_SHOWN = 5
 #: Why a setting's points were not usable, unless they failed as expected.
 FAILED_TEXT = "errors or failed requests: see the notes"
+#: The passed thresholds named here (every failed one is: report.md's "Thresholds" has them all).
+PASSED_SHOWN = 8
 #: The other modes the verdict names here, and the run folders (report.md's "Verdict" has them all).
 OTHERS_SHOWN = 3
 RUNS_SHOWN = 4
@@ -164,6 +173,21 @@ def readiness_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     return [("gevent readiness", entries)] if entries else []
 
 
+def thresholds_rows(checked: thresholds.Checked | None) -> list[tuple[str, list[str]]]:
+    """"thresholds  2 of 12 failed (FILE; medians over repetitions)", then every failed one and the first
+    PASSED_SHOWN passed ones, each with its figure."""
+    if checked is None:
+        return []
+    entries = [f"{checked.head()} ({checked.file}; medians over repetitions)"]
+    entries += [f"FAILED {r.line}" for r in checked.of(thresholds.FAILED)]
+    passed = checked.of(thresholds.PASSED)
+    entries += [f"passed {r.line}" for r in passed[:PASSED_SHOWN]]
+    if len(passed) > PASSED_SHOWN:
+        entries.append(f"and {len(passed) - PASSED_SHOWN} more passed (report.md's \"Thresholds\")")
+    entries += [f"skipped {r.line}" for r in checked.of(thresholds.SKIPPED)]
+    return [("thresholds", entries)]
+
+
 def runs_text(v: advice.Verdict) -> str:
     """"6 runs (a sweep past the client's ceiling): a, b, ..." with at most RUNS_SHOWN folders named."""
     shown = ", ".join(v.runs[:RUNS_SHOWN]) + (f", … (report.md's \"Verdict\" names all {len(v.runs)})"
@@ -195,10 +219,11 @@ def verdict_rows(records: list[Record]) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def lines(records: list[Record], page: Path | None) -> list[str]:
-    """The short version: its head, the verdict, the best modes, the knees, gevent readiness, report.html's
-    absolute path."""
+def lines(records: list[Record], page: Path | None, checked: thresholds.Checked | None = None) -> list[str]:
+    """The short version: its head, the verdict, the best modes, the knees, gevent readiness, the thresholds
+    (checked: benchreport.thresholds.judge's), report.html's absolute path."""
     where = str(page.resolve()) if page is not None else "not written (see the warning above)"
     # The verdict in a column of its own: the detail rows keep theirs whatever the verdict's labels.
     return [head(records), *aligned(verdict_rows(records)),
-            *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records), ("report.html", [where])])]
+            *aligned([*best_rows(records), *knee_rows(records), *readiness_rows(records), *thresholds_rows(checked),
+                      ("report.html", [where])])]

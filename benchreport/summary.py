@@ -686,13 +686,18 @@ BENCH = "bench.json"
 BENCH_SCHEMA = 1
 
 
-def write_bench(path: Path, run_id: str, timing: Timing | None, app: Mapping[str, Any] | None = None) -> None:
+def write_bench(path: Path, run_id: str, timing: Timing | None, app: Mapping[str, Any] | None = None,
+                thresholds: Mapping[str, Any] | None = None) -> None:
     """bench.json: {"schema", "run_id", "timing"}: timing.json's object as collect wrote it (null
-    without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted...; and "app" for a user's
-    app: its record (name, spec_sha, routes, budget_ms, the modes skipped and why: model.Record.app)."""
+    without one): load_s, wall_s, load_share, runs_planned, runs_done, interrupted...; "app" for a user's
+    app: its record (name, spec_sha, routes, budget_ms, the modes skipped and why: model.Record.app); and
+    "thresholds" when the run was held to some (benchreport.thresholds.Checked.as_dict: the bench role's
+    last task names its "failed")."""
     data = {"schema": BENCH_SCHEMA, "run_id": run_id, "timing": dict(timing.data) if timing is not None else None}
     if app:
         data["app"] = dict(app)
+    if thresholds is not None:
+        data["thresholds"] = dict(thresholds)
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 

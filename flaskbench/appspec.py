@@ -6,7 +6,9 @@
 problem is an AppSpecError naming the file, the field (`routes[2].expect`) and the
 bad value with what is allowed. That includes the app's requirements against the
 packages the servers run with (app/requirements.txt): a requirement that excludes
-a pinned version would either fail to install or replace the servers' package.
+a pinned version would either fail to install or replace the servers' package;
+and its thresholds file, read as the bench reads it (benchreport.thresholds; the
+bench checks it against its plan too).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from typing import Any
 
 import yaml
 
+from benchreport import thresholds as limits
 from flaskbench import reqfiles as reqs
 
 FILENAME = "flaskbench-app.yml"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUIRED = ("name", "wsgi", "requirements", "routes", "health", "budget_ms")
-OPTIONAL = ("asgi", "env")
+OPTIONAL = ("asgi", "env", "thresholds")
 ROUTE_KEYS = ("path", "method", "headers", "body", "expect", "name", "weight")
 # The name becomes part of directories and unit names on the app host.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -80,6 +83,9 @@ class AppSpec:
     budget_ms: float  # the knee: the highest rate whose p99 stays within it
     asgi: Target | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: the bench's thresholds (bench.yml holds a bench of the app to them unless -e thresholds= says
+    #: otherwise); inside directory
+    thresholds: Path | None = None
 
     @property
     def file(self) -> Path:
@@ -154,13 +160,26 @@ class _Checker:
                                                       f"valid: {', '.join('${%s}' % p for p in PLACEHOLDERS)}")
         return dict(value)
 
-    def requirements(self, directory: Path, value: object) -> Path:
-        text = self.string("requirements", value)
+    def inside(self, where: str, directory: Path, value: object) -> Path:
+        """A file of the app's directory: a relative path that stays inside it (no .., no symlink out)."""
+        text = self.string(where, value)
         path = (directory / text).resolve()
         if not path.is_relative_to(directory.resolve()):
-            raise self.fail("requirements", f"{text!r} is outside the app directory {directory}")
+            raise self.fail(where, f"{text!r} is outside the app directory {directory}")
         if not path.is_file():
-            raise self.fail("requirements", f"{text!r}: no such file in {directory}")
+            raise self.fail(where, f"{text!r}: no such file in {directory}")
+        return path
+
+    def requirements(self, directory: Path, value: object) -> Path:
+        return self.inside("requirements", directory, value)
+
+    def thresholds(self, directory: Path, value: object) -> Path:
+        """The thresholds file, read as the bench reads it (benchreport.thresholds: its errors as they are)."""
+        path = self.inside("thresholds", directory, value)
+        try:
+            limits.load(path)
+        except limits.ThresholdsError as err:
+            raise self.fail("thresholds", str(err)) from None
         return path
 
     def route(self, where: str, data: object) -> Route:
@@ -229,6 +248,7 @@ def load(app_dir: Path | str, pins: dict[str, reqs.Version] | None = None) -> Ap
         routes=check.routes(data["routes"]),
         health=check.path("health", data["health"]),
         budget_ms=check.number("budget_ms", data["budget_ms"]),
+        thresholds=check.thresholds(directory, data["thresholds"]) if "thresholds" in data else None,
     )
     try:
         reqs.check_against(spec.requirements, reqs.server_pins() if pins is None else pins, directory)
@@ -252,6 +272,10 @@ def summary(spec: AppSpec) -> list[str]:
     for r in spec.routes:
         lines.append(f"    {r.name}: {r.method} {r.path} -> {r.expect}, {100 * r.weight / total:.0f}% of a mix")
     lines.append(f"  health: {spec.health}; budget: p99 within {spec.budget_ms:g} ms")
+    if spec.thresholds:
+        count = len(limits.load(spec.thresholds))
+        lines.append(f"  thresholds: {spec.thresholds.relative_to(spec.directory.resolve())}, {count} "
+                     f"threshold{'s' if count != 1 else ''} the bench holds it to")
     return lines
 
 

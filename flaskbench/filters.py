@@ -55,11 +55,13 @@ def flaskbench_nofile(limits: str, wanted: int) -> int:
 
 def flaskbench_plan(modes: Mapping[str, Any], params: Mapping[str, Any], settings: Mapping[str, Any],
                     loadgens: Sequence[str], apps: Sequence[str]) -> dict[str, Any]:
-    """modes | flaskbench_plan(params, settings, loadgens, apps): {error, runs, seed, estimate_s, lines, app}.
+    """modes | flaskbench_plan(params, settings, loadgens, apps): {error, runs, seed, estimate_s, lines, app,
+    thresholds}.
 
     params: bench.yml's parameters (flaskbench.plan.Params' fields); settings: the role's bench_<field>
     (flaskbench.plan.Settings'); loadgens and apps: the inventory's groups. error is None, or the
-    refusal (the rest then empty); app: a user's app's record (flaskbench.plan.App.record) or None.
+    refusal (the rest then empty); app: a user's app's record (flaskbench.plan.App.record) or None;
+    thresholds: {file, count, given} (flaskbench.plan.Plan.thresholds) or None.
     """
     try:
         p, s = planner.Params(**params), planner.Settings(**settings)
@@ -68,9 +70,10 @@ def flaskbench_plan(modes: Mapping[str, Any], params: Mapping[str, Any], setting
     try:
         made = planner.plan(p, s, modes, list(loadgens), list(apps))
     except planner.PlanError as err:
-        return {"error": str(err), "runs": [], "seed": None, "estimate_s": None, "lines": [], "app": None}
+        return {"error": str(err), "runs": [], "seed": None, "estimate_s": None, "lines": [], "app": None,
+                "thresholds": None}
     return {"error": None, "runs": made.runs, "seed": made.seed, "estimate_s": made.estimate_s,
-            "lines": made.lines(), "app": made.app}
+            "lines": made.lines(), "app": made.app, "thresholds": made.thresholds}
 
 
 def flaskbench_app(app_dir: str) -> dict[str, Any]:

@@ -13,6 +13,11 @@ app's record (name, spec_sha, routes, budget, the modes skipped and why) and no
 delay: the app calls no slow API of ours, so there is no ideal and the knee's
 budget is the app's budget_ms.
 
+thresholds=FILE (or, with app=DIR and no thresholds=, the app's own `thresholds:` file) is read and held
+against the plan's points before any host changes (benchreport.thresholds: every selector names a mode,
+profile, client or route of the plan and selects a point; every metric is one its points measure); the
+plan names the file, which the role keeps with the results for the report to judge.
+
 Values come as bench.yml passes them: `-e name=value` gives strings, a
 playbook's vars or `-e '{...}'` numbers and booleans. Each is read the way the
 role's Jinja read it (`value | string | trim`), so that every command plans,
@@ -31,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from benchhost import clients as registry
 from benchhost import search
+from benchreport import thresholds as limits
 from flaskbench import appspec, userapp
 
 #: A parameter as given: a string from -e name=value, else a YAML or JSON scalar.
@@ -94,6 +100,8 @@ class Params:
     budget_ms: Given = ""
     #: a user's app: the folder of its flaskbench-app.yml (left out: the built-in app)
     app: Given = ""
+    #: a thresholds file (benchreport.thresholds; left out: the app's own, else none)
+    thresholds: Given = ""
 
 
 @dataclass(frozen=True)
@@ -169,12 +177,24 @@ class Plan:
     estimate_s: float
     #: a user's app's record (App.record); None for the built-in app
     app: dict[str, Any] | None = None
+    #: the thresholds the report will judge: {"file": its absolute path, "count", "given": thresholds=FILE or
+    #: the app's}; None without
+    thresholds: dict[str, Any] | None = None
 
     def lines(self) -> list[str]:
         """One line per run, then the total: what the role shows before any host changes."""
         count = f"{len(self.runs)} run" + ("" if len(self.runs) == 1 else "s")
         total = f"{count}, about {round(self.estimate_s / 60, 1)} min, seed {self.seed}"
-        return [describe(run) for run in self.runs] + app_lines(self.app) + [total]
+        return [describe(run) for run in self.runs] + app_lines(self.app) + thresholds_lines(self.thresholds) + [total]
+
+
+def thresholds_lines(found: Mapping[str, Any] | None) -> list[str]:
+    """The plan's line on its thresholds: the file and how many, judged after the report."""
+    if found is None:
+        return []
+    count = found["count"]
+    return [f"thresholds {found['file']} ({found['given']}): {count} threshold{'s' if count != 1 else ''},"
+            " judged once the report is written"]
 
 
 def app_lines(app: Mapping[str, Any] | None) -> list[str]:
@@ -249,6 +269,35 @@ def load_app(given: Given) -> App | None:
         raise PlanError(str(err)) from None
     served, skipped = userapp.modes_for(spec)
     return App(spec=spec, spec_sha=userapp.spec_digest(spec), served=served, skipped=skipped)
+
+
+def load_thresholds(given: Given, app: App | None) -> tuple[Path, str, list[limits.Threshold]] | None:
+    """thresholds=FILE's thresholds, else the app's own (flaskbench-app.yml's `thresholds:`), read and checked
+    alone (benchreport.thresholds: its errors as they are, each naming the file and the entry); None without."""
+    if text(given) != "":
+        path, how = Path(text(given)).expanduser(), "thresholds="
+    elif app is not None and app.spec.thresholds is not None:
+        path, how = app.spec.thresholds, f"{app.name}'s flaskbench-app.yml"
+    else:
+        return None
+    if not path.is_file():
+        raise PlanError(f"thresholds={given}: no such file (a YAML list of thresholds: docs/thresholds.md)")
+    try:
+        return path.resolve(), how, limits.load(path)
+    except limits.ThresholdsError as err:
+        raise PlanError(*err.messages) from None
+
+
+def check_thresholds(found: tuple[Path, str, list[limits.Threshold]] | None, points: list[Run]) -> dict | None:
+    """The thresholds against the planned points (benchreport.thresholds.check_scope): what the plan records."""
+    if found is None:
+        return None
+    path, how, read = found
+    try:
+        limits.check_scope(read, [limits.Planned.of(point) for point in points], str(path))
+    except limits.ThresholdsError as err:
+        raise PlanError(*err.messages) from None
+    return {"file": str(path), "count": len(read), "given": how}
 
 
 def app_routes(route: Given, app: App, clients_asked: list[str]) -> list[str]:
@@ -666,7 +715,8 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
     """The runs bench.yml's parameters ask for, split over the load hosts, in the order they run.
 
     Raises PlanError at the first check that fails, in the order the role always checked: the parameters
-    one by one (a user's app's description first: the modes depend on it), then the points, the estimate,
+    one by one (a user's app's description first: the modes depend on it; the thresholds file last), then
+    the thresholds against the points, the points, the estimate,
     the control port, the inventory, the split. A check of
     every point or run names each one it refuses, a line each.
     """
@@ -684,7 +734,9 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
                                 routes=app_routes(p.route, app, asked.clients) if app is not None else None)
     given_seed = seed(p.seed)
     seed_used = new_seed() if given_seed is None else given_seed
+    found = load_thresholds(p.thresholds, app)
     points = plan_points(p, s, modes, asked, loadgens)
+    held = check_thresholds(found, points)
     check_c_and_n(points, s)
     runs = in_rounds(points, repeats, seed_used)
     total_s = estimate_s(runs, s)
@@ -694,4 +746,5 @@ def plan(p: Params, s: Settings, modes: Modes, loadgens: Sequence[str], apps: Se
     runs = split_over(runs, loadgens)
     check_connections(runs, loadgens)
     check_rates(runs, s, loadgens)
-    return Plan(runs=runs, seed=seed_used, estimate_s=total_s, app=app.record() if app is not None else None)
+    return Plan(runs=runs, seed=seed_used, estimate_s=total_s, app=app.record() if app is not None else None,
+                thresholds=held)

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchreport import model, rundata
+from benchreport import model, rundata, thresholds
 from benchreport.html.page import write
 from benchreport.model import SUMMARY
 from benchreport.runfiles import load_timing
@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchreport.html: {summary} unreadable: {exc}", file=sys.stderr)
         return 1
     timing, _ = load_timing(args.run_dir)
-    print(f"Wrote {write(args.run_dir, records, rundata.read_all(args.run_dir, records), timing=timing)}")
+    kept = args.run_dir / thresholds.FILENAME  # the thresholds the bench was held to, judged again
+    checked = thresholds.judge_file(kept, records, kept.name) if kept.is_file() else None
+    raws = rundata.read_all(args.run_dir, records)
+    print(f"Wrote {write(args.run_dir, records, raws, timing=timing, checked=checked)}")
     return 0
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from benchhost import clients as registry
-from benchreport import render
+from benchreport import render, thresholds
 from benchreport.html.knees import knee_charts
 from benchreport.html.latency import latency_charts
 from benchreport.html.names import mode_styles, run_name
@@ -105,9 +105,22 @@ def app_html(records: list[Record]) -> str:
     return f"<h2 id=\"your-app\">Your app: {escape(str(app.get('name')))}</h2><p class=\"how\">{escape(intro)}</p>{table}"
 
 
+def thresholds_html(checked: thresholds.Checked | None) -> str:
+    """report.md's "Thresholds": each threshold on each point it selects, a failed row marked; "" without."""
+    if checked is None:
+        return ""
+    intro = f"<h2 id=\"thresholds\">Thresholds</h2><p class=\"how\">{escape(checked.intro())}</p>"
+    if checked.error is not None:
+        return intro
+    rows = "".join(f"<tr class=\"{escape(row[0])}\">" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                   for row in render.thresholds_rows(checked))
+    return (f"{intro}<table class=\"thresholds\"><thead><tr><th>result</th><th>threshold</th><th>selects</th>"
+            f"<th>point</th><th>measured</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str,
-         timing: Timing | None = None) -> str:
-    """report.html's text."""
+         timing: Timing | None = None, checked: thresholds.Checked | None = None) -> str:
+    """report.html's text (checked: the thresholds judged, benchreport.thresholds.judge)."""
     found, missing = charts(records, raws)
     modes = list(dict.fromkeys(render.mode_label(r) for r in records))
     starts = sorted(r.started_at for r in records if r.started_at)
@@ -136,6 +149,8 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
     heads: dict[str, str] = {}
     for c in found:
         heads.setdefault(c.family or c.title, c.key)  # a family's link goes to its first chart
+    if checked is not None:
+        heads = {"Thresholds": "thresholds", **heads}
     nav = " · ".join(f"<a href=\"#{escape(key)}\">{escape(text)}</a>" for text, key in heads.items())
     return "\n".join([
         *head(f"Bench run {run_id}"),
@@ -143,7 +158,7 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
         f"<p class=\"meta\">{escape('; '.join(meta))}. Written by benchreport from summary.json and the raw files "
         f"in {escape(run_dir.resolve().name)}/.</p>",
         f"<p class=\"meta\">{nav} · <a href=\"#all-runs\">All runs</a></p>",
-        missing_html, app_html(records), best_html,
+        missing_html, app_html(records), thresholds_html(checked), best_html,
         *(section(c, i == 0 or found[i - 1].family != c.family) for i, c in enumerate(found)),
         "<h2 id=\"all-runs\">All runs</h2><p class=\"how\">The table of report.md: one row per run, by group.</p>",
         full_table(records),
@@ -153,7 +168,8 @@ def page(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_
 
 
 def write(run_dir: Path, records: list[Record], raws: Mapping[str, RunData], run_id: str | None = None,
-          timing: Timing | None = None, path: Path | None = None) -> Path:
+          timing: Timing | None = None, path: Path | None = None,
+          checked: thresholds.Checked | None = None) -> Path:
     """Write report.html into run_dir; its path. raws: benchreport.rundata.read_all's."""
     return write_text(path or run_dir / REPORT, page(run_dir, records, raws, run_id or run_dir.resolve().name,
-                                                     timing))
+                                                     timing, checked))

@@ -100,6 +100,8 @@ th, td { border: 1px solid #ddd; padding: 2px 6px; } th { background: #f5f5f5; }
 td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
 tr.group td { background: #eef3fb; font-weight: bold; }
 details { margin: .4em 0; } summary { cursor: pointer; color: #1a5fb4; }
+table.thresholds tr.failed td { background: #fdecea; } table.thresholds tr.failed td:first-child { color: #b71c1c; font-weight: bold; }
+table.thresholds tr.passed td:first-child { color: #2e7d32; }
 """
 
 

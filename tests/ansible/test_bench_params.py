@@ -211,3 +211,45 @@ def test_without_app_the_app_host_must_serve_the_built_in_app(tmp_path):
 def test_an_apps_refusal_comes_before_any_host(tmp_path):
     result = run_bench(inventory(tmp_path), f"app={SHOP}", "mode=psycopg2")
     assert_refused_before_hosts(result, "mode=psycopg2: psycopg2 cannot serve shop: benches PostgreSQL")
+
+
+# -- thresholds=FILE -------------------------------------------------------------------------------------------
+
+def test_a_threshold_the_plan_cannot_hold_is_refused_before_any_host(tmp_path):
+    bad = tmp_path / "ci.yml"
+    bad.write_text("- p99_ms < 1500\n- {mode: uwsgi, check: 'knee_rps >= 800'}\n")
+    result = run_bench(inventory(tmp_path), "mode=uwsgi", "client=wrk", f"thresholds={bad}")
+    assert_refused_before_hosts(result, f"{bad}: entry 2 ('knee_rps >= 800'): knee_rps: only client=rate measures a "
+                                        "knee")
+
+
+def both_local_inventory(tmp_path: Path) -> Path:
+    """The app host and the load host on this machine (every folder the bench writes under tmp_path), whose
+    flaskbench-mode shows the built-in app and refuses the lock: another bench holds the host, so the bench stops
+    right after writing plan.json and keeping the thresholds, before any run."""
+    fake = tmp_path / "flaskbench-mode"
+    fake.write_text("#!/bin/sh\n"
+                    "if [ \"$1\" = lock ]; then echo '{\"changed\": false, \"msg\": \"held by a test\"}'; exit 3; fi\n"
+                    "echo '{\"mode\": \"uwsgi\", \"profile\": \"tuned\", \"monitor\": false, \"max_delay\": 30.0}'\n")
+    fake.chmod(0o755)
+    host = (f"          ansible_connection: local\n          ansible_python_interpreter: {sys.executable}\n"
+            f"          flaskbench_mode_command: {fake}\n          bench_scripts_dir: {tmp_path / 'scripts'}\n"
+            f"          bench_remote_dir: {tmp_path / 'remote'}\n")
+    path = tmp_path / "hosts.yml"
+    path.write_text(f"all:\n  children:\n    app:\n      hosts:\n        local-app:\n{host}"
+                    f"    loadgen:\n      hosts:\n        local-loadgen:\n{host}")
+    return path
+
+
+def test_the_thresholds_are_planned_and_kept_with_the_results(tmp_path):
+    """The plan names the file; the app host's play keeps a copy with the results (what the report judges)."""
+    ci = tmp_path / "ci.yml"
+    ci.write_text("# the bench's thresholds\n- p99_ms < 1500\n- {mode: uwsgi, check: 'failed == 0'}\n")
+    results = tmp_path / "results"
+    result = run_bench(both_local_inventory(tmp_path), "mode=uwsgi", "client=wrk", "c=10", "n=20", "delay=0.1",
+                       f"thresholds={ci}", f"bench_results_dir={results}")
+    out = result.stdout + result.stderr
+    assert f"thresholds {ci} (thresholds=): 2 thresholds, judged once the report is written" in shown_plan(out)
+    assert "held by a test" in out and result.returncode != 0, out[-3000:]  # stopped at the lock, before any run
+    [kept] = results.glob("*/thresholds.yml")
+    assert kept.read_text() == ci.read_text() and (kept.parent / "plan.json").is_file()

@@ -160,3 +160,35 @@ def test_the_cli_on_a_mistake(tmp_path):
     done = run_cli(str(app_dir(tmp_path, changed(route_1_expect=700))))
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"error: {tmp_path / appspec.FILENAME}: routes[1].expect: 700 is not an HTTP status: an integer from 100 to 599\n"
+
+
+# -- thresholds: a file of the app's directory, read as the bench reads it --------------------------------------
+
+def test_the_apps_thresholds_file(tmp_path):
+    folder = app_dir(tmp_path, changed(thresholds="ci/thresholds.yml"))
+    (folder / "ci").mkdir()
+    (folder / "ci" / "thresholds.yml").write_text("- p99_ms < 200\n- {route: GET /, check: failed == 0}\n")
+    spec = appspec.load(folder)
+    assert spec.thresholds == (folder / "ci" / "thresholds.yml").resolve()
+    assert "  thresholds: ci/thresholds.yml, 2 thresholds the bench holds it to" in appspec.summary(spec)
+    assert appspec.load(app_dir(tmp_path)).thresholds is None
+
+
+@pytest.mark.parametrize("given, content, words", [
+    ("../thresholds.yml", None, "thresholds: '../thresholds.yml' is outside the app directory"),
+    ("none.yml", None, "thresholds: 'none.yml': no such file in"),
+    (5, None, "thresholds: 5 is not a string"),
+    ("t.yml", "- p99_ms < soon\n", "thresholds: {dir}/t.yml: entry 1 ('p99_ms < soon'): 'soon' is not a number"),
+    ("t.yml", "p99_ms: 5\n", "thresholds: {dir}/t.yml: not a YAML list of thresholds but a dict"),
+])
+def test_a_bad_thresholds_file_names_the_field_and_the_entry(tmp_path, given, content, words):
+    (tmp_path / "thresholds.yml").write_text("- rps > 1\n")  # outside the app's directory
+    folder = tmp_path / "app"
+    folder.mkdir()
+    app_dir(folder, changed(thresholds=given))
+    if content is not None:
+        (folder / "t.yml").write_text(content)
+    with pytest.raises(appspec.AppSpecError) as err:
+        appspec.load(folder)
+    assert str(err.value).startswith(f"{folder / appspec.FILENAME}: "), str(err.value)
+    assert words.format(dir=folder.resolve()) in str(err.value)
