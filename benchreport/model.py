@@ -161,6 +161,9 @@ class Record:
     blocked_blocks: int | None = None
     blocked_longest_s: float | None = None
     blocked_sites: list[dict[str, Any]] | None = None
+    #: blocks (and their monitor reports) while a module was imported: a worker starting, not a request
+    blocked_at_import: int | None = None
+    blocked_import_reports: int | None = None
     monitor_threshold_s: float | None = None
     gevent_patch: dict[str, Any] | None = None
     monitor_error: str | None = None

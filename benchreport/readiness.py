@@ -73,6 +73,11 @@ def call_site(frames: list[Mapping[str, Any]]) -> tuple[str, str | None]:
     return frame_text(app), None if inner is app else frame_text(inner)
 
 
+def at_import(frames: list[Mapping[str, Any]]) -> bool:
+    """The stack is a module being imported (importlib's frames in it)."""
+    return any(str(f.get("file", "")).startswith("<frozen importlib") for f in frames)
+
+
 def monitor_figures(rec: Record, found: Mapping[str, Any] | None) -> None:
     """A monitored run's monitor.json on its Record: blocks, the longest, call sites, the patch state."""
     if found is None:
@@ -87,9 +92,18 @@ def monitor_figures(rec: Record, found: Mapping[str, Any] | None) -> None:
     stacks = found.get("stacks") if isinstance(found.get("stacks"), list) else []
     blocks = [b for b in found.get("blocks") or [] if isinstance(b, dict)]
     sites: dict[tuple[str, str | None], dict[str, Any]] = {}
+    serving = []
+    rec.blocked_at_import = rec.blocked_import_reports = 0
     for block in blocks:
         index = integer(block.get("stack"))
         stack = stacks[index] if index is not None and 0 <= index < len(stacks) else None
+        if isinstance(stack, list) and at_import(stack):
+            # A worker importing the app (gevent-pywsgi's and Gunicorn's import after the fork) before
+            # it accepts: no request waits on that hub, so it does not count against the app.
+            rec.blocked_at_import += 1
+            rec.blocked_import_reports += integer(block.get("reports")) or 1
+            continue
+        serving.append(block)
         site, library = call_site(stack) if isinstance(stack, list) else ("(stack not kept)", None)
         entry = sites.setdefault((site, library), {"site": site, "library": library, "blocks": 0, "reports": 0,
                                                    "longest_s": None})
@@ -98,7 +112,7 @@ def monitor_figures(rec: Record, found: Mapping[str, Any] | None) -> None:
         longest = finite(block.get("at_least_s"))
         if longest is not None:
             entry["longest_s"] = max(longest, entry["longest_s"] or 0.0)
-    rec.blocked_blocks = len(blocks)
+    rec.blocked_blocks = len(serving)
     rec.blocked_sites = sorted(sites.values(), key=lambda s: (-s["blocks"], s["site"]))
     rec.blocked_longest_s = max((s["longest_s"] for s in sites.values() if s["longest_s"] is not None),
                                 default=None)
@@ -120,6 +134,8 @@ class Verdict:
     sites: list[dict[str, Any]] = field(default_factory=list)
     unpatched: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: blocks while a worker imported the app (not counted: no request waited)
+    at_import: int = 0
     #: C database drivers the app loaded that wait without yielding (benchapp.patching.blocking_drivers)
     drivers: list[str] = field(default_factory=list)
 
@@ -141,7 +157,8 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
     verdict.runs = len(told)
     verdict.threshold_s = max((r.monitor_threshold_s for r in told if r.monitor_threshold_s is not None),
                               default=None)
-    verdict.reports = sum(r.blocked or 0 for r in told)
+    verdict.reports = sum(max(0, (r.blocked or 0) - (r.blocked_import_reports or 0)) for r in told)
+    verdict.at_import = sum(r.blocked_at_import or 0 for r in told)
     verdict.blocks = sum(r.blocked_blocks if r.blocked_blocks is not None else (r.blocked or 0) for r in told)
     verdict.longest_s = max((r.blocked_longest_s for r in told if r.blocked_longest_s is not None), default=None)
     merged: dict[tuple[str, str | None], dict[str, Any]] = {}
@@ -186,6 +203,9 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
             verdict.why += (f"; but {drivers}: each of its waits holds the hub, none past "
                             f"{_seconds(verdict.threshold_s)} here (a slower query would block every request of "
                             f"the process)")
+    if verdict.at_import:
+        verdict.why += (f"; {verdict.at_import} block(s) while a worker imported the app, before it served, "
+                        "not counted")
     return verdict
 
 

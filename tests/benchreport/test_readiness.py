@@ -134,3 +134,20 @@ def test_a_driver_that_waits_in_c_is_named_when_the_monitor_saw_nothing_past_its
     monitored(run_dir, "psycogreen-seed", found([], [], patch={**PATCHED, "drivers": []}))
     quiet = {v.mode: v for v in readiness.verdicts(records(run_dir))}["psycogreen"]
     assert quiet.verdict == "safe" and "loaded" not in quiet.why
+
+
+def test_a_block_while_a_worker_imports_the_app_is_not_counted(run_dir: Path) -> None:
+    """gevent-pywsgi's and Gunicorn's workers import the app after the fork, before they accept: a block
+    there (importlib's frames in the stack) holds no request."""
+    importing = [{"file": f"{VENV}/shop/models.py", "line": 7, "function": "<module>",
+                  "code": "from flask_sqlalchemy import SQLAlchemy"},
+                 {"file": "<frozen importlib._bootstrap_external>", "line": 147, "function": "_path_stat",
+                  "code": None}]
+    monitored(run_dir, "psycogreen-seed", found([(6, 0)], [importing]))
+    monitored(run_dir, "psycopg2-seed", found([(6, 0), (2, 1)], [importing, DB_STACK]))
+    by_mode = {v.mode: v for v in readiness.verdicts(records(run_dir))}
+    quiet, blocked = by_mode["psycogreen"], by_mode["psycopg2"]
+    assert (quiet.verdict, quiet.blocks, quiet.reports, quiet.at_import) == ("safe", 0, 0, 1)
+    assert quiet.why.endswith("; 1 block(s) while a worker imported the app, before it served, not counted")
+    assert (blocked.verdict, blocked.blocks, blocked.reports, blocked.at_import) == ("not safe", 1, 2, 1)
+    assert [s["site"] for s in blocked.sites] == ["benchapp/db.py:41 in query: cur.execute(SQL, (delay,))"]
