@@ -108,6 +108,18 @@ def test_junit_xml_has_a_testcase_per_threshold_and_point(run_dir):
     assert {c.get("classname") for c in cases} == {"thresholds.entry1", "thresholds.entry2", "thresholds.entry3"}
 
 
+def test_junit_xml_reads_back_through_a_junit_parser(run_dir):
+    """What a CI server sees: junitparser's reader over the file, its counts and failed cases."""
+    from junitparser import Failure, JUnitXml
+
+    cli_main([str(run_dir), "--no-latest"])
+    xml = JUnitXml.fromfile(str(run_dir / "junit.xml"))
+    [suite] = list(xml)
+    assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (10, 2, 0, 0)
+    failed = [case for case in suite if any(isinstance(r, Failure) for r in case.result)]
+    assert [case.result[0].message for case in failed] == FAILED
+
+
 def test_without_thresholds_no_junit_and_exit_0(run_dir, capsys):
     cli_main([str(run_dir), "--no-latest"])
     assert "  thresholds     2 of 10 failed" in capsys.readouterr().out
