@@ -60,22 +60,23 @@ def load(target: str) -> Any:
     return obj
 
 
-def wsgi_app() -> Any:
-    """The user's WSGI app (BENCHAPP_USER_WSGI)."""
-    target = setting("BENCHAPP_USER_WSGI")
+def _app(variable: str, kind: str) -> Any:
+    """The callable the target in `variable` names, or UserAppError saying it is not a `kind` app."""
+    target = setting(variable)
     app = load(target)
     if not callable(app):
-        raise UserAppError(f"{target} gave a {type(app).__name__}, not a WSGI callable (app(environ, start_response))")
+        raise UserAppError(f"{target} gave a {type(app).__name__}, not {kind}")
     return app
+
+
+def wsgi_app() -> Any:
+    """The user's WSGI app (BENCHAPP_USER_WSGI)."""
+    return _app("BENCHAPP_USER_WSGI", "a WSGI callable (app(environ, start_response))")
 
 
 def asgi_app() -> Any:
     """The user's ASGI app (BENCHAPP_USER_ASGI)."""
-    target = setting("BENCHAPP_USER_ASGI")
-    app = load(target)
-    if not callable(app):
-        raise UserAppError(f"{target} gave a {type(app).__name__}, not an ASGI callable")
-    return app
+    return _app("BENCHAPP_USER_ASGI", "an ASGI callable")
 
 
 def check(health: str) -> str:
