@@ -119,8 +119,10 @@ def test_series_of_a_process_that_burns_cpu(tmp_path):
     cpu = [s["cpu_ns"] for s in samples]
     # the series and the totals are the same readings: the first is the baseline, the last the final one
     assert cpu == sorted(cpu) and (cpu[0], cpu[-1]) == (server["cpu_ns_before"], server["cpu_ns_after"])
-    # all the process's CPU between the two readings, less its truncation to ticks
-    assert burned * 1e9 - 2 * TICK_NS < cpu[-1] - cpu[0] <= burned * 1e9 + 0.005e9
+    # all the process's CPU between the two readings, to within /proc's ticks: the kernel charges a
+    # whole tick to the task it finds running, so a reading may be a tick over as well as under (seen:
+    # 610 ms for 600.0 on a loaded machine); plus reading "go" and writing its answer
+    assert burned * 1e9 - 2 * TICK_NS < cpu[-1] - cpu[0] <= burned * 1e9 + TICK_NS + 0.005e9
     assert server["clk_tck"] == os.sysconf("SC_CLK_TCK") and server["pids_read"] == 1
     assert all(s["rss_kib"] > 1000 for s in samples) and server["peak_rss_kib"] >= max(s["rss_kib"] for s in samples)
     assert server["rss_source"] == "proc" and server["memory_peak_kib"] is None
