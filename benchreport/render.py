@@ -110,8 +110,12 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
 
 
 #: Shown when a run had gevent's monitor thread on (bench.yml -e monitor=true).
-MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = (
-    "hub blocks", True, lambda r: DASH if r.blocked is None else str(r.blocked))
+def _hub_blocks(r: Record) -> str:
+    """The monitor's reports in the run, less those while a worker imported the app (benchreport.readiness)."""
+    return DASH if r.blocked is None else str(max(0, r.blocked - (r.blocked_import_reports or 0)))
+
+
+MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = ("hub blocks", True, _hub_blocks)
 
 
 #: Shown when a run used more than one client (bench.yml -e client=both).
@@ -874,7 +878,8 @@ def markdown(records: list[Record], run_id: str, timing: Timing | None = None,
         "its own default flags."
         + (" hub blocks counts the reports of gevent's monitor thread during the run: a "
            "greenlet held the event loop longer than its threshold (a blocking call, such as "
-           "psycopg2 without psycogreen); – for modes without gevent." if any(r.monitor for r in records) else "")
+           "psycopg2 without psycogreen), those while a worker imported the app left out (no request "
+           "waited on them); – for modes without gevent." if any(r.monitor for r in records) else "")
         + " – means not measured.",
         "",
     ]

@@ -151,3 +151,7 @@ def test_a_block_while_a_worker_imports_the_app_is_not_counted(run_dir: Path) ->
     assert quiet.why.endswith("; 1 block(s) while a worker imported the app, before it served, not counted")
     assert (blocked.verdict, blocked.blocks, blocked.reports, blocked.at_import) == ("not safe", 1, 2, 1)
     assert [s["site"] for s in blocked.sites] == ["benchapp/db.py:41 in query: cur.execute(SQL, (delay,))"]
+    # the table's "hub blocks": the monitor's reports while serving (8 - 6, and 6 - 6)
+    rows = {line.split(" | ")[0].strip("| ") + "-" + line.split(" | ")[1]: line
+            for line in render.markdown_table(records(run_dir)).splitlines()[2:]}
+    assert rows["psycopg2-seed"].endswith("| 2 |") and rows["psycogreen-seed"].endswith("| 0 |")
