@@ -14,7 +14,11 @@ knowing the scale: it starts at `start` req/s and doubles the rate while the
 steps keep the budget; once one breaks it, it bisects between the highest
 good and the lowest bad rate until (bad - good) / good <= precision. A step
 whose p99 is within NOISE of the budget is run once more at the same rate, and
-the rate is judged on both (their median p99 and answered rate, their most failed). It stops at
+the rate is judged on both (their median p99 and answered rate, their most failed).
+The first step, when it breaks the budget, runs once more too and the rate is
+judged on the repeat alone: it is the server's first seconds after the switch
+(seen: Granian with 1000 threads a worker, p99 275 ms at 50 req/s in its first
+3 s, a knee over 500 req/s in another run). It stops at
 `steps` steps, or at max_rate (what the load hosts can schedule), with what
 it found: the knee, or "at least" the highest good rate when no rate broke
 the budget. Standard library and benchhost.numbers only: it runs on the bench hosts.
@@ -123,9 +127,22 @@ class Search:
     max_rate: float | None = None
     trials: list[Trial] = field(default_factory=list)
 
+    def alone(self, t: Trial) -> str | None:
+        """Why one step is over the budget on its own figures (None: within)."""
+        return t.error or verdict(t.p99_ms, t.failed, t.unsent, self.budget_ms, t.rps, t.rate)
+
+    def warmed_up(self) -> bool:
+        """The first step broke the budget and ran again: it was the server's first seconds after the
+        switch (threads, connections, caches still being made), and the rate is judged on the repeat."""
+        return (len(self.trials) >= 2 and self.trials[1].rate == self.trials[0].rate
+                and self.trials[0].error is None and self.alone(self.trials[0]) is not None)
+
     def judged(self, rate: float) -> str | None:
-        """Why `rate` is over the budget over all its steps (None: within)."""
+        """Why `rate` is over the budget over all its steps (None: within); a first step that was a
+        warm-up (warmed_up) left out."""
         at = [t for t in self.trials if t.rate == rate]
+        if self.warmed_up() and rate == self.trials[0].rate:
+            at = at[1:]
         wrong = next((t.error for t in at if t.error), None)
         if wrong:
             return wrong
@@ -155,6 +172,8 @@ class Search:
             return None
         if not self.trials:
             return self.start
+        if len(self.trials) == 1 and self.trials[0].error is None and self.alone(self.trials[0]) is not None:
+            return self.trials[0].rate  # a first step over the budget may be the server warming up: once more
         if self.noisy(self.trials[-1]):
             return self.trials[-1].rate
         good, bad = self.bounds()

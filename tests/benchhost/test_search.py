@@ -80,10 +80,28 @@ def test_finds_a_knee_at_730_within_the_precision() -> None:
     assert s.outcome().startswith(f"knee {good:g} req/s, within ")
 
 
-def test_a_start_over_the_budget_searches_down() -> None:
+def test_a_start_over_the_budget_runs_again_then_searches_down() -> None:
     s = run(Search(start=400, precision=0.1, budget_ms=150, steps=12), knee_at(30))
     good, bad = s.bounds()
-    assert s.trials[1].rate == 200 and good <= 30 < bad and (bad - good) / good <= 0.1
+    assert [t.rate for t in s.trials[:3]] == [400, 400, 200] and good <= 30 < bad and (bad - good) / good <= 0.1
+
+
+def test_a_first_step_over_the_budget_that_was_a_warm_up_is_judged_on_its_repeat() -> None:
+    """A server slow in its first seconds only (its threads and connections being made): the start rate is
+    run again and judged on the repeat, so the search grows instead of bisecting down to the cold start."""
+    calls = []
+
+    def cold_then_knee_at_500(rate: float) -> tuple[float, int]:
+        calls.append(rate)
+        return (275.0, 0) if len(calls) == 1 else knee_at(500)(rate)
+
+    s = run(Search(start=50, precision=0.1, budget_ms=200, steps=12), cold_then_knee_at_500)
+    assert [t.rate for t in s.trials[:4]] == [50, 50, 100, 200]
+    assert s.warmed_up() and s.judged(50) is None and s.alone(s.trials[0]) == "p99 275 ms > 200 ms"
+    good, bad = s.bounds()
+    assert good <= 500 < bad and (bad - good) / good <= 0.1
+    # without the rule the search went down from 50 (bad) and found a knee under 50
+    assert good > 50
 
 
 def test_a_step_within_noise_is_repeated_once() -> None:
