@@ -78,6 +78,12 @@ def at_import(frames: list[Mapping[str, Any]]) -> bool:
     return any(str(f.get("file", "")).startswith("<frozen importlib") for f in frames)
 
 
+def serving_reports(rec: Record) -> int | None:
+    """The monitor's reports in a run while the app served: all of them less those while a worker
+    imported it (None: not monitored)."""
+    return None if rec.blocked is None else max(0, rec.blocked - (rec.blocked_import_reports or 0))
+
+
 def monitor_figures(rec: Record, found: Mapping[str, Any] | None) -> None:
     """A monitored run's monitor.json on its Record: blocks, the longest, call sites, the patch state."""
     if found is None:
@@ -157,7 +163,7 @@ def _judge(mode: str, route: str | None, records: list[Record]) -> Verdict:
     verdict.runs = len(told)
     verdict.threshold_s = max((r.monitor_threshold_s for r in told if r.monitor_threshold_s is not None),
                               default=None)
-    verdict.reports = sum(max(0, (r.blocked or 0) - (r.blocked_import_reports or 0)) for r in told)
+    verdict.reports = sum(serving_reports(r) or 0 for r in told)
     verdict.at_import = sum(r.blocked_at_import or 0 for r in told)
     verdict.blocks = sum(r.blocked_blocks if r.blocked_blocks is not None else (r.blocked or 0) for r in told)
     verdict.longest_s = max((r.blocked_longest_s for r in told if r.blocked_longest_s is not None), default=None)

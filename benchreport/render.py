@@ -111,8 +111,8 @@ COLUMNS: list[tuple[str, bool, Callable[[Record], str]]] = [
 
 #: Shown when a run had gevent's monitor thread on (bench.yml -e monitor=true).
 def _hub_blocks(r: Record) -> str:
-    """The monitor's reports in the run, less those while a worker imported the app (benchreport.readiness)."""
-    return DASH if r.blocked is None else str(max(0, r.blocked - (r.blocked_import_reports or 0)))
+    reports = readiness.serving_reports(r)
+    return DASH if reports is None else str(reports)
 
 
 MONITOR_COLUMN: tuple[str, bool, Callable[[Record], str]] = ("hub blocks", True, _hub_blocks)

@@ -207,7 +207,6 @@ class Host:
         states = unit_states(self.modes)
         running = [name for name, s in states.items() if s.get("ActiveState") in ACTIVE]
         env = read_env(self.profile_file)
-        app_env = read_env(self.config_dir / "app.env")
         mode = running[0] if running else None
         return {
             "mode": mode,
@@ -218,7 +217,8 @@ class Host:
             "running": running,
             "enabled": [name for name, s in states.items() if s.get("UnitFileState") == "enabled"],
             # The deployed app's limit (app.env), what a bench's delays are checked against.
-            "max_delay": float(app_env["BENCHAPP_MAX_DELAY"]) if "BENCHAPP_MAX_DELAY" in app_env else None,
+            "max_delay": (float(self.app_env["BENCHAPP_MAX_DELAY"]) if "BENCHAPP_MAX_DELAY" in self.app_env
+                          else None),
             "lock": self.read_lock(),
             # A user's app deployed by site.yml -e app=DIR (flaskbench.userapp.record); null: the built-in app.
             "app": read_json(self.config_dir / APP_RECORD),
